@@ -1,0 +1,443 @@
+"""The data model: the registry (who and what is where) and the run state (what happened).
+
+Registry tables are keyed by their stable codes (administrative-division codes for
+towns and villages, ledger codes for the rest), so reloading a ledger is an upsert.
+Run-state tables are keyed by ids derived from the activation and the subject
+(``<activation>:<household>``), so re-running a step is an upsert that changes
+nothing: the idempotence of the whole plan rests on these keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: sanqing stores timezone-aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+# --- vocabularies -------------------------------------------------------------------------
+
+
+class CadreRole(StrEnum):
+    TOWN_LEADER = "town_leader"  # 包片领导 / 镇应急办
+    FIRST_SECRETARY = "first_secretary"  # 驻村第一书记
+    VILLAGE_CADRE = "village_cadre"  # 村"两委"干部
+    TEAM_MEMBER = "team_member"  # 驻村工作队员
+    GROUP_LEADER = "group_leader"  # 村民小组长
+    GRID_MEMBER = "grid_member"  # 网格员
+
+
+class HazardKind(StrEnum):
+    LANDSLIDE = "landslide"  # 滑坡
+    COLLAPSE = "collapse"  # 崩塌
+    DEBRIS_FLOW = "debris_flow"  # 泥石流
+    ROCKFALL_ROAD = "rockfall_road"  # 落石路段
+    WATERLOGGING_ROAD = "waterlogging_road"  # 易积水路段
+    RIVER_CHANNEL = "river_channel"  # 河道沟渠
+    UNSAFE_HOUSE = "unsafe_house"  # 危险自建房
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    VERY_HIGH = "very_high"
+
+    @property
+    def rank(self) -> int:
+        return list(RiskLevel).index(self)
+
+
+class Zone(StrEnum):
+    DANGER = "danger"  # 危险区
+    ALERT = "alert"  # 威胁/警戒区
+
+
+class SafetyRating(StrEnum):
+    """House safety appraisal grades (房屋安全鉴定 A–D; D is a dangerous house)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class ActivationStatus(StrEnum):
+    ACTIVE = "active"
+    STOOD_DOWN = "stood_down"
+
+
+class InspectionPhase(StrEnum):
+    BEFORE = "before"  # 雨前排查
+    DURING = "during"  # 雨中除险
+    AFTER = "after"  # 雨后巡查
+
+
+class InspectionStatus(StrEnum):
+    ASSIGNED = "assigned"  # given to the monitor, no result yet
+    OK = "ok"
+    WATCH = "watch"  # signs to watch, no immediate danger
+    DANGER = "danger"  # danger found: threatened households move
+
+
+class RelocationStatus(StrEnum):
+    ORDERED = "ordered"
+    MOVED = "moved"
+    IN_SHELTER = "in_shelter"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    RETURNED = "returned"
+
+
+class RoadStatus(StrEnum):
+    BLOCKED = "blocked"  # reported, waiting for a machine
+    DISPATCHED = "dispatched"  # a machine is on its way / working
+    REOPENED = "reopened"  # cleared and open to traffic
+
+
+class NoticeStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WECHAT = "wechat"  # village WeChat group message
+    LOUDSPEAKER = "loudspeaker"
+    DOOR_VISIT = "door_visit"  # door-visit checklist per cadre
+    CARD = "card"  # household evacuation card 避险明白卡
+    TASK_LIST = "task_list"  # cadre task list
+
+
+class ReportKind(StrEnum):
+    INITIAL = "initial"  # 首报
+    FOLLOW_UP = "follow_up"  # 续报
+    FINAL = "final"  # 终报
+
+
+# --- registry -----------------------------------------------------------------------------
+
+
+class Town(SQLModel, table=True):
+    """A township (乡镇): the response unit."""
+
+    code: str = Field(primary_key=True, max_length=9)
+    key: str = Field(index=True, unique=True)  # short name used on the command line: "jifeng"
+    name: str
+    county_code: str = Field(max_length=6)
+    county: str
+    office: str  # who signs reports: 鸡峰镇人民政府
+    duty_phone: str
+    lat: float
+    lon: float
+
+
+class Village(SQLModel, table=True):
+    """An administrative village (行政村)."""
+
+    code: str = Field(primary_key=True, max_length=12)
+    town_code: str = Field(foreign_key="town.code", index=True)
+    name: str
+    lat: float
+    lon: float
+
+
+class Grid(SQLModel, table=True):
+    """A grid (网格) of a village, with its responsible person."""
+
+    code: str = Field(primary_key=True)
+    village_code: str = Field(foreign_key="village.code", index=True)
+    name: str
+    responsible_cadre_code: str | None = None
+
+
+class AssistanceTeam(SQLModel, table=True):
+    """A village assistance team (驻村工作队), merged with the village committee in a response."""
+
+    code: str = Field(primary_key=True)
+    village_code: str = Field(foreign_key="village.code", index=True)
+    name: str
+    sent_by: str  # the unit that sent the team
+
+
+class Cadre(SQLModel, table=True):
+    """A person with a duty in the response: town leader, first secretary, cadre, grid member."""
+
+    code: str = Field(primary_key=True)
+    town_code: str = Field(foreign_key="town.code", index=True)
+    village_code: str | None = Field(default=None, index=True)
+    team_code: str | None = None
+    name: str
+    role: str  # CadreRole
+    title: str
+    phone: str
+
+
+class Household(SQLModel, table=True):
+    """A household of the ledger (户), with what decides whether and how urgently it moves."""
+
+    code: str = Field(primary_key=True)
+    village_code: str = Field(foreign_key="village.code", index=True)
+    grid_code: str | None = None
+    group_name: str  # 村民小组: 一组, 二组 …
+    head_name: str
+    head_id_number: str | None = None  # personal data: never in logs or reports
+    phone: str | None = None  # personal data: never in logs or reports
+    members: int
+    address: str
+    lat: float
+    lon: float
+    house_type: str  # 砖混 / 砖木 / 土木 / 框架
+    safety_rating: str  # SafetyRating
+    five_guarantee: bool = False  # 五保户
+    left_behind_children: bool = False  # 留守儿童
+    hardship: bool = False  # 困难户
+    elderly_alone: bool = False  # 独居老人
+    mobility_impaired: bool = False  # 行动不便
+    responsible_cadre_code: str | None = None  # 包保责任人
+
+
+class HazardPoint(SQLModel, table=True):
+    """A geological-hazard point, risky road segment, river channel or unsafe house."""
+
+    code: str = Field(primary_key=True)
+    village_code: str = Field(foreign_key="village.code", index=True)
+    name: str
+    kind: str  # HazardKind
+    risk: str  # RiskLevel
+    lat: float
+    lon: float
+    description: str
+    monitor_cadre_code: str | None = None  # 监测责任人
+    warning_signal: str  # 预警信号: 鸣锣 / 口哨 / 广播
+    evacuation_route: str
+    road_code: str | None = None  # for road hazards: the segment
+
+
+class HazardThreat(SQLModel, table=True):
+    """A household threatened by a hazard point, in its danger or alert zone."""
+
+    hazard_code: str = Field(foreign_key="hazardpoint.code", primary_key=True)
+    household_code: str = Field(foreign_key="household.code", primary_key=True, index=True)
+    zone: str  # Zone
+
+
+class RoadSegment(SQLModel, table=True):
+    """A road segment that can be blocked and must be cleared."""
+
+    code: str = Field(primary_key=True)
+    town_code: str = Field(foreign_key="town.code", index=True)
+    village_code: str = Field(foreign_key="village.code", index=True)
+    road_name: str  # 成康公路
+    name: str  # the segment: 石门段 K12+300–K12+800
+    road_class: str  # 县道 / 乡道 / 村道
+    lat: float
+    lon: float
+
+
+class Shelter(SQLModel, table=True):
+    """A place of refuge (避险安置点) with its capacity in people."""
+
+    code: str = Field(primary_key=True)
+    town_code: str = Field(foreign_key="town.code", index=True)
+    village_code: str = Field(foreign_key="village.code", index=True)
+    name: str
+    kind: str  # 学校 / 村委会 / 文化广场 …
+    capacity: int
+    lat: float
+    lon: float
+    manager_cadre_code: str | None = None
+
+
+class Machine(SQLModel, table=True):
+    """A piece of machinery for road clearing (挖掘机, 装载机 …)."""
+
+    code: str = Field(primary_key=True)
+    town_code: str = Field(foreign_key="town.code", index=True)
+    kind: str
+    name: str
+    operator_name: str
+    operator_phone: str
+    lat: float
+    lon: float
+
+
+# --- run state ----------------------------------------------------------------------------
+
+
+class Activation(SQLModel, table=True):
+    """One activation of a plan for a town: the unit everything else hangs on."""
+
+    id: str = Field(primary_key=True)
+    town_code: str = Field(foreign_key="town.code", index=True)
+    plan: str  # "flood"
+    level: str  # IV / III / II / I
+    status: str = ActivationStatus.ACTIVE
+    drill: bool = False
+    trigger: str  # warning / manual / drill
+    warning_identifier: str | None = None
+    warning: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    scenario: str | None = None
+    commander_code: str | None = None
+    activated_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    stood_down_at: datetime | None = _ts()
+
+
+class DutyShift(SQLModel, table=True):
+    """A 24-hour duty shift of a cadre during an activation."""
+
+    id: str = Field(primary_key=True)
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    cadre_code: str = Field(foreign_key="cadre.code")
+    village_code: str | None = None
+    post: str  # 带班领导 / 值班人员 / 村值守
+    starts_at: datetime = _ts(nullable=False)
+    ends_at: datetime = _ts(nullable=False)
+
+
+class Inspection(SQLModel, table=True):
+    """The check of one hazard point in one phase of an activation."""
+
+    id: str = Field(primary_key=True)
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    village_code: str = Field(index=True)
+    hazard_code: str = Field(foreign_key="hazardpoint.code")
+    phase: str  # InspectionPhase
+    status: str  # InspectionStatus
+    finding: str = ""
+    checklist: list[str] = _json()
+    inspector_code: str | None = None
+    simulated: bool = False
+    inspected_at: datetime | None = _ts()
+
+
+class Relocation(SQLModel, table=True):
+    """A household ordered to move, where to, in what order and by whom."""
+
+    id: str = Field(primary_key=True)
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    village_code: str = Field(index=True)
+    household_code: str = Field(foreign_key="household.code")
+    people: int
+    zone: str  # the most severe zone among its hazards (or danger for a dangerous house)
+    hazard_codes: list[str] = _json()
+    reasons: list[str] = _json()  # why it moves: scope rules that matched
+    vulnerabilities: list[str] = _json()
+    priority: int  # 1 = first; order within the village
+    cadre_code: str | None = None
+    original_cadre_code: str | None = None  # set when the load was rebalanced
+    shelter_code: str | None = None  # None with status ordered and shortfall=True: no room
+    shortfall: bool = False
+    status: str = RelocationStatus.ORDERED
+    ordered_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class RoadIncident(SQLModel, table=True):
+    """A blocked road segment during an activation, and the machine that clears it."""
+
+    id: str = Field(primary_key=True)
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    road_code: str = Field(foreign_key="roadsegment.code")
+    village_code: str
+    cause: str  # 落石 / 塌方 / 积水 / 水毁
+    description: str
+    machine_code: str | None = None
+    status: str = RoadStatus.BLOCKED
+    reported_at: datetime = _ts(nullable=False)
+    dispatched_at: datetime | None = _ts()
+    reopened_at: datetime | None = _ts()
+
+
+class Notice(SQLModel, table=True):
+    """The outbox: every notice is written here before anything is sent."""
+
+    __table_args__ = (Index("ix_notice_status_channel", "status", "channel"),)
+
+    id: str = Field(primary_key=True)  # idempotency key: activation:channel:purpose:recipient
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    village_code: str | None = None
+    channel: str  # Channel
+    purpose: str  # warning / relocation / door_visit / card / tasks / group / broadcast
+    audience: str  # resident / cadre / group / public
+    recipient: str  # household or cadre code, or village code for groups
+    address: str | None = None  # phone number or group: personal data
+    locale: str
+    subject: str
+    body: str
+    body_format: str = "text"  # text / html
+    status: str = NoticeStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _ts(nullable=False)
+    sent_at: datetime | None = _ts()
+
+
+class Report(SQLModel, table=True):
+    """A report upward (首报 / 续报 / 终报) as text, HTML and JSON payload."""
+
+    id: str = Field(primary_key=True)
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    kind: str  # ReportKind
+    seq: int
+    title: str
+    text: str
+    html: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    locale: str
+    deadline_at: datetime = _ts(nullable=False)
+    created_at: datetime = _ts(nullable=False)
+    late: bool = False
+    status: str = NoticeStatus.PENDING
+
+
+class TimelineEvent(SQLModel, table=True):
+    """A significant event: who did what, when (the response log, 处置日志)."""
+
+    id: str = Field(primary_key=True)  # stable key, so a re-run does not log twice
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    at: datetime = _ts(nullable=False)
+    actor: str
+    action: str
+    detail: str = ""
+    simulated: bool = False

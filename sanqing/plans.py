@@ -1,0 +1,170 @@
+"""The plan configuration (``config/plans/*.yaml``), validated on load."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sanqing.errors import PlanConfigError
+from sanqing.models import Channel, HazardKind, InspectionPhase, RiskLevel, Zone
+from sanqing.settings import get_settings
+
+
+class Level(StrEnum):
+    """Response levels, IV (lowest) to I (highest)."""
+
+    IV = "IV"
+    III = "III"
+    II = "II"
+    I = "I"  # noqa: E741
+
+    @property
+    def rank(self) -> int:
+        """0 for IV … 3 for I: higher is more severe."""
+        return list(Level).index(self)
+
+    @property
+    def label_zh(self) -> str:
+        return {"IV": "Ⅳ级", "III": "Ⅲ级", "II": "Ⅱ级", "I": "Ⅰ级"}[self.value]
+
+
+class Colour(StrEnum):
+    BLUE = "blue"
+    YELLOW = "yellow"
+    ORANGE = "orange"
+    RED = "red"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RelocationScope(Strict):
+    """Who is ordered to move at a level; the criteria add up."""
+
+    vulnerable_in_hazard_zones: bool = False
+    dangerous_house_ratings: list[str] = Field(default_factory=list)
+    hazard_risk_at_least: RiskLevel | None = None
+    zones: list[Zone] = Field(default_factory=list)
+    on_danger_finding: bool = True
+
+    @model_validator(mode="after")
+    def _ratings_known(self) -> RelocationScope:
+        bad = [r for r in self.dangerous_house_ratings if r not in {"A", "B", "C", "D"}]
+        if bad:
+            raise ValueError(f"house safety ratings are A–D, got {bad}")
+        return self
+
+    @property
+    def moves_anyone_by_default(self) -> bool:
+        return bool(
+            self.vulnerable_in_hazard_zones
+            or self.dangerous_house_ratings
+            or self.hazard_risk_at_least is not None
+        )
+
+
+class ReportDeadlines(Strict):
+    initial_within_minutes: int = Field(30, gt=0, le=24 * 60)
+    follow_up_every_hours: float = Field(6, gt=0, le=48)
+
+
+class LevelPlan(Strict):
+    name: str
+    relocate: RelocationScope = RelocationScope()
+    inspection_phases: list[InspectionPhase] = Field(min_length=1)
+    notify: list[Channel] = Field(default_factory=list)
+    reports: ReportDeadlines = ReportDeadlines()
+
+
+class PlanDefaults(Strict):
+    max_households_per_cadre: int = Field(12, ge=1)
+    max_shelter_distance_km: float = Field(8.0, gt=0)
+    sms_max_segments: int = Field(3, ge=1, le=10)
+    duty_shift_hours: int = Field(24, ge=1, le=48)
+
+
+class Plan(Strict):
+    """A plan file: levels, what starts them, and what each level does."""
+
+    plan: str
+    title: str
+    title_en: str
+    warning_levels: dict[str, dict[Colour, Level]]
+    defaults: PlanDefaults = PlanDefaults()
+    levels: dict[Level, LevelPlan]
+    checklists: dict[HazardKind, list[str]]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Plan:
+        missing = [lv.value for lv in Level if lv not in self.levels]
+        if missing:
+            raise ValueError(f"every level IV–I needs an entry; missing: {', '.join(missing)}")
+        no_list = [k.value for k in HazardKind if k not in self.checklists]
+        if no_list:
+            raise ValueError(f"every hazard kind needs a checklist; missing: {', '.join(no_list)}")
+        return self
+
+    def level(self, level: Level | str) -> LevelPlan:
+        return self.levels[Level(level)]
+
+    def level_for_warning(self, hazard: str, colour: Colour | str) -> Level:
+        """The response level a warning of this hazard and colour starts."""
+        try:
+            by_colour = self.warning_levels[hazard]
+        except KeyError:
+            known = ", ".join(sorted(self.warning_levels))
+            raise PlanConfigError(
+                f"plan {self.plan!r} has no warning_levels entry for hazard {hazard!r} "
+                f"(known: {known})"
+            ) from None
+        try:
+            return by_colour[Colour(colour)]
+        except (KeyError, ValueError):
+            raise PlanConfigError(
+                f"plan {self.plan!r}: warning_levels.{hazard} has no level for colour {colour!r}"
+            ) from None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    return f"key {key}: {error['msg']}"
+
+
+def load_plan_file(path: Path) -> Plan:
+    """Load and validate one plan file, naming the file, key and reason on error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanConfigError(f"{path}: cannot read the plan file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PlanConfigError(f"{path}:{where} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PlanConfigError(f"{path}: expected a mapping at the top level, got {type(data)}")
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        reasons = "\n  ".join(_describe(dict(e)) for e in exc.errors())
+        raise PlanConfigError(f"{path}: invalid plan\n  {reasons}") from exc
+
+
+@lru_cache
+def _load_cached(path: Path, mtime_ns: int) -> Plan:
+    return load_plan_file(path)
+
+
+def load_plan(name: str = "flood") -> Plan:
+    """Load ``config/plans/<name>.yaml`` (cached until the file changes)."""
+    path = get_settings().plans_dir / f"{name}.yaml"
+    if not path.is_file():
+        raise PlanConfigError(f"{path}: no such plan file (plans live in config/plans/)")
+    return _load_cached(path, path.stat().st_mtime_ns)
