@@ -18,7 +18,8 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="sanqing-test-prefect-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# INFO: the privacy test reads the flow logs back from the API.
+os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import pytest
@@ -62,7 +63,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """The app database for this test: SQLite, and PostgreSQL too when configured."""
     if request.param == "sqlite":
         url = f"sqlite:///{data_dir / 'sanqing.db'}"

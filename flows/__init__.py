@@ -1,0 +1,1 @@
+"""Prefect flows: the emergency plans, one line per plan step."""

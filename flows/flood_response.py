@@ -1,0 +1,133 @@
+"""The flood emergency plan (防汛应急预案) of a township as a Prefect flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, unmapped
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
+
+from sanqing import reporting
+from sanqing.db import session_scope
+from sanqing.models import InspectionPhase, Report
+from sanqing.plans import Level, load_plan
+from sanqing.registry import ensure_registry
+from sanqing.scenarios import FindingInput, RoadReport
+from sanqing.settings import DEFAULT_LOCALE
+from sanqing.warning import WarningInfo
+from tasks.plan_steps import (
+    activate_plan,
+    assign_shelters,
+    clear_roads,
+    inspect_hazards,
+    issue_notices,
+    plan_relocations,
+    report_upward,
+    simulate_moves,
+)
+
+
+def _run_name() -> str:
+    p = flow_run.parameters
+    level = p.get("level") or (p.get("warning") and "auto") or "auto"
+    level = getattr(level, "value", level)
+    prefix = "drill" if p.get("drill") else "flood"
+    return f"{prefix}-{p.get('town')}-{level}"
+
+
+@flow(name="flood-response", flow_run_name=_run_name, log_prints=False)
+def flood_response(
+    town: str = "jifeng",
+    level: Level | None = None,
+    warning: WarningInfo | None = None,
+    drill: bool = False,
+    findings: list[FindingInput] | None = None,
+    roads: list[RoadReport] | None = None,
+    phase: InspectionPhase | None = None,
+    locale: str = DEFAULT_LOCALE,
+    plan: str = "flood",
+    scenario: str | None = None,
+) -> dict[str, Any]:
+    """防汛应急响应：启动预案 → 隐患排查 → 人员转移 → 道路抢通 → 向上报告。
+
+    Runs the township's flood plan for one town: opens (or continues) the
+    activation at the given level — or the level the plan gives the warning —,
+    puts every hazard point on the monitors' checklists and records their
+    findings, decides who moves (vulnerable households first), places them in
+    shelters, writes every notice to the outbox, sends machinery to blocked
+    roads and writes the initial report to the county. Running it again for
+    the same warning changes nothing: no second relocation, notice or report.
+    In a drill every notice and report is marked 【演练】.
+    """
+    the_plan = load_plan(plan)
+    if level is None:
+        if warning is None:
+            raise ValueError("give a response level, or a warning the plan can map to a level")
+        level = the_plan.level_for_warning(warning.hazard, warning.colour)
+    phase = phase or the_plan.level(level).inspection_phases[0]
+    ensure_registry(town)
+
+    # 1. 启动预案
+    act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario)
+    villages = act.village_codes
+
+    # 2. 隐患排查 (villages concurrently)
+    inspections = inspect_hazards.map(
+        unmapped(act.activation_id),
+        villages,
+        unmapped(phase),
+        unmapped(findings or []),
+        unmapped(drill),
+        unmapped(plan),
+    ).result()
+
+    # 3. 人员转移: who moves per village, shelters for the town, then the notices
+    moves = plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)).result()
+    shelters = assign_shelters(act.activation_id, plan_name=plan)
+    if drill:
+        simulate_moves(act.activation_id)
+    issue_notices.map(
+        unmapped(act.activation_id), villages, unmapped(locale), unmapped(plan)
+    ).result()
+
+    # 4. 道路抢通
+    road_result = clear_roads(act.activation_id, roads or [])
+
+    # 5. 向上报告
+    report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
+
+    with session_scope() as session:
+        figures = reporting.summarize(session=session, activation_id=act.activation_id)
+        report = session.get(Report, report_id)
+        report_text = report.text if report else ""
+    _publish_artifacts(figures, report_text)
+    del inspections, moves, shelters, road_result
+    return figures
+
+
+def _publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
+    """The situation in the UI: relocations per village and the report (aggregates only)."""
+    key = "".join(ch if ch.isalnum() else "-" for ch in figures["activation_id"].lower())[:90]
+    create_table_artifact(
+        key=f"relocations-{key}",
+        table=[
+            {
+                "村": v["name"],
+                "应转移户": v["households_to_relocate"],
+                "应转移人": v["people_to_relocate"],
+                "已转移户": v["households_relocated"],
+                "在安置点人": v["in_shelter"],
+                "拒绝": v["refused"],
+                "联系不上": v["unreachable"],
+                "安置缺口人": v["shortfall_people"],
+            }
+            for v in figures["village_figures"]
+        ],
+        description=f"{figures['town']} relocations per village",
+    )
+    create_markdown_artifact(
+        key=f"report-{key}",
+        markdown="```\n" + report_text + "\n```",
+        description=f"{figures['town']} report upward",
+    )

@@ -1,0 +1,1 @@
+"""Delivery channels. The embedded default is the file channel (``file.py``)."""

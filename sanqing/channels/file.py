@@ -1,0 +1,94 @@
+"""The file channel: every notice and report written under a folder (the drill's delivery).
+
+Layout under the output folder::
+
+    notices/sms/<村>.txt             one block per message, numbers masked
+    notices/wechat/<村>.txt          the village group message
+    notices/loudspeaker/<村>.txt     the broadcast script
+    notices/door_visit/<村>-<干部>.html   printable checklists
+    notices/task_list/<村>-<干部>.txt
+    notices/card/<村>/<户编号>.html   evacuation cards, one per household
+    reports/<kind>-<seq>.{txt,html,json}
+
+SMS files mask the phone numbers: the folder is for reading and printing; the
+full number stays in the outbox for a real gateway.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from sanqing.models import Cadre, Channel, Notice, NoticeStatus, Report, Village, utcnow
+from sanqing.privacy import mask_phone
+
+
+@dataclass
+class FileDelivery:
+    notices: Counter[str] = field(default_factory=Counter)
+    reports: list[str] = field(default_factory=list)
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def deliver_to_files(
+    *, session: Session, activation_id: str, out_dir: Path, now: datetime | None = None
+) -> FileDelivery:
+    """Write the activation's notices and reports under ``out_dir``; mark pending notices sent."""
+    now = now or utcnow()
+    notices_dir, reports_dir = out_dir / "notices", out_dir / "reports"
+    villages = {v.code: v.name for v in session.exec(select(Village))}
+    cadres = {c.code: c.name for c in session.exec(select(Cadre))}
+    rows = list(
+        session.exec(
+            select(Notice).where(Notice.activation_id == activation_id).order_by(col(Notice.id))
+        )
+    )
+    result = FileDelivery()
+    grouped: dict[Path, list[str]] = defaultdict(list)
+    for n in rows:
+        village = villages.get(n.village_code or "", n.village_code or "town")
+        if n.channel == Channel.SMS:
+            to = f"{mask_phone(n.address)}（{n.recipient}）"
+            grouped[notices_dir / "sms" / f"{village}.txt"].append(
+                f"收件人：{to}\n{n.body.strip()}\n"
+            )
+        elif n.channel in (Channel.WECHAT, Channel.LOUDSPEAKER):
+            grouped[notices_dir / n.channel / f"{village}.txt"].append(n.body)
+        elif n.channel == Channel.CARD:
+            grouped[notices_dir / "card" / village / f"{_safe(n.recipient)}.html"].append(n.body)
+        else:
+            who = _safe(cadres.get(n.recipient, n.recipient))
+            ext = "html" if n.body_format == "html" else "txt"
+            grouped[notices_dir / n.channel / f"{village}-{who}-{_safe(n.recipient)}.{ext}"].append(
+                n.body
+            )
+        result.notices[n.channel] += 1
+        if n.status == NoticeStatus.PENDING:
+            n.status = NoticeStatus.SENT
+            n.sent_at = now
+            n.attempts += 1
+            session.add(n)
+    for path, parts in grouped.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(parts), encoding="utf-8")
+    for r in session.exec(select(Report).where(Report.activation_id == activation_id)):
+        stem = f"{r.kind}-{r.seq}"
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        (reports_dir / f"{stem}.txt").write_text(r.text, encoding="utf-8")
+        (reports_dir / f"{stem}.html").write_text(r.html, encoding="utf-8")
+        (reports_dir / f"{stem}.json").write_text(
+            json.dumps(r.payload, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        if r.status == NoticeStatus.PENDING:
+            r.status = NoticeStatus.SENT
+            session.add(r)
+        result.reports.append(stem)
+    return result

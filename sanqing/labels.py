@@ -1,0 +1,132 @@
+"""Words for codes, per locale (the templates call ``label(group, code)``)."""
+
+from __future__ import annotations
+
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "zh-CN": {
+        "zone": {"danger": "危险区", "alert": "威胁区"},
+        "vulnerability": {
+            "five_guarantee": "五保户",
+            "elderly_alone": "独居老人",
+            "mobility_impaired": "行动不便",
+            "left_behind_children": "留守儿童",
+            "hardship": "困难户",
+        },
+        "hazard_kind": {
+            "landslide": "滑坡",
+            "collapse": "崩塌",
+            "debris_flow": "泥石流",
+            "rockfall_road": "落石路段",
+            "waterlogging_road": "易积水路段",
+            "river_channel": "河道沟渠",
+            "unsafe_house": "危险自建房",
+        },
+        "risk": {"low": "低", "medium": "中", "high": "高", "very_high": "极高"},
+        "level": {"IV": "Ⅳ级", "III": "Ⅲ级", "II": "Ⅱ级", "I": "Ⅰ级"},
+        "colour": {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"},
+        "hazard": {"rainstorm": "暴雨", "geological": "地质灾害气象风险", "flood": "山洪"},
+        "phase": {"before": "雨前排查", "during": "雨中除险", "after": "雨后巡查"},
+        "inspection": {"assigned": "待排查", "ok": "正常", "watch": "需关注", "danger": "有险情"},
+        "road": {"blocked": "中断待抢通", "dispatched": "抢通中", "reopened": "已抢通"},
+        "report_kind": {"initial": "首报", "follow_up": "续报", "final": "终报"},
+        "reason": {
+            "vulnerable_in_hazard_zone": "隐患区内特殊群体",
+            "dangerous_house": "居住危房",
+            "hazard_risk": "受高风险隐患点威胁",
+            "danger_finding": "排查发现险情",
+        },
+        "role": {
+            "town_leader": "镇领导",
+            "first_secretary": "驻村第一书记",
+            "village_cadre": "村干部",
+            "team_member": "驻村工作队员",
+            "group_leader": "村民小组长",
+            "grid_member": "网格员",
+        },
+        "channel": {
+            "sms": "短信",
+            "wechat": "微信群",
+            "loudspeaker": "流动喇叭",
+            "door_visit": "入户叫应清单",
+            "card": "避险明白卡",
+            "task_list": "干部任务单",
+        },
+    },
+    "en": {
+        "zone": {"danger": "danger zone", "alert": "alert zone"},
+        "vulnerability": {
+            "five_guarantee": "five-guarantee household",
+            "elderly_alone": "elderly living alone",
+            "mobility_impaired": "mobility-impaired",
+            "left_behind_children": "left-behind children",
+            "hardship": "household in hardship",
+        },
+        "hazard_kind": {
+            "landslide": "landslide",
+            "collapse": "collapse",
+            "debris_flow": "debris flow",
+            "rockfall_road": "rockfall road segment",
+            "waterlogging_road": "waterlogging road segment",
+            "river_channel": "river channel or ditch",
+            "unsafe_house": "unsafe self-built house",
+        },
+        "risk": {"low": "low", "medium": "medium", "high": "high", "very_high": "very high"},
+        "level": {"IV": "level IV", "III": "level III", "II": "level II", "I": "level I"},
+        "colour": {"blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"},
+        "hazard": {
+            "rainstorm": "rainstorm",
+            "geological": "geological hazard",
+            "flood": "flash flood",
+        },
+        "phase": {
+            "before": "before-rain check",
+            "during": "during-rain patrol",
+            "after": "after-rain patrol",
+        },
+        "inspection": {
+            "assigned": "not yet checked",
+            "ok": "normal",
+            "watch": "watch",
+            "danger": "danger",
+        },
+        "road": {
+            "blocked": "blocked, waiting",
+            "dispatched": "being cleared",
+            "reopened": "reopened",
+        },
+        "report_kind": {
+            "initial": "initial report",
+            "follow_up": "follow-up report",
+            "final": "final report",
+        },
+        "reason": {
+            "vulnerable_in_hazard_zone": "vulnerable, in a hazard zone",
+            "dangerous_house": "lives in a dangerous house",
+            "hazard_risk": "threatened by a high-risk hazard",
+            "danger_finding": "danger found on inspection",
+        },
+        "role": {
+            "town_leader": "town leader",
+            "first_secretary": "first secretary",
+            "village_cadre": "village cadre",
+            "team_member": "assistance-team member",
+            "group_leader": "group leader",
+            "grid_member": "grid member",
+        },
+        "channel": {
+            "sms": "SMS",
+            "wechat": "WeChat group",
+            "loudspeaker": "loudspeaker",
+            "door_visit": "door-visit list",
+            "card": "evacuation card",
+            "task_list": "cadre task list",
+        },
+    },
+}
+
+
+def label(locale: str, group: str, code: str | None) -> str:
+    """The word for ``code`` in ``group``; an unknown code is shown as it is, never blank."""
+    if code is None:
+        return ""
+    return LABELS.get(locale, LABELS["zh-CN"]).get(group, {}).get(code, code)

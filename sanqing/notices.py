@@ -1,0 +1,392 @@
+"""Notices for residents and cadres, rendered into the outbox (step 3's output).
+
+Every notice is a row of the outbox (``Notice``) with a stable id
+``<activation>:<channel>:<purpose>:<recipient>`` before anything is sent, so a
+re-run adds nothing and a delivery that failed can be retried.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sanqing import sms
+from sanqing.db import upsert
+from sanqing.labels import label
+from sanqing.models import (
+    Cadre,
+    CadreRole,
+    Channel,
+    HazardPoint,
+    HazardThreat,
+    Household,
+    Inspection,
+    Notice,
+    NoticeStatus,
+    Relocation,
+    Shelter,
+    Town,
+    Village,
+    utcnow,
+)
+from sanqing.plans import Plan
+from sanqing.rendering import render
+from sanqing.response import get_activation, log_event
+from sanqing.warning import WarningInfo
+
+
+@dataclass(frozen=True)
+class NoticeResult:
+    village_code: str
+    created: int
+    by_channel: dict[str, int]
+
+
+def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, Any]:
+    if not warning:
+        return {"present": False, "title": "", "headline": "", "sender": "", "sent": None}
+    w = WarningInfo.model_validate(warning)
+    title = (
+        w.label_zh
+        if locale == "zh-CN"
+        else f"{label(locale, 'hazard', w.hazard)} {label(locale, 'colour', w.colour)} warning"
+    )
+    return {
+        "present": True,
+        "title": title,
+        "headline": w.headline,
+        "sender": w.sender,
+        "sent": w.sent,
+        "colour": w.colour.value,
+        "hazard": w.hazard,
+    }
+
+
+def _cadre_ctx(c: Cadre | None, locale: str) -> dict[str, Any]:
+    if c is None:
+        return {"code": "", "name": "", "phone": "", "title": "", "role": ""}
+    return {
+        "code": c.code,
+        "name": c.name,
+        "phone": c.phone,
+        "title": c.title,
+        "role": label(locale, "role", c.role),
+    }
+
+
+def issue_notices(
+    *,
+    session: Session,
+    activation_id: str,
+    village_code: str,
+    plan: Plan,
+    locale: str,
+    now: datetime | None = None,
+) -> NoticeResult:
+    """Write the village's notices to the outbox: those not written before, nothing twice."""
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    channels = set(plan.level(act.level).notify)
+    town = session.get(Town, act.town_code)
+    village = session.get(Village, village_code)
+    assert town is not None and village is not None
+    have = set(
+        session.exec(
+            select(Notice.id).where(
+                Notice.activation_id == activation_id, Notice.village_code == village_code
+            )
+        )
+    )
+    households = {
+        h.code: h
+        for h in session.exec(select(Household).where(Household.village_code == village_code))
+    }
+    relocations = list(
+        session.exec(
+            select(Relocation)
+            .where(
+                Relocation.activation_id == activation_id, Relocation.village_code == village_code
+            )
+            .order_by(col(Relocation.priority), col(Relocation.household_code))
+        )
+    )
+    shelters = {
+        s.code: s for s in session.exec(select(Shelter).where(Shelter.town_code == town.code))
+    }
+    cadres = {c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == town.code))}
+    hazard_codes = {code for r in relocations for code in r.hazard_codes}
+    village_hazards = list(
+        session.exec(
+            select(HazardPoint)
+            .where(HazardPoint.village_code == village_code)
+            .order_by(col(HazardPoint.code))
+        )
+    )
+    hazards = {h.code: h for h in village_hazards}
+    missing = hazard_codes - set(hazards)
+    if missing:
+        hazards.update(
+            {
+                h.code: h
+                for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(missing)))
+            }
+        )
+    first_secretary = next(
+        (
+            c
+            for c in cadres.values()
+            if c.village_code == village_code and c.role == CadreRole.FIRST_SECRETARY
+        ),
+        None,
+    )
+    common = {
+        "drill": act.drill,
+        "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
+        "village": {"code": village.code, "name": village.name},
+        "level": act.level,
+        "level_name": plan.level(act.level).name,
+        "warning": warning_context(act.warning, locale),
+        "first_secretary": _cadre_ctx(first_secretary, locale),
+        "generated_at": now,
+    }
+    rows: list[dict[str, Any]] = []
+    too_long: list[str] = []
+
+    def add(
+        channel: Channel,
+        purpose: str,
+        audience: str,
+        recipient: str,
+        address: str | None,
+        subject: str,
+        template: str,
+        body_format: str = "text",
+        **ctx: Any,
+    ) -> None:
+        nid = f"{activation_id}:{channel.value}:{purpose}:{recipient}"
+        if nid in have:
+            return
+        body = render(template, locale=locale, **common, **ctx)
+        if body_format == "text":
+            body = body.strip()
+        if channel == Channel.SMS and sms.segments(body) > plan.defaults.sms_max_segments:
+            too_long.append(recipient)
+        rows.append(
+            {
+                "id": nid,
+                "activation_id": activation_id,
+                "village_code": village_code,
+                "channel": channel.value,
+                "purpose": purpose,
+                "audience": audience,
+                "recipient": recipient,
+                "address": address,
+                "locale": locale,
+                "subject": subject,
+                "body": body,
+                "body_format": body_format,
+                "status": NoticeStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+
+    def shelter_ctx(code: str | None) -> dict[str, Any] | None:
+        s = shelters.get(code or "")
+        if s is None:
+            return None
+        return {"name": s.name, "kind": s.kind, "village": s.village_code}
+
+    def hazard_ctx(h: HazardPoint) -> dict[str, Any]:
+        return {
+            "code": h.code,
+            "name": h.name,
+            "kind": label(locale, "hazard_kind", h.kind),
+            "risk": label(locale, "risk", h.risk),
+            "warning_signal": h.warning_signal,
+            "evacuation_route": h.evacuation_route,
+        }
+
+    def move_ctx(r: Relocation) -> dict[str, Any]:
+        h = households[r.household_code]
+        return {
+            "priority": r.priority,
+            "household_code": h.code,
+            "head_name": h.head_name,
+            "address": h.address,
+            "people": r.people,
+            "phone": h.phone or "",
+            "vulnerabilities": [label(locale, "vulnerability", v) for v in r.vulnerabilities],
+            "zone": label(locale, "zone", r.zone),
+            "reasons": [label(locale, "reason", x) for x in r.reasons],
+            "hazards": [hazard_ctx(hazards[c]) for c in r.hazard_codes if c in hazards],
+            "shelter": shelter_ctx(r.shelter_code),
+            "shortfall": r.shortfall,
+        }
+
+    moving = {r.household_code: r for r in relocations}
+    if Channel.SMS in channels:
+        for code in sorted(households):
+            h = households[code]
+            if not h.phone:
+                continue  # no phone: the door-visit list reaches this household
+            r = moving.get(code)
+            if r is not None:
+                m = move_ctx(r)
+                add(
+                    Channel.SMS,
+                    "relocation",
+                    "resident",
+                    code,
+                    h.phone,
+                    "转移通知" if locale == "zh-CN" else "Relocation order",
+                    "notices/relocation.sms.txt",
+                    move=m,
+                    cadre=_cadre_ctx(cadres.get(r.cadre_code or ""), locale),
+                )
+            else:
+                add(
+                    Channel.SMS,
+                    "warning",
+                    "resident",
+                    code,
+                    h.phone,
+                    "预警提醒" if locale == "zh-CN" else "Warning",
+                    "notices/warning.sms.txt",
+                )
+    groups = sorted({households[r.household_code].group_name for r in relocations})
+    used_shelters = sorted(
+        {r.shelter_code for r in relocations if r.shelter_code},
+    )
+    village_shelters = [shelter_ctx(s) for s in used_shelters] or [
+        shelter_ctx(s.code) for s in shelters.values() if s.village_code == village_code
+    ]
+    summary = {
+        "households": len(relocations),
+        "people": sum(r.people for r in relocations),
+        "groups": groups,
+        "shelters": [s for s in village_shelters if s],
+        "hazards": [hazard_ctx(h) for h in village_hazards],
+    }
+    if Channel.WECHAT in channels:
+        add(
+            Channel.WECHAT,
+            "group",
+            "group",
+            village_code,
+            None,
+            f"{village.name}村民群",
+            "notices/group.wechat.txt",
+            summary=summary,
+        )
+    if Channel.LOUDSPEAKER in channels:
+        add(
+            Channel.LOUDSPEAKER,
+            "broadcast",
+            "public",
+            village_code,
+            None,
+            f"{village.name}流动喇叭",
+            "notices/broadcast.loudspeaker.txt",
+            summary=summary,
+        )
+    by_cadre: dict[str, list[Relocation]] = defaultdict(list)
+    for r in relocations:
+        if r.cadre_code:
+            by_cadre[r.cadre_code].append(r)
+    if Channel.DOOR_VISIT in channels:
+        for cadre_code, rs in sorted(by_cadre.items()):
+            c = cadres.get(cadre_code)
+            add(
+                Channel.DOOR_VISIT,
+                "door_visit",
+                "cadre",
+                cadre_code,
+                c.phone if c else None,
+                f"{village.name}入户叫应清单",
+                "notices/door_visit.html",
+                body_format="html",
+                cadre=_cadre_ctx(c, locale),
+                moves=[move_ctx(r) for r in rs],
+            )
+    if Channel.CARD in channels:
+        for r in relocations:
+            h = households[r.household_code]
+            add(
+                Channel.CARD,
+                "card",
+                "resident",
+                h.code,
+                None,
+                "避险明白卡" if locale == "zh-CN" else "Evacuation card",
+                "notices/card.html",
+                body_format="html",
+                move=move_ctx(r),
+                cadre=_cadre_ctx(cadres.get(r.cadre_code or ""), locale),
+            )
+    if Channel.TASK_LIST in channels:
+        inspections = defaultdict(list)
+        for i in session.exec(
+            select(Inspection)
+            .where(
+                Inspection.activation_id == activation_id, Inspection.village_code == village_code
+            )
+            .order_by(col(Inspection.hazard_code), col(Inspection.phase))
+        ):
+            if i.inspector_code:
+                inspections[i.inspector_code].append(
+                    {
+                        "hazard": hazard_ctx(hazards[i.hazard_code]),
+                        "phase": label(locale, "phase", i.phase),
+                        "status": label(locale, "inspection", i.status),
+                        "finding": i.finding,
+                        "checklist": i.checklist,
+                    }
+                )
+        for cadre_code in sorted(set(by_cadre) | set(inspections)):
+            c = cadres.get(cadre_code)
+            add(
+                Channel.TASK_LIST,
+                "tasks",
+                "cadre",
+                cadre_code,
+                c.phone if c else None,
+                "任务单" if locale == "zh-CN" else "Task list",
+                "notices/tasks.txt",
+                cadre=_cadre_ctx(c, locale),
+                moves=[move_ctx(r) for r in by_cadre.get(cadre_code, [])],
+                inspections=inspections.get(cadre_code, []),
+            )
+    upsert(session, Notice, rows)
+    if too_long:
+        # Sent whole all the same: a cut order is worse than a long one.
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"sms-too-long:{village_code}",
+            actor="sanqing",
+            action="短信超长",
+            detail=f"{len(too_long)}条短信超过{plan.defaults.sms_max_segments}条计费长度，仍完整发送",
+            at=now,
+        )
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r["channel"]] += 1
+    return NoticeResult(village_code=village_code, created=len(rows), by_channel=dict(counts))
+
+
+# Households threatened anywhere: used by reports for coverage figures.
+def threatened_household_count(session: Session, *, village_codes: list[str]) -> int:
+    return len(
+        set(
+            session.exec(
+                select(HazardThreat.household_code)
+                .join(Household, col(Household.code) == col(HazardThreat.household_code))
+                .where(col(Household.village_code).in_(village_codes))
+            )
+        )
+    )

@@ -1,0 +1,78 @@
+"""Jinja rendering of notices and reports (``templates/<locale>/<kind>/<name>.j2``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
+
+from sanqing.errors import TemplateMissing
+from sanqing.labels import label
+from sanqing.privacy import mask_phone
+from sanqing.settings import SUPPORTED_LOCALES, get_settings
+
+
+def _format_time(value: datetime | None, fmt: str = "%Y年%m月%d日%H时%M分") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime(fmt)
+
+
+def _cn_number(n: int) -> str:
+    """Chinese numerals for ordinals in titles (续报一, 续报十二)."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n % 10] if n % 10 else "")
+    if n < 100:
+        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
+    return str(n)
+
+
+@lru_cache
+def _environment(templates_dir: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir),
+        # Names end in .j2: escape by the format before it (card.html.j2).
+        autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["mask_phone"] = mask_phone
+    env.filters["time"] = _format_time
+    env.filters["cn_number"] = _cn_number
+    return env
+
+
+def get_environment() -> Environment:
+    """The app's one Jinja environment (StrictUndefined: a missing variable fails loudly)."""
+    return _environment(get_settings().templates_dir)
+
+
+def render(name: str, *, locale: str, **context: Any) -> str:
+    """Render ``<locale>/<name>.j2`` with ``context`` and ``label()`` for the locale."""
+    if locale not in SUPPORTED_LOCALES:
+        raise TemplateMissing(
+            f"locale {locale!r} is not supported ({', '.join(SUPPORTED_LOCALES)})"
+        )
+    path = f"{locale}/{name}.j2"
+    try:
+        template = get_environment().get_template(path)
+    except TemplateNotFound:
+        raise TemplateMissing(f"no template {path} under {get_settings().templates_dir}") from None
+    return template.render(
+        label=lambda group, code: label(locale, group, code), locale=locale, **context
+    )

@@ -1,0 +1,285 @@
+"""Figures of an activation, computed from the database, and the reports upward.
+
+Reports carry aggregates only: counts per village, hazard names, road names and
+the names of the officials who sign. Never a resident's name, phone or ID number.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sanqing.db import upsert
+from sanqing.labels import label
+from sanqing.models import (
+    Activation,
+    Cadre,
+    DutyShift,
+    HazardPoint,
+    Inspection,
+    InspectionStatus,
+    Machine,
+    Notice,
+    Relocation,
+    RelocationStatus,
+    Report,
+    ReportKind,
+    RoadIncident,
+    RoadSegment,
+    RoadStatus,
+    Town,
+    Village,
+    utcnow,
+)
+from sanqing.notices import warning_context
+from sanqing.plans import Plan
+from sanqing.rendering import render
+from sanqing.response import get_activation, log_event
+from sanqing.rules.relocation import VULNERABILITIES
+
+RELOCATED = (RelocationStatus.MOVED, RelocationStatus.IN_SHELTER)
+
+
+def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
+    """Every figure of the activation, as the database has it now (JSON-ready)."""
+    act = get_activation(session, activation_id)
+    town = session.get(Town, act.town_code)
+    assert town is not None
+    villages = {
+        v.code: v for v in session.exec(select(Village).where(Village.town_code == town.code))
+    }
+    rels = list(session.exec(select(Relocation).where(Relocation.activation_id == activation_id)))
+    insp = list(session.exec(select(Inspection).where(Inspection.activation_id == activation_id)))
+    roads = list(
+        session.exec(select(RoadIncident).where(RoadIncident.activation_id == activation_id))
+    )
+    hazard_names = {
+        h.code: h.name
+        for h in session.exec(
+            select(HazardPoint).where(col(HazardPoint.code).in_({i.hazard_code for i in insp}))
+        )
+    }
+    segments = {
+        s.code: s
+        for s in session.exec(select(RoadSegment).where(RoadSegment.town_code == town.code))
+    }
+    machines = {
+        m.code: m for m in session.exec(select(Machine).where(Machine.town_code == town.code))
+    }
+    notices = Counter(
+        ch
+        for ch in session.exec(select(Notice.channel).where(Notice.activation_id == activation_id))
+    )
+    duty = list(session.exec(select(DutyShift).where(DutyShift.activation_id == activation_id)))
+    reports = list(
+        session.exec(
+            select(Report)
+            .where(Report.activation_id == activation_id)
+            .order_by(col(Report.created_at))
+        )
+    )
+    relocated = [r for r in rels if r.status in RELOCATED]
+    inspected = {i.hazard_code for i in insp if i.status != InspectionStatus.ASSIGNED}
+    dangerous = {i.hazard_code for i in insp if i.status == InspectionStatus.DANGER}
+    watch = {i.hazard_code for i in insp if i.status == InspectionStatus.WATCH} - dangerous
+    vuln_counts = {v: sum(1 for r in relocated if v in r.vulnerabilities) for v in VULNERABILITIES}
+    per_village: dict[str, dict[str, Any]] = {}
+    active_codes = sorted({i.village_code for i in insp} | {r.village_code for r in rels})
+    for code in sorted(
+        set(active_codes) | set(act.warning.get("village_codes", []) if act.warning else [])
+    ):
+        v = villages.get(code)
+        vr = [r for r in rels if r.village_code == code]
+        vi = [i for i in insp if i.village_code == code]
+        per_village[code] = {
+            "code": code,
+            "name": v.name if v else code,
+            "households_to_relocate": len(vr),
+            "people_to_relocate": sum(r.people for r in vr),
+            "households_relocated": sum(1 for r in vr if r.status in RELOCATED),
+            "people_relocated": sum(r.people for r in vr if r.status in RELOCATED),
+            "in_shelter": sum(r.people for r in vr if r.status == RelocationStatus.IN_SHELTER),
+            "refused": sum(1 for r in vr if r.status == RelocationStatus.REFUSED),
+            "unreachable": sum(1 for r in vr if r.status == RelocationStatus.UNREACHABLE),
+            "shortfall_people": sum(r.people for r in vr if r.shortfall),
+            "hazard_points_inspected": len(
+                {i.hazard_code for i in vi if i.status != InspectionStatus.ASSIGNED}
+            ),
+            "hazard_points_dangerous": len(
+                {i.hazard_code for i in vi if i.status == InspectionStatus.DANGER}
+            ),
+        }
+    return {
+        "activation_id": act.id,
+        "town": town.name,
+        "town_code": town.code,
+        "county": town.county,
+        "level": act.level,
+        "drill": act.drill,
+        "status": act.status,
+        "activated_at": act.activated_at.isoformat(),
+        "warning": act.warning.get("identifier") if act.warning else None,
+        "villages": len(per_village),
+        "village_figures": list(per_village.values()),
+        "households_to_relocate": len(rels),
+        "people_to_relocate": sum(r.people for r in rels),
+        "households_relocated": len(relocated),
+        "people_relocated": sum(r.people for r in relocated),
+        "vulnerable_households_relocated": sum(1 for r in relocated if r.vulnerabilities),
+        "vulnerable_by_kind": vuln_counts,
+        "shelters_used": len({r.shelter_code for r in rels if r.shelter_code}),
+        "shelter_shortfall_people": sum(r.people for r in rels if r.shortfall),
+        "shelter_shortfall_households": sum(1 for r in rels if r.shortfall),
+        "hazard_points_inspected": len(inspected),
+        "hazard_points_dangerous": len(dangerous),
+        "hazard_points_watch": len(watch),
+        "dangers": [
+            {"hazard": hazard_names.get(i.hazard_code, i.hazard_code), "finding": i.finding}
+            for i in sorted(insp, key=lambda i: i.hazard_code)
+            if i.status == InspectionStatus.DANGER
+        ],
+        "roads_blocked": len(roads),
+        "roads_cleared": sum(1 for r in roads if r.status == RoadStatus.REOPENED),
+        "roads_waiting": sum(1 for r in roads if r.status == RoadStatus.BLOCKED),
+        "road_incidents": [
+            {
+                "road": segments[r.road_code].name if r.road_code in segments else r.road_code,
+                "cause": r.cause,
+                "status": r.status,
+                "machine": machines[r.machine_code].name if r.machine_code in machines else None,
+            }
+            for r in sorted(roads, key=lambda r: r.road_code)
+        ],
+        "machines_dispatched": len({r.machine_code for r in roads if r.machine_code}),
+        "on_duty": len(duty),
+        "notices_by_channel": dict(sorted(notices.items())),
+        "reports": [{"id": r.id, "kind": r.kind, "seq": r.seq, "late": r.late} for r in reports],
+    }
+
+
+def write_report(
+    *,
+    session: Session,
+    activation_id: str,
+    plan: Plan,
+    kind: ReportKind = ReportKind.INITIAL,
+    seq: int = 0,
+    locale: str = "zh-CN",
+    now: datetime | None = None,
+) -> Report:
+    """Write the report once (text, HTML, JSON payload); a re-run returns the one written."""
+    now = now or utcnow()
+    report_id = f"{activation_id}:{kind.value}:{seq}"
+    existing = session.get(Report, report_id)
+    if existing is not None:
+        return existing
+    act: Activation = get_activation(session, activation_id)
+    town = session.get(Town, act.town_code)
+    assert town is not None
+    deadlines = plan.level(act.level).reports
+    if kind == ReportKind.INITIAL:
+        deadline = act.activated_at + timedelta(minutes=deadlines.initial_within_minutes)
+    else:
+        deadline = act.activated_at + timedelta(hours=deadlines.follow_up_every_hours * max(seq, 1))
+    late = now > deadline
+    figures = summarize(session=session, activation_id=activation_id)
+    signer = session.get(Cadre, act.commander_code) if act.commander_code else None
+    kind_label = label(locale, "report_kind", kind.value)
+    prefix = "【演练】" if act.drill and locale == "zh-CN" else ("[DRILL] " if act.drill else "")
+    if locale == "zh-CN":
+        title = f"{prefix}{town.name}关于启动防汛{label(locale, 'level', act.level)}应急响应情况的报告（{kind_label}）"
+    else:
+        title = (
+            f"{prefix}{town.name}: flood response {label(locale, 'level', act.level)}, {kind_label}"
+        )
+    ctx = {
+        "title": title,
+        "kind": kind.value,
+        "kind_label": kind_label,
+        "seq": seq,
+        "drill": act.drill,
+        "town": {
+            "name": town.name,
+            "office": town.office,
+            "duty_phone": town.duty_phone,
+            "county": town.county,
+        },
+        "level": act.level,
+        "level_name": plan.level(act.level).name,
+        "warning": warning_context(act.warning, locale),
+        "activated_at": act.activated_at,
+        "now": now,
+        "deadline": deadline,
+        "late": late,
+        "late_minutes": int((now - deadline).total_seconds() // 60) if late else 0,
+        "f": figures,
+        "signer": {"name": signer.name, "title": signer.title}
+        if signer
+        else {"name": "", "title": ""},
+    }
+    text = render("reports/initial.txt", locale=locale, **ctx)
+    html = render("reports/initial.html", locale=locale, **ctx)
+    payload = {
+        "report_id": report_id,
+        "kind": kind.value,
+        "seq": seq,
+        "title": title,
+        "town_code": town.code,
+        "town": town.name,
+        "level": act.level,
+        "drill": act.drill,
+        "activated_at": act.activated_at.isoformat(),
+        "reported_at": now.isoformat(),
+        "deadline_at": deadline.isoformat(),
+        "late": late,
+        "figures": {k: v for k, v in figures.items() if k not in {"reports"}},
+    }
+    upsert(
+        session,
+        Report,
+        [
+            {
+                "id": report_id,
+                "activation_id": activation_id,
+                "kind": kind.value,
+                "seq": seq,
+                "title": title,
+                "text": text,
+                "html": html,
+                "payload": payload,
+                "locale": locale,
+                "deadline_at": deadline,
+                "created_at": now,
+                "late": late,
+            }
+        ],
+    )
+    log_event(
+        session,
+        activation_id=activation_id,
+        key=f"report:{kind.value}:{seq}",
+        actor=town.office,
+        action=f"报送{kind_label}",
+        detail=title + ("（超时）" if late else ""),
+        at=now,
+        simulated=act.drill,
+    )
+    session.flush()
+    report = session.get(Report, report_id)
+    assert report is not None
+    return report
+
+
+def relocations_by_village(*, session: Session, activation_id: str) -> dict[str, Counter[str]]:
+    """Relocation statuses per village (for the situation table)."""
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for code, status in session.exec(
+        select(Relocation.village_code, Relocation.status).where(
+            Relocation.activation_id == activation_id
+        )
+    ):
+        out[code][status] += 1
+    return out

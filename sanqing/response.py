@@ -1,0 +1,844 @@
+"""The five steps of the flood plan as domain functions over the database.
+
+Each function takes keyword arguments and a session, works on one activation
+(and one village where the plan fans out), and is idempotent: it derives row ids
+from the activation and the subject and writes with upserts, so running it
+again changes nothing. Prefect tasks in ``tasks/`` wrap these functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from sanqing.db import upsert
+from sanqing.errors import SanqingError, UnknownActivation, UnknownVillage
+from sanqing.models import (
+    Activation,
+    ActivationStatus,
+    Cadre,
+    CadreRole,
+    DutyShift,
+    Grid,
+    HazardPoint,
+    HazardThreat,
+    Household,
+    Inspection,
+    InspectionPhase,
+    InspectionStatus,
+    Machine,
+    Relocation,
+    RelocationStatus,
+    RoadIncident,
+    RoadSegment,
+    RoadStatus,
+    Shelter,
+    TimelineEvent,
+    Town,
+    Village,
+    utcnow,
+)
+from sanqing.plans import Level, Plan
+from sanqing.rules import relocation as rules
+from sanqing.rules.roads import BlockedRoad, FreeMachine, dispatch
+from sanqing.rules.shelters import Mover, ShelterRoom, assign_shelters
+from sanqing.scenarios import FindingInput, RoadReport
+from sanqing.warning import WarningInfo
+
+#: Relocations that hold a place in their shelter.
+OCCUPYING = (RelocationStatus.ORDERED, RelocationStatus.MOVED, RelocationStatus.IN_SHELTER)
+_ID_UNSAFE = re.compile(r"[^0-9A-Za-z_.\-]+")
+
+
+class HazardNotFound(SanqingError, LookupError):
+    """A field report names a hazard point the town does not have."""
+
+
+class RoadNotFound(SanqingError, LookupError):
+    """A field report names a road segment the town does not have."""
+
+
+def activation_id_for(
+    *, town_code: str, plan: str, warning: WarningInfo | None, now: datetime, drill: bool
+) -> str:
+    """The stable id of the activation a trigger belongs to.
+
+    The same warning for the same town is always the same activation; a manual
+    trigger without a warning is one activation per town, plan and local day.
+    """
+    if warning is not None:
+        key = _ID_UNSAFE.sub("-", warning.identifier).strip("-")[:80]
+    else:
+        key = "manual-" + now.astimezone(_local_tz()).strftime("%Y%m%d")
+    prefix = "drill-" if drill else ""
+    return f"{prefix}{plan}-{town_code}-{key}"
+
+
+def _local_tz():  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from sanqing.settings import get_settings
+
+    return ZoneInfo(get_settings().timezone)
+
+
+def log_event(
+    session: Session,
+    *,
+    activation_id: str,
+    key: str,
+    actor: str,
+    action: str,
+    detail: str = "",
+    at: datetime | None = None,
+    simulated: bool = False,
+) -> None:
+    """Add a timeline event once (its id is derived from the activation and ``key``)."""
+    upsert(
+        session,
+        TimelineEvent,
+        [
+            {
+                "id": f"{activation_id}:{key}",
+                "activation_id": activation_id,
+                "at": at or utcnow(),
+                "actor": actor,
+                "action": action,
+                "detail": detail,
+                "simulated": simulated,
+            }
+        ],
+    )
+
+
+def get_activation(session: Session, activation_id: str) -> Activation:
+    act = session.get(Activation, activation_id)
+    if act is None:
+        raise UnknownActivation(activation_id)
+    return act
+
+
+def villages_of(session: Session, *, town_code: str, only: Sequence[str] = ()) -> list[Village]:
+    """The town's villages (all, or those named by code), sorted by code."""
+    rows = list(
+        session.exec(select(Village).where(Village.town_code == town_code).order_by(Village.code))
+    )
+    if not only:
+        return rows
+    by_code = {v.code: v for v in rows}
+    missing = [c for c in only if c not in by_code]
+    if missing:
+        raise UnknownVillage(", ".join(missing), where=f"town {town_code}")
+    return [by_code[c] for c in sorted(set(only))]
+
+
+# --- step 1: activate the plan --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationResult:
+    activation_id: str
+    level: str
+    created: bool
+    village_codes: list[str]
+
+
+def activate_plan(
+    *,
+    session: Session,
+    town: Town,
+    plan: Plan,
+    level: Level,
+    warning: WarningInfo | None,
+    drill: bool,
+    scenario: str | None = None,
+    now: datetime | None = None,
+) -> ActivationResult:
+    """Open (or find) the activation, put the duty roster on, and log who was alerted."""
+    now = now or utcnow()
+    act_id = activation_id_for(
+        town_code=town.code, plan=plan.plan, warning=warning, now=now, drill=drill
+    )
+    villages = villages_of(
+        session, town_code=town.code, only=warning.village_codes if warning else ()
+    )
+    existing = session.get(Activation, act_id)
+    leaders = list(
+        session.exec(
+            select(Cadre)
+            .where(Cadre.town_code == town.code, Cadre.role == CadreRole.TOWN_LEADER)
+            .order_by(Cadre.code)
+        )
+    )
+    commander = leaders[0].code if leaders else None
+    if existing is None:
+        trigger = "drill" if drill else ("warning" if warning else "manual")
+        upsert(
+            session,
+            Activation,
+            [
+                {
+                    "id": act_id,
+                    "town_code": town.code,
+                    "plan": plan.plan,
+                    "level": level.value,
+                    "status": ActivationStatus.ACTIVE,
+                    "drill": drill,
+                    "trigger": trigger,
+                    "warning_identifier": warning.identifier if warning else None,
+                    "warning": warning.model_dump(mode="json") if warning else None,
+                    "scenario": scenario,
+                    "commander_code": commander,
+                    "activated_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        what = warning.label_zh if warning else "人工启动"
+        log_event(
+            session,
+            activation_id=act_id,
+            key="activated",
+            actor=town.office,
+            action="启动应急响应",
+            detail=f"{town.name}启动防汛{level.label_zh}应急响应（{what}）",
+            at=now,
+            simulated=drill,
+        )
+    elif existing.level != level.value:
+        old = Level(existing.level)
+        existing.level = level.value
+        existing.updated_at = now
+        session.add(existing)
+        verb = "提升" if level.rank > old.rank else "调整"
+        log_event(
+            session,
+            activation_id=act_id,
+            key=f"level-{old.value}-to-{level.value}",
+            actor=town.office,
+            action="调整响应级别",
+            detail=f"响应级别由{old.label_zh}{verb}为{level.label_zh}",
+            at=now,
+            simulated=drill,
+        )
+    shift_hours = plan.defaults.duty_shift_hours
+    start = existing.activated_at if existing else now
+    shifts = []
+    for i, leader in enumerate(leaders[:2]):
+        shifts.append(
+            {
+                "id": f"{act_id}:duty:{leader.code}",
+                "activation_id": act_id,
+                "cadre_code": leader.code,
+                "village_code": None,
+                "post": "带班领导" if i == 0 else "值班人员",
+                "starts_at": start,
+                "ends_at": start + timedelta(hours=shift_hours),
+            }
+        )
+    village_codes = [v.code for v in villages]
+    secretaries = session.exec(
+        select(Cadre).where(
+            col(Cadre.village_code).in_(village_codes), Cadre.role == CadreRole.FIRST_SECRETARY
+        )
+    )
+    for sec in secretaries:
+        shifts.append(
+            {
+                "id": f"{act_id}:duty:{sec.code}",
+                "activation_id": act_id,
+                "cadre_code": sec.code,
+                "village_code": sec.village_code,
+                "post": "村级值守",
+                "starts_at": start,
+                "ends_at": start + timedelta(hours=shift_hours),
+            }
+        )
+    upsert(session, DutyShift, shifts)
+    if existing is None:
+        log_event(
+            session,
+            activation_id=act_id,
+            key="duty",
+            actor=town.office,
+            action="启动24小时值班",
+            detail=f"{len(shifts)}人上岗值守（镇{min(len(leaders), 2)}人、村{len(shifts) - min(len(leaders), 2)}人）",
+            at=now,
+            simulated=drill,
+        )
+    return ActivationResult(
+        activation_id=act_id,
+        level=level.value if existing is None else existing.level,
+        created=existing is None,
+        village_codes=village_codes,
+    )
+
+
+# --- step 2: inspect hazards ----------------------------------------------------------------
+
+
+def resolve_findings(
+    session: Session, *, town_code: str, findings: Sequence[FindingInput]
+) -> dict[str, FindingInput]:
+    """Map findings to hazard codes (a finding may name the point); unknown names are errors."""
+    if not findings:
+        return {}
+    rows = session.exec(
+        select(HazardPoint.code, HazardPoint.name)
+        .join(Village, col(Village.code) == col(HazardPoint.village_code))
+        .where(Village.town_code == town_code)
+    ).all()
+    by_code = {code: code for code, _ in rows}
+    by_name = {name: code for code, name in rows}
+    out: dict[str, FindingInput] = {}
+    for i, f in enumerate(findings):
+        code = by_code.get(f.hazard) or by_name.get(f.hazard)
+        if code is None:
+            raise HazardNotFound(
+                f"findings[{i}]: hazard point {f.hazard!r} is not in town {town_code}; "
+                "use a code or the exact name from hazard_points.csv"
+            )
+        out[code] = f
+    return out
+
+
+@dataclass(frozen=True)
+class InspectionResult:
+    village_code: str
+    inspected: int
+    dangerous: int
+    watch: int
+    pending: int
+
+
+def inspect_hazards(
+    *,
+    session: Session,
+    activation_id: str,
+    village_code: str,
+    phase: InspectionPhase,
+    plan: Plan,
+    findings: Mapping[str, FindingInput],
+    drill: bool,
+    now: datetime | None = None,
+) -> InspectionResult:
+    """Put every hazard point of the village on the checklist and record the findings.
+
+    Points without a finding stay ``assigned`` to their monitor, except in a
+    drill, where they are marked ``ok`` (simulated) so the drill runs unattended.
+    A finding never downgrades a recorded danger.
+    """
+    now = now or utcnow()
+    hazards = list(
+        session.exec(
+            select(HazardPoint)
+            .where(HazardPoint.village_code == village_code)
+            .order_by(HazardPoint.code)
+        )
+    )
+    existing = {
+        i.hazard_code: i
+        for i in session.exec(
+            select(Inspection).where(
+                Inspection.activation_id == activation_id,
+                Inspection.village_code == village_code,
+                Inspection.phase == phase,
+            )
+        )
+    }
+    rows = []
+    for hz in hazards:
+        f = findings.get(hz.code)
+        old = existing.get(hz.code)
+        if f is not None:
+            status, note, simulated = f.status, f.note, False
+        elif drill:
+            status, note, simulated = InspectionStatus.OK, "未见异常（演练模拟）", True
+        else:
+            status, note, simulated = InspectionStatus.ASSIGNED, "", False
+        if old is not None and (
+            old.status == InspectionStatus.DANGER or status == InspectionStatus.ASSIGNED
+        ):
+            continue  # keep what the field already reported
+        if old is not None and old.status == status and old.finding == note:
+            continue
+        rows.append(
+            {
+                "id": f"{activation_id}:{hz.code}:{phase.value}",
+                "activation_id": activation_id,
+                "village_code": village_code,
+                "hazard_code": hz.code,
+                "phase": phase.value,
+                "status": status.value,
+                "finding": note,
+                "checklist": plan.checklists.get(hz.kind, []),  # type: ignore[call-overload]
+                "inspector_code": hz.monitor_cadre_code,
+                "simulated": simulated,
+                "inspected_at": None if status == InspectionStatus.ASSIGNED else now,
+            }
+        )
+    upsert(
+        session,
+        Inspection,
+        rows,
+        update=["status", "finding", "simulated", "inspected_at"],
+    )
+    for r in rows:
+        if r["status"] == InspectionStatus.DANGER:
+            log_event(
+                session,
+                activation_id=activation_id,
+                key=f"danger:{r['hazard_code']}",
+                actor=r["inspector_code"] or "监测员",
+                action="发现险情",
+                detail=f"{r['hazard_code']}：{r['finding']}",
+                at=now,
+            )
+    session.flush()
+    recorded = list(
+        session.exec(
+            select(Inspection.status).where(
+                Inspection.activation_id == activation_id,
+                Inspection.village_code == village_code,
+                Inspection.phase == phase,
+            )
+        )
+    )
+    return InspectionResult(
+        village_code=village_code,
+        inspected=sum(1 for s in recorded if s != InspectionStatus.ASSIGNED),
+        dangerous=sum(1 for s in recorded if s == InspectionStatus.DANGER),
+        watch=sum(1 for s in recorded if s == InspectionStatus.WATCH),
+        pending=sum(1 for s in recorded if s == InspectionStatus.ASSIGNED),
+    )
+
+
+# --- step 3: relocate residents -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VillageRelocationResult:
+    village_code: str
+    households: int
+    people: int
+    vulnerable_households: int
+
+
+def plan_relocations(
+    *,
+    session: Session,
+    activation_id: str,
+    village_code: str,
+    plan: Plan,
+    now: datetime | None = None,
+) -> VillageRelocationResult:
+    """Decide who in the village moves, in what order and with which cadre; record it."""
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    scope = plan.level(act.level).relocate
+    households = list(
+        session.exec(
+            select(Household).where(Household.village_code == village_code).order_by(Household.code)
+        )
+    )
+    hazards = {
+        h.code: h
+        for h in session.exec(select(HazardPoint).where(HazardPoint.village_code == village_code))
+    }
+    hh_codes = [h.code for h in households]
+    threats = (
+        list(
+            session.exec(select(HazardThreat).where(col(HazardThreat.household_code).in_(hh_codes)))
+        )
+        if hh_codes
+        else []
+    )
+    # A household of this village may be threatened by a point registered in a neighbour.
+    foreign = {t.hazard_code for t in threats} - set(hazards)
+    if foreign:
+        for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(foreign))):
+            hazards[h.code] = h
+    findings: dict[str, str] = {}
+    for code, status in session.exec(
+        select(Inspection.hazard_code, Inspection.status).where(
+            Inspection.activation_id == activation_id,
+            col(Inspection.hazard_code).in_(list(hazards)),
+        )
+    ):
+        if status == InspectionStatus.DANGER or code not in findings:
+            findings[code] = status
+    candidates = rules.select_households(
+        households=households, threats=threats, hazards=hazards, scope=scope, findings=findings
+    )
+    existing = {
+        r.household_code: r
+        for r in session.exec(
+            select(Relocation).where(
+                Relocation.activation_id == activation_id, Relocation.village_code == village_code
+            )
+        )
+    }
+    cadres = list(session.exec(select(Cadre).where(Cadre.village_code == village_code)))
+    grids = {
+        g.code: g.responsible_cadre_code
+        for g in session.exec(select(Grid).where(Grid.village_code == village_code))
+    }
+    new = [c for c in candidates if c.household.code not in existing]
+    load: dict[str, int] = defaultdict(int)
+    for r in existing.values():
+        if r.cadre_code:
+            load[r.cadre_code] += 1
+    assignments = rules.assign_cadres(
+        ordered=new,
+        cadres=cadres,
+        grid_responsible=grids,
+        max_per_cadre=plan.defaults.max_households_per_cadre,
+        existing_load=load,
+    )
+    rows = []
+    for rank, cand in enumerate(candidates, start=1):
+        hh = cand.household
+        base = {
+            "id": f"{activation_id}:{hh.code}",
+            "priority": rank,
+            "zone": cand.zone.value,
+            "hazard_codes": list(cand.hazard_codes),
+            "reasons": list(cand.reasons),
+            "vulnerabilities": list(cand.vulnerabilities),
+        }
+        if hh.code in existing:
+            old = existing[hh.code]
+            if all(getattr(old, k) == v for k, v in base.items()):
+                continue
+            rows.append(
+                base
+                | {
+                    "activation_id": activation_id,
+                    "village_code": village_code,
+                    "household_code": hh.code,
+                    "people": hh.members,
+                    "ordered_at": old.ordered_at,
+                    "updated_at": now,
+                }
+            )
+            continue
+        a = assignments[hh.code]
+        rows.append(
+            base
+            | {
+                "activation_id": activation_id,
+                "village_code": village_code,
+                "household_code": hh.code,
+                "people": hh.members,
+                "cadre_code": a.cadre_code,
+                "original_cadre_code": a.original_cadre_code,
+                "shelter_code": None,
+                "shortfall": False,
+                "status": RelocationStatus.ORDERED.value,
+                "ordered_at": now,
+                "updated_at": now,
+            }
+        )
+    # Re-runs only refresh the derived fields; status, cadre and shelter stay as recorded.
+    upsert(
+        session,
+        Relocation,
+        rows,
+        update=["priority", "zone", "hazard_codes", "reasons", "vulnerabilities", "updated_at"],
+    )
+    if new:
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"relocation-ordered:{village_code}:{len(existing) + len(new)}",
+            actor=village_code,
+            action="下达转移指令",
+            detail=f"新增转移{len(new)}户{sum(c.household.members for c in new)}人",
+            at=now,
+            simulated=act.drill,
+        )
+    return VillageRelocationResult(
+        village_code=village_code,
+        households=len(candidates),
+        people=sum(c.household.members for c in candidates),
+        vulnerable_households=sum(1 for c in candidates if c.vulnerabilities),
+    )
+
+
+@dataclass(frozen=True)
+class ShelterResult:
+    placed_households: int
+    shortfall_households: int
+    shortfall_people: int
+    shelters_used: int
+
+
+def assign_town_shelters(
+    *, session: Session, activation_id: str, plan: Plan, now: datetime | None = None
+) -> ShelterResult:
+    """Place every relocated household of the activation that has no shelter yet.
+
+    Runs once per town after all villages have decided, in the town-wide
+    priority order, so villages never race for the same places. Places already
+    taken (by this or any other active response) count against capacity.
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    shelters = list(session.exec(select(Shelter).where(Shelter.town_code == act.town_code)))
+    occupied: dict[str, int] = defaultdict(int)
+    for code, people in session.exec(
+        select(Relocation.shelter_code, Relocation.people)
+        .join(Activation, col(Activation.id) == col(Relocation.activation_id))
+        .where(
+            col(Relocation.shelter_code).in_([s.code for s in shelters]),
+            col(Relocation.status).in_(list(OCCUPYING)),
+            Activation.status == ActivationStatus.ACTIVE,
+        )
+    ):
+        occupied[code] += people
+    rooms = [
+        ShelterRoom(s.code, s.lat, s.lon, s.capacity, occupied.get(s.code, 0)) for s in shelters
+    ]
+    waiting = list(
+        session.exec(
+            select(Relocation, Household)
+            .join(Household, col(Household.code) == col(Relocation.household_code))
+            .where(
+                Relocation.activation_id == activation_id,
+                col(Relocation.shelter_code).is_(None),
+                col(Relocation.status).in_(list(OCCUPYING)),
+            )
+        )
+    )
+    zone_rank = {"danger": 0, "alert": 1}
+
+    def urgency(pair: tuple[Relocation, Household]) -> tuple[int, int, str, int]:
+        r, _ = pair
+        vuln = rules.VULNERABILITIES.index(r.vulnerabilities[0]) if r.vulnerabilities else 99
+        return (zone_rank.get(r.zone, 2), vuln, r.village_code, r.priority)
+
+    waiting.sort(key=urgency)
+    placements = assign_shelters(
+        movers=[Mover(h.code, r.people, h.lat, h.lon) for r, h in waiting],
+        shelters=rooms,
+        max_distance_km=plan.defaults.max_shelter_distance_km,
+    )
+    by_hh = {r.household_code: r for r, _ in waiting}
+    changed = 0
+    for p in placements:
+        r = by_hh[p.household_code]
+        shortfall = p.shelter_code is None
+        if r.shelter_code == p.shelter_code and r.shortfall == shortfall:
+            continue
+        r.shelter_code = p.shelter_code
+        r.shortfall = shortfall
+        r.updated_at = now
+        session.add(r)
+        changed += 1
+    session.flush()
+    all_rel = list(
+        session.exec(select(Relocation).where(Relocation.activation_id == activation_id))
+    )
+    short = [r for r in all_rel if r.shortfall and r.status in OCCUPYING]
+    if short:
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"shortfall:{len(short)}:{sum(r.people for r in short)}",
+            actor="镇应急办",
+            action="安置缺口",
+            detail=f"{len(short)}户{sum(r.people for r in short)}人无安置点容量，需请求县级支援",
+            at=now,
+            simulated=act.drill,
+        )
+    return ShelterResult(
+        placed_households=sum(1 for r in all_rel if r.shelter_code),
+        shortfall_households=len(short),
+        shortfall_people=sum(r.people for r in short),
+        shelters_used=len({r.shelter_code for r in all_rel if r.shelter_code}),
+    )
+
+
+def simulate_moves(*, session: Session, activation_id: str, now: datetime | None = None) -> int:
+    """In a drill, mark ordered households with a shelter as arrived there (simulated)."""
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    if not act.drill:
+        raise SanqingError(
+            f"activation {activation_id} is not a drill: only the field confirms moves"
+        )
+    rows = list(
+        session.exec(
+            select(Relocation).where(
+                Relocation.activation_id == activation_id,
+                Relocation.status == RelocationStatus.ORDERED,
+                col(Relocation.shelter_code).is_not(None),
+            )
+        )
+    )
+    for r in rows:
+        r.status = RelocationStatus.IN_SHELTER
+        r.updated_at = now
+        session.add(r)
+    if rows:
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"moved:{sum(1 for _ in rows)}:{now.isoformat()}",
+            actor="各村",
+            action="转移到位",
+            detail=f"{len(rows)}户{sum(r.people for r in rows)}人已到达安置点（演练模拟）",
+            at=now,
+            simulated=True,
+        )
+    return len(rows)
+
+
+# --- step 4: clear roads --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoadResult:
+    blocked: int
+    dispatched: int
+    reopened: int
+    waiting_for_machine: int
+
+
+def clear_roads(
+    *,
+    session: Session,
+    activation_id: str,
+    reports: Sequence[RoadReport],
+    now: datetime | None = None,
+) -> RoadResult:
+    """Record blocked roads, send machinery, and reopen the roads reported cleared.
+
+    A machine serves one incident at a time; when its road reopens it is free
+    for the next blocked road, oldest first.
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    segments = list(session.exec(select(RoadSegment).where(RoadSegment.town_code == act.town_code)))
+    by_code = {s.code: s for s in segments}
+    by_name = {s.name: s for s in segments}
+    resolved: list[tuple[RoadSegment, RoadReport]] = []
+    for i, rep in enumerate(reports):
+        seg = by_code.get(rep.road) or by_name.get(rep.road)
+        if seg is None:
+            raise RoadNotFound(
+                f"roads[{i}]: road segment {rep.road!r} is not in town {act.town_code}; "
+                "use a code or the exact name from roads.csv"
+            )
+        resolved.append((seg, rep))
+    upsert(
+        session,
+        RoadIncident,
+        [
+            {
+                "id": f"{activation_id}:{seg.code}",
+                "activation_id": activation_id,
+                "road_code": seg.code,
+                "village_code": seg.village_code,
+                "cause": rep.cause,
+                "description": rep.description,
+                "status": RoadStatus.BLOCKED.value,
+                "reported_at": now,
+            }
+            for seg, rep in resolved
+        ],
+    )
+    for seg, rep in resolved:
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"road-blocked:{seg.code}",
+            actor=seg.village_code,
+            action="道路中断",
+            detail=f"{seg.name}：{rep.description or rep.cause}",
+            at=now,
+            simulated=act.drill,
+        )
+    cleared = {seg.code for seg, rep in resolved if rep.cleared}
+    machines = {
+        m.code: m for m in session.exec(select(Machine).where(Machine.town_code == act.town_code))
+    }
+    # Dispatch, let the cleared roads reopen, and dispatch again until nothing changes.
+    while True:
+        incidents = list(
+            session.exec(
+                select(RoadIncident)
+                .where(RoadIncident.activation_id == activation_id)
+                .order_by(col(RoadIncident.reported_at), col(RoadIncident.id))
+            )
+        )
+        busy = set(
+            session.exec(
+                select(RoadIncident.machine_code).where(
+                    RoadIncident.status == RoadStatus.DISPATCHED,
+                    col(RoadIncident.machine_code).is_not(None),
+                )
+            )
+        )
+        waiting = [i for i in incidents if i.status == RoadStatus.BLOCKED]
+        sent = dispatch(
+            blocked=[
+                BlockedRoad(i.id, by_code[i.road_code].lat, by_code[i.road_code].lon)
+                for i in waiting
+            ],
+            machines=[
+                FreeMachine(m.code, m.lat, m.lon) for m in machines.values() if m.code not in busy
+            ],
+        )
+        progressed = False
+        for inc in waiting:
+            if inc.id in sent:
+                inc.machine_code = sent[inc.id]
+                inc.status = RoadStatus.DISPATCHED
+                inc.dispatched_at = now
+                session.add(inc)
+                m = machines[inc.machine_code]
+                log_event(
+                    session,
+                    activation_id=activation_id,
+                    key=f"road-dispatched:{inc.road_code}",
+                    actor="镇应急办",
+                    action="调派机械",
+                    detail=f"调派{m.name}（{m.kind}）赴{by_code[inc.road_code].name}抢通",
+                    at=now,
+                    simulated=act.drill,
+                )
+                progressed = True
+        for inc in incidents:
+            if inc.status == RoadStatus.DISPATCHED and inc.road_code in cleared:
+                inc.status = RoadStatus.REOPENED
+                inc.reopened_at = now
+                session.add(inc)
+                log_event(
+                    session,
+                    activation_id=activation_id,
+                    key=f"road-reopened:{inc.road_code}",
+                    actor=inc.machine_code or "抢险队",
+                    action="道路抢通",
+                    detail=f"{by_code[inc.road_code].name}已清除障碍，恢复通行",
+                    at=now,
+                    simulated=act.drill,
+                )
+                progressed = True
+        session.flush()
+        if not progressed:
+            break
+    final = list(
+        session.exec(select(RoadIncident).where(RoadIncident.activation_id == activation_id))
+    )
+    return RoadResult(
+        blocked=len(final),
+        dispatched=sum(1 for i in final if i.status == RoadStatus.DISPATCHED),
+        reopened=sum(1 for i in final if i.status == RoadStatus.REOPENED),
+        waiting_for_machine=sum(1 for i in final if i.status == RoadStatus.BLOCKED),
+    )

@@ -1,0 +1,1 @@
+"""The plan's rules: plain functions over registry objects, no database, no Prefect."""

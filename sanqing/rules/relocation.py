@@ -1,0 +1,212 @@
+"""Who must move, in what order, and which cadre takes them (应转尽转、应转早转).
+
+Order: danger zone before alert zone; inside a zone five-guarantee households,
+the elderly living alone, the mobility-impaired, left-behind children and
+hardship households first (people before property); then the higher hazard risk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sanqing.models import (
+    Cadre,
+    CadreRole,
+    HazardPoint,
+    HazardThreat,
+    Household,
+    InspectionStatus,
+    RiskLevel,
+    Zone,
+)
+from sanqing.plans import RelocationScope
+
+#: Vulnerabilities in the order they are served first.
+VULNERABILITIES: tuple[str, ...] = (
+    "five_guarantee",
+    "elderly_alone",
+    "mobility_impaired",
+    "left_behind_children",
+    "hardship",
+)
+_ZONE_RANK = {Zone.DANGER: 0, Zone.ALERT: 1}
+
+# Reasons a household moves (stored on the relocation, shown in lists and reports).
+REASON_VULNERABLE = "vulnerable_in_hazard_zone"
+REASON_DANGEROUS_HOUSE = "dangerous_house"
+REASON_HAZARD_RISK = "hazard_risk"
+REASON_DANGER_FINDING = "danger_finding"
+
+#: Cadres who can take over door visits when a responsible cadre has too many households.
+VISITING_ROLES = frozenset(
+    {
+        CadreRole.FIRST_SECRETARY,
+        CadreRole.VILLAGE_CADRE,
+        CadreRole.TEAM_MEMBER,
+        CadreRole.GROUP_LEADER,
+        CadreRole.GRID_MEMBER,
+    }
+)
+
+
+def vulnerabilities_of(household: Household) -> tuple[str, ...]:
+    """The household's vulnerability flags, most urgent first."""
+    return tuple(v for v in VULNERABILITIES if getattr(household, v))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A household that must move, with why and how urgently."""
+
+    household: Household
+    zone: Zone
+    hazard_codes: tuple[str, ...]
+    reasons: tuple[str, ...]
+    vulnerabilities: tuple[str, ...]
+    max_risk: RiskLevel | None
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, str]:
+        vuln = VULNERABILITIES.index(self.vulnerabilities[0]) if self.vulnerabilities else 99
+        risk = -(self.max_risk.rank if self.max_risk else -1)
+        return (_ZONE_RANK[self.zone], vuln, risk, self.household.code)
+
+
+def select_households(
+    *,
+    households: Iterable[Household],
+    threats: Iterable[HazardThreat],
+    hazards: Mapping[str, HazardPoint],
+    scope: RelocationScope,
+    findings: Mapping[str, InspectionStatus | str] | None = None,
+) -> list[Candidate]:
+    """Decide which households must move under ``scope``, given the inspection findings.
+
+    A household threatened by several hazards appears once, with every hazard,
+    its most severe zone and the highest risk among them.
+    """
+    findings = findings or {}
+    by_household: dict[str, list[HazardThreat]] = defaultdict(list)
+    for t in threats:
+        by_household[t.household_code].append(t)
+    min_risk = scope.hazard_risk_at_least
+    scoped_zones = set(scope.zones)
+    out: list[Candidate] = []
+    for hh in households:
+        reasons: list[str] = []
+        zone: Zone | None = None
+        codes: list[str] = []
+        max_risk: RiskLevel | None = None
+        vulns = vulnerabilities_of(hh)
+        for t in by_household.get(hh.code, ()):
+            hazard = hazards.get(t.hazard_code)
+            if hazard is None:
+                continue
+            t_zone = Zone(t.zone)
+            risk = RiskLevel(hazard.risk)
+            matched: list[str] = []
+            danger_found = findings.get(t.hazard_code) == InspectionStatus.DANGER
+            if danger_found and scope.on_danger_finding:
+                matched.append(REASON_DANGER_FINDING)
+                t_zone = Zone.DANGER  # danger seen on the ground: the whole threatened area
+            if t_zone in scoped_zones or danger_found:
+                if vulns and scope.vulnerable_in_hazard_zones:
+                    matched.append(REASON_VULNERABLE)
+                if min_risk is not None and risk.rank >= min_risk.rank:
+                    matched.append(REASON_HAZARD_RISK)
+            if not matched:
+                continue
+            reasons.extend(r for r in matched if r not in reasons)
+            codes.append(t.hazard_code)
+            if zone is None or _ZONE_RANK[t_zone] < _ZONE_RANK[zone]:
+                zone = t_zone
+            if max_risk is None or risk.rank > max_risk.rank:
+                max_risk = risk
+        if hh.safety_rating in scope.dangerous_house_ratings:
+            reasons.append(REASON_DANGEROUS_HOUSE)
+            zone = Zone.DANGER  # the house itself is the danger
+        if reasons and zone is not None:
+            out.append(
+                Candidate(
+                    household=hh,
+                    zone=zone,
+                    hazard_codes=tuple(sorted(codes)),
+                    reasons=tuple(reasons),
+                    vulnerabilities=vulns,
+                    max_risk=max_risk,
+                )
+            )
+    return order_candidates(out)
+
+
+def order_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Sort candidates into the order they are moved (first = most urgent)."""
+    return sorted(candidates, key=lambda c: c.sort_key)
+
+
+@dataclass(frozen=True)
+class CadreAssignment:
+    cadre_code: str | None
+    original_cadre_code: str | None  # the 包保责任人 when someone else took over
+
+
+def assign_cadres(
+    *,
+    ordered: Sequence[Candidate],
+    cadres: Sequence[Cadre],
+    grid_responsible: Mapping[str, str | None],
+    max_per_cadre: int,
+    existing_load: Mapping[str, int] | None = None,
+) -> dict[str, CadreAssignment]:
+    """Give every household to a cadre of its village who can visit it in time.
+
+    The household's own 包保责任人 comes first, then the grid's responsible
+    person, then the first secretary. A cadre already holding ``max_per_cadre``
+    households hands further ones to the least-loaded visiting cadre of the
+    village; when everyone is full the least-loaded still takes it (nobody is
+    left without a cadre).
+    """
+    known = {c.code: c for c in cadres}
+    visitors = sorted(c.code for c in cadres if c.role in VISITING_ROLES)
+    first_secretary = next((c.code for c in cadres if c.role == CadreRole.FIRST_SECRETARY), None)
+    load: dict[str, int] = defaultdict(int, existing_load or {})
+    out: dict[str, CadreAssignment] = {}
+    for cand in ordered:
+        hh = cand.household
+        own = hh.responsible_cadre_code if hh.responsible_cadre_code in known else None
+        grid = grid_responsible.get(hh.grid_code or "")
+        base = own or (grid if grid in known else None) or first_secretary
+        if base is not None and load[base] < max_per_cadre:
+            chosen = base
+        elif visitors:
+            chosen = min(visitors, key=lambda code: (load[code], code))
+        else:
+            chosen = base
+        if chosen is not None:
+            load[chosen] += 1
+        original = own if own is not None and own != chosen else None
+        out[hh.code] = CadreAssignment(cadre_code=chosen, original_cadre_code=original)
+    return out
+
+
+@dataclass
+class DoorVisitList:
+    """The households one cadre must get out, in order."""
+
+    cadre_code: str
+    household_codes: list[str] = field(default_factory=list)
+
+
+def door_visit_lists(
+    assignments: Mapping[str, CadreAssignment], order: Sequence[str]
+) -> list[DoorVisitList]:
+    """Group households by their cadre, keeping the relocation order inside each list."""
+    lists: dict[str, DoorVisitList] = {}
+    for code in order:
+        cadre = assignments[code].cadre_code
+        if cadre is None:
+            continue
+        lists.setdefault(cadre, DoorVisitList(cadre)).household_codes.append(code)
+    return sorted(lists.values(), key=lambda d: d.cadre_code)

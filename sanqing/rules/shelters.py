@@ -1,0 +1,77 @@
+"""Shelter assignment under capacity: nearest shelter with room, a household never split."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sanqing.geo import distance_km
+
+
+@dataclass(frozen=True)
+class Mover:
+    """A household to be placed, in priority order."""
+
+    household_code: str
+    people: int
+    lat: float
+    lon: float
+
+
+@dataclass
+class ShelterRoom:
+    """A shelter and how many places are left in it."""
+
+    code: str
+    lat: float
+    lon: float
+    capacity: int
+    occupied: int = 0
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.occupied)
+
+
+@dataclass(frozen=True)
+class Placement:
+    household_code: str
+    shelter_code: str | None  # None: no room within reach (shortfall, county support)
+    distance_km: float | None
+
+
+def assign_shelters(
+    *,
+    movers: Iterable[Mover],
+    shelters: Iterable[ShelterRoom],
+    max_distance_km: float,
+) -> list[Placement]:
+    """Place each household, in the given order, in the nearest shelter that fits it whole.
+
+    Shelters of any village of the town count, so a village without a shelter
+    uses its neighbours'. A household that fits nowhere within
+    ``max_distance_km`` is a shortfall: it still moves, but needs county support.
+    """
+    rooms = list(shelters)
+    out: list[Placement] = []
+    for m in movers:
+        best: tuple[float, str, ShelterRoom] | None = None
+        for room in rooms:
+            if room.free < m.people:
+                continue
+            d = distance_km(m.lat, m.lon, room.lat, room.lon)
+            if d > max_distance_km:
+                continue
+            if best is None or (d, room.code) < best[:2]:
+                best = (d, room.code, room)
+        if best is None:
+            out.append(Placement(m.household_code, None, None))
+            continue
+        best[2].occupied += m.people
+        out.append(Placement(m.household_code, best[2].code, round(best[0], 2)))
+    return out
+
+
+def shortfall_people(placements: Iterable[Placement], people: Mapping[str, int]) -> int:
+    """People who have no place in a shelter."""
+    return sum(people[p.household_code] for p in placements if p.shelter_code is None)

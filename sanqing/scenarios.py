@@ -1,0 +1,76 @@
+"""Drill scenarios (``config/scenarios/*.yaml``): a warning and what the field reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sanqing.errors import ScenarioError
+from sanqing.models import InspectionStatus
+from sanqing.plans import Level
+from sanqing.settings import get_settings
+from sanqing.warning import WarningInfo
+
+DEFAULT_SCENARIO = "orange-rainstorm"
+
+
+class FindingInput(BaseModel):
+    """What a monitor found at a hazard point (by code or by name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hazard: str = Field(title="隐患点", description="hazard point code or name")
+    status: InspectionStatus = Field(title="结果")
+    note: str = Field("", title="情况")
+
+
+class RoadReport(BaseModel):
+    """A blocked road segment reported from the field (by code or by name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    road: str = Field(title="路段", description="road segment code or name")
+    cause: str = Field("落石", title="原因")
+    description: str = Field("", title="情况")
+    cleared: bool = Field(False, title="已清除", description="the machine reports it cleared")
+
+
+class Scenario(BaseModel):
+    """A drill: the warning, the level (or derived from the plan), and field reports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str
+    town: str = "jifeng"
+    plan: str = "flood"
+    level: Level | None = None
+    warning: WarningInfo
+    findings: list[FindingInput] = Field(default_factory=list)
+    roads: list[RoadReport] = Field(default_factory=list)
+
+
+def load_scenario(path: Path | str | None = None) -> Scenario:
+    """Load a scenario file by path, or by name from ``config/scenarios/``."""
+    if path is None:
+        path = DEFAULT_SCENARIO
+    p = Path(path)
+    if not p.suffix:
+        p = get_settings().scenarios_dir / f"{p.name}.yaml"
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{p}: cannot read the scenario ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{p}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{p}: expected a mapping at the top level")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        reasons = "\n  ".join(
+            f"key {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ScenarioError(f"{p}: invalid scenario\n  {reasons}") from exc

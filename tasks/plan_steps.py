@@ -1,0 +1,201 @@
+"""The flood plan's steps as Prefect tasks, one per village where the plan fans out.
+
+Each task opens a session, calls one domain function and returns a small
+dataclass. Idempotence lives in the database (row ids derived from the
+activation and the subject), so tasks are not cached: a re-run re-checks the
+database and changes nothing that is already there.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from sanqing import notices, reporting, response
+from sanqing.db import session_scope
+from sanqing.models import InspectionPhase, ReportKind, Town
+from sanqing.plans import Level, load_plan
+from sanqing.registry import find_town
+from sanqing.scenarios import FindingInput, RoadReport
+from sanqing.warning import WarningInfo
+
+# SQLite may be briefly locked by a neighbouring village's write: retry once.
+DB_RETRIES = 2
+DB_RETRY_DELAYS = [1, 5]
+
+
+@task(
+    name="activate-plan",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def activate_plan(
+    town: str,
+    level: Level,
+    warning: WarningInfo | None,
+    drill: bool,
+    plan_name: str = "flood",
+    scenario: str | None = None,
+) -> response.ActivationResult:
+    """Open the activation, put the duty roster on, alert the cadres."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        t: Town = find_town(session, town)
+        result = response.activate_plan(
+            session=session,
+            town=t,
+            plan=plan,
+            level=level,
+            warning=warning,
+            drill=drill,
+            scenario=scenario,
+        )
+    get_run_logger().info(
+        "activation %s level %s (%s), %d villages",
+        result.activation_id,
+        result.level,
+        "new" if result.created else "existing",
+        len(result.village_codes),
+    )
+    return result
+
+
+@task(
+    name="inspect-hazards",
+    task_run_name="inspect-{village_code}",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def inspect_hazards(
+    activation_id: str,
+    village_code: str,
+    phase: InspectionPhase,
+    findings: list[FindingInput],
+    drill: bool,
+    plan_name: str = "flood",
+) -> response.InspectionResult:
+    """Check every hazard point of one village and record what the monitors found."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        act = response.get_activation(session, activation_id)
+        resolved = response.resolve_findings(session, town_code=act.town_code, findings=findings)
+        return response.inspect_hazards(
+            session=session,
+            activation_id=activation_id,
+            village_code=village_code,
+            phase=phase,
+            plan=plan,
+            findings=resolved,
+            drill=drill,
+        )
+
+
+@task(
+    name="plan-relocations",
+    task_run_name="relocate-{village_code}",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def plan_relocations(
+    activation_id: str, village_code: str, plan_name: str = "flood"
+) -> response.VillageRelocationResult:
+    """Decide who in one village moves, in what order, with which cadre."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        return response.plan_relocations(
+            session=session, activation_id=activation_id, village_code=village_code, plan=plan
+        )
+
+
+@task(
+    name="assign-shelters",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.ShelterResult:
+    """Place the town's relocated households in shelters, most urgent first."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        result = response.assign_town_shelters(
+            session=session, activation_id=activation_id, plan=plan
+        )
+    if result.shortfall_people:
+        get_run_logger().warning(
+            "shelter shortfall: %d households, %d people need county support",
+            result.shortfall_households,
+            result.shortfall_people,
+        )
+    return result
+
+
+@task(name="simulate-moves", cache_policy=NO_CACHE)
+def simulate_moves(activation_id: str) -> int:
+    """Drill only: the ordered households arrive at their shelters."""
+    with session_scope() as session:
+        return response.simulate_moves(session=session, activation_id=activation_id)
+
+
+@task(
+    name="issue-notices",
+    task_run_name="notices-{village_code}",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def issue_notices(
+    activation_id: str, village_code: str, locale: str, plan_name: str = "flood"
+) -> notices.NoticeResult:
+    """Write one village's SMS, group message, broadcast, lists and cards to the outbox."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        return notices.issue_notices(
+            session=session,
+            activation_id=activation_id,
+            village_code=village_code,
+            plan=plan,
+            locale=locale,
+        )
+
+
+@task(
+    name="clear-roads",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def clear_roads(activation_id: str, reports: list[RoadReport]) -> response.RoadResult:
+    """Record blocked roads, send machinery, reopen what was cleared."""
+    with session_scope() as session:
+        return response.clear_roads(session=session, activation_id=activation_id, reports=reports)
+
+
+@task(
+    name="report-upward",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def report_upward(
+    activation_id: str,
+    kind: ReportKind = ReportKind.INITIAL,
+    seq: int = 0,
+    locale: str = "zh-CN",
+    plan_name: str = "flood",
+) -> str:
+    """Write the report upward from the figures in the database; return its id."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        report = reporting.write_report(
+            session=session,
+            activation_id=activation_id,
+            plan=plan,
+            kind=kind,
+            seq=seq,
+            locale=locale,
+        )
+        return report.id

@@ -1,0 +1,171 @@
+"""The flood plan as a flow under Prefect's test harness: outcome, idempotence, privacy."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from flows.flood_response import flood_response
+from sanqing.db import session_scope
+from sanqing.models import (
+    Activation,
+    DutyShift,
+    Household,
+    Inspection,
+    Notice,
+    Relocation,
+    Report,
+    RoadIncident,
+    Shelter,
+    TimelineEvent,
+)
+from sanqing.privacy import contains_personal_data
+from sanqing.reporting import summarize
+from sanqing.scenarios import load_scenario
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+
+RUN_TABLES = (
+    Activation,
+    DutyShift,
+    Inspection,
+    Relocation,
+    RoadIncident,
+    Notice,
+    Report,
+    TimelineEvent,
+)
+
+
+def run_scenario(**overrides: Any) -> dict[str, Any]:
+    sc = load_scenario()
+    params: dict[str, Any] = dict(
+        town=sc.town,
+        level=sc.level,
+        warning=sc.warning,
+        drill=True,
+        findings=sc.findings,
+        roads=sc.roads,
+        scenario=sc.name,
+    )
+    params.update(overrides)
+    return flood_response(**params)
+
+
+def snapshot() -> dict[str, Any]:
+    """Row counts per run-state table and a digest of every notice and relocation."""
+    with session_scope() as s:
+        counts = {t.__name__: s.exec(select(func.count()).select_from(t)).one() for t in RUN_TABLES}
+        digest = hashlib.sha256()
+        for n in s.exec(select(Notice).order_by(Notice.id)):
+            digest.update(f"{n.id}|{n.body}|{n.status}".encode())
+        for r in s.exec(select(Relocation).order_by(Relocation.id)):
+            digest.update(
+                f"{r.id}|{r.shelter_code}|{r.cadre_code}|{r.status}|{r.priority}".encode()
+            )
+    return {"counts": counts, "digest": digest.hexdigest()}
+
+
+def test_drill_runs_the_five_steps_and_the_figures_agree_with_the_database(db_url: str) -> None:
+    figures = run_scenario()
+    assert figures["level"] == "II"  # orange rainstorm → level II by the plan
+    assert figures["villages"] == 6
+    with session_scope() as s:
+        rels = list(s.exec(select(Relocation)))
+        assert len(rels) == figures["households_to_relocate"] > 0
+        assert figures["households_relocated"] == sum(1 for r in rels if r.status == "in_shelter")
+        assert figures["people_relocated"] == sum(
+            r.people for r in rels if r.status == "in_shelter"
+        )
+        assert figures["shelter_shortfall_people"] == sum(r.people for r in rels if r.shortfall)
+        # every relocated household has a cadre, and either a shelter or a recorded shortfall
+        assert all(r.cadre_code for r in rels)
+        assert all((r.shelter_code is None) == r.shortfall for r in rels)
+        # shelters are never over capacity
+        cap = {sh.code: sh.capacity for sh in s.exec(select(Shelter))}
+        used: dict[str, int] = {}
+        for r in rels:
+            if r.shelter_code:
+                used[r.shelter_code] = used.get(r.shelter_code, 0) + r.people
+        assert all(used[c] <= cap[c] for c in used)
+        # the danger found at 石门洞 moves everyone it threatens
+        insp = {i.hazard_code: i for i in s.exec(select(Inspection))}
+        danger = [i for i in insp.values() if i.status == "danger"]
+        assert len(danger) == figures["hazard_points_dangerous"] == 2
+        # the blocked road got a machine and was reopened
+        roads = list(s.exec(select(RoadIncident)))
+        assert len(roads) == figures["roads_blocked"] == 1
+        assert roads[0].status == "reopened" and roads[0].machine_code
+        # one initial report, marked as a drill, no personal data
+        reports = list(s.exec(select(Report)))
+        assert [r.kind for r in reports] == ["initial"]
+        assert "【演练】" in reports[0].text
+        assert not contains_personal_data(
+            reports[0].text + reports[0].html + str(reports[0].payload)
+        )
+        heads = {h.head_name for h in s.exec(select(Household))}
+        assert not any(name in reports[0].text for name in heads if len(name) >= 2)
+        # every notice is marked as a drill
+        notices = list(s.exec(select(Notice)))
+        assert notices and all("演练" in n.body for n in notices)
+        by_channel: dict[str, int] = {}
+        for n in notices:
+            by_channel[n.channel] = by_channel.get(n.channel, 0) + 1
+        assert figures["notices_by_channel"] == by_channel
+        # one SMS per household with a phone: relocation orders for movers, warnings for the rest
+        phones = s.exec(
+            select(func.count()).select_from(Household).where(Household.phone.is_not(None))
+        ).one()
+        assert by_channel["sms"] == phones
+        assert by_channel["card"] == len(rels)
+        assert summarize(session=s, activation_id=figures["activation_id"]) == figures
+
+
+def test_running_the_same_activation_again_changes_nothing(db_url: str) -> None:
+    run_scenario()
+    first = snapshot()
+    run_scenario()
+    assert snapshot() == first
+
+
+def test_escalation_to_level_i_extends_the_same_activation_without_duplicates(db_url: str) -> None:
+    ii = run_scenario()
+    before = snapshot()["counts"]
+    i = run_scenario(level="I")
+    assert i["activation_id"] == ii["activation_id"]
+    assert i["level"] == "I"
+    assert i["households_to_relocate"] > ii["households_to_relocate"]
+    with session_scope() as s:
+        assert s.exec(select(func.count()).select_from(Activation)).one() == 1
+        ids = list(s.exec(select(Relocation.household_code)))
+        assert len(ids) == len(set(ids))
+        # the initial report was written once, at the first run
+        assert s.exec(select(func.count()).select_from(Report)).one() == 1
+    assert snapshot()["counts"]["Relocation"] > before["Relocation"]
+
+
+def test_the_flow_logs_carry_no_phone_or_id_number(db_url: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    state = flood_response(
+        town="jifeng", level="III", drill=True, warning=load_scenario().warning, return_state=True
+    )
+    run_id = state.state_details.flow_run_id
+    APILogWorker.drain_all(timeout=10)  # logs go to the API in batches: send them first
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+    assert logs, "the flow should have logged its steps"
+    assert not any(contains_personal_data(log.message) for log in logs)
+
+
+def test_an_unknown_hazard_in_the_findings_fails_with_its_name(db_url: str) -> None:
+    from sanqing.scenarios import FindingInput
+
+    with pytest.raises(Exception, match="不存在的隐患点"):
+        run_scenario(findings=[FindingInput(hazard="不存在的隐患点", status="danger")])

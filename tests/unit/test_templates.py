@@ -1,0 +1,535 @@
+"""Golden-file tests of the notice and report templates, in every locale.
+
+Each template is rendered with the fixed contexts built below (the shapes
+``sanqing.notices.issue_notices`` and ``sanqing.reporting.write_report`` pass)
+and compared with ``tests/golden/<locale>/<name>``. After a deliberate template
+change, rewrite the golden files, then read the diff before committing::
+
+    SANQING_UPDATE_GOLDEN=1 pytest tests/unit/test_templates.py
+
+The other tests pin what must hold whatever the wording: resident SMS fit in
+three segments, drills are marked, HTML escapes names, reports carry no
+resident's personal data, and a missing variable fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from jinja2 import UndefinedError
+
+from sanqing.errors import TemplateMissing
+from sanqing.labels import label
+from sanqing.notices import warning_context
+from sanqing.privacy import contains_personal_data
+from sanqing.rendering import render
+from sanqing.settings import SUPPORTED_LOCALES, get_settings
+from sanqing.sms import GSM7_BASIC, GSM7_EXTENDED, segments
+
+GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
+UPDATE_GOLDEN = os.environ.get("SANQING_UPDATE_GOLDEN") == "1"
+#: ``sms_max_segments`` of config/plans/flood.yaml.
+MAX_SMS_SEGMENTS = 3
+DRILL_MARKERS = {"zh-CN": "【演练】", "en": "[DRILL]"}
+
+NOTICES = (
+    "notices/warning.sms.txt",
+    "notices/relocation.sms.txt",
+    "notices/group.wechat.txt",
+    "notices/broadcast.loudspeaker.txt",
+    "notices/tasks.txt",
+    "notices/door_visit.html",
+    "notices/card.html",
+)
+REPORTS = ("reports/initial.txt", "reports/initial.html")
+TEMPLATES = NOTICES + REPORTS
+RESIDENT_SMS = ("notices/relocation.sms.txt", "notices/warning.sms.txt")
+HTML_WITH_HEAD_NAME = ("notices/card.html", "notices/door_visit.html")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+WARNING_SENT = datetime(2026, 7, 12, 18, 30, tzinfo=SHANGHAI)
+ACTIVATED_AT = datetime(2026, 7, 12, 11, 0, tzinfo=UTC)  # 19:00 in Beijing
+GENERATED_AT = datetime(2026, 7, 12, 11, 5, tzinfo=UTC)
+REPORTED_AT = datetime(2026, 7, 12, 11, 48, tzinfo=UTC)
+INITIAL_REPORT_WITHIN = timedelta(minutes=60)  # level III of config/plans/flood.yaml
+
+TOWN = {
+    "name": "鸡峰镇",
+    "office": "鸡峰镇人民政府",
+    "duty_phone": "0939-3239838",
+    "county": "成县",
+}
+VILLAGE = {"code": "621221106201", "name": "鸡心村"}
+LEVEL, LEVEL_NAME = "III", "三级应急响应"
+WARNING = {
+    "identifier": "62122141600000_20260712183000",
+    "hazard": "rainstorm",
+    "colour": "orange",
+    "headline": "成县气象台发布暴雨橙色预警信号",
+    "sender": "成县气象台",
+    "sent": WARNING_SENT,
+    "area_desc": "成县鸡峰镇、小川镇、纸坊镇",
+    "village_codes": ["621221106201", "621221106202"],
+}
+HAZARDS = {
+    "621221106201-Z005": {
+        "code": "621221106201-Z005",
+        "name": "鸡心村后山滑坡",
+        "kind": "landslide",
+        "risk": "high",
+        "warning_signal": "口哨",
+        "evacuation_route": "沿村道向北撤至鸡心村村委会活动室",
+    },
+    "621221106201-Z003": {
+        "code": "621221106201-Z003",
+        "name": "鸡心石板沟泥石流",
+        "kind": "debris_flow",
+        "risk": "medium",
+        "warning_signal": "鸣锣",
+        "evacuation_route": "沿村道向西南撤至鸡心村小学操场",
+    },
+    "621221106201-Z004": {
+        "code": "621221106201-Z004",
+        "name": "东河鸡心段河堤",
+        "kind": "river_channel",
+        "risk": "medium",
+        "warning_signal": "手摇报警器",
+        "evacuation_route": "沿村道向东南撤至鸡心村村委会活动室",
+    },
+}
+SHELTER = {"name": "鸡心村村委会活动室", "kind": "村委会", "village": "621221106201"}
+CADRE = {
+    "code": "621221106201-C08",
+    "name": "张桂芳",
+    "phone": "13993912345",
+    "title": "鸡心村村委会委员",
+    "role": "village_cadre",
+}
+FIRST_SECRETARY = {
+    "code": "621221106201-C01",
+    "name": "李顺华",
+    "phone": "15019439927",
+    "title": "成县人力资源和社会保障局派驻鸡心村第一书记",
+    "role": "first_secretary",
+}
+# Relocating households as the relocation rules leave them (codes, not words).
+MOVES = [
+    {
+        "priority": 1,
+        "household_code": "621221106201-H0001",
+        "head_name": "杜忠有",
+        "address": "鸡心村三组1号",
+        "people": 3,
+        "phone": "18516829918",
+        "vulnerabilities": ["mobility_impaired", "left_behind_children"],
+        "zone": "danger",
+        "reasons": ["vulnerable_in_hazard_zone", "hazard_risk"],
+        "hazards": ["621221106201-Z005", "621221106201-Z003"],
+        "shelter": SHELTER,
+        "shortfall": False,
+    },
+    {
+        "priority": 5,
+        "household_code": "621221106201-H0004",
+        "head_name": "王金伟",
+        "address": "鸡心村一组2号",
+        "people": 2,
+        "phone": "",
+        "vulnerabilities": [],
+        "zone": "alert",
+        "reasons": ["dangerous_house"],
+        "hazards": [],
+        "shelter": None,
+        "shortfall": True,
+    },
+]
+INSPECTIONS = [
+    {
+        "hazard": "621221106201-Z005",
+        "phase": "before",
+        "status": "danger",
+        "finding": "后缘出现两条新裂缝，宽约3厘米",
+        "checklist": ["坡体有无新裂缝或裂缝加宽", "坡脚有无鼓胀、渗水、浑水"],
+    },
+    {
+        "hazard": "621221106201-Z004",
+        "phase": "during",
+        "status": "assigned",
+        "finding": "",
+        "checklist": ["水位是否超警戒", "堤岸有无冲刷、管涌"],
+    },
+]
+# Shaped like sanqing.reporting.summarize() output.
+FIGURES: dict[str, Any] = {
+    "activation_id": "621221106-20260712-III",
+    "town": "鸡峰镇",
+    "town_code": "621221106",
+    "county": "成县",
+    "level": LEVEL,
+    "drill": False,
+    "status": "active",
+    "activated_at": ACTIVATED_AT.isoformat(),
+    "warning": WARNING["identifier"],
+    "villages": 2,
+    "village_figures": [
+        {
+            "code": "621221106201",
+            "name": "鸡心村",
+            "households_to_relocate": 12,
+            "people_to_relocate": 41,
+            "households_relocated": 10,
+            "people_relocated": 35,
+            "in_shelter": 30,
+            "refused": 1,
+            "unreachable": 0,
+            "shortfall_people": 0,
+            "hazard_points_inspected": 4,
+            "hazard_points_dangerous": 0,
+        },
+        {
+            "code": "621221106202",
+            "name": "石门村",
+            "households_to_relocate": 9,
+            "people_to_relocate": 33,
+            "households_relocated": 9,
+            "people_relocated": 33,
+            "in_shelter": 33,
+            "refused": 0,
+            "unreachable": 0,
+            "shortfall_people": 6,
+            "hazard_points_inspected": 5,
+            "hazard_points_dangerous": 1,
+        },
+    ],
+    "households_to_relocate": 21,
+    "people_to_relocate": 74,
+    "households_relocated": 19,
+    "people_relocated": 68,
+    "vulnerable_households_relocated": 7,
+    "vulnerable_by_kind": {
+        "five_guarantee": 1,
+        "elderly_alone": 3,
+        "mobility_impaired": 2,
+        "left_behind_children": 2,
+        "hardship": 0,
+    },
+    "shelters_used": 3,
+    "shelter_shortfall_people": 6,
+    "shelter_shortfall_households": 2,
+    "hazard_points_inspected": 9,
+    "hazard_points_dangerous": 1,
+    "hazard_points_watch": 1,
+    "dangers": [{"hazard": "石门洞滑坡", "finding": "后缘出现两条新裂缝，宽约3厘米，坡脚渗浑水"}],
+    "roads_blocked": 2,
+    "roads_cleared": 1,
+    "roads_waiting": 1,
+    "road_incidents": [
+        {
+            "road": "成康公路河坝段",
+            "cause": "落石",
+            "status": "reopened",
+            "machine": "卡特320GC挖掘机（鸡峰镇应急机械1号）",
+        },
+        {"road": "石门村村道（二组—七组）", "cause": "塌方", "status": "blocked", "machine": None},
+    ],
+    "machines_dispatched": 1,
+    "on_duty": 26,
+    "notices_by_channel": {"card": 21, "door_visit": 8, "sms": 180, "task_list": 14},
+    "reports": [],
+}
+SIGNER = {"name": "徐文成", "title": "镇党委副书记、镇长"}
+
+
+def hazard_ctx(raw: dict[str, Any], locale: str) -> dict[str, Any]:
+    return {
+        **raw,
+        "kind": label(locale, "hazard_kind", raw["kind"]),
+        "risk": label(locale, "risk", raw["risk"]),
+    }
+
+
+def cadre_ctx(raw: dict[str, Any], locale: str) -> dict[str, Any]:
+    return {**raw, "role": label(locale, "role", raw["role"])}
+
+
+def move_ctx(raw: dict[str, Any], locale: str) -> dict[str, Any]:
+    return {
+        **raw,
+        "vulnerabilities": [label(locale, "vulnerability", v) for v in raw["vulnerabilities"]],
+        "zone": label(locale, "zone", raw["zone"]),
+        "reasons": [label(locale, "reason", r) for r in raw["reasons"]],
+        "hazards": [hazard_ctx(HAZARDS[c], locale) for c in raw["hazards"]],
+    }
+
+
+def notice_context(
+    name: str, locale: str, *, drill: bool = False, warning: dict[str, Any] | None = WARNING
+) -> dict[str, Any]:
+    """The context ``issue_notices`` renders ``name`` with."""
+    ctx: dict[str, Any] = {
+        "drill": drill,
+        "town": {k: TOWN[k] for k in ("name", "office", "duty_phone")},
+        "village": VILLAGE,
+        "level": LEVEL,
+        "level_name": LEVEL_NAME,
+        "warning": warning_context(warning, locale),
+        "first_secretary": cadre_ctx(FIRST_SECRETARY, locale),
+        "generated_at": GENERATED_AT,
+    }
+    cadre = cadre_ctx(CADRE, locale)
+    moves = [move_ctx(m, locale) for m in MOVES]
+    summary = {
+        "households": len(MOVES),
+        "people": sum(m["people"] for m in MOVES),
+        "groups": ["一组", "三组"],
+        "shelters": [SHELTER],
+        "hazards": [hazard_ctx(h, locale) for _, h in sorted(HAZARDS.items())],
+    }
+    inspections = [
+        {
+            "hazard": hazard_ctx(HAZARDS[i["hazard"]], locale),
+            "phase": label(locale, "phase", i["phase"]),
+            "status": label(locale, "inspection", i["status"]),
+            "finding": i["finding"],
+            "checklist": i["checklist"],
+        }
+        for i in INSPECTIONS
+    ]
+    extra: dict[str, dict[str, Any]] = {
+        "notices/warning.sms.txt": {},
+        "notices/relocation.sms.txt": {"move": moves[0], "cadre": cadre},
+        "notices/group.wechat.txt": {"summary": summary},
+        "notices/broadcast.loudspeaker.txt": {"summary": summary},
+        "notices/door_visit.html": {"cadre": cadre, "moves": moves},
+        "notices/card.html": {"move": moves[0], "cadre": cadre},
+        "notices/tasks.txt": {"cadre": cadre, "moves": moves, "inspections": inspections},
+    }
+    return ctx | extra[name]
+
+
+def report_context(
+    locale: str, *, drill: bool = False, now: datetime = REPORTED_AT
+) -> dict[str, Any]:
+    """The context ``write_report`` renders the initial report with."""
+    kind_label = label(locale, "report_kind", "initial")
+    level = label(locale, "level", LEVEL)
+    deadline = ACTIVATED_AT + INITIAL_REPORT_WITHIN
+    late = now > deadline
+    if locale == "zh-CN":
+        prefix = "【演练】" if drill else ""
+        title = f"{prefix}{TOWN['name']}关于启动防汛{level}应急响应情况的报告（{kind_label}）"
+    else:
+        prefix = "[DRILL] " if drill else ""
+        title = f"{prefix}{TOWN['name']}: flood response {level}, {kind_label}"
+    return {
+        "title": title,
+        "kind": "initial",
+        "kind_label": kind_label,
+        "seq": 0,
+        "drill": drill,
+        "town": TOWN,
+        "level": LEVEL,
+        "level_name": LEVEL_NAME,
+        "warning": warning_context(WARNING, locale),
+        "activated_at": ACTIVATED_AT,
+        "now": now,
+        "deadline": deadline,
+        "late": late,
+        "late_minutes": int((now - deadline).total_seconds() // 60) if late else 0,
+        "f": FIGURES | {"drill": drill},
+        "signer": SIGNER,
+    }
+
+
+def context(name: str, locale: str, *, drill: bool = False) -> dict[str, Any]:
+    if name in REPORTS:
+        return report_context(locale, drill=drill)
+    return notice_context(name, locale, drill=drill)
+
+
+# --- golden files ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_rendering_matches_golden_file(name: str, locale: str) -> None:
+    text = render(name, locale=locale, **context(name, locale))
+    golden = GOLDEN_DIR / locale / name
+    if UPDATE_GOLDEN:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(text.encode("utf-8"))
+    assert golden.exists(), f"{golden} is missing: run with SANQING_UPDATE_GOLDEN=1 to create it"
+    assert text == golden.read_bytes().decode("utf-8"), (
+        f"{locale}/{name} differs from {golden}; if the change is meant, "
+        "rerun with SANQING_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_every_template_has_a_golden_test(locale: str) -> None:
+    root = get_settings().templates_dir / locale
+    found = {str(p.relative_to(root)).removesuffix(".j2") for p in root.rglob("*.j2")}
+    assert found == set(TEMPLATES)
+
+
+# --- SMS length -----------------------------------------------------------------
+
+LONG_SHELTER = {
+    "name": "鸡峰镇鸡心村村民委员会文化活动中心二楼临时安置点",
+    "kind": "村委会",
+    "village": "",
+}
+
+
+def worst_case_sms_contexts(name: str, locale: str) -> list[dict[str, Any]]:
+    """Drill, the longest warning title, 4-character names, a long shelter name or none."""
+    warning = WARNING | {"hazard": "geological", "colour": "yellow"}
+    out = []
+    for shelter in (LONG_SHELTER, None):
+        ctx = notice_context(name, locale, drill=True, warning=warning)
+        ctx["village"] = {"code": VILLAGE["code"], "name": "石门沟口村"}
+        if name == "notices/relocation.sms.txt":
+            ctx["move"] = move_ctx(MOVES[0] | {"head_name": "欧阳德华", "shelter": shelter}, locale)
+            ctx["cadre"] = cadre_ctx(CADRE | {"name": "司马志远"}, locale)
+        out.append(ctx)
+    return out
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("name", RESIDENT_SMS)
+def test_resident_sms_fits_in_three_segments(name: str, locale: str) -> None:
+    contexts = [
+        context(name, locale),
+        context(name, locale, drill=True),
+        notice_context(name, locale, warning=None),
+        *worst_case_sms_contexts(name, locale),
+    ]
+    for ctx in contexts:
+        text = render(name, locale=locale, **ctx)
+        # The trailing newline is counted: nothing strips it before sending.
+        assert segments(text) <= MAX_SMS_SEGMENTS, f"{segments(text)} segments: {text!r}"
+
+
+@pytest.mark.parametrize("name", RESIDENT_SMS)
+def test_english_sms_wording_is_gsm7(name: str) -> None:
+    # Names from the registry are Chinese, so real messages go as UCS-2; the
+    # English wording itself must not force UCS-2 when names are romanized.
+    ctx = notice_context(name, "en", drill=True)
+    ctx["town"] = ctx["town"] | {"name": "Jifeng"}
+    ctx["village"] = VILLAGE | {"name": "Jixin"}
+    if name == "notices/relocation.sms.txt":
+        ctx["move"] = ctx["move"] | {"head_name": "Du Zhongyou", "shelter": {"name": "Jixin hall"}}
+        ctx["cadre"] = ctx["cadre"] | {"name": "Zhang Guifang"}
+    text = render(name, locale="en", **ctx)
+    assert set(text) <= GSM7_BASIC | GSM7_EXTENDED, set(text) - GSM7_BASIC - GSM7_EXTENDED
+    assert segments(text) <= MAX_SMS_SEGMENTS
+
+
+def test_relocation_sms_without_cadre_gives_duty_phone() -> None:
+    for locale in SUPPORTED_LOCALES:
+        ctx = notice_context("notices/relocation.sms.txt", locale)
+        ctx["cadre"] = {"code": "", "name": "", "phone": "", "title": "", "role": ""}
+        text = render("notices/relocation.sms.txt", locale=locale, **ctx)
+        assert TOWN["duty_phone"] in text
+
+
+# --- strictness, escaping, drills -----------------------------------------------
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_missing_variable_raises(name: str, locale: str) -> None:
+    with pytest.raises(UndefinedError):
+        render(name, locale=locale)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_missing_nested_key_raises(locale: str) -> None:
+    ctx = notice_context("notices/relocation.sms.txt", locale)
+    ctx["move"] = {k: v for k, v in ctx["move"].items() if k != "zone"}
+    with pytest.raises(UndefinedError):
+        render("notices/relocation.sms.txt", locale=locale, **ctx)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("name", HTML_WITH_HEAD_NAME)
+def test_html_escapes_names(name: str, locale: str) -> None:
+    ctx = notice_context(name, locale)
+    evil = move_ctx(MOVES[0] | {"head_name": "<script>alert(1)</script>"}, locale)
+    if "moves" in ctx:
+        ctx["moves"] = [evil]
+    else:
+        ctx["move"] = evil
+    html = render(name, locale=locale, **ctx)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_text_notices_are_not_escaped(locale: str) -> None:
+    ctx = notice_context("notices/relocation.sms.txt", locale)
+    ctx["move"] = ctx["move"] | {"shelter": {"name": "A&B <hall>"}}
+    assert "A&B <hall>" in render("notices/relocation.sms.txt", locale=locale, **ctx)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_drill_is_marked(name: str, locale: str) -> None:
+    marker = DRILL_MARKERS[locale]
+    assert marker in render(name, locale=locale, **context(name, locale, drill=True))
+    assert marker not in render(name, locale=locale, **context(name, locale))
+
+
+# --- reports --------------------------------------------------------------------
+
+
+def test_duty_phone_is_not_personal_data() -> None:
+    assert not contains_personal_data(TOWN["duty_phone"])
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("drill", [False, True])
+def test_report_has_no_resident_data(name: str, locale: str, drill: bool) -> None:
+    text = render(name, locale=locale, **report_context(locale, drill=drill))
+    assert not contains_personal_data(text.replace(TOWN["duty_phone"], ""))
+    for m in MOVES:
+        assert m["head_name"] not in text
+        assert not m["phone"] or m["phone"] not in text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("name", REPORTS)
+def test_late_report_says_so(name: str, locale: str) -> None:
+    late_by = timedelta(minutes=25)
+    ctx = report_context(locale, now=ACTIVATED_AT + INITIAL_REPORT_WITHIN + late_by)
+    assert ctx["late"]
+    text = render(name, locale=locale, **ctx)
+    assert "25" in text
+    assert ("晚于规定时限" if locale == "zh-CN" else "after its deadline") in text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_report_time_is_beijing_time(locale: str) -> None:
+    text = render("reports/initial.txt", locale=locale, **report_context(locale))
+    assert ("19时00分" if locale == "zh-CN" else "19:00") in text  # activated 11:00 UTC
+
+
+# --- lookup errors --------------------------------------------------------------
+
+
+def test_unknown_locale_raises_template_missing() -> None:
+    ctx = notice_context("notices/warning.sms.txt", "en")
+    with pytest.raises(TemplateMissing, match="fr"):
+        render("notices/warning.sms.txt", locale="fr", **ctx)
+
+
+def test_unknown_template_raises_template_missing() -> None:
+    with pytest.raises(TemplateMissing, match=r"notices/nothing\.txt"):
+        render("notices/nothing.txt", locale="zh-CN")
+    assert issubclass(TemplateMissing, LookupError)
