@@ -27,7 +27,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "hazard": {"rainstorm": "暴雨", "geological": "地质灾害气象风险", "flood": "山洪"},
         "phase": {"before": "雨前排查", "during": "雨中除险", "after": "雨后巡查"},
         "inspection": {"assigned": "待排查", "ok": "正常", "watch": "需关注", "danger": "有险情"},
-        "road": {"blocked": "中断待抢通", "dispatched": "抢通中", "reopened": "已抢通"},
+        "road": {"blocked": "等待机械", "dispatched": "正在抢通", "reopened": "已抢通恢复通行"},
         "report_kind": {"initial": "首报", "follow_up": "续报", "final": "终报"},
         "reason": {
             "vulnerable_in_hazard_zone": "隐患区内特殊群体",

@@ -22,10 +22,14 @@ from sanqing.privacy import mask_phone
 from sanqing.settings import SUPPORTED_LOCALES, get_settings
 
 
-def _format_time(value: datetime | None, fmt: str = "%Y年%m月%d日%H时%M分") -> str:
+def _format_time(value: datetime | None, fmt: str | None = None) -> str:
+    """Local time; by default as official documents write it: 2026年7月12日18时30分."""
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime(fmt)
+    local = value.astimezone(ZoneInfo(get_settings().timezone))
+    if fmt is not None:
+        return local.strftime(fmt)
+    return f"{local.year}年{local.month}月{local.day}日{local.hour}时{local.minute:02d}分"
 
 
 def _cn_number(n: int) -> str:

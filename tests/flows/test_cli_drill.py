@@ -1,0 +1,133 @@
+"""`sanqing drill` end to end: outputs on disk, figures that agree with the database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from sanqing.cli import app
+from sanqing.db import session_scope
+from sanqing.models import Household, Inspection, Notice, Relocation, Report, RoadIncident
+from sanqing.privacy import contains_personal_data
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+
+REQUIRED = {
+    "activation_id",
+    "town",
+    "level",
+    "villages",
+    "households_to_relocate",
+    "households_relocated",
+    "people_relocated",
+    "vulnerable_households_relocated",
+    "shelters_used",
+    "shelter_shortfall_people",
+    "hazard_points_inspected",
+    "hazard_points_dangerous",
+    "roads_blocked",
+    "roads_cleared",
+    "notices_by_channel",
+    "reports",
+}
+
+
+def drill(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["drill", *args])
+    return result.exit_code, result.output
+
+
+def test_drill_writes_notices_reports_and_a_summary_that_agrees_with_the_db(
+    db_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    code, output = drill("--out", str(out))
+    assert code == 0, output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert REQUIRED <= set(summary)
+    with session_scope() as s:
+        rels = list(s.exec(select(Relocation)))
+        insp = list(s.exec(select(Inspection)))
+        roads = list(s.exec(select(RoadIncident)))
+        assert summary["households_to_relocate"] == len(rels)
+        assert summary["households_relocated"] == sum(r.status == "in_shelter" for r in rels)
+        assert summary["people_relocated"] == sum(
+            r.people for r in rels if r.status == "in_shelter"
+        )
+        assert summary["vulnerable_households_relocated"] == sum(
+            bool(r.vulnerabilities) for r in rels if r.status == "in_shelter"
+        )
+        assert summary["shelters_used"] == len({r.shelter_code for r in rels if r.shelter_code})
+        assert summary["hazard_points_inspected"] == len(
+            {i.hazard_code for i in insp if i.status != "assigned"}
+        )
+        assert summary["hazard_points_dangerous"] == len(
+            {i.hazard_code for i in insp if i.status == "danger"}
+        )
+        assert summary["roads_blocked"] == len(roads)
+        assert summary["roads_cleared"] == sum(r.status == "reopened" for r in roads)
+        for channel, n in summary["notices_by_channel"].items():
+            assert (
+                s.exec(
+                    select(func.count()).select_from(Notice).where(Notice.channel == channel)
+                ).one()
+                == n
+            )
+        # the file channel delivered every notice
+        assert (
+            s.exec(select(func.count()).select_from(Notice).where(Notice.status != "sent")).one()
+            == 0
+        )
+        assert (
+            s.exec(select(func.count()).select_from(Report)).one() == len(summary["reports"]) == 1
+        )
+    report_txt = (out / "reports" / "initial-0.txt").read_text(encoding="utf-8")
+    assert "首报" in report_txt and "【演练】" in report_txt
+    assert f"应转移{summary['households_to_relocate']}户" in report_txt
+    payload = json.loads((out / "reports" / "initial-0.json").read_text(encoding="utf-8"))
+    assert payload["figures"]["households_to_relocate"] == summary["households_to_relocate"]
+    for f in (out / "reports").iterdir():
+        assert not contains_personal_data(f.read_text(encoding="utf-8")), f
+    # the SMS files mask the residents' numbers (the cadre's work number stays: people must call it)
+    with session_scope() as s:
+        resident_phones = {p for p in s.exec(select(Household.phone)) if p}
+    sms = [p.read_text(encoding="utf-8") for p in (out / "notices" / "sms").glob("*.txt")]
+    assert len(sms) == 6
+    assert all(phone not in text for text in sms for phone in resident_phones)
+    assert sum(text.count("收件人：") for text in sms) == summary["notices_by_channel"]["sms"]
+    assert (
+        len(list((out / "notices" / "card").rglob("*.html"))) == summary["households_to_relocate"]
+    )
+    assert "鸡峰镇" in output and "合计" in output
+
+
+def test_drill_twice_gives_the_same_figures(db_url: str, tmp_path: Path) -> None:
+    assert drill("--out", str(tmp_path / "a"))[0] == 0
+    assert drill("--out", str(tmp_path / "b"))[0] == 0
+    a = json.loads((tmp_path / "a" / "summary.json").read_text(encoding="utf-8"))
+    b = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
+    for key in ("flow_seconds", "out_dir"):
+        a.pop(key), b.pop(key)
+    assert a == b
+
+
+def test_drill_in_english(db_url: str, tmp_path: Path) -> None:
+    code, output = drill("--out", str(tmp_path), "--locale", "en", "--level", "III")
+    assert code == 0, output
+    report = (tmp_path / "reports" / "initial-0.txt").read_text(encoding="utf-8")
+    assert "[DRILL]" in report and "level III" in report
+
+
+def test_a_broken_scenario_file_is_refused_with_file_and_key(db_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\ntitle: y\nwarning:\n  identifier: W1\n  colour: purple\n", encoding="utf-8"
+    )
+    code, output = drill("--scenario", str(bad), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "bad.yaml" in output and "warning.colour" in output
