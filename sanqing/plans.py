@@ -87,6 +87,7 @@ class PlanDefaults(Strict):
     max_shelter_distance_km: float = Field(8.0, gt=0)
     sms_max_segments: int = Field(3, ge=1, le=10)
     duty_shift_hours: int = Field(24, ge=1, le=48)
+    clearing_machinery: list[str] = Field(default_factory=lambda: ["挖掘机", "装载机"])
 
 
 class Plan(Strict):

@@ -22,10 +22,11 @@ class FreeMachine:
     code: str
     lat: float
     lon: float
+    preference: int = 0  # lower is better suited (an excavator before a dump truck)
 
 
 def dispatch(*, blocked: Sequence[BlockedRoad], machines: Iterable[FreeMachine]) -> dict[str, str]:
-    """Send the nearest free machine to each blocked road, oldest incident first.
+    """Send the best-suited, then nearest, free machine to each blocked road, oldest first.
 
     A machine serves one incident at a time: once given, it is not free until
     its road is reopened. Incidents left without a machine keep waiting.
@@ -35,7 +36,15 @@ def dispatch(*, blocked: Sequence[BlockedRoad], machines: Iterable[FreeMachine])
     for road in blocked:
         if not free:
             break
-        best = min(free, key=lambda m: (distance_km(road.lat, road.lon, m.lat, m.lon), m.code))
+        best = min(
+            free,
+            key=lambda m: (m.preference, distance_km(road.lat, road.lon, m.lat, m.lon), m.code),
+        )
         free.remove(best)
         out[road.incident_id] = best.code
     return out
+
+
+def machine_preference(kind: str, preferred: Sequence[str]) -> int:
+    """Rank of a machine kind in the plan's list; kinds not listed come last."""
+    return preferred.index(kind) if kind in preferred else len(preferred)
