@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -35,7 +36,7 @@ from sanqing.models import (
 )
 from sanqing.plans import Plan
 from sanqing.rendering import render
-from sanqing.response import get_activation, log_event
+from sanqing.response import get_activation, log_event, read_rows
 from sanqing.warning import WarningInfo
 
 
@@ -66,7 +67,8 @@ def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, An
     }
 
 
-def _cadre_ctx(c: Cadre | None, locale: str) -> dict[str, Any]:
+def _cadre_ctx(c: Any, locale: str) -> dict[str, Any]:
+    """A cadre (model or row) as template context; ``None`` gives blanks."""
     if c is None:
         return {"code": "", "name": "", "phone": "", "title": "", "role": ""}
     return {
@@ -102,22 +104,19 @@ def issue_notices(
         )
     )
     households = {
-        h.code: h
-        for h in session.exec(select(Household).where(Household.village_code == village_code))
+        h.code: h for h in read_rows(session, Household, Household.village_code == village_code)
     }
-    relocations = list(
-        session.exec(
-            select(Relocation)
-            .where(
-                Relocation.activation_id == activation_id, Relocation.village_code == village_code
-            )
-            .order_by(col(Relocation.priority), col(Relocation.household_code))
-        )
+    relocations = read_rows(
+        session,
+        Relocation,
+        Relocation.activation_id == activation_id,
+        Relocation.village_code == village_code,
+        order_by=(col(Relocation.priority), col(Relocation.household_code)),
     )
     shelters = {
         s.code: s for s in session.exec(select(Shelter).where(Shelter.town_code == town.code))
     }
-    cadres = {c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == town.code))}
+    cadres = {c.code: c for c in read_rows(session, Cadre, Cadre.town_code == town.code)}
     hazard_codes = {code for r in relocations for code in r.hazard_codes}
     village_hazards = list(
         session.exec(
@@ -155,6 +154,7 @@ def issue_notices(
     }
     rows: list[dict[str, Any]] = []
     too_long: list[str] = []
+    same_for_all: dict[str, str] = {}
 
     def add(
         channel: Channel,
@@ -170,9 +170,15 @@ def issue_notices(
         nid = f"{activation_id}:{channel.value}:{purpose}:{recipient}"
         if nid in have:
             return
-        body = render(template, locale=locale, **common, **ctx)
-        if body_format == "text":
-            body = body.strip()
+        # A notice without a recipient's own context (the warning SMS) is the same
+        # text for the whole village: render it once.
+        body = same_for_all.get(template) if not ctx else None
+        if body is None:
+            body = render(template, locale=locale, **common, **ctx)
+            if body_format == "text":
+                body = body.strip()
+            if not ctx:
+                same_for_all[template] = body
         if channel == Channel.SMS and sms.segments(body) > plan.defaults.sms_max_segments:
             too_long.append(recipient)
         rows.append(
@@ -202,6 +208,12 @@ def issue_notices(
         return {"name": s.name, "kind": s.kind, "village": s.village_code}
 
     def hazard_ctx(h: HazardPoint) -> dict[str, Any]:
+        return _hazard_ctx(h.code)
+
+    # One context per hazard point and per move, however many notices use it.
+    @cache
+    def _hazard_ctx(code: str) -> dict[str, Any]:
+        h = hazards[code]
         return {
             "code": h.code,
             "name": h.name,
@@ -211,8 +223,13 @@ def issue_notices(
             "evacuation_route": h.evacuation_route,
         }
 
-    def move_ctx(r: Relocation) -> dict[str, Any]:
-        h = households[r.household_code]
+    def move_ctx(r: Any) -> dict[str, Any]:
+        return _move_ctx(r.household_code)
+
+    @cache
+    def _move_ctx(household_code: str) -> dict[str, Any]:
+        r = moving[household_code]
+        h = households[household_code]
         return {
             "priority": r.priority,
             "household_code": h.code,
@@ -223,7 +240,7 @@ def issue_notices(
             "vulnerabilities": [label(locale, "vulnerability", v) for v in r.vulnerabilities],
             "zone": label(locale, "zone", r.zone),
             "reasons": [label(locale, "reason", x) for x in r.reasons],
-            "hazards": [hazard_ctx(hazards[c]) for c in r.hazard_codes if c in hazards],
+            "hazards": [_hazard_ctx(c) for c in r.hazard_codes if c in hazards],
             "shelter": shelter_ctx(r.shelter_code),
             "shortfall": r.shortfall,
         }
@@ -294,7 +311,7 @@ def issue_notices(
             "notices/broadcast.loudspeaker.txt",
             summary=summary,
         )
-    by_cadre: dict[str, list[Relocation]] = defaultdict(list)
+    by_cadre: dict[str, list[Any]] = defaultdict(list)
     for r in relocations:
         if r.cadre_code:
             by_cadre[r.cadre_code].append(r)
@@ -374,8 +391,8 @@ def issue_notices(
             at=now,
         )
     counts: dict[str, int] = defaultdict(int)
-    for r in rows:
-        counts[r["channel"]] += 1
+    for row in rows:
+        counts[row["channel"]] += 1
     return NoticeResult(village_code=village_code, created=len(rows), by_channel=dict(counts))
 
 

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
@@ -51,8 +52,29 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
     villages = {
         v.code: v for v in session.exec(select(Village).where(Village.town_code == town.code))
     }
-    rels = list(session.exec(select(Relocation).where(Relocation.activation_id == activation_id)))
-    insp = list(session.exec(select(Inspection).where(Inspection.activation_id == activation_id)))
+    # Only the columns the figures use: a county town has thousands of relocations.
+    rels: list[Any] = list(
+        session.execute(
+            select_rows(
+                col(Relocation.village_code),
+                col(Relocation.people),
+                col(Relocation.status),
+                col(Relocation.shortfall),
+                col(Relocation.shelter_code),
+                col(Relocation.vulnerabilities),
+            ).where(col(Relocation.activation_id) == activation_id)
+        )
+    )
+    insp: list[Any] = list(
+        session.exec(
+            select(
+                Inspection.village_code,
+                Inspection.hazard_code,
+                Inspection.status,
+                Inspection.finding,
+            ).where(Inspection.activation_id == activation_id)
+        )
+    )
     roads = list(
         session.exec(select(RoadIncident).where(RoadIncident.activation_id == activation_id))
     )
@@ -86,14 +108,20 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
     dangerous = {i.hazard_code for i in insp if i.status == InspectionStatus.DANGER}
     watch = {i.hazard_code for i in insp if i.status == InspectionStatus.WATCH} - dangerous
     vuln_counts = {v: sum(1 for r in relocated if v in r.vulnerabilities) for v in VULNERABILITIES}
+    rels_by_village: dict[str, list[Any]] = defaultdict(list)
+    for r in rels:
+        rels_by_village[r.village_code].append(r)
+    insp_by_village: dict[str, list[Any]] = defaultdict(list)
+    for i in insp:
+        insp_by_village[i.village_code].append(i)
     per_village: dict[str, dict[str, Any]] = {}
     active_codes = sorted({i.village_code for i in insp} | {r.village_code for r in rels})
     for code in sorted(
         set(active_codes) | set(act.warning.get("village_codes", []) if act.warning else [])
     ):
         v = villages.get(code)
-        vr = [r for r in rels if r.village_code == code]
-        vi = [i for i in insp if i.village_code == code]
+        vr = rels_by_village.get(code, [])
+        vi = insp_by_village.get(code, [])
         per_village[code] = {
             "code": code,
             "name": v.name if v else code,

@@ -13,8 +13,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select as select_rows
+from sqlalchemy import update
+from sqlmodel import Session, SQLModel, col, select
 
 from sanqing.db import upsert
 from sanqing.errors import SanqingError, UnknownActivation, UnknownVillage
@@ -114,6 +117,20 @@ def log_event(
             }
         ],
     )
+
+
+def read_rows(
+    session: Session, model: type[SQLModel], *where: Any, order_by: Any = ()
+) -> list[Any]:
+    """The rows of a table as read-only named tuples (``row.code``), without ORM objects.
+
+    For the thousands of households, relocations and notices of a town that a step
+    only reads: building ORM instances for them cost more than the step's own work.
+    """
+    stmt = select_rows(model.__table__).where(*where)  # type: ignore[attr-defined]
+    if order_by != ():
+        stmt = stmt.order_by(*(order_by if isinstance(order_by, tuple) else (order_by,)))
+    return list(session.execute(stmt))
 
 
 def get_activation(session: Session, activation_id: str) -> Activation:
@@ -441,22 +458,19 @@ def plan_relocations(
     now = now or utcnow()
     act = get_activation(session, activation_id)
     scope = plan.level(act.level).relocate
-    households = list(
-        session.exec(
-            select(Household).where(Household.village_code == village_code).order_by(Household.code)
-        )
+    households = read_rows(
+        session, Household, Household.village_code == village_code, order_by=Household.code
     )
     hazards = {
         h.code: h
         for h in session.exec(select(HazardPoint).where(HazardPoint.village_code == village_code))
     }
-    hh_codes = [h.code for h in households]
-    threats = (
-        list(
-            session.exec(select(HazardThreat).where(col(HazardThreat.household_code).in_(hh_codes)))
+    threats = list(
+        session.exec(
+            select(HazardThreat)
+            .join(Household, col(Household.code) == col(HazardThreat.household_code))
+            .where(Household.village_code == village_code)
         )
-        if hh_codes
-        else []
     )
     # A household of this village may be threatened by a point registered in a neighbour.
     foreign = {t.hazard_code for t in threats} - set(hazards)
@@ -477,10 +491,11 @@ def plan_relocations(
     )
     existing = {
         r.household_code: r
-        for r in session.exec(
-            select(Relocation).where(
-                Relocation.activation_id == activation_id, Relocation.village_code == village_code
-            )
+        for r in read_rows(
+            session,
+            Relocation,
+            Relocation.activation_id == activation_id,
+            Relocation.village_code == village_code,
         )
     }
     cadres = list(session.exec(select(Cadre).where(Cadre.village_code == village_code)))
@@ -604,12 +619,25 @@ def assign_town_shelters(
     rooms = [
         ShelterRoom(s.code, s.lat, s.lon, s.capacity, occupied.get(s.code, 0)) for s in shelters
     ]
-    waiting = list(
-        session.exec(
-            select(Relocation, Household)
+    # Plain columns, not ORM objects: a county-sized town has thousands of relocations.
+    waiting: list[Any] = list(
+        session.execute(
+            select_rows(
+                col(Relocation.household_code),
+                col(Relocation.people),
+                col(Relocation.zone),
+                col(Relocation.vulnerabilities),
+                col(Relocation.village_code),
+                col(Relocation.priority),
+                col(Relocation.shelter_code),
+                col(Relocation.shortfall),
+                col(Relocation.id),
+                col(Household.lat),
+                col(Household.lon),
+            )
             .join(Household, col(Household.code) == col(Relocation.household_code))
             .where(
-                Relocation.activation_id == activation_id,
+                col(Relocation.activation_id) == activation_id,
                 col(Relocation.shelter_code).is_(None),
                 col(Relocation.status).in_(list(OCCUPYING)),
             )
@@ -617,32 +645,34 @@ def assign_town_shelters(
     )
     zone_rank = {"danger": 0, "alert": 1}
 
-    def urgency(pair: tuple[Relocation, Household]) -> tuple[int, int, str, int]:
-        r, _ = pair
+    def urgency(r: Any) -> tuple[int, int, str, int]:
         vuln = rules.VULNERABILITIES.index(r.vulnerabilities[0]) if r.vulnerabilities else 99
         return (zone_rank.get(r.zone, 2), vuln, r.village_code, r.priority)
 
     waiting.sort(key=urgency)
     placements = assign_shelters(
-        movers=[Mover(h.code, r.people, h.lat, h.lon) for r, h in waiting],
+        movers=[Mover(r.household_code, r.people, r.lat, r.lon) for r in waiting],
         shelters=rooms,
         max_distance_km=plan.defaults.max_shelter_distance_km,
     )
-    by_hh = {r.household_code: r for r, _ in waiting}
-    changed = 0
+    by_hh = {r.household_code: r for r in waiting}
+    changes = []
     for p in placements:
         r = by_hh[p.household_code]
         shortfall = p.shelter_code is None
         if r.shelter_code == p.shelter_code and r.shortfall == shortfall:
             continue
-        r.shelter_code = p.shelter_code
-        r.shortfall = shortfall
-        r.updated_at = now
-        session.add(r)
-        changed += 1
-    session.flush()
-    all_rel = list(
-        session.exec(select(Relocation).where(Relocation.activation_id == activation_id))
+        changes.append(
+            {"id": r.id, "shelter_code": p.shelter_code, "shortfall": shortfall, "updated_at": now}
+        )
+    if changes:
+        session.execute(update(Relocation), changes)  # one UPDATE, many rows (by primary key)
+    all_rel: list[Any] = list(
+        session.exec(
+            select(
+                Relocation.shelter_code, Relocation.shortfall, Relocation.status, Relocation.people
+            ).where(Relocation.activation_id == activation_id)
+        )
     )
     short = [r for r in all_rel if r.shortfall and r.status in OCCUPYING]
     if short:
