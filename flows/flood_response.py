@@ -92,7 +92,7 @@ def flood_response(
     ).result()
 
     # 4. 道路抢通
-    road_result = clear_roads(act.activation_id, roads or [])
+    road_result = clear_roads(act.activation_id, roads or [], plan_name=plan)
 
     # 5. 向上报告
     report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)

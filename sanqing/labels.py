@@ -130,3 +130,31 @@ def label(locale: str, group: str, code: str | None) -> str:
     if code is None:
         return ""
     return LABELS.get(locale, LABELS["zh-CN"]).get(group, {}).get(code, code)
+
+
+_CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
+
+
+def cn_number_value(text: str) -> int | None:
+    """The value of the Chinese numeral a name starts with (``十二组`` → 12), or None."""
+    digits = ""
+    for ch in text:
+        if ch in _CN_DIGITS or ch == "十":
+            digits += ch
+        else:
+            break
+    if not digits:
+        return None
+    if "十" not in digits:
+        value = 0
+        for ch in digits:
+            value = value * 10 + _CN_DIGITS[ch]
+        return value
+    tens, _, ones = digits.partition("十")
+    return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
+
+
+def group_order(name: str) -> tuple[int, str]:
+    """Sort key for village groups: 一组, 二组 … 十二组 in numeric order, others after."""
+    value = cn_number_value(name)
+    return (value if value is not None else 10_000, name)

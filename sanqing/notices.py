@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from sanqing import sms
 from sanqing.db import upsert
-from sanqing.labels import label
+from sanqing.labels import group_order, label
 from sanqing.models import (
     Cadre,
     CadreRole,
@@ -275,7 +275,7 @@ def issue_notices(
                     "预警提醒" if locale == "zh-CN" else "Warning",
                     "notices/warning.sms.txt",
                 )
-    groups = sorted({households[r.household_code].group_name for r in relocations})
+    groups = sorted({households[r.household_code].group_name for r in relocations}, key=group_order)
     used_shelters = sorted(
         {r.shelter_code for r in relocations if r.shelter_code},
     )

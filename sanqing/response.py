@@ -48,7 +48,7 @@ from sanqing.models import (
 )
 from sanqing.plans import Level, Plan
 from sanqing.rules import relocation as rules
-from sanqing.rules.roads import BlockedRoad, FreeMachine, dispatch
+from sanqing.rules.roads import BlockedRoad, FreeMachine, dispatch, machine_preference
 from sanqing.rules.shelters import Mover, ShelterRoom, assign_shelters
 from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.warning import WarningInfo
@@ -745,6 +745,7 @@ def clear_roads(
     session: Session,
     activation_id: str,
     reports: Sequence[RoadReport],
+    plan: Plan,
     now: datetime | None = None,
 ) -> RoadResult:
     """Record blocked roads, send machinery, and reopen the roads reported cleared.
@@ -754,6 +755,7 @@ def clear_roads(
     """
     now = now or utcnow()
     act = get_activation(session, activation_id)
+    preferred = plan.defaults.clearing_machinery
     segments = list(session.exec(select(RoadSegment).where(RoadSegment.town_code == act.town_code)))
     by_code = {s.code: s for s in segments}
     by_name = {s.name: s for s in segments}
@@ -822,7 +824,9 @@ def clear_roads(
                 for i in waiting
             ],
             machines=[
-                FreeMachine(m.code, m.lat, m.lon) for m in machines.values() if m.code not in busy
+                FreeMachine(m.code, m.lat, m.lon, machine_preference(m.kind, preferred))
+                for m in machines.values()
+                if m.code not in busy
             ],
         )
         progressed = False

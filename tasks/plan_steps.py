@@ -168,10 +168,15 @@ def issue_notices(
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
 )
-def clear_roads(activation_id: str, reports: list[RoadReport]) -> response.RoadResult:
+def clear_roads(
+    activation_id: str, reports: list[RoadReport], plan_name: str = "flood"
+) -> response.RoadResult:
     """Record blocked roads, send machinery, reopen what was cleared."""
+    plan = load_plan(plan_name)
     with session_scope() as session:
-        return response.clear_roads(session=session, activation_id=activation_id, reports=reports)
+        return response.clear_roads(
+            session=session, activation_id=activation_id, reports=reports, plan=plan
+        )
 
 
 @task(

@@ -161,7 +161,7 @@ def test_roads_wait_for_a_free_machine_and_get_it_when_a_road_reopens(db_url: st
         machines = s.exec(select(Machine)).all()
     blocked = [RoadReport(road=seg.code, cause="落石") for seg in segments[: len(machines) + 1]]
     with session_scope() as s:
-        r1 = response.clear_roads(session=s, activation_id=act, reports=blocked)
+        r1 = response.clear_roads(session=s, activation_id=act, reports=blocked, plan=load_plan())
     assert (r1.blocked, r1.dispatched, r1.waiting_for_machine, r1.reopened) == (
         len(machines) + 1,
         len(machines),
@@ -176,7 +176,10 @@ def test_roads_wait_for_a_free_machine_and_get_it_when_a_road_reopens(db_url: st
         ).first()
         freed = first.machine_code
         r2 = response.clear_roads(
-            session=s, activation_id=act, reports=[RoadReport(road=first.road_code, cleared=True)]
+            plan=load_plan(),
+            session=s,
+            activation_id=act,
+            reports=[RoadReport(road=first.road_code, cleared=True)],
         )
     assert (r2.reopened, r2.dispatched, r2.waiting_for_machine) == (1, len(machines), 0)
     with session_scope() as s:
@@ -192,4 +195,6 @@ def test_an_unknown_road_is_refused_by_position_and_name(db_url: str) -> None:
         session_scope() as s,
         pytest.raises(response.RoadNotFound, match=r"roads\[0\].*不存在的路"),
     ):
-        response.clear_roads(session=s, activation_id=act, reports=[RoadReport(road="不存在的路")])
+        response.clear_roads(
+            session=s, activation_id=act, reports=[RoadReport(road="不存在的路")], plan=load_plan()
+        )
