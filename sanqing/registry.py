@@ -615,7 +615,7 @@ def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
 def _table_rows(
     ledger: LedgerFile, rows: Iterable[dict[str, Any]], town_code: str
 ) -> Iterator[dict[str, Any]]:
-    columns = set(ledger.table.model_fields)  # type: ignore[attr-defined]
+    columns = set(ledger.table.model_fields)
     add_town = ledger.table in _WITH_TOWN_CODE or ledger.table is Village
     for row in rows:
         out = {k: v for k, v in row.items() if k in columns}

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as select_rows
 from sqlalchemy import update
@@ -51,6 +52,7 @@ from sanqing.rules import relocation as rules
 from sanqing.rules.roads import BlockedRoad, FreeMachine, dispatch, machine_preference
 from sanqing.rules.shelters import Mover, ShelterRoom, assign_shelters
 from sanqing.scenarios import FindingInput, RoadReport
+from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
 
 #: Relocations that hold a place in their shelter.
@@ -82,11 +84,7 @@ def activation_id_for(
     return f"{prefix}{plan}-{town_code}-{key}"
 
 
-def _local_tz():  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
-    from sanqing.settings import get_settings
-
+def _local_tz() -> ZoneInfo:
     return ZoneInfo(get_settings().timezone)
 
 
@@ -615,7 +613,8 @@ def assign_town_shelters(
             Activation.status == ActivationStatus.ACTIVE,
         )
     ):
-        occupied[code] += people
+        if code is not None:
+            occupied[code] += people
     rooms = [
         ShelterRoom(s.code, s.lat, s.lon, s.capacity, occupied.get(s.code, 0)) for s in shelters
     ]

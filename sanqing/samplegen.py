@@ -300,8 +300,8 @@ def _offset(lat: float, lon: float, km_north: float, km_east: float) -> tuple[fl
 
 
 def _dist2(a: dict[str, Any], lat: float, lon: float) -> float:
-    dy = a["lat"] - lat
-    dx = (a["lon"] - lon) * 0.83  # cos(34°): good enough to rank neighbours
+    dy = float(a["lat"]) - lat
+    dx = (float(a["lon"]) - lon) * 0.83  # cos(34°): good enough to rank neighbours
     return dx * dx + dy * dy
 
 

@@ -22,7 +22,7 @@ from sanqing.warning import WarningInfo
 
 # SQLite may be briefly locked by a neighbouring village's write: retry once.
 DB_RETRIES = 2
-DB_RETRY_DELAYS = [1, 5]
+DB_RETRY_DELAYS: list[float] = [1, 5]
 
 
 @task(

@@ -178,6 +178,7 @@ def assign_cadres(
         own = hh.responsible_cadre_code if hh.responsible_cadre_code in known else None
         grid = grid_responsible.get(hh.grid_code or "")
         base = own or (grid if grid in known else None) or first_secretary
+        chosen: str | None
         if base is not None and load[base] < max_per_cadre:
             chosen = base
         elif visitors:
