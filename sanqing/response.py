@@ -131,6 +131,20 @@ def read_rows(
     return list(session.execute(stmt))
 
 
+def lock_town_resources(session: Session, town_code: str) -> None:
+    """Hold the town's shelters and machinery until this transaction ends.
+
+    Two responses in one town (two warnings, or a coordinator starting the same
+    plan twice) must not give the last shelter places or the same excavator
+    twice. A no-op UPDATE of the town row takes a row lock on PostgreSQL and the
+    write lock on SQLite, so the reads that follow see every earlier
+    allocation and the next allocator waits for this one to commit.
+    """
+    session.execute(
+        update(Town).where(col(Town.code) == town_code).values(key=Town.key)
+    )
+
+
 def get_activation(session: Session, activation_id: str) -> Activation:
     act = session.get(Activation, activation_id)
     if act is None:
@@ -602,6 +616,7 @@ def assign_town_shelters(
     """
     now = now or utcnow()
     act = get_activation(session, activation_id)
+    lock_town_resources(session, act.town_code)
     shelters = list(session.exec(select(Shelter).where(Shelter.town_code == act.town_code)))
     occupied: dict[str, int] = defaultdict(int)
     for code, people in session.exec(
@@ -754,6 +769,7 @@ def clear_roads(
     """
     now = now or utcnow()
     act = get_activation(session, activation_id)
+    lock_town_resources(session, act.town_code)
     preferred = plan.defaults.clearing_machinery
     segments = list(session.exec(select(RoadSegment).where(RoadSegment.town_code == act.town_code)))
     by_code = {s.code: s for s in segments}

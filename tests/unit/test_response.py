@@ -198,3 +198,61 @@ def test_an_unknown_road_is_refused_by_position_and_name(db_url: str) -> None:
         response.clear_roads(
             session=s, activation_id=act, reports=[RoadReport(road="不存在的路")], plan=load_plan()
         )
+
+
+def test_two_responses_in_one_town_never_overfill_a_shelter(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two warnings at once: the second allocator waits for the first and sees its places."""
+    import contextlib
+    import threading
+
+    from sanqing.rules import shelters as shelter_rules
+
+    base = load_plan()
+    plan = base.model_copy(
+        update={"defaults": base.defaults.model_copy(update={"max_shelter_distance_km": 100.0})}
+    )
+    acts = [activate(Level.I, WarningInfo(identifier=f"W-{i}", colour="red")) for i in (1, 2)]
+    with session_scope() as s:
+        for sh in s.exec(select(Shelter)):
+            sh.capacity = 30
+            s.add(sh)
+    with session_scope() as s:
+        for act in acts:
+            for v in response.villages_of(s, town_code="621221106"):
+                response.plan_relocations(
+                    session=s, activation_id=act, village_code=v.code, plan=plan
+                )
+    # Both allocators meet here after reading the occupancy, unless the town lock keeps
+    # the second one out until the first has committed (then the barrier times out).
+    barrier = threading.Barrier(2, timeout=2)
+    real = shelter_rules.assign_shelters
+
+    def meet_then_assign(**kw):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return real(**kw)
+
+    monkeypatch.setattr(response, "assign_shelters", meet_then_assign)
+    errors: list[BaseException] = []
+
+    def allocate(act: str) -> None:
+        try:
+            with session_scope() as s:
+                response.assign_town_shelters(session=s, activation_id=act, plan=plan)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=allocate, args=(a,)) for a in acts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    with session_scope() as s:
+        used: dict[str, int] = {}
+        for r in s.exec(select(Relocation)):
+            if r.shelter_code:
+                used[r.shelter_code] = used.get(r.shelter_code, 0) + r.people
+        assert used and all(n <= 30 for n in used.values()), used
