@@ -140,9 +140,7 @@ def lock_town_resources(session: Session, town_code: str) -> None:
     write lock on SQLite, so the reads that follow see every earlier
     allocation and the next allocator waits for this one to commit.
     """
-    session.execute(
-        update(Town).where(col(Town.code) == town_code).values(key=Town.key)
-    )
+    session.execute(update(Town).where(col(Town.code) == town_code).values(key=Town.key))
 
 
 def get_activation(session: Session, activation_id: str) -> Activation:
@@ -193,9 +191,14 @@ def activate_plan(
     act_id = activation_id_for(
         town_code=town.code, plan=plan.plan, warning=warning, now=now, drill=drill
     )
-    villages = villages_of(
-        session, town_code=town.code, only=warning.village_codes if warning else ()
-    )
+    # A county-wide warning names villages of several towns: this town answers for its own.
+    named = warning.village_codes if warning else []
+    mine = [c for c in named if c.startswith(town.code)]
+    if named and not mine:
+        raise UnknownVillage(
+            ", ".join(named), where=f"town {town.code}: the warning covers none of its villages"
+        )
+    villages = villages_of(session, town_code=town.code, only=mine)
     existing = session.get(Activation, act_id)
     leaders = list(
         session.exec(

@@ -60,6 +60,30 @@ def test_a_warning_for_some_villages_only_activates_those(db_url: str) -> None:
             drill=False,
         )
     assert r.village_codes == ["621221106202"]
+    # a county-wide warning: villages of other towns are left to them
+    w_county = WarningInfo(
+        identifier="W-4", colour="red", village_codes=["621221106203", "621221101201"]
+    )
+    with session_scope() as s:
+        r = response.activate_plan(
+            session=s,
+            town=find_town(s, "jifeng"),
+            plan=load_plan(),
+            level=Level.I,
+            warning=w_county,
+            drill=False,
+        )
+    assert r.village_codes == ["621221106203"]
+    w_elsewhere = WarningInfo(identifier="W-5", colour="red", village_codes=["621221101201"])
+    with session_scope() as s, pytest.raises(UnknownVillage, match="covers none"):
+        response.activate_plan(
+            session=s,
+            town=find_town(s, "jifeng"),
+            plan=load_plan(),
+            level=Level.I,
+            warning=w_elsewhere,
+            drill=False,
+        )
     w_bad = WarningInfo(identifier="W-3", colour="red", village_codes=["621221106299"])
     with session_scope() as s, pytest.raises(UnknownVillage, match="621221106299"):
         response.activate_plan(
