@@ -172,7 +172,7 @@ def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "f
     with session_scope() as s:
         response.clear_roads(session=s, activation_id=aid, reports=[], plan=plan)
     with session_scope() as s:
-        reporting.write_report(session=s, activation_id=aid, plan=plan, locale=locale)
+        reporting.report_upward(session=s, activation_id=aid, plan=plan, locale=locale)
     with session_scope() as s:
         return reporting.summarize(session=s, activation_id=aid)
 

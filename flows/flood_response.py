@@ -13,6 +13,7 @@ from sanqing.db import session_scope
 from sanqing.models import InspectionPhase, Report
 from sanqing.plans import Level, load_plan
 from sanqing.registry import ensure_registry
+from sanqing.response import check_field_reports
 from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
@@ -66,14 +67,18 @@ def flood_response(
             raise ValueError("give a response level, or a warning the plan can map to a level")
         level = the_plan.level_for_warning(warning.hazard, warning.colour)
     phase = phase or the_plan.level(level).inspection_phases[0]
-    ensure_registry(town)
+    town_code = ensure_registry(town)
+    with session_scope() as session:
+        check_field_reports(
+            session, town_code=town_code, findings=findings or [], roads=roads or []
+        )
 
     # 1. 启动预案
     act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario)
     villages = act.village_codes
 
     # 2. 隐患排查 (villages concurrently)
-    inspections = inspect_hazards.map(
+    inspect_hazards.map(
         unmapped(act.activation_id),
         villages,
         unmapped(phase),
@@ -83,8 +88,9 @@ def flood_response(
     ).result()
 
     # 3. 人员转移: who moves per village, shelters for the town, then the notices
-    moves = plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)).result()
-    shelters = assign_shelters(act.activation_id, plan_name=plan)
+    #    (.result() waits for every village and raises if one failed)
+    plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)).result()
+    assign_shelters(act.activation_id, plan_name=plan)
     if drill:
         simulate_moves(act.activation_id)
     issue_notices.map(
@@ -92,7 +98,7 @@ def flood_response(
     ).result()
 
     # 4. 道路抢通
-    road_result = clear_roads(act.activation_id, roads or [], plan_name=plan)
+    clear_roads(act.activation_id, roads or [], plan_name=plan)
 
     # 5. 向上报告
     report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
@@ -102,7 +108,6 @@ def flood_response(
         report = session.get(Report, report_id)
         report_text = report.text if report else ""
     _publish_artifacts(figures, report_text)
-    del inspections, moves, shelters, road_result
     return figures
 
 

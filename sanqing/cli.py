@@ -96,6 +96,7 @@ def drill(
     from sanqing.db import session_scope
     from sanqing.registry import ensure_registry
     from sanqing.reporting import summarize
+    from sanqing.response import stand_down
     from sanqing.scenarios import load_scenario
 
     settings = get_settings()
@@ -127,6 +128,8 @@ def drill(
         with session_scope() as session:
             activation_id = figures["activation_id"]
             delivery = deliver_to_files(session=session, activation_id=activation_id, out_dir=out)
+            # A drill ends when it has run: its shelter places and machines are free again.
+            stand_down(session=session, activation_id=activation_id, reason="演练结束")
         with session_scope() as session:
             summary = summarize(session=session, activation_id=activation_id)
     except SanqingError as exc:

@@ -137,6 +137,7 @@ class NoticeStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     ACKNOWLEDGED = "acknowledged"
+    SUPERSEDED = "superseded"  # a newer version of the same list or message replaced it
 
 
 class Channel(StrEnum):
@@ -317,6 +318,7 @@ class Activation(SQLModel, table=True):
     warning_identifier: str | None = None
     warning: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     scenario: str | None = None
+    village_codes: list[str] = _json()  # the villages this activation answers for
     commander_code: str | None = None
     activated_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
@@ -363,6 +365,7 @@ class Relocation(SQLModel, table=True):
     hazard_codes: list[str] = _json()
     reasons: list[str] = _json()  # why it moves: scope rules that matched
     vulnerabilities: list[str] = _json()
+    max_risk: str | None = None  # highest RiskLevel among its hazards (None: house only)
     priority: int  # 1 = first; order within the village
     cadre_code: str | None = None
     original_cadre_code: str | None = None  # set when the load was rebalanced

@@ -7,12 +7,15 @@ re-run adds nothing and a delivery that failed can be retried.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from sanqing import sms
@@ -38,6 +41,15 @@ from sanqing.plans import Plan
 from sanqing.rendering import render
 from sanqing.response import get_activation, log_event, read_rows
 from sanqing.warning import WarningInfo
+
+#: Notices that are re-issued when their content changes (one per cadre or village).
+VERSIONED = frozenset({Channel.WECHAT, Channel.LOUDSPEAKER, Channel.DOOR_VISIT, Channel.TASK_LIST})
+
+
+def _digest(ctx: dict[str, Any]) -> str:
+    """A short stable digest of what a notice says (not when it was generated)."""
+    text = json.dumps(ctx, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,7 @@ def issue_notices(
     }
     rows: list[dict[str, Any]] = []
     too_long: list[str] = []
+    superseded: list[str] = []  # id prefixes whose older pending versions are replaced
     same_for_all: dict[str, str] = {}
 
     def add(
@@ -168,6 +181,12 @@ def issue_notices(
         **ctx: Any,
     ) -> None:
         nid = f"{activation_id}:{channel.value}:{purpose}:{recipient}"
+        if channel in VERSIONED:
+            # Lists and village messages change when the response grows (escalation, new
+            # findings): a new version gets its own id and replaces the pending old one.
+            nid += ":" + _digest(ctx | {"level": act.level, "warning": common["warning"]})
+            if nid not in have:
+                superseded.append(nid.rsplit(":", 1)[0] + ":")
         if nid in have:
             return
         # A notice without a recipient's own context (the warning SMS) is the same
@@ -279,9 +298,9 @@ def issue_notices(
     used_shelters = sorted(
         {r.shelter_code for r in relocations if r.shelter_code},
     )
-    village_shelters = [shelter_ctx(s) for s in used_shelters] or [
-        shelter_ctx(s.code) for s in shelters.values() if s.village_code == village_code
-    ]
+    # Only shelters that really took this village's households: never send people to a
+    # shelter without room.
+    village_shelters = [shelter_ctx(s) for s in used_shelters]
     summary = {
         "households": len(relocations),
         "people": sum(r.people for r in relocations),
@@ -378,6 +397,15 @@ def issue_notices(
                 moves=[move_ctx(r) for r in by_cadre.get(cadre_code, [])],
                 inspections=inspections.get(cadre_code, []),
             )
+    for prefix in superseded:
+        session.execute(
+            update(Notice)
+            .where(
+                col(Notice.id).startswith(prefix, autoescape=True),
+                col(Notice.status) == NoticeStatus.PENDING,
+            )
+            .values(status=NoticeStatus.SUPERSEDED)
+        )
     upsert(session, Notice, rows)
     if too_long:
         # Sent whole all the same: a cut order is worse than a long one.

@@ -32,7 +32,7 @@ def _format_time(value: datetime | None, fmt: str | None = None) -> str:
     return f"{local.year}年{local.month}月{local.day}日{local.hour}时{local.minute:02d}分"
 
 
-def _cn_number(n: int) -> str:
+def cn_number(n: int) -> str:
     """Chinese numerals for ordinals in titles (续报一, 续报十二)."""
     digits = "零一二三四五六七八九"
     if n < 10:
@@ -57,7 +57,7 @@ def _environment(templates_dir: Path) -> Environment:
     )
     env.filters["mask_phone"] = mask_phone
     env.filters["time"] = _format_time
-    env.filters["cn_number"] = _cn_number
+    env.filters["cn_number"] = cn_number
     return env
 
 

@@ -24,6 +24,7 @@ from sanqing.models import (
     InspectionStatus,
     Machine,
     Notice,
+    NoticeStatus,
     Relocation,
     RelocationStatus,
     Report,
@@ -37,8 +38,8 @@ from sanqing.models import (
 )
 from sanqing.notices import warning_context
 from sanqing.plans import Plan
-from sanqing.rendering import render
-from sanqing.response import get_activation, log_event
+from sanqing.rendering import cn_number, render
+from sanqing.response import OCCUPYING, get_activation, log_event
 from sanqing.rules.relocation import VULNERABILITIES
 
 RELOCATED = (RelocationStatus.MOVED, RelocationStatus.IN_SHELTER)
@@ -93,7 +94,12 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
     }
     notices = Counter(
         ch
-        for ch in session.exec(select(Notice.channel).where(Notice.activation_id == activation_id))
+        for ch in session.exec(
+            select(Notice.channel).where(
+                Notice.activation_id == activation_id,
+                Notice.status != NoticeStatus.SUPERSEDED,
+            )
+        )
     )
     duty = list(session.exec(select(DutyShift).where(DutyShift.activation_id == activation_id)))
     reports = list(
@@ -104,6 +110,11 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         )
     )
     relocated = [r for r in rels if r.status in RELOCATED]
+
+    def short(r: Any) -> bool:
+        """Still needs a place: refused or returned households need none."""
+        return bool(r.shortfall) and r.status in OCCUPYING
+
     inspected = {i.hazard_code for i in insp if i.status != InspectionStatus.ASSIGNED}
     dangerous = {i.hazard_code for i in insp if i.status == InspectionStatus.DANGER}
     watch = {i.hazard_code for i in insp if i.status == InspectionStatus.WATCH} - dangerous
@@ -115,9 +126,9 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
     for i in insp:
         insp_by_village[i.village_code].append(i)
     per_village: dict[str, dict[str, Any]] = {}
-    active_codes = sorted({i.village_code for i in insp} | {r.village_code for r in rels})
+    # Every village the activation answers for, even one with nothing to inspect or move.
     for code in sorted(
-        set(active_codes) | set(act.warning.get("village_codes", []) if act.warning else [])
+        set(act.village_codes) | {i.village_code for i in insp} | {r.village_code for r in rels}
     ):
         v = villages.get(code)
         vr = rels_by_village.get(code, [])
@@ -132,7 +143,7 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
             "in_shelter": sum(r.people for r in vr if r.status == RelocationStatus.IN_SHELTER),
             "refused": sum(1 for r in vr if r.status == RelocationStatus.REFUSED),
             "unreachable": sum(1 for r in vr if r.status == RelocationStatus.UNREACHABLE),
-            "shortfall_people": sum(r.people for r in vr if r.shortfall),
+            "shortfall_people": sum(r.people for r in vr if short(r)),
             "hazard_points_inspected": len(
                 {i.hazard_code for i in vi if i.status != InspectionStatus.ASSIGNED}
             ),
@@ -159,15 +170,19 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         "vulnerable_households_relocated": sum(1 for r in relocated if r.vulnerabilities),
         "vulnerable_by_kind": vuln_counts,
         "shelters_used": len({r.shelter_code for r in rels if r.shelter_code}),
-        "shelter_shortfall_people": sum(r.people for r in rels if r.shortfall),
-        "shelter_shortfall_households": sum(1 for r in rels if r.shortfall),
+        "shelter_shortfall_people": sum(r.people for r in rels if short(r)),
+        "shelter_shortfall_households": sum(1 for r in rels if short(r)),
         "hazard_points_inspected": len(inspected),
         "hazard_points_dangerous": len(dangerous),
         "hazard_points_watch": len(watch),
+        # One line per dangerous point, even when several phases found it.
         "dangers": [
-            {"hazard": hazard_names.get(i.hazard_code, i.hazard_code), "finding": i.finding}
-            for i in sorted(insp, key=lambda i: i.hazard_code)
-            if i.status == InspectionStatus.DANGER
+            {"hazard": hazard_names.get(code, code), "finding": finding}
+            for code, finding in sorted(
+                {
+                    i.hazard_code: i.finding for i in insp if i.status == InspectionStatus.DANGER
+                }.items()
+            )
         ],
         "roads_blocked": len(roads),
         "roads_cleared": sum(1 for r in roads if r.status == RoadStatus.REOPENED),
@@ -186,6 +201,61 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         "notices_by_channel": dict(sorted(notices.items())),
         "reports": [{"id": r.id, "kind": r.kind, "seq": r.seq, "late": r.late} for r in reports],
     }
+
+
+#: Figures whose change makes a follow-up report (续报) due.
+CHANGE_FIGURES = (
+    "level",
+    "villages",
+    "households_to_relocate",
+    "people_to_relocate",
+    "households_relocated",
+    "people_relocated",
+    "shelter_shortfall_people",
+    "hazard_points_dangerous",
+    "roads_blocked",
+    "roads_cleared",
+)
+
+
+def report_upward(
+    *,
+    session: Session,
+    activation_id: str,
+    plan: Plan,
+    locale: str = "zh-CN",
+    now: datetime | None = None,
+) -> Report:
+    """The initial report once; afterwards a numbered follow-up whenever the figures changed.
+
+    Running it again with nothing new writes nothing and returns the latest report.
+    """
+    reports = list(
+        session.exec(
+            select(Report)
+            .where(Report.activation_id == activation_id)
+            .order_by(col(Report.created_at), col(Report.seq))
+        )
+    )
+    if not reports:
+        return write_report(
+            session=session, activation_id=activation_id, plan=plan, locale=locale, now=now
+        )
+    latest = reports[-1]
+    current = summarize(session=session, activation_id=activation_id)
+    before = latest.payload.get("figures", {})
+    if all(before.get(k) == current.get(k) for k in CHANGE_FIGURES):
+        return latest
+    seq = sum(1 for r in reports if r.kind == ReportKind.FOLLOW_UP) + 1
+    return write_report(
+        session=session,
+        activation_id=activation_id,
+        plan=plan,
+        kind=ReportKind.FOLLOW_UP,
+        seq=seq,
+        locale=locale,
+        now=now,
+    )
 
 
 def write_report(
@@ -216,12 +286,13 @@ def write_report(
     figures = summarize(session=session, activation_id=activation_id)
     signer = session.get(Cadre, act.commander_code) if act.commander_code else None
     kind_label = label(locale, "report_kind", kind.value)
+    numbered = kind_label + ((cn_number(seq) if locale == "zh-CN" else f" {seq}") if seq else "")
     prefix = "【演练】" if act.drill and locale == "zh-CN" else ("[DRILL] " if act.drill else "")
     if locale == "zh-CN":
-        title = f"{prefix}{town.name}关于启动防汛{label(locale, 'level', act.level)}应急响应情况的报告（{kind_label}）"
+        title = f"{prefix}{town.name}关于启动防汛{label(locale, 'level', act.level)}应急响应情况的报告（{numbered}）"
     else:
         title = (
-            f"{prefix}{town.name}: flood response {label(locale, 'level', act.level)}, {kind_label}"
+            f"{prefix}{town.name}: flood response {label(locale, 'level', act.level)}, {numbered}"
         )
     ctx = {
         "title": title,

@@ -38,6 +38,7 @@ from sanqing.models import (
     Machine,
     Relocation,
     RelocationStatus,
+    RiskLevel,
     RoadIncident,
     RoadSegment,
     RoadStatus,
@@ -48,6 +49,7 @@ from sanqing.models import (
     utcnow,
 )
 from sanqing.plans import Level, Plan
+from sanqing.privacy import mask_text
 from sanqing.rules import relocation as rules
 from sanqing.rules.roads import BlockedRoad, FreeMachine, dispatch, machine_preference
 from sanqing.rules.shelters import Mover, ShelterRoom, assign_shelters
@@ -66,6 +68,44 @@ class HazardNotFound(SanqingError, LookupError):
 
 class RoadNotFound(SanqingError, LookupError):
     """A field report names a road segment the town does not have."""
+
+
+class FieldReportError(SanqingError, LookupError):
+    """Field reports (findings, blocked roads) name places the town does not have."""
+
+
+def check_field_reports(
+    session: Session,
+    *,
+    town_code: str,
+    findings: Sequence[FindingInput],
+    roads: Sequence[RoadReport],
+) -> None:
+    """Refuse every unknown hazard point or road at once, before anything is changed."""
+    hazards = session.exec(
+        select(HazardPoint.code, HazardPoint.name)
+        .join(Village, col(Village.code) == col(HazardPoint.village_code))
+        .where(Village.town_code == town_code)
+    ).all()
+    hazard_keys = {c for c, _ in hazards} | {n for _, n in hazards}
+    segments = session.exec(
+        select(RoadSegment.code, RoadSegment.name).where(RoadSegment.town_code == town_code)
+    ).all()
+    road_keys = {c for c, _ in segments} | {n for _, n in segments}
+    problems = [
+        f"findings[{i}]: hazard point {f.hazard!r} is not in town {town_code}"
+        for i, f in enumerate(findings)
+        if f.hazard not in hazard_keys
+    ] + [
+        f"roads[{i}]: road segment {r.road!r} is not in town {town_code}"
+        for i, r in enumerate(roads)
+        if r.road not in road_keys
+    ]
+    if problems:
+        raise FieldReportError(
+            "field reports name unknown places (use a code or the exact name from "
+            "hazard_points.csv / roads.csv); nothing was started:\n  " + "\n  ".join(problems)
+        )
 
 
 def activation_id_for(
@@ -199,7 +239,11 @@ def activate_plan(
             ", ".join(named), where=f"town {town.code}: the warning covers none of its villages"
         )
     villages = villages_of(session, town_code=town.code, only=mine)
-    existing = session.get(Activation, act_id)
+    # One open activation per town and plan: a re-run after midnight, a manual start
+    # followed by the feed's warning, or a second warning all continue it.
+    existing = session.get(Activation, act_id) or open_activation(
+        session, town_code=town.code, plan=plan.plan, drill=drill
+    )
     leaders = list(
         session.exec(
             select(Cadre)
@@ -225,6 +269,7 @@ def activate_plan(
                     "warning_identifier": warning.identifier if warning else None,
                     "warning": warning.model_dump(mode="json") if warning else None,
                     "scenario": scenario,
+                    "village_codes": [v.code for v in villages],
                     "commander_code": commander,
                     "activated_at": now,
                     "updated_at": now,
@@ -242,22 +287,18 @@ def activate_plan(
             at=now,
             simulated=drill,
         )
-    elif existing.level != level.value:
-        old = Level(existing.level)
-        existing.level = level.value
-        existing.updated_at = now
-        session.add(existing)
-        verb = "提升" if level.rank > old.rank else "调整"
-        log_event(
+    else:
+        act_id = existing.id
+        _continue_activation(
             session,
-            activation_id=act_id,
-            key=f"level-{old.value}-to-{level.value}",
-            actor=town.office,
-            action="调整响应级别",
-            detail=f"响应级别由{old.label_zh}{verb}为{level.label_zh}",
-            at=now,
-            simulated=drill,
+            act=existing,
+            town=town,
+            level=level,
+            warning=warning,
+            village_codes=[v.code for v in villages],
+            now=now,
         )
+        villages = villages_of(session, town_code=town.code, only=existing.village_codes)
     shift_hours = plan.defaults.duty_shift_hours
     start = existing.activated_at if existing else now
     shifts = []
@@ -308,6 +349,114 @@ def activate_plan(
         level=level.value if existing is None else existing.level,
         created=existing is None,
         village_codes=village_codes,
+    )
+
+
+def holds_resources(act: Activation) -> list[Any]:
+    """Which activations' shelter places and machines ``act`` must respect.
+
+    Only running ones. A real response ignores drills (a forgotten drill must
+    never leave evacuees without places); a drill respects everything running.
+    """
+    conditions: list[Any] = [Activation.status == ActivationStatus.ACTIVE]
+    if not act.drill:
+        conditions.append(Activation.drill == False)  # noqa: E712 - SQL expression
+    return conditions
+
+
+def open_activation(
+    session: Session, *, town_code: str, plan: str, drill: bool
+) -> Activation | None:
+    """The town's activation of this plan that is still running, if any (drills apart)."""
+    return session.exec(
+        select(Activation)
+        .where(
+            Activation.town_code == town_code,
+            Activation.plan == plan,
+            Activation.drill == drill,
+            Activation.status == ActivationStatus.ACTIVE,
+        )
+        .order_by(col(Activation.activated_at).desc())
+    ).first()
+
+
+def _continue_activation(
+    session: Session,
+    *,
+    act: Activation,
+    town: Town,
+    level: Level,
+    warning: WarningInfo | None,
+    village_codes: list[str],
+    now: datetime,
+) -> None:
+    """A trigger for a running activation: widen its villages, raise (never lower) its level."""
+    if warning is not None and warning.identifier != act.warning_identifier:
+        log_event(
+            session,
+            activation_id=act.id,
+            key=f"warning:{warning.identifier}",
+            actor=town.office,
+            action="收到预警",
+            detail=f"{warning.label_zh}（{warning.identifier}）并入本次响应",
+            at=now,
+            simulated=act.drill,
+        )
+    merged = sorted(set(act.village_codes) | set(village_codes))
+    if merged != sorted(act.village_codes):
+        act.village_codes = merged
+        act.updated_at = now
+    old = Level(act.level)
+    if level.rank > old.rank:
+        act.level = level.value
+        act.updated_at = now
+        log_event(
+            session,
+            activation_id=act.id,
+            key=f"level-{old.value}-to-{level.value}",
+            actor=town.office,
+            action="提升响应级别",
+            detail=f"响应级别由{old.label_zh}提升为{level.label_zh}",
+            at=now,
+            simulated=act.drill,
+        )
+    elif level.rank < old.rank:
+        # Lowering the level is a commander's decision (stand-down / downgrade), never a side
+        # effect of re-running an older trigger.
+        log_event(
+            session,
+            activation_id=act.id,
+            key=f"keep-{old.value}-over-{level.value}",
+            actor=town.office,
+            action="维持响应级别",
+            detail=f"收到{level.label_zh}启动请求，维持{old.label_zh}应急响应",
+            at=now,
+            simulated=act.drill,
+        )
+    session.add(act)
+
+
+def stand_down(
+    *, session: Session, activation_id: str, reason: str, now: datetime | None = None
+) -> None:
+    """End an activation: its shelter places and machines stop counting as taken."""
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    if act.status == ActivationStatus.STOOD_DOWN:
+        return
+    act.status = ActivationStatus.STOOD_DOWN
+    act.stood_down_at = now
+    act.updated_at = now
+    session.add(act)
+    log_event(
+        session,
+        activation_id=activation_id,
+        key="stood-down",
+        actor="镇应急办",
+        action="结束应急响应",
+        detail=reason,
+        at=now,
+        simulated=act.drill,
     )
 
 
@@ -397,7 +546,7 @@ def inspect_hazards(
             old.status == InspectionStatus.DANGER or status == InspectionStatus.ASSIGNED
         ):
             continue  # keep what the field already reported
-        if old is not None and old.status == status and old.finding == note:
+        if old is not None and old.status == status and old.finding == mask_text(note):
             continue
         rows.append(
             {
@@ -407,7 +556,7 @@ def inspect_hazards(
                 "hazard_code": hz.code,
                 "phase": phase.value,
                 "status": status.value,
-                "finding": note,
+                "finding": mask_text(note),  # field notes may quote a phone: never keep it
                 "checklist": plan.checklists.get(hz.kind, []),  # type: ignore[call-overload]
                 "inspector_code": hz.monitor_cadre_code,
                 "simulated": simulated,
@@ -420,6 +569,7 @@ def inspect_hazards(
         rows,
         update=["status", "finding", "simulated", "inspected_at"],
     )
+    names = {hz.code: hz.name for hz in hazards}
     for r in rows:
         if r["status"] == InspectionStatus.DANGER:
             log_event(
@@ -428,8 +578,9 @@ def inspect_hazards(
                 key=f"danger:{r['hazard_code']}",
                 actor=r["inspector_code"] or "监测员",
                 action="发现险情",
-                detail=f"{r['hazard_code']}：{r['finding']}",
+                detail=f"{names[r['hazard_code']]}：{r['finding']}",
                 at=now,
+                simulated=drill,
             )
     session.flush()
     recorded = list(
@@ -514,6 +665,25 @@ def plan_relocations(
         )
     }
     cadres = list(session.exec(select(Cadre).where(Cadre.village_code == village_code)))
+    if not cadres and candidates:
+        # Nobody registered in the village: the town's leaders take the door visits.
+        cadres = list(
+            session.exec(
+                select(Cadre).where(
+                    Cadre.town_code == act.town_code, Cadre.role == CadreRole.TOWN_LEADER
+                )
+            )
+        )
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"no-village-cadre:{village_code}",
+            actor="镇应急办",
+            action="村无在册干部",
+            detail=f"{village_code}无在册村干部，转移叫应由镇包片领导负责",
+            at=now,
+            simulated=act.drill,
+        )
     grids = {
         g.code: g.responsible_cadre_code
         for g in session.exec(select(Grid).where(Grid.village_code == village_code))
@@ -540,6 +710,7 @@ def plan_relocations(
             "hazard_codes": list(cand.hazard_codes),
             "reasons": list(cand.reasons),
             "vulnerabilities": list(cand.vulnerabilities),
+            "max_risk": cand.max_risk.value if cand.max_risk else None,
         }
         if hh.code in existing:
             old = existing[hh.code]
@@ -579,7 +750,15 @@ def plan_relocations(
         session,
         Relocation,
         rows,
-        update=["priority", "zone", "hazard_codes", "reasons", "vulnerabilities", "updated_at"],
+        update=[
+            "priority",
+            "zone",
+            "hazard_codes",
+            "reasons",
+            "vulnerabilities",
+            "max_risk",
+            "updated_at",
+        ],
     )
     if new:
         log_event(
@@ -628,7 +807,7 @@ def assign_town_shelters(
         .where(
             col(Relocation.shelter_code).in_([s.code for s in shelters]),
             col(Relocation.status).in_(list(OCCUPYING)),
-            Activation.status == ActivationStatus.ACTIVE,
+            *holds_resources(act),
         )
     ):
         if code is not None:
@@ -646,6 +825,7 @@ def assign_town_shelters(
                 col(Relocation.vulnerabilities),
                 col(Relocation.village_code),
                 col(Relocation.priority),
+                col(Relocation.max_risk),
                 col(Relocation.shelter_code),
                 col(Relocation.shortfall),
                 col(Relocation.id),
@@ -662,9 +842,11 @@ def assign_town_shelters(
     )
     zone_rank = {"danger": 0, "alert": 1}
 
-    def urgency(r: Any) -> tuple[int, int, str, int]:
+    def urgency(r: Any) -> tuple[int, int, int, str]:
+        # The same order as inside a village (Candidate.sort_key), across the town.
         vuln = rules.VULNERABILITIES.index(r.vulnerabilities[0]) if r.vulnerabilities else 99
-        return (zone_rank.get(r.zone, 2), vuln, r.village_code, r.priority)
+        risk = -(RiskLevel(r.max_risk).rank if r.max_risk else -1)
+        return (zone_rank.get(r.zone, 2), vuln, risk, r.household_code)
 
     waiting.sort(key=urgency)
     placements = assign_shelters(
@@ -736,7 +918,7 @@ def simulate_moves(*, session: Session, activation_id: str, now: datetime | None
         log_event(
             session,
             activation_id=activation_id,
-            key=f"moved:{sum(1 for _ in rows)}:{now.isoformat()}",
+            key=f"moved:{len(rows)}",
             actor="各村",
             action="转移到位",
             detail=f"{len(rows)}户{sum(r.people for r in rows)}人已到达安置点（演练模拟）",
@@ -796,7 +978,7 @@ def clear_roads(
                 "road_code": seg.code,
                 "village_code": seg.village_code,
                 "cause": rep.cause,
-                "description": rep.description,
+                "description": mask_text(rep.description),
                 "status": RoadStatus.BLOCKED.value,
                 "reported_at": now,
             }
@@ -810,7 +992,7 @@ def clear_roads(
             key=f"road-blocked:{seg.code}",
             actor=seg.village_code,
             action="道路中断",
-            detail=f"{seg.name}：{rep.description or rep.cause}",
+            detail=f"{seg.name}：{mask_text(rep.description) or rep.cause}",
             at=now,
             simulated=act.drill,
         )
@@ -829,9 +1011,13 @@ def clear_roads(
         )
         busy = set(
             session.exec(
-                select(RoadIncident.machine_code).where(
+                select(RoadIncident.machine_code)
+                .join(Activation, col(Activation.id) == col(RoadIncident.activation_id))
+                .where(
                     RoadIncident.status == RoadStatus.DISPATCHED,
                     col(RoadIncident.machine_code).is_not(None),
+                    Activation.town_code == act.town_code,
+                    *holds_resources(act),
                 )
             )
         )

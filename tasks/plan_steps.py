@@ -8,13 +8,16 @@ database and changes nothing that is already there.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from sanqing import notices, reporting, response
 from sanqing.db import session_scope
-from sanqing.models import InspectionPhase, ReportKind, Town
+from sanqing.errors import SanqingError
+from sanqing.models import InspectionPhase, Town
 from sanqing.plans import Level, load_plan
 from sanqing.registry import find_town
 from sanqing.scenarios import FindingInput, RoadReport
@@ -25,11 +28,17 @@ DB_RETRIES = 2
 DB_RETRY_DELAYS: list[float] = [1, 5]
 
 
+def not_bad_input(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry contention and outages, never bad input: it fails the same way every time."""
+    return not isinstance(state.data, SanqingError)
+
+
 @task(
     name="activate-plan",
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
 )
 def activate_plan(
     town: str,
@@ -68,6 +77,7 @@ def activate_plan(
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
 )
 def inspect_hazards(
     activation_id: str,
@@ -99,6 +109,7 @@ def inspect_hazards(
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
 )
 def plan_relocations(
     activation_id: str, village_code: str, plan_name: str = "flood"
@@ -116,6 +127,7 @@ def plan_relocations(
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
 )
 def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.ShelterResult:
     """Place the town's relocated households in shelters, most urgent first."""
@@ -146,6 +158,7 @@ def simulate_moves(activation_id: str) -> int:
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
 )
 def issue_notices(
     activation_id: str, village_code: str, locale: str, plan_name: str = "flood"
@@ -167,6 +180,7 @@ def issue_notices(
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
 )
 def clear_roads(
     activation_id: str, reports: list[RoadReport], plan_name: str = "flood"
@@ -184,23 +198,13 @@ def clear_roads(
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
 )
-def report_upward(
-    activation_id: str,
-    kind: ReportKind = ReportKind.INITIAL,
-    seq: int = 0,
-    locale: str = "zh-CN",
-    plan_name: str = "flood",
-) -> str:
-    """Write the report upward from the figures in the database; return its id."""
+def report_upward(activation_id: str, locale: str = "zh-CN", plan_name: str = "flood") -> str:
+    """Report upward: the initial report, then a follow-up whenever the figures changed."""
     plan = load_plan(plan_name)
     with session_scope() as session:
-        report = reporting.write_report(
-            session=session,
-            activation_id=activation_id,
-            plan=plan,
-            kind=kind,
-            seq=seq,
-            locale=locale,
+        report = reporting.report_upward(
+            session=session, activation_id=activation_id, plan=plan, locale=locale
         )
         return report.id

@@ -48,7 +48,12 @@ def deliver_to_files(
     cadres = {c.code: c.name for c in session.exec(select(Cadre))}
     rows = list(
         session.exec(
-            select(Notice).where(Notice.activation_id == activation_id).order_by(col(Notice.id))
+            select(Notice)
+            .where(
+                Notice.activation_id == activation_id,
+                Notice.status != NoticeStatus.SUPERSEDED,  # only the latest version of a list
+            )
+            .order_by(col(Notice.id))
         )
     )
     result = FileDelivery()

@@ -169,7 +169,8 @@ def assign_cadres(
     left without a cadre).
     """
     known = {c.code: c for c in cadres}
-    visitors = sorted(c.code for c in cadres if c.role in VISITING_ROLES)
+    # Town leaders only ever appear here when the village has nobody of its own.
+    visitors = sorted(c.code for c in cadres if c.role in VISITING_ROLES) or sorted(known)
     first_secretary = next((c.code for c in cadres if c.role == CadreRole.FIRST_SECRETARY), None)
     load: dict[str, int] = defaultdict(int, existing_load or {})
     out: dict[str, CadreAssignment] = {}

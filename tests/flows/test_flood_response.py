@@ -143,9 +143,31 @@ def test_escalation_to_level_i_extends_the_same_activation_without_duplicates(db
         assert s.exec(select(func.count()).select_from(Activation)).one() == 1
         ids = list(s.exec(select(Relocation.household_code)))
         assert len(ids) == len(set(ids))
-        # the initial report was written once, at the first run
-        assert s.exec(select(func.count()).select_from(Report)).one() == 1
+        # the county hears of the change: the initial report stays, a follow-up (续报一) tells the new figures
+        reports = list(s.exec(select(Report).order_by(Report.seq)))
+        assert [(r.kind, r.seq) for r in reports] == [("initial", 0), ("follow_up", 1)]
+        assert "续报一" in reports[1].text
+        assert f"应转移{i['households_to_relocate']}户" in reports[1].text
+        assert reports[1].payload["figures"]["level"] == "I"
+        # every cadre's current door-visit list names every household they must move
+        heads = {h.code: h.head_name for h in s.exec(select(Household))}
+        current = {
+            n.recipient: n.body
+            for n in s.exec(
+                select(Notice).where(Notice.channel == "door_visit", Notice.status != "superseded")
+            )
+        }
+        for r in s.exec(select(Relocation)):
+            assert heads[r.household_code] in current[r.cadre_code], r.household_code
+        assert (
+            s.exec(
+                select(func.count()).select_from(Notice).where(Notice.status == "superseded")
+            ).one()
+            > 0
+        )
     assert snapshot()["counts"]["Relocation"] > before["Relocation"]
+    # an older, lower trigger run again does not lower the level
+    assert run_scenario(level="II")["level"] == "I"
 
 
 def test_the_flow_logs_carry_no_phone_or_id_number(db_url: str) -> None:
@@ -165,7 +187,13 @@ def test_the_flow_logs_carry_no_phone_or_id_number(db_url: str) -> None:
 
 
 def test_an_unknown_hazard_in_the_findings_fails_with_its_name(db_url: str) -> None:
-    from sanqing.scenarios import FindingInput
+    from sanqing.scenarios import FindingInput, RoadReport
 
-    with pytest.raises(Exception, match="不存在的隐患点"):
-        run_scenario(findings=[FindingInput(hazard="不存在的隐患点", status="danger")])
+    with pytest.raises(Exception, match="不存在的隐患点") as err:
+        run_scenario(
+            findings=[FindingInput(hazard="不存在的隐患点", status="danger")],
+            roads=[RoadReport(road="成康公路河坝段K24+100—K24+600")],  # one space missing
+        )
+    assert "roads[0]" in str(err.value)  # every bad entry is named at once
+    with session_scope() as s:  # and nothing was started
+        assert s.exec(select(func.count()).select_from(Activation)).one() == 0

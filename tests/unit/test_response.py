@@ -41,9 +41,14 @@ def activate(level: Level = Level.II, warning: WarningInfo | None = WARNING) -> 
         ).activation_id
 
 
-def test_same_warning_same_activation_manual_trigger_one_per_day(db_url: str) -> None:
+def test_one_open_activation_per_town_whatever_starts_it(db_url: str) -> None:
     a = activate()
     assert a == activate() == "flood-621221106-W-1"
+    # a manual start, or another warning, while it runs continues the same activation
+    assert activate(warning=None) == a
+    assert activate(warning=WarningInfo(identifier="W-9", colour="red")) == a
+    with session_scope() as s:
+        response.stand_down(session=s, activation_id=a, reason="解除")
     assert activate(warning=None) == "flood-621221106-manual-20260712"
 
 
@@ -73,7 +78,7 @@ def test_a_warning_for_some_villages_only_activates_those(db_url: str) -> None:
             warning=w_county,
             drill=False,
         )
-    assert r.village_codes == ["621221106203"]
+    assert r.village_codes == ["621221106202", "621221106203"]  # joins the open activation
     w_elsewhere = WarningInfo(identifier="W-5", colour="red", village_codes=["621221101201"])
     with session_scope() as s, pytest.raises(UnknownVillage, match="covers none"):
         response.activate_plan(
@@ -280,3 +285,100 @@ def test_two_responses_in_one_town_never_overfill_a_shelter(
             if r.shelter_code:
                 used[r.shelter_code] = used.get(r.shelter_code, 0) + r.people
         assert used and all(n <= 30 for n in used.values()), used
+
+
+def _plan_and_place(act: str) -> response.ShelterResult:
+    plan = load_plan()
+    with session_scope() as s:
+        for v in response.villages_of(s, town_code="621221106"):
+            response.plan_relocations(session=s, activation_id=act, village_code=v.code, plan=plan)
+        return response.assign_town_shelters(session=s, activation_id=act, plan=plan)
+
+
+def test_a_drill_never_takes_places_from_a_real_response(db_url: str) -> None:
+    ensure_registry("jifeng")
+    with session_scope() as s:
+        drill = response.activate_plan(
+            session=s,
+            town=find_town(s, "jifeng"),
+            plan=load_plan(),
+            level=Level.I,
+            warning=WarningInfo(identifier="DRILL-1", colour="red"),
+            drill=True,
+        ).activation_id
+    in_drill = _plan_and_place(drill)
+    real = _plan_and_place(activate(Level.I, WarningInfo(identifier="REAL-1", colour="red")))
+    assert real.placed_households == in_drill.placed_households > 0
+    assert real.shortfall_people == in_drill.shortfall_people
+
+
+def test_a_stood_down_response_frees_its_places(db_url: str) -> None:
+    first = activate(Level.I, WarningInfo(identifier="W-A", colour="red"))
+    alone = _plan_and_place(first)
+    with session_scope() as s:
+        response.stand_down(session=s, activation_id=first, reason="解除")
+    second = activate(Level.I, WarningInfo(identifier="W-B", colour="red"))
+    assert second != first  # the first one ended: a new warning opens a new activation
+    assert _plan_and_place(second).placed_households == alone.placed_households
+
+
+def test_field_notes_lose_phone_and_id_numbers_before_they_are_stored(db_url: str) -> None:
+    from sanqing.privacy import contains_personal_data
+    from sanqing.reporting import summarize
+
+    act = activate()
+    note = "户主王某电话13912345678，身份证621221199001011234，后山出现裂缝"
+    with session_scope() as s:
+        f = response.resolve_findings(
+            s,
+            town_code="621221106",
+            findings=[FindingInput(hazard="石门洞滑坡", status="danger", note=note)],
+        )
+        response.inspect_hazards(
+            session=s,
+            activation_id=act,
+            village_code="621221106202",
+            phase=InspectionPhase.BEFORE,
+            plan=load_plan(),
+            findings=f,
+            drill=False,
+        )
+    with session_scope() as s:
+        stored = s.exec(select(Inspection.finding).where(Inspection.status == "danger")).one()
+        assert "后山出现裂缝" in stored and not contains_personal_data(stored)
+        events = " ".join(e.detail for e in s.exec(select(TimelineEvent)))
+        assert not contains_personal_data(events)
+        assert not contains_personal_data(str(summarize(session=s, activation_id=act)))
+
+
+def test_a_village_without_cadres_or_hazards_still_counts_and_is_covered(db_url: str) -> None:
+    from sqlalchemy import delete
+
+    from sanqing.models import Cadre, Grid, HazardPoint, HazardThreat, Household
+    from sanqing.reporting import summarize
+
+    ensure_registry("jifeng")
+    v_no_cadre, v_no_hazard = "621221106205", "621221106203"
+    with session_scope() as s:
+        s.execute(delete(Grid).where(Grid.village_code == v_no_cadre))
+        s.execute(delete(Cadre).where(Cadre.village_code == v_no_cadre))
+        for h in s.exec(select(Household).where(Household.village_code == v_no_cadre)):
+            h.responsible_cadre_code = None
+            h.grid_code = None
+            s.add(h)
+        hz = [
+            h.code
+            for h in s.exec(select(HazardPoint).where(HazardPoint.village_code == v_no_hazard))
+        ]
+        s.execute(delete(HazardThreat).where(HazardThreat.hazard_code.in_(hz)))
+        s.execute(delete(HazardPoint).where(HazardPoint.code.in_(hz)))
+    act = activate(Level.I)
+    _plan_and_place(act)
+    with session_scope() as s:
+        orphans = s.exec(select(Relocation).where(Relocation.village_code == v_no_cadre)).all()
+        assert orphans and all(r.cadre_code for r in orphans)  # the town's leaders took them
+        leaders = {c.code for c in s.exec(select(Cadre).where(Cadre.role == "town_leader"))}
+        assert {r.cadre_code for r in orphans} <= leaders
+        figures = summarize(session=s, activation_id=act)
+    assert figures["villages"] == 6
+    assert v_no_hazard in {v["code"] for v in figures["village_figures"]}

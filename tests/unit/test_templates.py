@@ -533,3 +533,13 @@ def test_unknown_template_raises_template_missing() -> None:
     with pytest.raises(TemplateMissing, match=r"notices/nothing\.txt"):
         render("notices/nothing.txt", locale="zh-CN")
     assert issubclass(TemplateMissing, LookupError)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("name", ["notices/group.wechat.txt", "notices/broadcast.loudspeaker.txt"])
+def test_village_messages_never_name_an_empty_list_of_shelters(name: str, locale: str) -> None:
+    ctx = notice_context(name, locale)
+    ctx["summary"] = ctx["summary"] | {"shelters": []}
+    text = render(name, locale=locale, **ctx)
+    assert "转移到。" not in text and "安置点：。" not in text and "move now to ." not in text
+    assert ("安全地带" if locale == "zh-CN" else "safe ground") in text
