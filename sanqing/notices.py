@@ -397,13 +397,12 @@ def issue_notices(
                 moves=[move_ctx(r) for r in by_cadre.get(cadre_code, [])],
                 inspections=inspections.get(cadre_code, []),
             )
-    for prefix in superseded:
+    # Older versions are among the ids already loaded: no scan of the outbox.
+    older = [nid for nid in have if any(nid.startswith(prefix) for prefix in superseded)]
+    if older:
         session.execute(
             update(Notice)
-            .where(
-                col(Notice.id).startswith(prefix, autoescape=True),
-                col(Notice.status) == NoticeStatus.PENDING,
-            )
+            .where(col(Notice.id).in_(older), col(Notice.status) == NoticeStatus.PENDING)
             .values(status=NoticeStatus.SUPERSEDED)
         )
     upsert(session, Notice, rows)
