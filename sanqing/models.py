@@ -444,3 +444,28 @@ class TimelineEvent(SQLModel, table=True):
     action: str
     detail: str = ""
     simulated: bool = False
+
+
+class FeedRecord(SQLModel, table=True):
+    """A warning received from a feed (or refused), and the decision taken on it."""
+
+    id: str = Field(primary_key=True)  # sender|identifier (identifier alone when no sender)
+    identifier: str = Field(index=True)
+    sender: str = ""
+    source_format: str
+    source: str = ""
+    msg_type: str
+    status: str
+    hazard: str | None = None
+    colour: str | None = None
+    sent: datetime | None = _ts()
+    expires: datetime | None = _ts()
+    warning: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    action: str  # Action
+    reason: str = ""
+    level: str | None = None
+    town_codes: list[str] = _json()
+    village_codes: list[str] = _json()
+    activation_id: str | None = None
+    ended: bool = False  # cancelled, superseded by a cancel, all-clear or expired
+    received_at: datetime = _ts(nullable=False)

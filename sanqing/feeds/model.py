@@ -1,0 +1,102 @@
+"""The normalized warning every feed adapter produces, and the decision taken on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sanqing.plans import Colour, Level
+
+
+class SourceFormat(StrEnum):
+    CAP = "cap"
+    QWEATHER_V1 = "qweather_v1"
+    QWEATHER_V7 = "qweather_v7"
+    MANUAL = "manual"
+
+
+class Reference(BaseModel):
+    """A message an Update or Cancel refers to (CAP ``references``: sender,identifier,sent)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sender: str = ""
+    identifier: str
+    sent: datetime | None = None
+
+
+class FeedWarning(BaseModel):
+    """One warning as sanqing understands it, whatever feed it came from.
+
+    Unknown values of open vocabularies (event codes, severities, colours) are
+    kept as they came and explained in ``notes``; they are never a crash.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    identifier: str = Field(min_length=1)
+    sender: str = ""
+    sent: datetime
+    source_format: SourceFormat
+    source: str = ""  # the file or URL it was read from
+    msg_type: str = "Alert"  # Alert / Update / Cancel (CAP msgType)
+    status: str = "Actual"  # Actual / Exercise / Test / Draft / System
+    event: str = ""  # as published: 暴雨橙色预警 / Rainstorm
+    event_code: str = ""  # as published: 11B03 / 1003
+    hazard: str | None = None  # rainstorm / geological / flood; None: not a flood-plan hazard
+    colour: Colour | None = None
+    severity: str = ""  # Minor / Moderate / Severe / Extreme / Unknown
+    headline: str = ""
+    description: str = ""
+    language: str = ""  # of the info block chosen for display (zh-CN preferred)
+    onset: datetime | None = None
+    expires: datetime | None = None
+    response_types: list[str] = Field(default_factory=list)  # CAP responseType: AllClear …
+    references: list[Reference] = Field(default_factory=list)
+    area_desc: str = ""
+    polygons: list[list[tuple[float, float]]] = Field(default_factory=list)  # (lat, lon) rings
+    circles: list[tuple[float, float, float]] = Field(default_factory=list)  # lat, lon, km
+    geocodes: list[tuple[str, str]] = Field(default_factory=list)  # (valueName, value)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def all_clear(self) -> bool:
+        return any(r.lower() == "allclear" for r in self.response_types)
+
+
+class ParseFailure(BaseModel):
+    """A warning (or a whole document) that could not be read, and why."""
+
+    source: str
+    identifier: str | None = None
+    reason: str
+
+
+class ParseResult(BaseModel):
+    """What one document gave: warnings, failures, and links still to fetch (Atom/RSS)."""
+
+    warnings: list[FeedWarning] = Field(default_factory=list)
+    failures: list[ParseFailure] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+
+
+class Action(StrEnum):
+    ACTIVATE = "activate"
+    ESCALATE = "escalate"
+    DOWNGRADE = "downgrade"
+    STAND_DOWN = "stand_down"
+    DUPLICATE = "duplicate"
+    IGNORE = "ignore"
+    REJECT = "reject"
+
+
+class Decision(BaseModel):
+    """What a warning means for the towns it covers."""
+
+    action: Action
+    reason: str
+    level: Level | None = None
+    town_codes: list[str] = Field(default_factory=list)
+    village_codes: list[str] = Field(default_factory=list)  # sorted
