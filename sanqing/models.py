@@ -469,3 +469,14 @@ class FeedRecord(SQLModel, table=True):
     activation_id: str | None = None
     ended: bool = False  # cancelled, superseded by a cancel, all-clear or expired
     received_at: datetime = _ts(nullable=False)
+
+
+class FeedState(SQLModel, table=True):
+    """What the watch remembers of a feed between polls (conditional requests, last error)."""
+
+    url: str = Field(primary_key=True)
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: datetime | None = _ts()
+    last_ok_at: datetime | None = _ts()
+    last_error: str | None = None

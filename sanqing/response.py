@@ -436,6 +436,32 @@ def _continue_activation(
     session.add(act)
 
 
+def set_level(
+    *, session: Session, activation_id: str, level: Level, reason: str, now: datetime | None = None
+) -> bool:
+    """Change a running activation's level on purpose (a downgrade); True when it changed."""
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    old = Level(act.level)
+    if old == level or act.status != ActivationStatus.ACTIVE:
+        return False
+    act.level = level.value
+    act.updated_at = now
+    session.add(act)
+    verb = "提升" if level.rank > old.rank else "降低"
+    log_event(
+        session,
+        activation_id=activation_id,
+        key=f"set-level-{old.value}-to-{level.value}:{now.isoformat()}",
+        actor="镇应急办",
+        action=f"{verb}响应级别",
+        detail=f"响应级别由{old.label_zh}{verb}为{level.label_zh}：{reason}",
+        at=now,
+        simulated=act.drill,
+    )
+    return True
+
+
 def stand_down(
     *, session: Session, activation_id: str, reason: str, now: datetime | None = None
 ) -> None:

@@ -81,3 +81,12 @@ def db_url(
     db.reset_engines()
     if schema is not None and TEST_PG_URL is not None:
         _drop_pg_schema(TEST_PG_URL, schema)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test harness for the whole pytest session (it costs ~10 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

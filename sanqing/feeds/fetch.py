@@ -17,6 +17,10 @@ MAX_RESPONSE_BYTES = 2_000_000
 class FetchError(SanqingError, OSError):
     """A feed document could not be read (network, HTTP status, size, missing file)."""
 
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # network trouble and 5xx may pass; 4xx and size will not
+
 
 @dataclass(frozen=True)
 class Fetched:
@@ -75,9 +79,10 @@ def fetch(
                 response.headers.get("Last-Modified"),
             )
     except httpx.HTTPStatusError as exc:
-        raise FetchError(f"{source}: HTTP {exc.response.status_code}") from exc
+        code = exc.response.status_code
+        raise FetchError(f"{source}: HTTP {code}", retryable=code >= 500 or code == 429) from exc
     except httpx.HTTPError as exc:
-        raise FetchError(f"{source}: {type(exc).__name__}: {exc}") from exc
+        raise FetchError(f"{source}: {type(exc).__name__}: {exc}", retryable=True) from exc
     finally:
         if own:
             http.close()

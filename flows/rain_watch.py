@@ -1,0 +1,144 @@
+"""The rain watch: poll the warning feeds on a schedule and start, raise or end the response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from flows.flood_response import flood_response
+from sanqing import reporting, response
+from sanqing.db import session_scope
+from sanqing.feeds.config import load_feeds
+from sanqing.feeds.model import Action, Decision, FeedWarning
+from sanqing.models import FeedRecord, ReportKind
+from sanqing.plans import Level, load_plan
+from sanqing.settings import DEFAULT_LOCALE
+from sanqing.warning import WarningInfo
+from tasks.feeds import decide_warnings, poll_feed
+
+DRILL_STATUSES = frozenset({"Exercise", "Test"})
+
+
+def warning_info(warning: FeedWarning, decision: Decision) -> WarningInfo:
+    """What the response needs of a feed warning (its villages decided by the area rules)."""
+    assert warning.colour is not None
+    return WarningInfo(
+        identifier=warning.identifier,
+        hazard=warning.hazard or "rainstorm",
+        colour=warning.colour,
+        headline=warning.headline or warning.event,
+        description=warning.description,
+        sender=warning.sender,
+        sent=warning.sent,
+        status=warning.status,
+        area_desc=warning.area_desc,
+        village_codes=decision.village_codes,
+    )
+
+
+@task(name="stand-down", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def stand_down_town(
+    town_code: str, drill: bool, reason: str, plan_name: str, locale: str
+) -> str | None:
+    """End the town's running response and write the final report (终报)."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        act = response.open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
+        if act is None:
+            return None
+        response.stand_down(session=session, activation_id=act.id, reason=reason)
+        reporting.write_report(
+            session=session, activation_id=act.id, plan=plan, kind=ReportKind.FINAL, locale=locale
+        )
+        return act.id
+
+
+@task(name="lower-level", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def lower_level(
+    town_code: str, drill: bool, level: Level, reason: str, plan_name: str
+) -> str | None:
+    """A downgrade: the running response continues at the lower level."""
+    with session_scope() as session:
+        act = response.open_activation(session, town_code=town_code, plan=plan_name, drill=drill)
+        if act is None:
+            return None
+        response.set_level(session=session, activation_id=act.id, level=level, reason=reason)
+        return act.id
+
+
+def respond(
+    warning: FeedWarning, decision: Decision, *, plan: str = "flood", locale: str = DEFAULT_LOCALE
+) -> list[str]:
+    """Carry out one decision for every town it covers; return the activations touched."""
+    drill = warning.status in DRILL_STATUSES
+    touched: list[str] = []
+    for town in decision.town_codes:
+        if decision.action in (Action.ACTIVATE, Action.ESCALATE):
+            figures = flood_response(
+                town=town,
+                level=decision.level,
+                warning=warning_info(warning, decision),
+                drill=drill,
+                locale=locale,
+                plan=plan,
+            )
+            touched.append(figures["activation_id"])
+        elif decision.action == Action.DOWNGRADE and decision.level is not None:
+            act = lower_level(town, drill, decision.level, decision.reason, plan)
+            touched += [act] if act else []
+        elif decision.action == Action.STAND_DOWN:
+            act = stand_down_town(town, drill, decision.reason, plan, locale)
+            touched += [act] if act else []
+    if touched:
+        with session_scope() as session:
+            record = session.get(FeedRecord, _record_id(warning))
+            if record is not None:
+                record.activation_id = touched[0]
+                session.add(record)
+    return touched
+
+
+def _record_id(w: FeedWarning) -> str:
+    return f"{w.sender}|{w.identifier}" if w.sender else w.identifier
+
+
+@flow(name="rain-watch", log_prints=False)
+def rain_watch(
+    respond_to_warnings: bool = True, plan: str = "flood", locale: str = DEFAULT_LOCALE
+) -> list[dict[str, Any]]:
+    """雨情值守：轮询预警信息源，按预警自动启动、提升、降低或结束防汛应急响应。
+
+    Polls every feed in config/feeds.yaml (conditional requests, retries on
+    network errors), records every warning and the decision taken on it, and
+    starts the flood response for exactly the villages a warning covers,
+    raises or lowers its level on an update, and stands it down with a final
+    report on a cancel or all-clear. A malformed or hostile warning is recorded
+    as rejected and never stops the others. Exercise/Test warnings start drills.
+    """
+    config = load_feeds()
+    futures = [poll_feed.submit(f.name, f.url, f.area_codes, f.area_desc) for f in config.feeds]
+    results = []
+    logger = get_run_logger()
+    for feed, fut in zip(config.feeds, futures, strict=True):
+        fut.wait()
+        if fut.state.is_completed():
+            results.append(fut.result())
+        else:  # the feed is down after its retries: the others still count
+            logger.error("feed %s failed after retries: %s", feed.name, fut.state.message)
+    decisions = decide_warnings(results, plan_name=plan)
+    out: list[dict[str, Any]] = []
+    for warning, decision in decisions:
+        touched: list[str] = []
+        if warning is not None and respond_to_warnings:
+            touched = respond(warning, decision, plan=plan, locale=locale)
+        out.append(
+            {
+                "identifier": warning.identifier if warning else None,
+                "decision": decision.model_dump(mode="json"),
+                "activations": touched,
+            }
+        )
+    return out

@@ -1,0 +1,694 @@
+"""The decision on one warning, over the registry and what earlier warnings started.
+
+``decide`` reads the database and writes nothing; ``record`` stores the warning and
+its decision in ``FeedRecord`` (and marks the warnings a cancel or all-clear ends);
+``ingest`` does both. Nothing here starts a flow: the caller acts on the decision
+(``activate``/``escalate``: run the flood response, whose ``activate_plan`` opens or
+continues the town's one activation; ``downgrade``: ``response.set_level``;
+``stand_down``: ``response.stand_down``). ``assess`` gives the same decision with
+the detail per town (action, target level, open activation), for warnings that
+span several towns.
+
+Rules, in order:
+
+1. The same warning again (same identifier, and same sender when both have one)
+   is a ``duplicate``: nothing changes and it is not recorded again.
+2. Status ``Draft``/``System`` (or an unknown status), and message types other than
+   Alert/Update/Cancel, are ``ignore``d.
+3. A ``Cancel``, or an Update (or Alert) with responseType ``AllClear``, ends the
+   warnings it references, and with them their whole chain (what they reference,
+   and the updates that reference them). Every town those warnings started or
+   continued a response for stands down, unless another warning still in force
+   (not ended, not expired) holds it: then it is downgraded to that warning's
+   level if that is lower, else left running (``ignore``). Unknown references,
+   or no running response: ``ignore``. A cancel is never "expired".
+4. An Alert or Update already expired at ``now``, without a flood-plan hazard
+   (or one the plan has no levels for), or without a colour, is ``ignore``d; so is
+   one that covers no registered village.
+5. Per covered town, against its open activation (real or drill, as the warning):
+   none → ``activate``; the plan level of the warning is higher → ``escalate``;
+   equal, or lower without being a downgrade (below) → ``escalate`` when the
+   warning adds villages the activation does not answer for yet (the caller's
+   ``activate_plan`` widens it and never lowers the level), else ``ignore``
+   ("the running response continues"). A lower level is a ``downgrade`` only for
+   an Update whose chain holds that activation and when no other warning in
+   force needs a higher level: a new, milder Alert never lowers a response
+   another warning started.
+6. The warning's decision is the strongest of its towns' actions
+   (activate > escalate > downgrade > ignore; for ends: stand_down > downgrade >
+   ignore), with ``town_codes``/``village_codes`` of everything it covers
+   (for a stand-down or a downgrade after a cancel: the towns concerned, and their
+   villages). ``level`` is the plan level of the warning's hazard and colour,
+   except for a downgrade: the level the response goes down to.
+
+"In force" (for rules 3 and 5): a recorded warning that holds the town (see
+``record``), not ended, not expired, and not superseded by a recorded Update;
+the level it needs is the plan level of its hazard and colour.
+
+``Exercise``/``Test`` warnings follow the same rules against drill activations;
+every reason of theirs starts with "drill".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from sanqing.db import upsert
+from sanqing.errors import PlanConfigError
+from sanqing.feeds.area import Coverage, covered_villages
+from sanqing.feeds.model import Action, Decision, FeedWarning, Reference
+from sanqing.models import Activation, FeedRecord, Town, Village
+from sanqing.plans import Level, Plan
+from sanqing.response import open_activation
+
+REAL_STATUSES = frozenset({"actual"})
+DRILL_STATUSES = frozenset({"exercise", "test"})
+IGNORED_STATUSES = frozenset({"draft", "system"})
+MESSAGE_TYPES = frozenset({"alert", "update", "cancel"})
+#: Decisions after which a record holds (started, changed or rode along) a town's response.
+HOLDING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.IGNORE)
+_STRENGTH = {
+    Action.ACTIVATE: 4,
+    Action.STAND_DOWN: 4,
+    Action.ESCALATE: 3,
+    Action.DOWNGRADE: 2,
+    Action.IGNORE: 1,
+}
+
+
+@dataclass(frozen=True)
+class TownDecision:
+    """What a warning means for one town."""
+
+    town_code: str
+    action: Action
+    reason: str
+    level: Level | None = None  # the level the town's response should have after it
+    village_codes: list[str] = field(default_factory=list)
+    activation_id: str | None = None  # the open activation it acts on, if any
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The decision on a warning, with its detail per town and the area matching."""
+
+    decision: Decision
+    towns: list[TownDecision] = field(default_factory=list)
+    coverage: Coverage | None = None
+
+
+# --- identities -----------------------------------------------------------------------------
+
+
+def record_id(sender: str, identifier: str) -> str:
+    """The FeedRecord key of a warning: ``sender|identifier`` (identifier alone without sender)."""
+    return f"{sender}|{identifier}" if sender else identifier
+
+
+def is_drill(warning: FeedWarning) -> bool:
+    return warning.status.strip().lower() in DRILL_STATUSES
+
+
+def ends_warnings(warning: FeedWarning) -> bool:
+    """A Cancel, or an all-clear: it ends what it references rather than starting anything."""
+    return warning.msg_type.strip().lower() == "cancel" or warning.all_clear
+
+
+def _same_message(sender_a: str, id_a: str, sender_b: str, id_b: str) -> bool:
+    return id_a == id_b and (not sender_a or not sender_b or sender_a == sender_b)
+
+
+def find_duplicate(session: Session, warning: FeedWarning) -> FeedRecord | None:
+    """The record of this same warning, received before (rejections do not count)."""
+    rows = session.exec(
+        select(FeedRecord)
+        .where(FeedRecord.identifier == warning.identifier, FeedRecord.action != Action.REJECT)
+        .order_by(col(FeedRecord.received_at), col(FeedRecord.id))
+    ).all()
+    exact = [r for r in rows if r.id == record_id(warning.sender, warning.identifier)]
+    if exact:
+        return exact[0]
+    return next(
+        (
+            r
+            for r in rows
+            if _same_message(r.sender, r.identifier, warning.sender, warning.identifier)
+        ),
+        None,
+    )
+
+
+# --- chains of warnings ---------------------------------------------------------------------
+
+
+def _stored_refs(rec: FeedRecord) -> list[tuple[str, str]]:
+    out = []
+    for ref in (rec.warning or {}).get("references") or []:
+        if isinstance(ref, dict) and ref.get("identifier"):
+            out.append((str(ref.get("sender") or ""), str(ref["identifier"])))
+    return out
+
+
+def _lookup(session: Session, refs: Iterable[tuple[str, str]]) -> list[FeedRecord]:
+    refs = list(refs)
+    if not refs:
+        return []
+    rows = session.exec(
+        select(FeedRecord).where(
+            col(FeedRecord.identifier).in_(sorted({i for _, i in refs})),
+            FeedRecord.action != Action.REJECT,
+        )
+    ).all()
+    return [r for r in rows if any(_same_message(s, i, r.sender, r.identifier) for s, i in refs)]
+
+
+def _followers(session: Session) -> list[FeedRecord]:
+    """The recorded updates and cancels (the records that reference others)."""
+    return list(
+        session.exec(
+            select(FeedRecord).where(
+                func.lower(FeedRecord.msg_type).in_(["update", "cancel"]),
+                FeedRecord.action != Action.REJECT,
+            )
+        )
+    )
+
+
+def referenced_chain(session: Session, references: Sequence[Reference]) -> list[FeedRecord]:
+    """The recorded warnings ``references`` name, with their whole chain, sorted by id.
+
+    The chain: what they reference in turn, and the updates and cancels that reference
+    any of them (an update superseding a cancelled alert belongs to the same event).
+    """
+    chain: dict[str, FeedRecord] = {}
+    frontier = [(r.sender, r.identifier) for r in references]
+    followers: list[FeedRecord] | None = None
+    while True:
+        new = [r for r in _lookup(session, frontier) if r.id not in chain]
+        for r in new:
+            chain[r.id] = r
+        frontier = [ref for r in new for ref in _stored_refs(r)]
+        if frontier:
+            continue
+        if not chain:
+            return []
+        if followers is None:
+            followers = _followers(session)
+        added = False
+        for f in followers:
+            if f.id in chain:
+                continue
+            if any(
+                _same_message(s, i, c.sender, c.identifier)
+                for s, i in _stored_refs(f)
+                for c in chain.values()
+            ):
+                chain[f.id] = f
+                frontier.extend(_stored_refs(f))
+                added = True
+        if not added and not frontier:
+            return sorted(chain.values(), key=lambda r: r.id)
+
+
+def _holds(rec: FeedRecord) -> bool:
+    """Whether a record started, changed or rode along a town's response (see ``record``)."""
+    return rec.action in HOLDING_ACTIONS and rec.level is not None and bool(rec.town_codes)
+
+
+def holders(
+    session: Session, *, town_code: str, drill: bool, now: datetime, exclude: Iterable[str] = ()
+) -> list[FeedRecord]:
+    """The warnings in force that hold the town's response.
+
+    In force: not ended, not expired, and not superseded by a recorded Update (an
+    update stands for the warnings it references from then on).
+    """
+    skip = set(exclude)
+    rows = session.exec(
+        select(FeedRecord).where(
+            FeedRecord.ended == False,  # noqa: E712 - SQL expression
+            col(FeedRecord.action).in_([a.value for a in HOLDING_ACTIONS]),
+            col(FeedRecord.level).is_not(None),
+        )
+    ).all()
+    superseding = [
+        ref
+        for f in _followers(session)
+        if f.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES
+        for ref in _stored_refs(f)
+    ]
+    return [
+        r
+        for r in rows
+        if r.id not in skip
+        and not any(_same_message(s, i, r.sender, r.identifier) for s, i in superseding)
+        and town_code in r.town_codes
+        and (r.status.strip().lower() in DRILL_STATUSES) == drill
+        and (r.expires is None or r.expires > now)
+    ]
+
+
+def needed_level(plan: Plan, rec: FeedRecord) -> Level | None:
+    """The level a recorded warning asks for (from its hazard and colour; else its decision)."""
+    if rec.hazard and rec.colour:
+        try:
+            return plan.level_for_warning(rec.hazard, rec.colour)
+        except PlanConfigError:
+            pass
+    return Level(rec.level) if rec.level else None
+
+
+def _max_holder(plan: Plan, records: Sequence[FeedRecord]) -> tuple[FeedRecord, Level] | None:
+    """The holder that asks for the highest level, and that level."""
+    best: tuple[FeedRecord, Level] | None = None
+    for r in records:
+        lv = needed_level(plan, r)
+        if lv is not None and (best is None or lv.rank > best[1].rank):
+            best = (r, lv)
+    return best
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now!r}: decisions need a timezone-aware 'now'")
+    return now
+
+
+def _prefix(warning: FeedWarning) -> str:
+    return f"drill ({warning.status}): " if is_drill(warning) else ""
+
+
+def _ignore(warning: FeedWarning, reason: str) -> Assessment:
+    return Assessment(Decision(action=Action.IGNORE, reason=_prefix(warning) + reason))
+
+
+def _strongest(towns: Sequence[TownDecision]) -> Action:
+    return max((t.action for t in towns), key=lambda a: _STRENGTH[a])
+
+
+def _summary(towns: Sequence[TownDecision]) -> str:
+    return "; ".join(f"{t.town_code}: {t.action.value}, {t.reason}" for t in towns)
+
+
+def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Assessment:
+    """The decision on ``warning`` with its detail per town; reads the database only."""
+    now = _aware(now)
+    dup = find_duplicate(session, warning)
+    if dup is not None:
+        return Assessment(
+            Decision(
+                action=Action.DUPLICATE,
+                reason=(
+                    f"{_prefix(warning)}already received at {dup.received_at.isoformat()} "
+                    f"(decided {dup.action}): nothing changes"
+                ),
+                level=Level(dup.level) if dup.level else None,
+                town_codes=list(dup.town_codes),
+                village_codes=sorted(dup.village_codes),
+            )
+        )
+    status = warning.status.strip().lower()
+    if status in IGNORED_STATUSES:
+        return _ignore(warning, f"status {warning.status}: recorded, never acted on")
+    if status not in REAL_STATUSES | DRILL_STATUSES:
+        return _ignore(warning, f"unknown status {warning.status!r}: recorded, not acted on")
+    msg_type = warning.msg_type.strip().lower()
+    if msg_type not in MESSAGE_TYPES:
+        return _ignore(warning, f"message type {warning.msg_type!r} carries no warning")
+    if ends_warnings(warning):
+        return _assess_end(session, warning, plan, now)
+    if warning.expires is not None and warning.expires < now:
+        return _ignore(warning, f"already expired at {warning.expires.isoformat()}")
+    if warning.hazard is None:
+        what = warning.event or warning.event_code or warning.headline or "?"
+        return _ignore(warning, f"not a hazard of the {plan.plan} plan (event {what!r})")
+    if warning.hazard not in plan.warning_levels:
+        known = ", ".join(sorted(plan.warning_levels))
+        return _ignore(
+            warning, f"hazard {warning.hazard!r} has no levels in the {plan.plan} plan ({known})"
+        )
+    if warning.colour is None:
+        return _ignore(warning, "no warning colour: the level cannot be told")
+    level = plan.level_for_warning(warning.hazard, warning.colour)
+    villages = list(session.exec(select(Village).order_by(Village.code)))
+    towns = {t.code: t for t in session.exec(select(Town))}
+    coverage = covered_villages(warning, villages, towns)
+    if coverage.empty:
+        a = _ignore(warning, "covers no village in the registry")
+        return Assessment(a.decision, coverage=coverage)
+    drill = is_drill(warning)
+    chain = referenced_chain(session, warning.references) if msg_type == "update" else []
+    chain_ids = {r.id for r in chain}
+    decisions = [
+        _assess_town(
+            session,
+            warning=warning,
+            plan=plan,
+            now=now,
+            level=level,
+            town_code=town_code,
+            villages=[c for c in coverage.village_codes if c.startswith(town_code)],
+            chain=chain,
+            chain_ids=chain_ids,
+            drill=drill,
+        )
+        for town_code in coverage.town_codes
+    ]
+    action = _strongest(decisions)
+    label = f"{warning.hazard} {warning.colour.value} → level {level.value}"
+    if action == Action.DOWNGRADE:
+        # what the downgraded towns go to (another warning in force may keep it above ours)
+        level = max(
+            (t.level for t in decisions if t.action == action and t.level is not None),
+            key=lambda lv: lv.rank,
+            default=level,
+        )
+    if len(decisions) == 1:
+        reason = f"{label}: {decisions[0].reason}"
+    else:
+        reason = f"{label}: {_summary(decisions)}"
+    if coverage.notes:
+        reason += " [" + "; ".join(coverage.notes) + "]"
+    return Assessment(
+        Decision(
+            action=action,
+            reason=_prefix(warning) + reason,
+            level=level,
+            town_codes=coverage.town_codes,
+            village_codes=coverage.village_codes,
+        ),
+        towns=decisions,
+        coverage=coverage,
+    )
+
+
+def _assess_town(
+    session: Session,
+    *,
+    warning: FeedWarning,
+    plan: Plan,
+    now: datetime,
+    level: Level,
+    town_code: str,
+    villages: list[str],
+    chain: list[FeedRecord],
+    chain_ids: set[str],
+    drill: bool,
+) -> TownDecision:
+    act = open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
+    kind = "drill" if drill else "response"
+    if act is None:
+        return TownDecision(
+            town_code,
+            Action.ACTIVATE,
+            f"no running {kind}: start one at level {level.value}",
+            level,
+            villages,
+        )
+    old = Level(act.level)
+    added = sorted(set(villages) - set(act.village_codes))
+    if level.rank > old.rank:
+        return TownDecision(
+            town_code,
+            Action.ESCALATE,
+            f"raises the running {kind} {act.id} from level {old.value} to {level.value}",
+            level,
+            villages,
+            act.id,
+        )
+    if level.rank < old.rank:
+        ours = [r for r in chain if town_code in r.town_codes and _holds(r)]
+        if ours:
+            others = holders(
+                session,
+                town_code=town_code,
+                drill=drill,
+                now=now,
+                exclude=chain_ids | {record_id(warning.sender, warning.identifier)},
+            )
+            top = _max_holder(plan, others)
+            if top is None or top[1].rank < old.rank:
+                target = level if top is None or top[1].rank <= level.rank else top[1]
+                still = (
+                    f" (warning {top[0].identifier} still needs {top[1].value})"
+                    if top is not None and top[1].rank > level.rank
+                    else ""
+                )
+                return TownDecision(
+                    town_code,
+                    Action.DOWNGRADE,
+                    f"lowers the running {kind} {act.id} from level {old.value} "
+                    f"to {target.value}{still}",
+                    target,
+                    villages,
+                    act.id,
+                )
+            why = f"warning {top[0].identifier} keeps level {old.value}"
+        else:
+            why = f"a lower level ({level.value}) does not lower a {kind} another warning started"
+    else:
+        why = f"same level {level.value}"
+    if added:
+        return TownDecision(
+            town_code,
+            Action.ESCALATE,
+            f"{why}; the running {kind} {act.id} widens to villages {', '.join(added)}",
+            old,
+            villages,
+            act.id,
+        )
+    return TownDecision(
+        town_code,
+        Action.IGNORE,
+        f"{why}: the running {kind} {act.id} continues",
+        old,
+        villages,
+        act.id,
+    )
+
+
+def _assess_end(session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Assessment:
+    what = "cancel" if warning.msg_type.strip().lower() == "cancel" else "all-clear"
+    if not warning.references:
+        return _ignore(warning, f"a {what} that references no warning ends nothing")
+    chain = referenced_chain(session, warning.references)
+    if not chain:
+        named = ", ".join(r.identifier for r in warning.references)
+        return _ignore(warning, f"a {what} of warnings never received ({named}): nothing to end")
+    chain_ids = {r.id for r in chain} | {record_id(warning.sender, warning.identifier)}
+    by_town: dict[tuple[str, bool], set[str]] = {}
+    for rec in chain:
+        if not _holds(rec):
+            continue
+        drill = rec.status.strip().lower() in DRILL_STATUSES
+        for town_code in rec.town_codes:
+            by_town.setdefault((town_code, drill), set()).update(
+                c for c in rec.village_codes if c.startswith(town_code)
+            )
+    decisions: list[TownDecision] = []
+    for (town_code, drill), villages in sorted(by_town.items()):
+        kind = "drill" if drill else "response"
+        act = open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
+        if act is None:
+            decisions.append(
+                TownDecision(town_code, Action.IGNORE, f"no running {kind} to stand down")
+            )
+            continue
+        others = holders(session, town_code=town_code, drill=drill, now=now, exclude=chain_ids)
+        top = _max_holder(plan, others)
+        vs = sorted(villages)
+        if top is None:
+            decisions.append(
+                TownDecision(
+                    town_code,
+                    Action.STAND_DOWN,
+                    f"the {what} ends the warnings of the running {kind} {act.id}: stand down",
+                    None,
+                    vs,
+                    act.id,
+                )
+            )
+        elif top[1].rank < Level(act.level).rank:
+            decisions.append(
+                TownDecision(
+                    town_code,
+                    Action.DOWNGRADE,
+                    f"warning {top[0].identifier} is still in force: the running "
+                    f"{kind} {act.id} goes down from level {act.level} to {top[1].value}",
+                    top[1],
+                    vs,
+                    act.id,
+                )
+            )
+        else:
+            decisions.append(
+                TownDecision(
+                    town_code,
+                    Action.IGNORE,
+                    f"warning {top[0].identifier} is still in force: the running "
+                    f"{kind} {act.id} continues at level {act.level}",
+                    Level(act.level),
+                    vs,
+                    act.id,
+                )
+            )
+    ended = ", ".join(r.identifier for r in chain)
+    if not decisions:
+        return _ignore(warning, f"the {what} ends {ended}, which started no response")
+    action = _strongest(decisions)
+    acting = [d for d in decisions if d.action == action]
+    reason = f"the {what} ends {ended}: {_summary(decisions)}"
+    if action == Action.IGNORE:
+        # Not a holding record: an ignored end names no towns (see ``_holds``).
+        return Assessment(
+            Decision(action=action, reason=_prefix(warning) + reason), towns=decisions
+        )
+    levels = [d.level for d in acting if d.level is not None]
+    return Assessment(
+        Decision(
+            action=action,
+            reason=_prefix(warning) + reason,
+            level=max(levels, key=lambda lv: lv.rank) if levels else None,
+            town_codes=sorted({d.town_code for d in acting}),
+            village_codes=sorted({c for d in acting for c in d.village_codes}),
+        ),
+        towns=decisions,
+    )
+
+
+def decide(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:
+    """The decision on one warning (see the module docstring); reads the database only."""
+    return assess(session=session, warning=warning, plan=plan, now=now).decision
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def record(
+    *,
+    session: Session,
+    warning: FeedWarning,
+    decision: Decision,
+    now: datetime,
+    activation_id: str | None = None,
+) -> FeedRecord:
+    """Store the warning and its decision (once: a second call leaves the first record).
+
+    A cancel or all-clear that was acted on or ignored (not a duplicate, not a draft)
+    marks the chain of warnings it ends ``ended``, and itself too. A record holds a
+    town's response (for later cancels and downgrades) when its action is activate,
+    escalate, downgrade, or an ignore that names towns and a level (the running
+    response continues); ignores for any other reason name no towns.
+    """
+    now = _aware(now)
+    rid = record_id(warning.sender, warning.identifier)
+    ends = ends_warnings(warning) and decision.action not in (
+        Action.DUPLICATE,
+        Action.REJECT,
+    )
+    status_counts = warning.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES
+    row: dict[str, Any] = {
+        "id": rid,
+        "identifier": warning.identifier,
+        "sender": warning.sender,
+        "source_format": warning.source_format.value,
+        "source": warning.source,
+        "msg_type": warning.msg_type,
+        "status": warning.status,
+        "hazard": warning.hazard,
+        "colour": warning.colour.value if warning.colour else None,
+        "sent": warning.sent,
+        "expires": warning.expires,
+        "warning": warning.model_dump(mode="json"),
+        "action": decision.action.value,
+        "reason": decision.reason,
+        "level": decision.level.value if decision.level else None,
+        "town_codes": list(decision.town_codes),
+        "village_codes": sorted(decision.village_codes),
+        "activation_id": activation_id,
+        "ended": ends and status_counts,
+        "received_at": now,
+    }
+    upsert(session, FeedRecord, [row])
+    if ends and status_counts and warning.references:
+        chain = [r.id for r in referenced_chain(session, warning.references) if r.id != rid]
+        if chain:
+            session.execute(
+                update(FeedRecord).where(col(FeedRecord.id).in_(chain)).values(ended=True)
+            )
+    session.flush()
+    rec = session.get(FeedRecord, rid, populate_existing=True)
+    assert rec is not None
+    return rec
+
+
+def ingest(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:
+    """Decide on the warning and record it (a duplicate is not recorded again)."""
+    decision = decide(session=session, warning=warning, plan=plan, now=now)
+    if decision.action != Action.DUPLICATE:
+        record(session=session, warning=warning, decision=decision, now=now)
+    return decision
+
+
+def record_rejection(
+    *,
+    session: Session,
+    source: str,
+    identifier: str | None,
+    reason: str,
+    now: datetime,
+    source_format: str = "",
+    sender: str = "",
+) -> FeedRecord:
+    """Store a warning (or document) that could not be read, as a ``reject`` with its reason.
+
+    Keyed by source, identifier and reason, so the same bad input polled again is
+    stored once; a corrected warning with the same identifier is not a duplicate of it.
+    """
+    now = _aware(now)
+    digest = hashlib.sha256(
+        f"{source}\x00{sender}\x00{identifier}\x00{reason}".encode()
+    ).hexdigest()
+    rid = f"reject|{(identifier or '')[:80]}|{digest[:16]}"
+    upsert(
+        session,
+        FeedRecord,
+        [
+            {
+                "id": rid,
+                "identifier": identifier or "",
+                "sender": sender,
+                "source_format": source_format,
+                "source": source,
+                "msg_type": "",
+                "status": "",
+                "warning": {},
+                "action": Action.REJECT.value,
+                "reason": reason,
+                "town_codes": [],
+                "village_codes": [],
+                "received_at": now,
+            }
+        ],
+    )
+    session.flush()
+    rec = session.get(FeedRecord, rid, populate_existing=True)
+    assert rec is not None
+    return rec
+
+
+def open_activation_of(
+    session: Session, *, town_code: str, plan: Plan, warning: FeedWarning
+) -> Activation | None:
+    """The town's running activation a warning of this status acts on (real or drill)."""
+    return open_activation(session, town_code=town_code, plan=plan.plan, drill=is_drill(warning))

@@ -1,0 +1,56 @@
+"""Polling warning feeds and recording what they say, as Prefect tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from sanqing.db import session_scope
+from sanqing.feeds.fetch import FetchError
+from sanqing.feeds.model import Decision, FeedWarning, ParseResult
+from sanqing.feeds.watch import ingest_results, poll
+from sanqing.plans import load_plan
+
+#: Network errors and 5xx are retried with backoff; the feed state keeps the validators.
+POLL_RETRIES = 3
+POLL_RETRY_DELAYS: list[float] = [2, 10, 30]
+
+
+def network_trouble(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry what may pass (network, 5xx); a 4xx or a bad document will not."""
+    exc = state.data
+    return isinstance(exc, FetchError) and exc.retryable
+
+
+@task(
+    name="poll-feed",
+    task_run_name="poll-{name}",
+    cache_policy=NO_CACHE,
+    retries=POLL_RETRIES,
+    retry_delay_seconds=POLL_RETRY_DELAYS,
+    retry_condition_fn=network_trouble,
+)
+def poll_feed(name: str, url: str, area_codes: list[str], area_desc: str) -> ParseResult:
+    """Fetch the feed (conditionally), follow its index links, parse every warning."""
+    result = poll(url=url, area_codes=area_codes, area_desc=area_desc)
+    get_run_logger().info(
+        "%s: %d warnings, %d refused, %d links",
+        name,
+        len(result.warnings),
+        len(result.failures),
+        len(result.links),
+    )
+    return result
+
+
+@task(name="decide-warnings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def decide_warnings(
+    results: list[ParseResult], plan_name: str = "flood"
+) -> list[tuple[FeedWarning | None, Decision]]:
+    """Store every warning and refusal, and decide what each means for the towns."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        return ingest_results(session=session, results=results, plan=plan)
