@@ -142,3 +142,22 @@ def rain_watch(
             }
         )
     return out
+
+
+def serve_watch() -> None:
+    """Serve the rain watch as a deployment polling every ``poll_minutes`` (config/feeds.yaml).
+
+    Needs a Prefect server (``PREFECT_API_URL``); ``sanqing serve`` will start one.
+    """
+    from datetime import timedelta
+
+    config = load_feeds()
+    rain_watch.serve(
+        name="rain-watch",
+        interval=timedelta(minutes=config.poll_minutes),
+        description="雨情值守：每隔几分钟轮询预警信息源并按预警启动、调整或结束防汛应急响应。",
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover - a long-running process
+    serve_watch()

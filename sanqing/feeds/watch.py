@@ -27,6 +27,7 @@ def poll(
     area_desc: str,
     client: httpx.Client | None = None,
     now: datetime | None = None,
+    conditional: bool = True,
 ) -> ParseResult:
     """Fetch a feed if it changed (ETag / Last-Modified), follow index links, parse it all.
 
@@ -34,15 +35,19 @@ def poll(
     never hides the others. Only the index itself failing raises (to be retried).
     """
     now = now or utcnow()
-    with session_scope() as session:
-        state = session.get(FeedState, url)
-        etag, modified = (state.etag, state.last_modified) if state else (None, None)
+    etag = modified = None
+    if conditional:
+        with session_scope() as session:
+            state = session.get(FeedState, url)
+            if state is not None:
+                etag, modified = state.etag, state.last_modified
     http = client or httpx.Client(timeout=DEFAULT_TIMEOUT_S, follow_redirects=True)
     try:
         try:
             got = fetch(url, client=http, etag=etag, last_modified=modified)
         except FetchError as exc:
-            _remember(url, now=now, error=str(exc))
+            if conditional:
+                _remember(url, now=now, error=str(exc))
             raise
         result = ParseResult()
         if not got.not_modified:
@@ -62,7 +67,8 @@ def poll(
                 result.warnings.extend(inner.warnings)
                 result.failures.extend(inner.failures)
             result.links = []
-        _remember(url, now=now, etag=got.etag, modified=got.last_modified, ok=True)
+        if conditional:
+            _remember(url, now=now, etag=got.etag, modified=got.last_modified, ok=True)
         return result
     finally:
         if client is None:
@@ -102,7 +108,5 @@ def ingest_results(
                 reason=failure.reason,
                 now=now,
             )
-            out.append(
-                (None, Decision(action=Action.REJECT, reason=f"{failure.source}: {failure.reason}"))
-            )
+            out.append((None, Decision(action=Action.REJECT, reason=failure.reason)))
     return out
