@@ -17,7 +17,7 @@ from sanqing.models import FeedRecord, ReportKind
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
-from tasks.feeds import decide_warnings, poll_feed
+from tasks.feeds import decide_warnings, expire_warnings, poll_feed
 
 DRILL_STATUSES = frozenset({"Exercise", "Test"})
 
@@ -141,6 +141,20 @@ def rain_watch(
                 "activations": touched,
             }
         )
+    if respond_to_warnings:
+        for town, drill in expire_warnings(plan_name=plan):
+            act = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
+            out.append(
+                {
+                    "identifier": None,
+                    "decision": {
+                        "action": "stand_down",
+                        "reason": "warnings expired",
+                        "town_codes": [town],
+                    },
+                    "activations": [act] if act else [],
+                }
+            )
     return out
 
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     templates_dir: Path = REPO_ROOT / "templates"
     locale: str = DEFAULT_LOCALE
     timezone: str = "Asia/Shanghai"
+    feed_timeout_s: float = Field(15.0, gt=0, description="Timeout of one feed request.")
 
     @property
     def effective_database_url(self) -> str:

@@ -11,7 +11,7 @@ from prefect.logging import get_run_logger
 from sanqing.db import session_scope
 from sanqing.feeds.fetch import FetchError
 from sanqing.feeds.model import Decision, FeedWarning, ParseResult
-from sanqing.feeds.watch import ingest_results, poll
+from sanqing.feeds.watch import expired_responses, ingest_results, poll
 from sanqing.plans import load_plan
 
 #: Network errors and 5xx are retried with backoff; the feed state keeps the validators.
@@ -54,3 +54,11 @@ def decide_warnings(
     plan = load_plan(plan_name)
     with session_scope() as session:
         return ingest_results(session=session, results=results, plan=plan)
+
+
+@task(name="expire-warnings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def expire_warnings(plan_name: str = "flood") -> list[tuple[str, bool]]:
+    """Towns whose warnings have all expired: their responses end."""
+    plan = load_plan(plan_name)
+    with session_scope() as session:
+        return expired_responses(session=session, plan=plan)

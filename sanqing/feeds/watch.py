@@ -6,15 +6,16 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 import httpx
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from sanqing.db import session_scope, upsert
-from sanqing.feeds.decide import ingest, record_rejection
-from sanqing.feeds.fetch import DEFAULT_TIMEOUT_S, FetchError, fetch, is_url
+from sanqing.feeds.decide import DRILL_STATUSES, HOLDING_ACTIONS, holders, ingest, record_rejection
+from sanqing.feeds.fetch import FetchError, fetch, is_url
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.parse import parse_document
-from sanqing.models import FeedState, utcnow
+from sanqing.models import Activation, ActivationStatus, FeedRecord, FeedState, utcnow
 from sanqing.plans import Plan
+from sanqing.settings import get_settings
 
 #: An index lists at most this many messages worth fetching in one poll.
 MAX_LINKS_PER_POLL = 50
@@ -41,7 +42,7 @@ def poll(
             state = session.get(FeedState, url)
             if state is not None:
                 etag, modified = state.etag, state.last_modified
-    http = client or httpx.Client(timeout=DEFAULT_TIMEOUT_S, follow_redirects=True)
+    http = client or httpx.Client(timeout=get_settings().feed_timeout_s, follow_redirects=True)
     try:
         try:
             got = fetch(url, client=http, etag=etag, last_modified=modified)
@@ -109,4 +110,41 @@ def ingest_results(
                 now=now,
             )
             out.append((None, Decision(action=Action.REJECT, reason=failure.reason)))
+    return out
+
+
+def expired_responses(
+    *, session: Session, plan: Plan, now: datetime | None = None
+) -> list[tuple[str, bool]]:
+    """Running responses whose warnings have all expired: ``(town_code, drill)`` to stand down.
+
+    The warnings are marked ended. A response no warning ever held (a manual
+    start) is left to the commander.
+    """
+    now = now or utcnow()
+    open_acts = session.exec(
+        select(Activation).where(
+            Activation.plan == plan.plan, Activation.status == ActivationStatus.ACTIVE
+        )
+    ).all()
+    records = session.exec(
+        select(FeedRecord).where(
+            FeedRecord.ended == False,  # noqa: E712 - SQL expression
+            col(FeedRecord.action).in_([a.value for a in HOLDING_ACTIONS]),
+        )
+    ).all()
+    out: list[tuple[str, bool]] = []
+    for act in open_acts:
+        held_by = [
+            r
+            for r in records
+            if act.town_code in r.town_codes
+            and (r.status.strip().lower() in DRILL_STATUSES) == act.drill
+        ]
+        if not held_by or holders(session, town_code=act.town_code, drill=act.drill, now=now):
+            continue
+        for r in held_by:
+            r.ended = True
+            session.add(r)
+        out.append((act.town_code, act.drill))
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ class FeedServer:
     port: int = 0
     documents: dict[str, bytes] = field(default_factory=dict)
     fail_next: dict[str, int] = field(default_factory=dict)
+    delay_next: dict[str, float] = field(default_factory=dict)  # seconds, once
     requests: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -30,6 +32,9 @@ def feed_server() -> Iterator[FeedServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.requests.append(self.path)
+            delay = state.delay_next.pop(self.path, 0.0)
+            if delay:
+                time.sleep(delay)  # longer than the client's timeout: it gives up first
             if state.fail_next.get(self.path, 0) > 0:
                 state.fail_next[self.path] -= 1
                 self.send_response(500)

@@ -2,7 +2,7 @@
 
 Nothing → an orange rainstorm warning for two villages (response activated for
 those villages only) → an update to red (escalated, same activation) → a cancel
-(stood down, final report written); a 500 in between is retried and loses nothing.
+(stood down, final report written); a 500 and a timeout in between are retried and lose nothing.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def watched_feed(feed_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch): 
         encoding="utf-8",
     )
     monkeypatch.setenv("SANQING_CONFIG_DIR", str(config))
+    monkeypatch.setenv("SANQING_FEED_TIMEOUT_S", "1")
     get_settings.cache_clear()
     feed_server.documents["/cap/" + ALERT_ID + ".xml"] = ALERT
     feed_server.documents["/cap/" + UPDATE_ID + ".xml"] = UPDATE
@@ -141,8 +142,9 @@ def test_alert_update_cancel_through_the_watch(db_url: str, watched_feed) -> Non
         (act,) = s.exec(select(Activation)).all()
         assert act.id == first_id and act.level == "I"
 
-    # 4. cancel: stood down, final report written
+    # 4. the feed times out once, the poll is retried; the cancel stands the response down
     watched_feed.documents["/atom.xml"] = atom(ALERT_ID, UPDATE_ID, CANCEL_ID)
+    watched_feed.delay_next["/atom.xml"] = 3.0
     out = rain_watch()
     assert {o["identifier"]: o["decision"]["action"] for o in out}[CANCEL_ID] == "stand_down"
     with session_scope() as s:
@@ -153,4 +155,6 @@ def test_alert_update_cancel_through_the_watch(db_url: str, watched_feed) -> Non
         records = {r.identifier: r for r in s.exec(select(FeedRecord))}
         assert set(records) == {ALERT_ID, UPDATE_ID, CANCEL_ID}
         assert records[ALERT_ID].ended and records[UPDATE_ID].ended
-    assert watched_feed.requests.count("/atom.xml") == 5  # 4 polls + 1 retry after the 500
+    assert (
+        watched_feed.requests.count("/atom.xml") == 6
+    )  # 4 polls + a retry after the 500 and the timeout

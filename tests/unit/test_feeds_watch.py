@@ -1,0 +1,76 @@
+"""The watch's domain side (sanqing/feeds/watch.py): expiry ends the response it held."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from sanqing import response
+from sanqing.db import session_scope
+from sanqing.feeds.decide import ingest
+from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult
+from sanqing.feeds.watch import expired_responses, ingest_results
+from sanqing.models import FeedRecord
+from sanqing.plans import Level, load_plan
+from sanqing.registry import ensure_registry, find_town
+from sanqing.warning import WarningInfo
+
+NOW = datetime(2026, 7, 12, 11, 0, tzinfo=UTC)
+
+
+def warning(identifier: str, expires: datetime) -> FeedWarning:
+    return FeedWarning(
+        identifier=identifier,
+        sender="S",
+        sent=NOW,
+        source_format="cap",
+        msg_type="Alert",
+        status="Actual",
+        hazard="rainstorm",
+        colour="orange",
+        expires=expires,
+        geocodes=[("行政区划代码", "621221106202")],
+    )
+
+
+def test_when_every_warning_holding_a_response_expired_it_is_stood_down(db_url: str) -> None:
+    ensure_registry("jifeng")
+    w = warning("W-EXP", NOW + timedelta(hours=6))
+    plan = load_plan()
+    with session_scope() as s:
+        assert ingest(session=s, warning=w, plan=plan, now=NOW).action == "activate"
+        response.activate_plan(
+            session=s,
+            town=find_town(s, "jifeng"),
+            plan=plan,
+            level=Level.II,
+            warning=WarningInfo(identifier="W-EXP", colour="orange"),
+            drill=False,
+            now=NOW,
+        )
+    with session_scope() as s:  # still in force
+        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=1)) == []
+    with session_scope() as s:
+        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=7)) == [
+            ("621221106", False)
+        ]
+    with session_scope() as s:
+        assert all(r.ended for r in s.exec(select(FeedRecord)))
+        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=8)) == []
+
+
+def test_a_refused_document_is_recorded_beside_the_good_warnings(db_url: str) -> None:
+    ensure_registry("jifeng")
+    results = [
+        ParseResult(
+            warnings=[warning("W-OK", NOW + timedelta(hours=6))],
+            failures=[ParseFailure(source="feed.xml", reason="feed.xml: XML refused: a DTD")],
+        )
+    ]
+    with session_scope() as s:
+        decided = ingest_results(session=s, results=results, plan=load_plan(), now=NOW)
+    assert [d.action for _, d in decided] == ["activate", "reject"]
+    with session_scope() as s:
+        actions = sorted(r.action for r in s.exec(select(FeedRecord)))
+    assert actions == ["activate", "reject"]
