@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.logging import get_run_logger
+from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
 from sanqing import reporting, response
@@ -69,14 +69,59 @@ def lower_level(
         return act.id
 
 
+#: When a Prefect server has this deployment (``sanqing serve`` / ``prefect deploy``), the
+#: response runs there, on a worker; on the embedded default it runs as a subflow.
+FLOOD_DEPLOYMENT = "flood-response/flood-response"
+
+
+def flood_deployment_available() -> bool:
+    """Whether the API knows the flood-response deployment."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_deployment_by_name(FLOOD_DEPLOYMENT)
+    except ObjectNotFound:
+        return False
+    return True
+
+
 def respond(
     warning: FeedWarning, decision: Decision, *, plan: str = "flood", locale: str = DEFAULT_LOCALE
 ) -> list[str]:
-    """Carry out one decision for every town it covers; return the activations touched."""
+    """Carry out one decision for every town it covers; return the activations touched.
+
+    With the flood-response deployment on the server, the run is handed to it
+    (idempotency key: warning, town and action, so a retried watch starts it once)
+    and the activation is known only when that run has started.
+    """
     drill = warning.status in DRILL_STATUSES
     touched: list[str] = []
+    starts = decision.action in (Action.ACTIVATE, Action.ESCALATE)
+    deployed = starts and flood_deployment_available()
     for town in decision.town_codes:
-        if decision.action in (Action.ACTIVATE, Action.ESCALATE):
+        if starts and deployed:
+            from prefect.deployments import run_deployment
+
+            run = run_deployment(
+                FLOOD_DEPLOYMENT,
+                parameters={
+                    "town": town,
+                    "level": decision.level.value if decision.level else None,
+                    "warning": warning_info(warning, decision).model_dump(mode="json"),
+                    "drill": drill,
+                    "locale": locale,
+                    "plan": plan,
+                },
+                timeout=0,
+                idempotency_key=f"{_record_id(warning)}:{town}:{decision.action.value}",
+            )
+            # respond() also runs outside a flow (the CLI): a plain logger, not the run logger
+            get_logger("sanqing.watch").info(
+                "flood response for %s handed to deployment run %s", town, getattr(run, "id", run)
+            )
+        elif starts:
             figures = flood_response(
                 town=town,
                 level=decision.level,

@@ -1,0 +1,65 @@
+"""With a flood-response deployment on the server, the watch hands the response to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from sanqing.feeds.model import Action, Decision, FeedWarning
+from sanqing.plans import Level
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+
+
+@pytest.fixture
+def deployment() -> Iterator[str]:
+    from prefect.client.orchestration import get_client
+
+    from flows.flood_response import flood_response
+
+    deployment_id = flood_response.to_deployment(name="flood-response").apply()
+    try:
+        yield str(deployment_id)
+    finally:  # other tests must see the embedded default again (no deployment: subflows)
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
+
+
+def test_a_decision_becomes_one_deployment_run_with_the_warning(
+    db_url: str, deployment: str
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from flows.rain_watch import respond
+
+    w = FeedWarning(
+        identifier="W-DEP",
+        sender="S",
+        sent=datetime(2026, 7, 12, 10, 30, tzinfo=UTC),
+        source_format="cap",
+        hazard="rainstorm",
+        colour="red",
+        geocodes=[("行政区划代码", "621221106202")],
+    )
+    d = Decision(
+        action=Action.ACTIVATE,
+        reason="test",
+        level=Level.I,
+        town_codes=["621221106"],
+        village_codes=["621221106202"],
+    )
+    assert respond(w, d) == []  # the activation is opened by the deployment run, not here
+    assert respond(w, d) == []  # a retried watch: the idempotency key keeps it to one run
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
+        )
+    assert len(runs) == 1
+    p = runs[0].parameters
+    assert p["town"] == "621221106" and p["level"] == "I"
+    assert p["warning"]["identifier"] == "W-DEP" and p["warning"]["village_codes"] == [
+        "621221106202"
+    ]
