@@ -543,3 +543,16 @@ def test_village_messages_never_name_an_empty_list_of_shelters(name: str, locale
     text = render(name, locale=locale, **ctx)
     assert "转移到。" not in text and "安置点：。" not in text and "move now to ." not in text
     assert ("安全地带" if locale == "zh-CN" else "safe ground") in text
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_the_final_report_says_the_response_ended_and_when_people_go_home(locale: str) -> None:
+    ctx = report_context(locale) | {
+        "kind": "final",
+        "kind_label": label(locale, "report_kind", "final"),
+    }
+    text = render("reports/initial.txt", locale=locale, **ctx)
+    if locale == "zh-CN":
+        assert "终报" in text and "后续工作" in text and "返回" in text and "下一步工作" not in text
+    else:
+        assert "Final report" in text and "return in groups" in text and "Next steps" not in text
