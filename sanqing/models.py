@@ -467,6 +467,7 @@ class FeedRecord(SQLModel, table=True):
     town_codes: list[str] = _json()
     village_codes: list[str] = _json()
     activation_id: str | None = None
+    done: bool = True  # False until the decision was carried out (activate/escalate/…)
     ended: bool = False  # cancelled, superseded by a cancel, all-clear or expired
     received_at: datetime = _ts(nullable=False)
 

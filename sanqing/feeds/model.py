@@ -80,6 +80,11 @@ class ParseResult(BaseModel):
     warnings: list[FeedWarning] = Field(default_factory=list)
     failures: list[ParseFailure] = Field(default_factory=list)
     links: list[str] = Field(default_factory=list)
+    # The feed's validators, saved only once everything it gave is decided.
+    url: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    complete: bool = True  # False: some linked message was not read; poll it whole again
 
 
 class Action(StrEnum):
@@ -100,3 +105,4 @@ class Decision(BaseModel):
     level: Level | None = None
     town_codes: list[str] = Field(default_factory=list)
     village_codes: list[str] = Field(default_factory=list)  # sorted
+    drill: bool = False  # the activations concerned are drills (Exercise/Test chains)
