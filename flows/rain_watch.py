@@ -12,14 +12,20 @@ from flows.flood_response import flood_response
 from sanqing import reporting, response
 from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
+from sanqing.feeds.decide import is_drill
 from sanqing.feeds.model import Action, Decision, FeedWarning
-from sanqing.models import FeedRecord, ReportKind
+from sanqing.feeds.watch import Pending, mark_done
+from sanqing.models import ReportKind
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
-from tasks.feeds import decide_warnings, expire_warnings, poll_feed
-
-DRILL_STATUSES = frozenset({"Exercise", "Test"})
+from tasks.feeds import (
+    decide_warnings,
+    expire_warnings,
+    poll_feed,
+    read_pending,
+    remember_feed_validators,
+)
 
 
 def warning_info(warning: FeedWarning, decision: Decision) -> WarningInfo:
@@ -96,7 +102,13 @@ def respond(
     (idempotency key: warning, town and action, so a retried watch starts it once)
     and the activation is known only when that run has started.
     """
-    drill = warning.status in DRILL_STATUSES
+    drill = decision.drill
+    if is_drill(warning) and not drill:
+        # An exercise message never starts, changes or ends a real response.
+        get_logger("sanqing.watch").warning(
+            "drill message %s refers to a real response: not carried out", warning.identifier
+        )
+        return []
     touched: list[str] = []
     starts = decision.action in (Action.ACTIVATE, Action.ESCALATE)
     deployed = starts and flood_deployment_available()
@@ -137,12 +149,16 @@ def respond(
         elif decision.action == Action.STAND_DOWN:
             act = stand_down_town(town, drill, decision.reason, plan, locale)
             touched += [act] if act else []
-    if touched:
-        with session_scope() as session:
-            record = session.get(FeedRecord, _record_id(warning))
-            if record is not None:
-                record.activation_id = touched[0]
-                session.add(record)
+    return touched
+
+
+def carry_out(p: Pending, *, plan: str, locale: str) -> list[str]:
+    """Carry out a stored decision and mark it done."""
+    touched = respond(p.warning, p.decision, plan=plan, locale=locale)
+    with session_scope() as session:
+        mark_done(
+            session=session, record_id=p.record_id, activation_id=touched[0] if touched else None
+        )
     return touched
 
 
@@ -173,19 +189,31 @@ def rain_watch(
             results.append(fut.result())
         else:  # the feed is down after its retries: the others still count
             logger.error("feed %s failed after retries: %s", feed.name, fut.state.message)
-    decisions = decide_warnings(results, plan_name=plan)
-    out: list[dict[str, Any]] = []
-    for warning, decision in decisions:
-        touched: list[str] = []
-        if warning is not None and respond_to_warnings:
-            touched = respond(warning, decision, plan=plan, locale=locale)
-        out.append(
-            {
-                "identifier": warning.identifier if warning else None,
-                "decision": decision.model_dump(mode="json"),
-                "activations": touched,
-            }
-        )
+    decided = decide_warnings(results, plan_name=plan)
+    remember_feed_validators(results)  # only now: what they gave is stored
+    out: list[dict[str, Any]] = [
+        {
+            "identifier": d.warning.identifier
+            if d.warning
+            else (d.failure.identifier if d.failure else None),
+            "decision": d.decision.model_dump(mode="json"),
+            "activations": [],
+        }
+        for d in decided
+    ]
+    failed = 0
+    if respond_to_warnings:
+        by_id = {o["identifier"]: o for o in out if o["identifier"]}
+        # This poll's decisions and any left over from a failed run or a preview.
+        for p in read_pending():
+            try:
+                touched = carry_out(p, plan=plan, locale=locale)
+            except Exception as exc:
+                failed += 1
+                logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
+                continue
+            if p.warning.identifier in by_id:
+                by_id[p.warning.identifier]["activations"] = touched
     if respond_to_warnings:
         for town, drill in expire_warnings(plan_name=plan):
             act = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
@@ -200,6 +228,11 @@ def rain_watch(
                     "activations": [act] if act else [],
                 }
             )
+    if failed:
+        raise RuntimeError(
+            f"{failed} decision(s) could not be carried out; they stay pending and are "
+            "retried at the next poll"
+        )
     return out
 
 

@@ -187,9 +187,10 @@ warnings_app = typer.Typer(help="Warnings from feeds: read, decide, respond.", n
 app.add_typer(warnings_app, name="warnings")
 
 
-def warning_json(warning: Any, decision: Any) -> dict[str, Any]:
-    """One line of ``sanqing warnings ingest --json``."""
-    d = decision.model_dump(mode="json")
+def warning_json(decided: Any) -> dict[str, Any]:
+    """One line of ``sanqing warnings ingest --json`` (a refusal keeps what is known of it)."""
+    warning, failure = decided.warning, decided.failure
+    d = decided.decision.model_dump(mode="json")
     d["village_codes"] = sorted(d["village_codes"])
     if warning is None:
         empty: dict[str, Any] = dict.fromkeys(
@@ -208,7 +209,8 @@ def warning_json(warning: Any, decision: Any) -> dict[str, Any]:
                 "area_desc",
             )
         )
-        return empty | {"references": [], "geocodes": [], "decision": d}
+        known = {"identifier": failure.identifier} if failure is not None else {}
+        return empty | known | {"references": [], "geocodes": [], "decision": d}
     w = warning.model_dump(mode="json")
     return {
         "identifier": w["identifier"],
@@ -293,16 +295,18 @@ def warnings_ingest(
             decided = ingest_results(session=session, results=results, plan=load_plan(), now=clock)
     except SanqingError as exc:
         raise _fail(exc) from exc
-    if respond:
+    if respond:  # this ingest's decisions, and any left pending by an earlier run
         prepare_prefect_env(get_settings())
-        from flows.rain_watch import respond as carry_out
+        from flows.rain_watch import carry_out
+        from sanqing.feeds.watch import pending_decisions
 
-        for warning, decision in decided:
-            if warning is not None:
-                carry_out(warning, decision)
+        with session_scope() as session:
+            pending = pending_decisions(session=session, now=clock)
+        for p in pending:
+            carry_out(p, plan="flood", locale=get_settings().locale)
     if json_out:
-        for warning, decision in decided:
-            typer.echo(json.dumps(warning_json(warning, decision), ensure_ascii=False))
+        for d in decided:
+            typer.echo(json.dumps(warning_json(d), ensure_ascii=False))
         return
     table = Table(title="预警 / warnings")
     for col in (
@@ -316,7 +320,8 @@ def warnings_ingest(
         "reason",
     ):
         table.add_column(col)
-    for warning, decision in decided:
+    for item in decided:
+        warning, decision = item.warning, item.decision
         table.add_row(
             warning.identifier if warning else "—",
             warning.msg_type if warning else "—",

@@ -10,8 +10,16 @@ from prefect.logging import get_run_logger
 
 from sanqing.db import session_scope
 from sanqing.feeds.fetch import FetchError
-from sanqing.feeds.model import Decision, FeedWarning, ParseResult
-from sanqing.feeds.watch import expired_responses, ingest_results, poll
+from sanqing.feeds.model import ParseResult
+from sanqing.feeds.watch import (
+    Decided,
+    Pending,
+    expired_responses,
+    ingest_results,
+    pending_decisions,
+    poll,
+    remember_feeds,
+)
 from sanqing.plans import load_plan
 
 #: Network errors and 5xx are retried with backoff; the feed state keeps the validators.
@@ -47,9 +55,7 @@ def poll_feed(name: str, url: str, area_codes: list[str], area_desc: str) -> Par
 
 
 @task(name="decide-warnings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def decide_warnings(
-    results: list[ParseResult], plan_name: str = "flood"
-) -> list[tuple[FeedWarning | None, Decision]]:
+def decide_warnings(results: list[ParseResult], plan_name: str = "flood") -> list[Decided]:
     """Store every warning and refusal, and decide what each means for the towns."""
     plan = load_plan(plan_name)
     with session_scope() as session:
@@ -62,3 +68,16 @@ def expire_warnings(plan_name: str = "flood") -> list[tuple[str, bool]]:
     plan = load_plan(plan_name)
     with session_scope() as session:
         return expired_responses(session=session, plan=plan)
+
+
+@task(name="remember-feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def remember_feed_validators(results: list[ParseResult]) -> None:
+    """Everything read is decided and stored: from now on ask the feeds only for changes."""
+    remember_feeds(results)
+
+
+@task(name="pending-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def read_pending() -> list[Pending]:
+    """Decisions stored but not yet carried out (this poll's and any left over)."""
+    with session_scope() as session:
+        return pending_decisions(session=session)

@@ -12,7 +12,11 @@ span several towns.
 Rules, in order:
 
 1. The same warning again (same identifier, and same sender when both have one)
-   is a ``duplicate``: nothing changes and it is not recorded again.
+   is a ``duplicate``: nothing changes and it is not recorded again. Except a repeat
+   whose area covers villages the stored record does not (QWeather: the same alert
+   id from two location feeds): while the warning has not ended, it is decided again
+   over both areas together (rules 4-6: it widens the response) and its record is
+   updated in place.
 2. Status ``Draft``/``System`` (or an unknown status), and message types other than
    Alert/Update/Cancel, are ``ignore``d.
 3. A ``Cancel``, or an Update (or Alert) with responseType ``AllClear``, ends the
@@ -42,11 +46,20 @@ Rules, in order:
    except for a downgrade: the level the response goes down to.
 
 "In force" (for rules 3 and 5): a recorded warning that holds the town (see
-``record``), not ended, not expired, and not superseded by a recorded Update;
-the level it needs is the plan level of its hazard and colour.
+``record``), not ended, not expired, and not superseded by a recorded Update that
+itself holds a response (an update ignored for want of a colour or a flood hazard
+supersedes nothing) or by a Cancel/all-clear; the level it needs is the plan level
+of its hazard and colour.
 
-``Exercise``/``Test`` warnings follow the same rules against drill activations;
-every reason of theirs starts with "drill".
+``Exercise``/``Test`` warnings follow the same rules against drill activations.
+``Decision.drill`` says whether the activations concerned are drills: for an Alert
+or Update its own status; for a Cancel or all-clear the status of the chain it ends
+(an ``Actual`` cancel of an ``Exercise`` alert stands down the drill, never the real
+response). A chain mixing drill and real warnings is decided as the cancel's own
+status; its towns of the other kind are ``ignore``d (the one decision carries one
+flag) and the reason says so. The reason of a decision about drills, and only of
+one, starts with ``DRILL_PREFIX`` ("drill (<status>): "): that is how a stored
+record keeps the flag (``decision_of``).
 """
 
 from __future__ import annotations
@@ -74,6 +87,11 @@ IGNORED_STATUSES = frozenset({"draft", "system"})
 MESSAGE_TYPES = frozenset({"alert", "update", "cancel"})
 #: Decisions after which a record holds (started, changed or rode along) a town's response.
 HOLDING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.IGNORE)
+#: Decisions the caller must carry out; their record stays ``done=False`` until it has.
+ACTING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.STAND_DOWN)
+#: Every reason of a decision about drills starts with this, and only those: it is how a
+#: stored decision keeps its ``drill`` flag (``FeedRecord`` has no column for it).
+DRILL_PREFIX = "drill ("
 _STRENGTH = {
     Action.ACTIVATE: 4,
     Action.STAND_DOWN: 4,
@@ -114,6 +132,18 @@ def record_id(sender: str, identifier: str) -> str:
 
 def is_drill(warning: FeedWarning) -> bool:
     return warning.status.strip().lower() in DRILL_STATUSES
+
+
+def _record_is_drill(rec: FeedRecord) -> bool:
+    return rec.status.strip().lower() in DRILL_STATUSES
+
+
+def _record_ends(rec: FeedRecord) -> bool:
+    """A recorded Cancel or all-clear."""
+    types = (rec.warning or {}).get("response_types") or []
+    return rec.msg_type.strip().lower() == "cancel" or any(
+        isinstance(t, str) and t.lower() == "allclear" for t in types
+    )
 
 
 def ends_warnings(warning: FeedWarning) -> bool:
@@ -222,13 +252,26 @@ def _holds(rec: FeedRecord) -> bool:
     return rec.action in HOLDING_ACTIONS and rec.level is not None and bool(rec.town_codes)
 
 
+def _supersedes(rec: FeedRecord) -> bool:
+    """Whether a recorded update or cancel stands for (or ends) the warnings it references.
+
+    A cancel or all-clear of a status that counts does; an update only when it holds a
+    response itself (see ``_holds``): an update that was ignored for want of a colour or
+    of a flood hazard leaves what it references in force until it expires or ends.
+    """
+    if rec.status.strip().lower() not in REAL_STATUSES | DRILL_STATUSES:
+        return False
+    return _record_ends(rec) or _holds(rec)
+
+
 def holders(
     session: Session, *, town_code: str, drill: bool, now: datetime, exclude: Iterable[str] = ()
 ) -> list[FeedRecord]:
     """The warnings in force that hold the town's response.
 
-    In force: not ended, not expired, and not superseded by a recorded Update (an
-    update stands for the warnings it references from then on).
+    In force: not ended, not expired, and not superseded by a recorded Update that holds
+    a response itself, or by a Cancel/all-clear (see ``_supersedes``); an update stands
+    for the warnings it references from then on.
     """
     skip = set(exclude)
     rows = session.exec(
@@ -238,19 +281,14 @@ def holders(
             col(FeedRecord.level).is_not(None),
         )
     ).all()
-    superseding = [
-        ref
-        for f in _followers(session)
-        if f.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES
-        for ref in _stored_refs(f)
-    ]
+    superseding = [ref for f in _followers(session) if _supersedes(f) for ref in _stored_refs(f)]
     return [
         r
         for r in rows
         if r.id not in skip
         and not any(_same_message(s, i, r.sender, r.identifier) for s, i in superseding)
         and town_code in r.town_codes
-        and (r.status.strip().lower() in DRILL_STATUSES) == drill
+        and _record_is_drill(r) == drill
         and (r.expires is None or r.expires > now)
     ]
 
@@ -285,11 +323,13 @@ def _aware(now: datetime) -> datetime:
 
 
 def _prefix(warning: FeedWarning) -> str:
-    return f"drill ({warning.status}): " if is_drill(warning) else ""
+    return f"{DRILL_PREFIX}{warning.status}): " if is_drill(warning) else ""
 
 
 def _ignore(warning: FeedWarning, reason: str) -> Assessment:
-    return Assessment(Decision(action=Action.IGNORE, reason=_prefix(warning) + reason))
+    return Assessment(
+        Decision(action=Action.IGNORE, reason=_prefix(warning) + reason, drill=is_drill(warning))
+    )
 
 
 def _strongest(towns: Sequence[TownDecision]) -> Action:
@@ -304,19 +344,25 @@ def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime)
     """The decision on ``warning`` with its detail per town; reads the database only."""
     now = _aware(now)
     dup = find_duplicate(session, warning)
+    wider: Coverage | None = None
     if dup is not None:
-        return Assessment(
-            Decision(
-                action=Action.DUPLICATE,
-                reason=(
-                    f"{_prefix(warning)}already received at {dup.received_at.isoformat()} "
-                    f"(decided {dup.action}): nothing changes"
-                ),
-                level=Level(dup.level) if dup.level else None,
-                town_codes=list(dup.town_codes),
-                village_codes=sorted(dup.village_codes),
+        wider = _wider_repeat(session, warning, plan, now, dup)
+        if wider is None:
+            before = decision_of(dup)
+            prefix = dup.reason.split("): ", 1)[0] + "): " if before.drill else ""
+            return Assessment(
+                Decision(
+                    action=Action.DUPLICATE,
+                    reason=(
+                        f"{prefix}already received at {dup.received_at.isoformat()} "
+                        f"(decided {dup.action}): nothing changes"
+                    ),
+                    level=before.level,
+                    town_codes=before.town_codes,
+                    village_codes=before.village_codes,
+                    drill=before.drill,
+                )
             )
-        )
     status = warning.status.strip().lower()
     if status in IGNORED_STATUSES:
         return _ignore(warning, f"status {warning.status}: recorded, never acted on")
@@ -340,9 +386,7 @@ def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime)
     if warning.colour is None:
         return _ignore(warning, "no warning colour: the level cannot be told")
     level = plan.level_for_warning(warning.hazard, warning.colour)
-    villages = list(session.exec(select(Village).order_by(Village.code)))
-    towns = {t.code: t for t in session.exec(select(Town))}
-    coverage = covered_villages(warning, villages, towns)
+    coverage = wider or _coverage(session, warning)
     if coverage.empty:
         a = _ignore(warning, "covers no village in the registry")
         return Assessment(a.decision, coverage=coverage)
@@ -386,9 +430,56 @@ def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime)
             level=level,
             town_codes=coverage.town_codes,
             village_codes=coverage.village_codes,
+            drill=drill,
         ),
         towns=decisions,
         coverage=coverage,
+    )
+
+
+def _coverage(session: Session, warning: FeedWarning) -> Coverage:
+    villages = list(session.exec(select(Village).order_by(Village.code)))
+    towns = {t.code: t for t in session.exec(select(Town))}
+    return covered_villages(warning, villages, towns)
+
+
+def _wider_repeat(
+    session: Session, warning: FeedWarning, plan: Plan, now: datetime, dup: FeedRecord
+) -> Coverage | None:
+    """The area to decide a repeat over, when it is no mere duplicate; else None.
+
+    QWeather alerts carry no area of their own: the same alert id comes from every
+    location feed it touches, each with that feed's area geocodes. A repeat (same
+    identifier) of a warning still running (not ended) that would start something —
+    an Alert/Update of a counted status, not expired, with a plan hazard and a colour —
+    and whose area covers villages the stored record does not, is decided again over
+    the union of both areas (which widens the response, rule 5); ``record`` then
+    updates the stored record in place (one record per warning, same id).
+    """
+    if dup.ended or ends_warnings(warning):
+        return None
+    if warning.status.strip().lower() not in REAL_STATUSES | DRILL_STATUSES:
+        return None
+    if warning.msg_type.strip().lower() not in MESSAGE_TYPES:
+        return None
+    if warning.expires is not None and warning.expires < now:
+        return None
+    if warning.hazard not in plan.warning_levels or warning.colour is None:
+        return None
+    cov = _coverage(session, warning)
+    known = set(dup.village_codes)
+    new = sorted(set(cov.village_codes) - known)
+    if not new:
+        return None
+    return Coverage(
+        village_codes=sorted(known | set(cov.village_codes)),
+        town_codes=sorted(set(dup.town_codes) | set(cov.town_codes)),
+        how=dict(cov.how),
+        notes=[
+            *cov.notes,
+            f"received again with a wider area (villages {', '.join(new)}): "
+            "decided over both areas",
+        ],
     )
 
 
@@ -486,11 +577,13 @@ def _assess_end(session: Session, warning: FeedWarning, plan: Plan, now: datetim
         named = ", ".join(r.identifier for r in warning.references)
         return _ignore(warning, f"a {what} of warnings never received ({named}): nothing to end")
     chain_ids = {r.id for r in chain} | {record_id(warning.sender, warning.identifier)}
+    chain_drill, mixed = _chain_drill(chain, warning)
+    prefix = _end_prefix(chain, warning, chain_drill)
     by_town: dict[tuple[str, bool], set[str]] = {}
     for rec in chain:
         if not _holds(rec):
             continue
-        drill = rec.status.strip().lower() in DRILL_STATUSES
+        drill = _record_is_drill(rec)
         for town_code in rec.town_codes:
             by_town.setdefault((town_code, drill), set()).update(
                 c for c in rec.village_codes if c.startswith(town_code)
@@ -498,6 +591,19 @@ def _assess_end(session: Session, warning: FeedWarning, plan: Plan, now: datetim
     decisions: list[TownDecision] = []
     for (town_code, drill), villages in sorted(by_town.items()):
         kind = "drill" if drill else "response"
+        if drill != chain_drill:
+            # A chain mixing Exercise/Test and Actual warnings: one decision carries one
+            # drill flag, so only the kind the cancel itself is of is acted on here.
+            decisions.append(
+                TownDecision(
+                    town_code,
+                    Action.IGNORE,
+                    f"the chain mixes drill and real warnings and this {what} is "
+                    f"{'a drill' if chain_drill else 'real'}: the {kind} is left to the "
+                    "commander (or its warnings' expiry)",
+                )
+            )
+            continue
         act = open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
         if act is None:
             decisions.append(
@@ -544,26 +650,62 @@ def _assess_end(session: Session, warning: FeedWarning, plan: Plan, now: datetim
             )
     ended = ", ".join(r.identifier for r in chain)
     if not decisions:
-        return _ignore(warning, f"the {what} ends {ended}, which started no response")
+        return Assessment(
+            Decision(
+                action=Action.IGNORE,
+                reason=f"{prefix}the {what} ends {ended}, which started no response",
+                drill=chain_drill,
+            )
+        )
     action = _strongest(decisions)
     acting = [d for d in decisions if d.action == action]
     reason = f"the {what} ends {ended}: {_summary(decisions)}"
+    if mixed:
+        reason += (
+            f" [the chain mixes drill and real warnings: decided for the "
+            f"{'drills' if chain_drill else 'real responses'} only, as the {what} is]"
+        )
     if action == Action.IGNORE:
         # Not a holding record: an ignored end names no towns (see ``_holds``).
         return Assessment(
-            Decision(action=action, reason=_prefix(warning) + reason), towns=decisions
+            Decision(action=action, reason=prefix + reason, drill=chain_drill), towns=decisions
         )
     levels = [d.level for d in acting if d.level is not None]
     return Assessment(
         Decision(
             action=action,
-            reason=_prefix(warning) + reason,
+            drill=chain_drill,
+            reason=prefix + reason,
             level=max(levels, key=lambda lv: lv.rank) if levels else None,
             town_codes=sorted({d.town_code for d in acting}),
             village_codes=sorted({c for d in acting for c in d.village_codes}),
         ),
         towns=decisions,
     )
+
+
+def _chain_drill(chain: Sequence[FeedRecord], warning: FeedWarning) -> tuple[bool, bool]:
+    """Whether a cancel's chain is a drill's, and whether it mixes drill and real warnings.
+
+    The chain's warnings that held a response decide (else all of its warnings): all
+    Exercise/Test → drill, all Actual → real, whatever the cancel's own status (an Actual
+    cancel of an exercise stands down the drill, never the real response). A chain that
+    mixes both is decided as the cancel's own status.
+    """
+    counted = [r for r in chain if r.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES]
+    basis = [r for r in counted if _holds(r)] or counted
+    kinds = {_record_is_drill(r) for r in basis}
+    if len(kinds) == 1:
+        return kinds.pop(), False
+    return is_drill(warning), len(kinds) > 1
+
+
+def _end_prefix(chain: Sequence[FeedRecord], warning: FeedWarning, drill: bool) -> str:
+    """``drill (<statuses>): `` for an end that concerns drills, else nothing."""
+    if not drill:
+        return ""
+    statuses = sorted({r.status for r in chain if _record_is_drill(r)}) or [warning.status]
+    return f"{DRILL_PREFIX}{'/'.join(statuses)}): "
 
 
 def decide(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:
@@ -584,6 +726,14 @@ def record(
 ) -> FeedRecord:
     """Store the warning and its decision (once: a second call leaves the first record).
 
+    The record keeps the whole decision (``decision_of`` rebuilds it) and is
+    ``done=False`` when the decision must be carried out (activate, escalate,
+    downgrade, stand_down): the caller marks it done once it has.
+
+    A repeat decided again because its area is wider (see ``_wider_repeat``) updates
+    the stored record in place: the new decision (over both areas), and the stored
+    warning's geocodes, polygons and circles become the union of both arrivals'.
+
     A cancel or all-clear that was acted on or ignored (not a duplicate, not a draft)
     marks the chain of warnings it ends ``ended``, and itself too. A record holds a
     town's response (for later cancels and downgrades) when its action is activate,
@@ -592,6 +742,27 @@ def record(
     """
     now = _aware(now)
     rid = record_id(warning.sender, warning.identifier)
+    stored = warning.model_dump(mode="json")
+    refresh: list[str] = []
+    existing = find_duplicate(session, warning)
+    if existing is not None:
+        if (
+            decision.action in (Action.DUPLICATE, Action.REJECT)
+            or existing.ended
+            or set(decision.village_codes) <= set(existing.village_codes)
+        ):
+            return existing
+        rid = existing.id
+        stored = _union_area(existing.warning or {}, stored)
+        refresh = [
+            "warning",
+            "action",
+            "reason",
+            "level",
+            "town_codes",
+            "village_codes",
+            "done",
+        ]
     ends = ends_warnings(warning) and decision.action not in (
         Action.DUPLICATE,
         Action.REJECT,
@@ -609,17 +780,18 @@ def record(
         "colour": warning.colour.value if warning.colour else None,
         "sent": warning.sent,
         "expires": warning.expires,
-        "warning": warning.model_dump(mode="json"),
+        "warning": stored,
         "action": decision.action.value,
         "reason": decision.reason,
         "level": decision.level.value if decision.level else None,
         "town_codes": list(decision.town_codes),
         "village_codes": sorted(decision.village_codes),
         "activation_id": activation_id,
+        "done": decision.action not in ACTING_ACTIONS,
         "ended": ends and status_counts,
         "received_at": now,
     }
-    upsert(session, FeedRecord, [row])
+    upsert(session, FeedRecord, [row], update=refresh)
     if ends and status_counts and warning.references:
         chain = [r.id for r in referenced_chain(session, warning.references) if r.id != rid]
         if chain:
@@ -630,6 +802,31 @@ def record(
     rec = session.get(FeedRecord, rid, populate_existing=True)
     assert rec is not None
     return rec
+
+
+def _union_area(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The stored warning ``new`` with the area parts of ``old`` it lacks added."""
+    out = dict(new)
+    for key in ("geocodes", "polygons", "circles"):
+        merged = list(old.get(key) or [])
+        merged += [x for x in new.get(key) or [] if x not in merged]
+        out[key] = merged
+    return out
+
+
+def decision_of(record: FeedRecord) -> Decision:
+    """The decision a record stores (``record``), rebuilt: action, reason, level, towns,
+    villages, and ``drill`` — which the reason keeps: a decision about drills, and only
+    one, has a reason starting with ``DRILL_PREFIX``.
+    """
+    return Decision(
+        action=Action(record.action),
+        reason=record.reason,
+        level=Level(record.level) if record.level else None,
+        town_codes=list(record.town_codes),
+        village_codes=sorted(record.village_codes),
+        drill=record.reason.startswith(DRILL_PREFIX),
+    )
 
 
 def ingest(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:

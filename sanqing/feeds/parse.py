@@ -8,6 +8,7 @@ one of its warnings is bad.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from collections.abc import Sequence
 
@@ -19,16 +20,18 @@ log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 2_000_000
 
-_BOMS = (b"\xef\xbb\xbf",)
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def detect_format(data: bytes) -> str:
-    """``xml``, ``json`` or ``unknown`` from the first significant byte."""
-    head = data
-    for bom in _BOMS:
-        if head.startswith(bom):
-            head = head[len(bom) :]
-    head = head.lstrip()
+    """``xml``, ``json`` or ``unknown`` from the first significant character.
+
+    A UTF-8 or UTF-16 byte-order mark is skipped (the CAP reader decodes UTF-16).
+    """
+    if data.startswith(_UTF16_BOMS):
+        head = data[:256].decode("utf-16", errors="ignore").lstrip().encode("utf-8")
+    else:
+        head = data.removeprefix(codecs.BOM_UTF8).lstrip()
     if head.startswith(b"<"):
         return "xml"
     if head.startswith((b"{", b"[")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin
 
@@ -9,7 +10,14 @@ import httpx
 from sqlmodel import Session, col, select
 
 from sanqing.db import session_scope, upsert
-from sanqing.feeds.decide import DRILL_STATUSES, HOLDING_ACTIONS, holders, ingest, record_rejection
+from sanqing.feeds.decide import (
+    DRILL_STATUSES,
+    HOLDING_ACTIONS,
+    decision_of,
+    holders,
+    ingest,
+    record_rejection,
+)
 from sanqing.feeds.fetch import FetchError, fetch, is_url
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.parse import parse_document
@@ -32,8 +40,11 @@ def poll(
 ) -> ParseResult:
     """Fetch a feed if it changed (ETag / Last-Modified), follow index links, parse it all.
 
-    A message that cannot be fetched or read becomes a failure of its own; it
-    never hides the others. Only the index itself failing raises (to be retried).
+    The validators are returned, not saved: ``remember_feeds`` saves them once
+    what the poll gave is decided, so a crash in between re-reads the feed. A
+    linked message that fails on the network fails the whole poll (to be
+    retried); one that cannot be read is a failure of its own and never hides
+    the others.
     """
     now = now or utcnow()
     etag = modified = None
@@ -50,30 +61,47 @@ def poll(
             if conditional:
                 _remember(url, now=now, error=str(exc))
             raise
-        result = ParseResult()
-        if not got.not_modified:
-            result = parse_document(
-                got.data, source=url, area_codes=area_codes, area_desc=area_desc
-            )
-            for link in result.links[:MAX_LINKS_PER_POLL]:
-                target = urljoin(url, link) if is_url(url) else link
-                try:
-                    sub = fetch(target, client=http)
-                except FetchError as exc:
-                    result.failures.append(ParseFailure(source=target, reason=str(exc)))
-                    continue
-                inner = parse_document(
-                    sub.data, source=target, area_codes=area_codes, area_desc=area_desc
+        result = ParseResult(url=url, etag=got.etag, last_modified=got.last_modified)
+        if got.not_modified:
+            result.etag, result.last_modified = etag, modified
+            return result
+        parsed = parse_document(got.data, source=url, area_codes=area_codes, area_desc=area_desc)
+        result.warnings, result.failures = parsed.warnings, parsed.failures
+        for i, link in enumerate(parsed.links):
+            target = urljoin(url, link) if is_url(url) else link
+            if i >= MAX_LINKS_PER_POLL:
+                result.failures.append(
+                    ParseFailure(
+                        source=target,
+                        reason=f"{target}: not fetched, more than {MAX_LINKS_PER_POLL} links in one poll",
+                    )
                 )
-                result.warnings.extend(inner.warnings)
-                result.failures.extend(inner.failures)
-            result.links = []
-        if conditional:
-            _remember(url, now=now, etag=got.etag, modified=got.last_modified, ok=True)
+                result.complete = False  # read the index whole again next time
+                continue
+            try:
+                sub = fetch(target, client=http)
+            except FetchError as exc:
+                if exc.retryable:
+                    raise  # retry the poll: nothing is saved before everything is read
+                result.failures.append(ParseFailure(source=target, reason=str(exc)))
+                continue
+            inner = parse_document(
+                sub.data, source=target, area_codes=area_codes, area_desc=area_desc
+            )
+            result.warnings.extend(inner.warnings)
+            result.failures.extend(inner.failures)
         return result
     finally:
         if client is None:
             http.close()
+
+
+def remember_feeds(results: list[ParseResult], *, now: datetime | None = None) -> None:
+    """Save each complete feed's validators: the next poll asks only for what changed."""
+    now = now or utcnow()
+    for r in results:
+        if r.url and r.complete:
+            _remember(r.url, now=now, etag=r.etag, modified=r.last_modified, ok=True)
 
 
 def _remember(
@@ -92,15 +120,26 @@ def _remember(
         upsert(session, FeedState, [row], update=None)
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A warning (or a refused document) and the decision taken on it."""
+
+    warning: FeedWarning | None
+    decision: Decision
+    failure: ParseFailure | None = None
+
+
 def ingest_results(
     *, session: Session, results: list[ParseResult], plan: Plan, now: datetime | None = None
-) -> list[tuple[FeedWarning | None, Decision]]:
+) -> list[Decided]:
     """Decide and store every warning; store every refusal as ``reject``."""
     now = now or utcnow()
-    out: list[tuple[FeedWarning | None, Decision]] = []
+    out: list[Decided] = []
     for result in results:
         for warning in result.warnings:
-            out.append((warning, ingest(session=session, warning=warning, plan=plan, now=now)))
+            out.append(
+                Decided(warning, ingest(session=session, warning=warning, plan=plan, now=now))
+            )
         for failure in result.failures:
             record_rejection(
                 session=session,
@@ -109,8 +148,60 @@ def ingest_results(
                 reason=failure.reason,
                 now=now,
             )
-            out.append((None, Decision(action=Action.REJECT, reason=failure.reason)))
+            out.append(
+                Decided(None, Decision(action=Action.REJECT, reason=failure.reason), failure)
+            )
     return out
+
+
+#: Decisions that something must be done about.
+ACTING = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.STAND_DOWN)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A stored decision not yet carried out (a crash, a failed run, a preview without --respond)."""
+
+    record_id: str
+    warning: FeedWarning
+    decision: Decision
+
+
+def pending_decisions(*, session: Session, now: datetime | None = None) -> list[Pending]:
+    """Every decision still to carry out, oldest first; a start whose warning expired meanwhile is dropped."""
+    now = now or utcnow()
+    rows = session.exec(
+        select(FeedRecord)
+        .where(
+            FeedRecord.done == False,  # noqa: E712 - SQL expression
+            col(FeedRecord.action).in_([a.value for a in ACTING]),
+        )
+        .order_by(col(FeedRecord.received_at), col(FeedRecord.id))
+    ).all()
+    out: list[Pending] = []
+    for rec in rows:
+        warning = FeedWarning.model_validate(rec.warning)
+        if (
+            rec.action != Action.STAND_DOWN
+            and warning.expires is not None
+            and warning.expires <= now
+        ):
+            rec.done = True
+            rec.reason += "（执行前已过期，未执行）"
+            session.add(rec)
+            continue
+        out.append(Pending(rec.id, warning, decision_of(rec)))
+    return out
+
+
+def mark_done(*, session: Session, record_id: str, activation_id: str | None) -> None:
+    """The decision was carried out: it is not pending any more."""
+    rec = session.get(FeedRecord, record_id)
+    if rec is not None:
+        rec.done = True
+        if activation_id:
+            rec.activation_id = activation_id
+        session.add(rec)
 
 
 def expired_responses(

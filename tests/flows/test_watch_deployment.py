@@ -63,3 +63,35 @@ def test_a_decision_becomes_one_deployment_run_with_the_warning(
     assert p["warning"]["identifier"] == "W-DEP" and p["warning"]["village_codes"] == [
         "621221106202"
     ]
+
+
+def test_an_exercise_message_never_ends_a_real_response(db_url: str) -> None:
+    from flows.rain_watch import respond
+    from sanqing import response
+    from sanqing.db import session_scope
+    from sanqing.plans import load_plan
+    from sanqing.registry import ensure_registry, find_town
+    from sanqing.warning import WarningInfo
+
+    ensure_registry("jifeng")
+    with session_scope() as s:
+        act = response.activate_plan(
+            session=s,
+            town=find_town(s, "jifeng"),
+            plan=load_plan(),
+            level=Level.II,
+            warning=WarningInfo(identifier="REAL", colour="orange"),
+            drill=False,
+        ).activation_id
+    cancel = FeedWarning(
+        identifier="EX-CANCEL",
+        sender="S",
+        sent=datetime(2026, 7, 12, 12, 0, tzinfo=UTC),
+        source_format="cap",
+        msg_type="Cancel",
+        status="Exercise",
+    )
+    d = Decision(action=Action.STAND_DOWN, reason="chain", town_codes=["621221106"], drill=False)
+    assert respond(cancel, d) == []
+    with session_scope() as s:
+        assert s.get(response.Activation, act).status == "active"

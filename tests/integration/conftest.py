@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ class FeedServer:
     fail_next: dict[str, int] = field(default_factory=dict)
     delay_next: dict[str, float] = field(default_factory=dict)  # seconds, once
     requests: list[str] = field(default_factory=list)
+    not_modified: int = 0  # 304 answers given (the ETag matched)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -45,7 +47,14 @@ def feed_server() -> Iterator[FeedServer]:
                 self.send_response(404)
                 self.end_headers()
                 return
+            etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+            if self.headers.get("If-None-Match") == etag:
+                state.not_modified += 1
+                self.send_response(304)
+                self.end_headers()
+                return
             self.send_response(200)
+            self.send_header("ETag", etag)
             self.send_header("Content-Type", "application/xml; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -158,3 +158,39 @@ def test_alert_update_cancel_through_the_watch(db_url: str, watched_feed) -> Non
     assert (
         watched_feed.requests.count("/atom.xml") == 6
     )  # 4 polls + a retry after the 500 and the timeout
+
+
+def test_nothing_is_lost_when_a_message_or_the_response_fails(
+    db_url: str, watched_feed, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A linked message answering 503 is retried; a response that fails stays pending and runs next poll."""
+    import flows.rain_watch as watch
+    from sanqing.registry import ensure_registry
+
+    ensure_registry("jifeng")
+    watched_feed.documents["/atom.xml"] = atom(ALERT_ID)
+    watched_feed.fail_next[f"/cap/{ALERT_ID}.xml"] = 1  # the message, not the index, fails once
+    real = watch.flood_response
+    calls = {"n": 0}
+
+    def flaky(**kw):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("Prefect API went away")
+        return real(**kw)
+
+    monkeypatch.setattr(watch, "flood_response", flaky)
+    with pytest.raises(RuntimeError, match="stay pending"):
+        watch.rain_watch()
+    with session_scope() as s:
+        (record,) = s.exec(select(FeedRecord)).all()
+        assert record.action == "activate" and not record.done
+        assert s.exec(select(Activation)).all() == []
+    # next poll: the index has not changed (304), yet the pending decision is carried out
+    watch.rain_watch()
+    assert watched_feed.not_modified == 1
+    with session_scope() as s:
+        (record,) = s.exec(select(FeedRecord)).all()
+        (act,) = s.exec(select(Activation)).all()
+        assert record.done and record.activation_id == act.id and act.level == "II"
+    assert watched_feed.requests.count(f"/cap/{ALERT_ID}.xml") == 2  # 503, then read

@@ -62,7 +62,7 @@ def ingest(warning: FeedWarning, plan: Plan, now: datetime = NOW) -> Decision:
 
 def carry_out(decision: Decision, warning: FeedWarning, plan: Plan) -> str | None:
     """What the caller does with a decision; returns the activation it acted on."""
-    drill = d.is_drill(warning)
+    drill = decision.drill
     with session_scope() as s:
         town = find_town(s, TOWN)
         if decision.action in (Action.ACTIVATE, Action.ESCALATE):
@@ -322,3 +322,119 @@ def test_a_superseded_warning_no_longer_holds_a_level(plan: Plan) -> None:
     assert "to III" in dec.reason
     carry_out(dec, b2, plan)
     assert act_id is not None and activation(act_id).level == "III"
+
+
+def open_act(drill: bool, plan: Plan) -> Activation | None:
+    with session_scope() as s:
+        return response.open_activation(s, town_code=TOWN, plan=plan.plan, drill=drill)
+
+
+def test_decisions_say_whether_they_concern_drills(plan: Plan) -> None:
+    exercise = w("E-1", status="Exercise")
+    dec = ingest(exercise, plan)
+    assert dec.drill and dec.action == Action.ACTIVATE
+    drill_id = carry_out(dec, exercise, plan)
+    real = w("A-1")
+    dec = ingest(real, plan)
+    assert not dec.drill and dec.action == Action.ACTIVATE
+    real_id = carry_out(dec, real, plan)
+    assert drill_id != real_id
+    assert ingest(w("X-1", status="Exercise", colour=None), plan).drill  # an ignore too
+
+    # an Actual cancel of the exercise stands down the drill, never the real response
+    cancel = w("C-1", msg_type="Cancel", colour=None, geocodes=[], references=[ref("E-1")])
+    end = ingest(cancel, plan)
+    assert end.action == Action.STAND_DOWN
+    assert end.drill and end.reason.startswith("drill (Exercise)")
+    assert carry_out(end, cancel, plan) == drill_id
+    assert drill_id is not None and real_id is not None
+    assert activation(drill_id).status == ActivationStatus.STOOD_DOWN
+    assert activation(real_id).status == ActivationStatus.ACTIVE
+    # and an Exercise cancel of the real alert concerns the real response
+    ex_cancel = w("C-2", status="Exercise", msg_type="Cancel", references=[ref("A-1")])
+    end = ingest(ex_cancel, plan)
+    assert not end.drill and not end.reason.startswith("drill")
+    # a duplicate keeps the flag of what it repeats
+    assert ingest(cancel, plan).drill
+
+
+def test_a_cancel_of_a_chain_mixing_drill_and_real_acts_on_its_own_kind(plan: Plan) -> None:
+    exercise = w("E-1", status="Exercise")
+    drill_id = carry_out(ingest(exercise, plan), exercise, plan)
+    real = w("U-1", msg_type="Update", references=[ref("E-1")])  # a real update of a drill
+    dec = ingest(real, plan)
+    assert dec.action == Action.ACTIVATE and not dec.drill
+    real_id = carry_out(dec, real, plan)
+    cancel = w("C-1", msg_type="Cancel", colour=None, geocodes=[], references=[ref("U-1")])
+    end = ingest(cancel, plan)
+    assert end.action == Action.STAND_DOWN and not end.drill
+    assert "mixes drill and real" in end.reason
+    assert carry_out(end, cancel, plan) == real_id
+    assert drill_id is not None and real_id is not None
+    assert activation(real_id).status == ActivationStatus.STOOD_DOWN
+    assert activation(drill_id).status == ActivationStatus.ACTIVE
+
+
+def test_records_are_pending_until_carried_out_and_rebuild_their_decision(plan: Plan) -> None:
+    alert = w("A-1", status="Exercise")
+    dec = ingest(alert, plan)
+    ignored = ingest(w("X-1", colour=None), plan)
+    recs = records()
+    rec = recs[f"{SENDER}|A-1"]
+    assert rec.done is False
+    assert recs[f"{SENDER}|X-1"].done is True
+    assert d.decision_of(rec) == dec
+    assert d.decision_of(recs[f"{SENDER}|X-1"]) == ignored
+    carry_out(dec, alert, plan)
+    cancel = w("C-1", msg_type="Cancel", colour=None, geocodes=[], references=[ref("A-1")])
+    end = ingest(cancel, plan)
+    assert end.action == Action.STAND_DOWN and end.drill
+    rec = records()[f"{SENDER}|C-1"]
+    assert rec.done is False
+    assert d.decision_of(rec) == end
+
+
+def test_an_ignored_update_does_not_supersede_what_it_references(plan: Plan) -> None:
+    alert = w("A-1")
+    carry_out(ingest(alert, plan), alert, plan)
+    dec = ingest(w("U-1", msg_type="Update", colour=None, references=[ref("A-1")]), plan)
+    assert dec.action == Action.IGNORE
+    with session_scope() as s:
+        held = d.holders(s, town_code=TOWN, drill=False, now=NOW)
+        assert [r.id for r in held] == [f"{SENDER}|A-1"]
+    # an update that holds the town does supersede it
+    ingest(w("U-2", msg_type="Update", colour="red", references=[ref("A-1")]), plan)
+    with session_scope() as s:
+        held = d.holders(s, town_code=TOWN, drill=False, now=NOW)
+        assert [r.id for r in held] == [f"{SENDER}|U-2"]
+
+
+def test_a_repeat_from_another_location_feed_widens_the_response(plan: Plan) -> None:
+    def q(*codes: str) -> FeedWarning:
+        return w(
+            "Q-1",
+            sender="",
+            source_format=SourceFormat.QWEATHER_V1,
+            geocodes=[("行政区划代码", c) for c in codes],
+        )
+
+    first = q(SHIMEN)
+    dec = ingest(first, plan)
+    assert dec.action == Action.ACTIVATE and dec.village_codes == [SHIMEN]
+    act_id = carry_out(dec, first, plan)
+    second = q(HEBA)
+    dec = ingest(second, plan)
+    assert dec.action == Action.ESCALATE and "widens" in dec.reason
+    assert dec.village_codes == [SHIMEN, HEBA]
+    assert carry_out(dec, second, plan) == act_id
+    assert act_id is not None and activation(act_id).village_codes == [SHIMEN, HEBA]
+    recs = records()
+    assert list(recs) == ["Q-1"]  # one record per warning, updated in place
+    rec = recs["Q-1"]
+    assert rec.village_codes == [SHIMEN, HEBA] and rec.town_codes == [TOWN]
+    assert rec.action == "escalate" and rec.done is False
+    assert [g[1] for g in rec.warning["geocodes"]] == [SHIMEN, HEBA]
+    assert d.decision_of(rec) == dec
+    # nothing new: a duplicate again
+    assert ingest(q(HEBA), plan).action == Action.DUPLICATE
+    assert ingest(q(SHIMEN, HEBA), plan).action == Action.DUPLICATE

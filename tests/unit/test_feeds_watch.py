@@ -70,7 +70,8 @@ def test_a_refused_document_is_recorded_beside_the_good_warnings(db_url: str) ->
     ]
     with session_scope() as s:
         decided = ingest_results(session=s, results=results, plan=load_plan(), now=NOW)
-    assert [d.action for _, d in decided] == ["activate", "reject"]
+    assert [x.decision.action for x in decided] == ["activate", "reject"]
+    assert decided[1].failure is not None and decided[1].failure.source == "feed.xml"
     with session_scope() as s:
         actions = sorted(r.action for r in s.exec(select(FeedRecord)))
     assert actions == ["activate", "reject"]
