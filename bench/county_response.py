@@ -26,19 +26,17 @@ import json
 import os
 import resource
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from sanqing.prefect_server import LocalPrefectServer  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 #: Figures that must be equal between the two paths (times and ids may differ).
@@ -186,12 +184,6 @@ def run_plain(towns: list[str], level: Any, workers: int) -> dict[str, dict]:
 # --- the Prefect path -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of a process and its children (the server may fork workers)."""
     total = 0
@@ -207,61 +199,18 @@ def peak_rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-class PrefectServer:
-    """``prefect server start`` on PostgreSQL, on a free port, with a fresh PREFECT_HOME."""
+class PrefectServer(LocalPrefectServer):
+    """The project's local server on PostgreSQL, measuring its peak memory when stopped."""
 
     def __init__(self, db_url: str, home: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/api"
-        self.env = os.environ | {
-            "PREFECT_HOME": str(home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": db_url,
-            "PREFECT_SERVER_API_HOST": "127.0.0.1",
-            "PREFECT_SERVER_API_PORT": str(self.port),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-        }
-        self.env.pop("PREFECT_API_URL", None)
-        self.log = open(home / "server.log", "wb")  # noqa: SIM115
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(home, database_url=db_url, ui=False)
+        self.url = self.api_url
         self.peak_rss_mb = 0.0
 
-    def start(self, timeout: float = 90) -> float:
-        t0 = time.perf_counter()
-        prefect = Path(sys.executable).with_name("prefect")
-        self.proc = subprocess.Popen(
-            [str(prefect), "server", "start"],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        while time.perf_counter() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited; see {self.log.name}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.url}/health", timeout=2) as r,
-            ):
-                if r.status == 200:
-                    return time.perf_counter() - t0
-            time.sleep(0.3)
-        self.stop()
-        raise TimeoutError(f"prefect server not healthy after {timeout} s; see {self.log.name}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.peak_rss_mb = peak_rss_mb(self.proc.pid)
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self.log.close()
+    def stop(self, timeout: float = 20) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.peak_rss_mb = peak_rss_mb(self.proc.pid)
+        super().stop(timeout)
 
 
 def run_prefect(

@@ -183,6 +183,42 @@ def _print_summary(s: dict[str, Any], files: int) -> None:
     )
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address of the local Prefect server.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="Port of the local Prefect server (UI and API).")
+    ] = 4200,
+    limit: Annotated[int, typer.Option(help="Flow runs at once in this process.")] = 4,
+) -> None:
+    """Open the control room: a Prefect server (unless PREFECT_API_URL is set) and every deployment."""
+    from sanqing.prefect_server import LocalPrefectServer
+    from sanqing.registry import ensure_registry
+
+    settings = get_settings()
+    prepare_prefect_env(settings)
+    ensure_registry(DEFAULT_TOWN)
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        server = LocalPrefectServer(settings.data_dir / "prefect-server", host=host, port=port)
+        with console.status(f"启动 Prefect 服务 / starting the Prefect server on {host}:{port}…"):
+            server.start()
+        os.environ["PREFECT_API_URL"] = server.api_url
+        ui = server.ui_url
+    else:
+        ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
+    console.print(f"控制台 / control room: [bold]{ui}[/]  (Ctrl-C to stop)")
+    from flows.deployments import serve_all
+
+    try:
+        serve_all(limit=limit)
+    except KeyboardInterrupt:
+        pass
+    finally:  # the serve loop stops first, then the server it talks to
+        if server is not None:
+            server.stop()
+
+
 warnings_app = typer.Typer(help="Warnings from feeds: read, decide, respond.", no_args_is_help=True)
 app.add_typer(warnings_app, name="warnings")
 
