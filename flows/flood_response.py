@@ -57,9 +57,12 @@ def flood_response(
     puts every hazard point on the monitors' checklists and records their
     findings, decides who moves (vulnerable households first), places them in
     shelters, writes every notice to the outbox, sends machinery to blocked
-    roads and writes the initial report to the county. Running it again for
-    the same warning changes nothing: no second relocation, notice or report.
-    In a drill every notice and report is marked 【演练】.
+    roads and writes the initial report (首报) to the county — and a numbered
+    follow-up (续报) when a later run finds the figures changed. A run while
+    the town's response is open continues it (a higher level raises it, never
+    lowers it); running it again with nothing new changes nothing: no second
+    relocation, notice or report. In a drill every notice and report is marked
+    【演练】.
     """
     the_plan = load_plan(plan)
     if level is None:
