@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, unmapped
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
 from sanqing import reporting
@@ -80,25 +87,28 @@ def flood_response(
     act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario)
     villages = act.village_codes
 
+    progress = VillageProgress(town, steps=3 * len(villages))
+
     # 2. 隐患排查 (villages concurrently)
-    inspect_hazards.map(
-        unmapped(act.activation_id),
-        villages,
-        unmapped(phase),
-        unmapped(findings or []),
-        unmapped(drill),
-        unmapped(plan),
-    ).result()
+    progress.wait(
+        inspect_hazards.map(
+            unmapped(act.activation_id),
+            villages,
+            unmapped(phase),
+            unmapped(findings or []),
+            unmapped(drill),
+            unmapped(plan),
+        )
+    )
 
     # 3. 人员转移: who moves per village, shelters for the town, then the notices
-    #    (.result() waits for every village and raises if one failed)
-    plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)).result()
+    progress.wait(plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)))
     assign_shelters(act.activation_id, plan_name=plan)
     if drill:
         simulate_moves(act.activation_id)
-    issue_notices.map(
-        unmapped(act.activation_id), villages, unmapped(locale), unmapped(plan)
-    ).result()
+    progress.wait(
+        issue_notices.map(unmapped(act.activation_id), villages, unmapped(locale), unmapped(plan))
+    )
 
     # 4. 道路抢通
     clear_roads(act.activation_id, roads or [], plan_name=plan)
@@ -112,6 +122,25 @@ def flood_response(
         report_text = report.text if report else ""
     _publish_artifacts(figures, report_text)
     return figures
+
+
+class VillageProgress:
+    """A progress artifact in the run: village steps done out of all of them."""
+
+    def __init__(self, town: str, *, steps: int) -> None:
+        self.steps, self.done = max(steps, 1), 0
+        artifact_id = create_progress_artifact(
+            progress=0.0, description=f"{town}: 各村排查、转移、通知进度 / village steps done"
+        )
+        assert isinstance(artifact_id, UUID)  # a sync flow: not the coroutine of the async variant
+        self.artifact_id = artifact_id
+
+    def wait(self, futures: Any) -> None:
+        """Wait for every village of a step, moving the bar as each finishes; raise on failure."""
+        for future in as_completed(list(futures)):
+            future.result()  # a failed village fails the run (after its retries)
+            self.done += 1
+            update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.steps)
 
 
 def _publish_artifacts(figures: dict[str, Any], report_text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -197,3 +198,33 @@ def test_an_unknown_hazard_in_the_findings_fails_with_its_name(db_url: str) -> N
     assert "roads[0]" in str(err.value)  # every bad entry is named at once
     with session_scope() as s:  # and nothing was started
         assert s.exec(select(func.count()).select_from(Activation)).one() == 0
+
+
+def test_the_run_shows_progress_relocations_and_the_report_without_personal_data(
+    db_url: str,
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    sc = load_scenario()
+    state = flood_response(
+        town=sc.town,
+        warning=sc.warning,
+        drill=True,
+        findings=sc.findings,
+        roads=sc.roads,
+        return_state=True,
+    )
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+    by_type = {a.type: a for a in artifacts}
+    assert set(by_type) >= {"progress", "table", "markdown"}
+    assert float(by_type["progress"].data) == 100.0
+    table = by_type["table"].data
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert len(rows) == 6 and sum(r["应转移户"] for r in rows) > 0
+    markdown = str(by_type["markdown"].data)
+    assert "首报" in markdown and not contains_personal_data(markdown + str(table))
