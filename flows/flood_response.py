@@ -14,6 +14,7 @@ from prefect.artifacts import (
 )
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from pydantic import Field
 
 from sanqing import reporting
 from sanqing.db import session_scope
@@ -46,16 +47,42 @@ def _run_name() -> str:
 
 @flow(name="flood-response", flow_run_name=_run_name, log_prints=False)
 def flood_response(
-    town: str = "jifeng",
-    level: Level | None = None,
-    warning: WarningInfo | None = None,
-    drill: bool = False,
-    findings: list[FindingInput] | None = None,
-    roads: list[RoadReport] | None = None,
-    phase: InspectionPhase | None = None,
-    locale: str = DEFAULT_LOCALE,
-    plan: str = "flood",
-    scenario: str | None = None,
+    town: str = Field(
+        "jifeng",
+        description="乡镇（台账目录名、区划代码或名称）",
+        json_schema_extra={"title": "乡镇"},
+    ),
+    level: Level | None = Field(
+        None,
+        description="Ⅳ级（最低）至Ⅰ级；不填则按预警确定",
+        json_schema_extra={"title": "响应级别"},
+    ),
+    warning: WarningInfo | None = Field(
+        None, description="预警信息（人工启动可不填）", json_schema_extra={"title": "预警"}
+    ),
+    drill: bool = Field(
+        False, description="演练：所有通知和报告标注【演练】", json_schema_extra={"title": "演练"}
+    ),
+    findings: list[FindingInput] | None = Field(
+        None, description="监测员报告的隐患点情况", json_schema_extra={"title": "排查发现"}
+    ),
+    roads: list[RoadReport] | None = Field(
+        None, description="中断的道路", json_schema_extra={"title": "道路中断"}
+    ),
+    phase: InspectionPhase | None = Field(
+        None,
+        description="before 雨前 / during 雨中 / after 雨后",
+        json_schema_extra={"title": "排查阶段"},
+    ),
+    locale: str = Field(
+        DEFAULT_LOCALE, description="zh-CN 或 en", json_schema_extra={"title": "语言"}
+    ),
+    plan: str = Field(
+        "flood", description="config/plans/ 下的预案", json_schema_extra={"title": "预案"}
+    ),
+    scenario: str | None = Field(
+        None, description="演练脚本名称", json_schema_extra={"title": "演练脚本"}
+    ),
 ) -> dict[str, Any]:
     """防汛应急响应：启动预案 → 隐患排查 → 人员转移 → 道路抢通 → 向上报告。
 
