@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID
 
@@ -152,7 +153,13 @@ def flood_response(
 
 
 class VillageProgress:
-    """A progress artifact in the run: village steps done out of all of them."""
+    """A progress artifact in the run: village steps done out of all of them.
+
+    Updated as villages finish, at most once a second and at the end of each
+    step: every update is an API call, and a county run has hundreds of villages.
+    """
+
+    MIN_INTERVAL_S = 1.0
 
     def __init__(self, town: str, *, steps: int) -> None:
         self.steps, self.done = max(steps, 1), 0
@@ -161,13 +168,17 @@ class VillageProgress:
         )
         assert isinstance(artifact_id, UUID)  # a sync flow: not the coroutine of the async variant
         self.artifact_id = artifact_id
+        self.last = time.monotonic()
 
     def wait(self, futures: Any) -> None:
-        """Wait for every village of a step, moving the bar as each finishes; raise on failure."""
-        for future in as_completed(list(futures)):
+        """Wait for every village of a step, moving the bar as they finish; raise on failure."""
+        pending = list(futures)
+        for i, future in enumerate(as_completed(pending), start=1):
             future.result()  # a failed village fails the run (after its retries)
             self.done += 1
-            update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.steps)
+            if i == len(pending) or time.monotonic() - self.last >= self.MIN_INTERVAL_S:
+                update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.steps)
+                self.last = time.monotonic()
 
 
 def _publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
