@@ -12,7 +12,7 @@ from flows.flood_response import flood_response
 from sanqing import reporting, response
 from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
-from sanqing.feeds.decide import is_drill
+from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning
 from sanqing.feeds.watch import Pending, mark_done
 from sanqing.models import ReportKind
@@ -127,7 +127,7 @@ def respond(
                     "plan": plan,
                 },
                 timeout=0,
-                idempotency_key=f"{_record_id(warning)}:{town}:{decision.action.value}",
+                idempotency_key=f"{record_id(warning.sender, warning.identifier)}:{town}:{decision.action.value}",
             )
             # respond() also runs outside a flow (the CLI): a plain logger, not the run logger
             get_logger("sanqing.watch").info(
@@ -160,10 +160,6 @@ def carry_out(p: Pending, *, plan: str, locale: str) -> list[str]:
             session=session, record_id=p.record_id, activation_id=touched[0] if touched else None
         )
     return touched
-
-
-def _record_id(w: FeedWarning) -> str:
-    return f"{w.sender}|{w.identifier}" if w.sender else w.identifier
 
 
 @flow(name="rain-watch", log_prints=False)

@@ -21,6 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """One line per problem, ``key a.b.c: reason``, for messages that name the key."""
+    return "\n  ".join(
+        f"key {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+        for e in exc.errors()
+    )
+
 
 class SanqingError(Exception):
     """Base of every error sanqing raises on purpose."""

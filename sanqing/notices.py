@@ -26,7 +26,6 @@ from sanqing.models import (
     CadreRole,
     Channel,
     HazardPoint,
-    HazardThreat,
     Household,
     Inspection,
     Notice,
@@ -421,16 +420,3 @@ def issue_notices(
     for row in rows:
         counts[row["channel"]] += 1
     return NoticeResult(village_code=village_code, created=len(rows), by_channel=dict(counts))
-
-
-# Households threatened anywhere: used by reports for coverage figures.
-def threatened_household_count(session: Session, *, village_codes: list[str]) -> int:
-    return len(
-        set(
-            session.exec(
-                select(HazardThreat.household_code)
-                .join(Household, col(Household.code) == col(HazardThreat.household_code))
-                .where(col(Household.village_code).in_(village_codes))
-            )
-        )
-    )

@@ -5,12 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sanqing.errors import PlanConfigError
+from sanqing.errors import PlanConfigError, describe_validation
 from sanqing.models import Channel, HazardKind, InspectionPhase, RiskLevel, Zone
 from sanqing.settings import get_settings
 
@@ -132,11 +131,6 @@ class Plan(Strict):
             ) from None
 
 
-def _describe(error: dict[str, Any]) -> str:
-    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    return f"key {key}: {error['msg']}"
-
-
 def load_plan_file(path: Path) -> Plan:
     """Load and validate one plan file, naming the file, key and reason on error."""
     try:
@@ -154,8 +148,7 @@ def load_plan_file(path: Path) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        reasons = "\n  ".join(_describe(dict(e)) for e in exc.errors())
-        raise PlanConfigError(f"{path}: invalid plan\n  {reasons}") from exc
+        raise PlanConfigError(f"{path}: invalid plan\n  {describe_validation(exc)}") from exc
 
 
 @lru_cache

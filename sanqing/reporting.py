@@ -370,15 +370,3 @@ def write_report(
     report = session.get(Report, report_id)
     assert report is not None
     return report
-
-
-def relocations_by_village(*, session: Session, activation_id: str) -> dict[str, Counter[str]]:
-    """Relocation statuses per village (for the situation table)."""
-    out: dict[str, Counter[str]] = defaultdict(Counter)
-    for code, status in session.exec(
-        select(Relocation.village_code, Relocation.status).where(
-            Relocation.activation_id == activation_id
-        )
-    ):
-        out[code][status] += 1
-    return out

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sanqing.errors import ScenarioError
+from sanqing.errors import ScenarioError, describe_validation
 from sanqing.models import InspectionStatus
 from sanqing.plans import Level
 from sanqing.settings import get_settings
@@ -70,7 +70,4 @@ def load_scenario(path: Path | str | None = None) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        reasons = "\n  ".join(
-            f"key {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ScenarioError(f"{p}: invalid scenario\n  {reasons}") from exc
+        raise ScenarioError(f"{p}: invalid scenario\n  {describe_validation(exc)}") from exc

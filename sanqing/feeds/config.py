@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sanqing.errors import ConfigError
+from sanqing.errors import ConfigError, describe_validation
 from sanqing.settings import get_settings
 
 DEFAULT_POLL_INTERVAL = timedelta(minutes=5)
@@ -47,7 +47,4 @@ def load_feeds(path: Path | None = None) -> FeedsConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        reasons = "\n  ".join(
-            f"key {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: invalid feeds file\n  {reasons}") from exc
+        raise ConfigError(f"{path}: invalid feeds file\n  {describe_validation(exc)}") from exc
