@@ -7,21 +7,28 @@ from typing import Any
 from prefect import flow
 
 from flows.flood_response import flood_response
+from sanqing.db import session_scope
+from sanqing.plans import Level
+from sanqing.response import stand_down
 from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
 from sanqing.settings import DEFAULT_LOCALE
 
 
 @flow(name="drill", flow_run_name="drill-{scenario}")
-def drill(scenario: str = DEFAULT_SCENARIO, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+def drill(
+    scenario: str = DEFAULT_SCENARIO, level: Level | None = None, locale: str = DEFAULT_LOCALE
+) -> dict[str, Any]:
     """应急演练：按演练脚本（config/scenarios/）完整运行一次防汛预案，所有通知和报告标注【演练】。
 
-    Runs the flood plan as a drill with the scenario's warning, monitors'
-    findings and road reports; nothing is sent to residents as a real order.
+    Runs the flood plan as a drill with the scenario's warning (at its level, or
+    the one given), monitors' findings and road reports; nothing is sent to
+    residents as a real order. When it has run, the drill ends: its shelter
+    places and machines are free again.
     """
     sc = load_scenario(scenario)
-    return flood_response(
+    figures = flood_response(
         town=sc.town,
-        level=sc.level,
+        level=level or sc.level,
         warning=sc.warning,
         drill=True,
         findings=sc.findings,
@@ -30,3 +37,6 @@ def drill(scenario: str = DEFAULT_SCENARIO, locale: str = DEFAULT_LOCALE) -> dic
         plan=sc.plan,
         scenario=sc.name,
     )
+    with session_scope() as session:
+        stand_down(session=session, activation_id=figures["activation_id"], reason="演练结束")
+    return figures

@@ -96,7 +96,6 @@ def drill(
     from sanqing.db import session_scope
     from sanqing.registry import ensure_registry
     from sanqing.reporting import summarize
-    from sanqing.response import stand_down
     from sanqing.scenarios import load_scenario
 
     settings = get_settings()
@@ -111,25 +110,15 @@ def drill(
             ensure_registry(sc.town)
         started = time.perf_counter()
         with console.status("启动 Prefect 本地 API 并运行预案 / running the plan under Prefect…"):
-            from flows.flood_response import flood_response
+            from flows.drill import drill as drill_flow
 
-            figures = flood_response(
-                town=sc.town,
-                level=level or sc.level,
-                warning=sc.warning,
-                drill=True,
-                findings=sc.findings,
-                roads=sc.roads,
-                locale=locale,
-                plan=sc.plan,
-                scenario=sc.name,
+            figures = drill_flow(
+                scenario=str(scenario) if scenario else sc.name, level=level, locale=locale
             )
         elapsed = time.perf_counter() - started
         with session_scope() as session:
             activation_id = figures["activation_id"]
             delivery = deliver_to_files(session=session, activation_id=activation_id, out_dir=out)
-            # A drill ends when it has run: its shelter places and machines are free again.
-            stand_down(session=session, activation_id=activation_id, reason="演练结束")
         with session_scope() as session:
             summary = summarize(session=session, activation_id=activation_id)
     except SanqingError as exc:
