@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from flows.after_rain_patrol import after_rain_patrol
 from flows.drill import drill
 from flows.flood_response import flood_response
 from flows.rain_watch import rain_watch
+from flows.report_upward import report_upward_all
 from sanqing.feeds.config import load_feeds
+from sanqing.plans import load_plan
 
 #: Flow runs one served process runs at once (a town's response is one run).
 DEFAULT_SERVE_LIMIT = 4
 
 
 def deployments() -> list[Any]:
-    """flood-response (a form), drill (training) and rain-watch (on the feeds' interval)."""
+    """flood-response (a form), drill, after-rain-patrol, report-upward and rain-watch."""
     return [
         flood_response.to_deployment(
             name="flood-response",
@@ -24,6 +27,17 @@ def deployments() -> list[Any]:
         ),
         drill.to_deployment(
             name="drill", description="应急演练：按演练脚本运行防汛预案。", tags=["drill"]
+        ),
+        after_rain_patrol.to_deployment(
+            name="after-rain-patrol",
+            description="雨后巡查：巡查确认安全后结束应急响应（终报）。",
+            tags=["flood"],
+        ),
+        report_upward_all.to_deployment(
+            name="report-upward",
+            interval=timedelta(minutes=load_plan().defaults.report_check_minutes),
+            description="定时续报：数字有变化即续报；超时未核实的转移户报第一书记。",
+            tags=["report"],
         ),
         rain_watch.to_deployment(
             name="rain-watch",
@@ -35,7 +49,10 @@ def deployments() -> list[Any]:
 
 
 def serve_all(limit: int = DEFAULT_SERVE_LIMIT) -> None:
-    """Serve every deployment from this process until interrupted."""
+    """Create the machines' concurrency limits, then serve every deployment until interrupted."""
     from prefect import serve
 
+    from tasks.resources import create_machine_limits
+
+    create_machine_limits()
     serve(*deployments(), limit=limit)

@@ -7,11 +7,10 @@ from typing import Any
 from prefect import flow
 
 from flows.flood_response import flood_response
-from sanqing.db import session_scope
 from sanqing.plans import Level
-from sanqing.response import stand_down
 from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
 from sanqing.settings import DEFAULT_LOCALE
+from tasks.command_steps import end_response
 
 
 @flow(name="drill", flow_run_name="drill-{scenario}")
@@ -24,6 +23,9 @@ def drill(
     the one given), monitors' findings and road reports; nothing is sent to
     residents as a real order. When it has run, the drill ends: its shelter
     places and machines are free again.
+
+    The commander's approval, the villages' roll calls and the after-rain patrol
+    answer from the scenario (marked 演练模拟 in the timeline): a drill never waits.
     """
     sc = load_scenario(scenario)
     figures = flood_response(
@@ -37,6 +39,12 @@ def drill(
         plan=sc.plan,
         scenario=sc.name,
     )
-    with session_scope() as session:
-        stand_down(session=session, activation_id=figures["activation_id"], reason="演练结束")
+    # The scenario's after-rain patrol reports all clear: the drill ends with its final report.
+    end_response(
+        figures["activation_id"],
+        "演练结束",
+        locale=locale,
+        plan_name=sc.plan,
+        simulated_patrol=sc.answers.patrol,
+    )
     return figures

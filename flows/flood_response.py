@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from prefect import flow, unmapped
 from prefect.artifacts import (
@@ -14,18 +16,31 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.futures import as_completed
+from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import Field
+from sqlmodel import col, select
 
+from flows.control import ApprovalInput, RollCallInput, ask, can_answer
+from flows.params import locale_field, plan_field, town_field
 from sanqing import reporting
+from sanqing.answers import ApprovalAnswer, SimulatedAnswers
 from sanqing.db import session_scope
-from sanqing.models import InspectionPhase, Report
+from sanqing.errors import AnswerError
+from sanqing.models import Activation, InspectionPhase, Report, Village
 from sanqing.plans import Level, load_plan
 from sanqing.registry import ensure_registry
 from sanqing.response import check_field_reports
-from sanqing.scenarios import FindingInput, RoadReport
-from sanqing.settings import DEFAULT_LOCALE
+from sanqing.scenarios import FindingInput, RoadReport, load_scenario
+from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
+from tasks.command_steps import (
+    escalate_unconfirmed,
+    outstanding,
+    record_approval,
+    record_roll_call,
+    request_approval,
+)
 from tasks.plan_steps import (
     activate_plan,
     assign_shelters,
@@ -34,25 +49,22 @@ from tasks.plan_steps import (
     issue_notices,
     plan_relocations,
     report_upward,
-    simulate_moves,
 )
 
 
 def _run_name() -> str:
+    """What ran, readable in the run list: ``flood-鸡峰镇-II级-0712-1830``."""
     p = flow_run.parameters
-    level = p.get("level") or (p.get("warning") and "auto") or "auto"
-    level = getattr(level, "value", level)
+    level = p.get("level")
+    level = f"{getattr(level, 'value', level)}级" if level else "按预警"
     prefix = "drill" if p.get("drill") else "flood"
-    return f"{prefix}-{p.get('town')}-{level}"
+    when = datetime.now(ZoneInfo(get_settings().timezone)).strftime("%m%d-%H%M")
+    return f"{prefix}-{p.get('town')}-{level}-{when}"
 
 
 @flow(name="flood-response", flow_run_name=_run_name, log_prints=False)
 def flood_response(
-    town: str = Field(
-        "jifeng",
-        description="乡镇（台账目录名、区划代码或名称）",
-        json_schema_extra={"title": "乡镇"},
-    ),
+    town: str = town_field(),
     level: Level | None = Field(
         None,
         description="Ⅳ级（最低）至Ⅰ级；不填则按预警确定",
@@ -75,12 +87,8 @@ def flood_response(
         description="before 雨前 / during 雨中 / after 雨后",
         json_schema_extra={"title": "排查阶段"},
     ),
-    locale: str = Field(
-        DEFAULT_LOCALE, description="zh-CN 或 en", json_schema_extra={"title": "语言"}
-    ),
-    plan: str = Field(
-        "flood", description="config/plans/ 下的预案", json_schema_extra={"title": "预案"}
-    ),
+    locale: str = locale_field(),
+    plan: str = plan_field(),
     scenario: str | None = Field(
         None, description="演练脚本名称", json_schema_extra={"title": "演练脚本"}
     ),
@@ -129,20 +137,26 @@ def flood_response(
         )
     )
 
-    # 3. 人员转移: who moves per village, shelters for the town, then the notices
-    progress.wait(plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)))
-    assign_shelters(act.activation_id, plan_name=plan)
-    if drill:
-        simulate_moves(act.activation_id)
-    progress.wait(
-        issue_notices.map(unmapped(act.activation_id), villages, unmapped(locale), unmapped(plan))
-    )
+    # 3. 人员转移: the commander approves first where the plan says so; then who moves
+    #    per village, shelters for the town, and the notices
+    answers = simulated_answers(drill, scenario)
+    if approve_moves(act.activation_id, plan, answers):
+        progress.wait(plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)))
+        assign_shelters(act.activation_id, plan_name=plan)
+        progress.wait(
+            issue_notices.map(
+                unmapped(act.activation_id), villages, unmapped(locale), unmapped(plan)
+            )
+        )
+    progress.finish()
 
     # 4. 道路抢通
     clear_roads(act.activation_id, roads or [], plan_name=plan)
 
-    # 5. 向上报告
+    # 5. 向上报告: the initial report, then the villages' roll call and a follow-up (续报)
     report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
+    if take_roll_call(act.activation_id, plan=plan, locale=locale, answers=answers):
+        report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
 
     with session_scope() as session:
         figures = reporting.summarize(session=session, activation_id=act.activation_id)
@@ -170,6 +184,12 @@ class VillageProgress:
         self.artifact_id = artifact_id
         self.last = time.monotonic()
 
+    def finish(self) -> None:
+        """All village steps done (also those a held approval skipped)."""
+        if self.done < self.steps:
+            self.done = self.steps
+            update_progress_artifact(self.artifact_id, progress=100.0)
+
     def wait(self, futures: Any) -> None:
         """Wait for every village of a step, moving the bar as they finish; raise on failure."""
         pending = list(futures)
@@ -179,6 +199,110 @@ class VillageProgress:
             if i == len(pending) or time.monotonic() - self.last >= self.MIN_INTERVAL_S:
                 update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.steps)
                 self.last = time.monotonic()
+
+
+def simulated_answers(drill: bool, scenario: str | None) -> SimulatedAnswers | None:
+    """A drill answers from its scenario (or the defaults); a real run asks people."""
+    if not drill:
+        return None
+    return load_scenario(scenario).answers if scenario else SimulatedAnswers()
+
+
+def approve_moves(activation_id: str, plan: str, answers: SimulatedAnswers | None) -> bool:
+    """Whether residents may be told to move: asks the commander when the plan says so.
+
+    A drill takes the scenario's answer; a run nobody can answer applies the plan's
+    timeout rule at once; otherwise the run pauses with the approval form.
+    """
+    request = request_approval(activation_id, plan_name=plan)
+    if request is None:
+        return True
+    if answers is not None:
+        return record_approval(
+            request.approval_id, answers.approval, request.on_timeout, simulated=True
+        ).moves
+    if not can_answer():
+        return record_approval(request.approval_id, None, request.on_timeout, unattended=True).moves
+    get_run_logger().warning("waiting for the commander's approval: %s", request.reason)
+    answer = ask(
+        ApprovalInput,
+        description=request.question,
+        timeout_s=request.timeout_s,
+        key=f"approval-{request.approval_id}",
+    )
+    given = (
+        ApprovalAnswer.model_validate(answer.model_dump(include=set(ApprovalAnswer.model_fields)))
+        if answer is not None
+        else None
+    )
+    return record_approval(request.approval_id, given, request.on_timeout).moves
+
+
+def take_roll_call(
+    activation_id: str, *, plan: str, locale: str, answers: SimulatedAnswers | None
+) -> bool:
+    """Wait for the villages' roll calls, then escalate who is still unconfirmed.
+
+    Returns whether a roll call was recorded. Without a control room nobody is
+    waited for: the report-upward schedule escalates households left overdue.
+    """
+    if not outstanding(activation_id):
+        return False
+    if answers is not None:
+        record_roll_call(activation_id, answers.roll_calls, simulated=True)
+        escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
+        return True
+    if not can_answer():
+        return False
+    logger = get_run_logger()
+    rule = load_plan(plan).level(_level_of(activation_id)).roll_call
+    deadline = time.monotonic() + rule.within_minutes * 60
+    recorded, n = False, 0
+    while left := outstanding(activation_id):
+        remaining = int(deadline - time.monotonic())
+        if remaining <= 0:
+            break
+        n += 1
+        answer = ask(
+            RollCallInput,
+            description=roll_call_question(left, remaining),
+            timeout_s=remaining,
+            key=f"roll-call-{n}",
+        )
+        if answer is None:
+            break
+        try:
+            record_roll_call(activation_id, answer.villages)
+            recorded = True
+        except AnswerError as exc:
+            logger.error("roll call not recorded, asking again: %s", exc)
+    escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
+    return recorded
+
+
+def _level_of(activation_id: str) -> str:
+    with session_scope() as session:
+        return session.get(Activation, activation_id).level  # type: ignore[union-attr]
+
+
+def roll_call_question(left: dict[str, int], remaining_s: int) -> str:
+    with session_scope() as session:
+        names = dict(
+            session.exec(
+                select(Village.code, Village.name).where(col(Village.code).in_(list(left)))
+            ).all()
+        )
+    lines = [f"- {names.get(code, code)}：{n}户未回报" for code, n in sorted(left.items())]
+    return "\n".join(
+        [
+            "## 各村点名回报",
+            "",
+            *lines,
+            "",
+            f"{remaining_s // 60} 分钟后仍未核实的户将报驻村第一书记入户核实。",
+            "每个村填一项：列出拒绝、联系不上的户（户编号或户主姓名），其余各户统一填“均已转移”。",
+        ]
+    )
 
 
 def _publish_artifacts(figures: dict[str, Any], report_text: str) -> None:

@@ -9,13 +9,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
-from sanqing import reporting, response
+from sanqing import command, response
+from sanqing.answers import SimulatedAnswers
 from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning
 from sanqing.feeds.watch import Pending, mark_done
-from sanqing.models import ReportKind
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
@@ -49,17 +49,36 @@ def warning_info(warning: FeedWarning, decision: Decision) -> WarningInfo:
 def stand_down_town(
     town_code: str, drill: bool, reason: str, plan_name: str, locale: str
 ) -> str | None:
-    """End the town's running response and write the final report (终报)."""
+    """End the town's running response (final report, 终报) once the after-rain patrol allows.
+
+    A drill's patrol answers itself. A real response waits for the patrol's all-clear:
+    with the after-rain-patrol deployment on the server, a run of it is started and
+    waits in the control room for the patrol's form.
+    """
     plan = load_plan(plan_name)
     with session_scope() as session:
         act = response.open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
         if act is None:
             return None
-        response.stand_down(session=session, activation_id=act.id, reason=reason)
-        reporting.write_report(
-            session=session, activation_id=act.id, plan=plan, kind=ReportKind.FINAL, locale=locale
+        done = command.end_response(
+            session,
+            activation_id=act.id,
+            plan=plan,
+            reason=reason,
+            locale=locale,
+            simulated_patrol=SimulatedAnswers().patrol if drill else None,
         )
-        return act.id
+        act_id = act.id
+    if not done and deployment_available(PATROL_DEPLOYMENT):
+        from prefect.deployments import run_deployment
+
+        run_deployment(
+            PATROL_DEPLOYMENT,
+            parameters={"town": town_code, "reason": reason, "plan": plan_name, "locale": locale},
+            timeout=0,
+            idempotency_key=f"patrol:{act_id}",
+        )
+    return act_id
 
 
 @task(name="lower-level", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
@@ -78,16 +97,18 @@ def lower_level(
 #: When a Prefect server has this deployment (``sanqing serve`` / ``prefect deploy``), the
 #: response runs there, on a worker; on the embedded default it runs as a subflow.
 FLOOD_DEPLOYMENT = "flood-response/flood-response"
+#: The run that waits for the after-rain patrol's all-clear in the control room.
+PATROL_DEPLOYMENT = "after-rain-patrol/after-rain-patrol"
 
 
-def flood_deployment_available() -> bool:
-    """Whether the API knows the flood-response deployment."""
+def deployment_available(name: str = FLOOD_DEPLOYMENT) -> bool:
+    """Whether the API knows this deployment."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     try:
         with get_client(sync_client=True) as client:
-            client.read_deployment_by_name(FLOOD_DEPLOYMENT)
+            client.read_deployment_by_name(name)
     except ObjectNotFound:
         return False
     return True
@@ -111,7 +132,7 @@ def respond(
         return []
     touched: list[str] = []
     starts = decision.action in (Action.ACTIVATE, Action.ESCALATE)
-    deployed = starts and flood_deployment_available()
+    deployed = starts and deployment_available(FLOOD_DEPLOYMENT)
     for town in decision.town_codes:
         if starts and deployed:
             from prefect.deployments import run_deployment

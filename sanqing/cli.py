@@ -182,11 +182,12 @@ def serve(
 ) -> None:
     """Open the control room: a Prefect server (unless PREFECT_API_URL is set) and every deployment."""
     from sanqing.prefect_server import LocalPrefectServer
-    from sanqing.registry import ensure_registry
+    from sanqing.registry import ensure_registry, town_dirs
 
     settings = get_settings()
     prepare_prefect_env(settings)
-    ensure_registry(DEFAULT_TOWN)
+    for town_dir in town_dirs():
+        ensure_registry(town_dir.name)
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         server = LocalPrefectServer(settings.data_dir / "prefect-server", host=host, port=port)
@@ -206,6 +207,54 @@ def serve(
     finally:  # the serve loop stops first, then the server it talks to
         if server is not None:
             server.stop()
+
+
+@app.command()
+def patrol(
+    name: Annotated[str, typer.Option(help="Who led the after-rain patrol (巡查负责人).")],
+    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    danger: Annotated[
+        list[str] | None,
+        typer.Option(help="A hazard point (name or code) still in danger; repeat for several."),
+    ] = None,
+    remarks: Annotated[str, typer.Option(help="What the patrol saw.")] = "",
+    locale: Annotated[str, typer.Option(help="Language of the final report.")] = DEFAULT_LOCALE,
+) -> None:
+    """Record the after-rain patrol (雨后巡查) of the town's running response.
+
+    All clear (no --danger): a stand-down waiting for it happens now, with the final
+    report (终报). With --danger the response goes on and residents stay away.
+    """
+    from sanqing import command, response
+    from sanqing.answers import PatrolAnswer
+    from sanqing.db import session_scope
+    from sanqing.plans import load_plan
+    from sanqing.registry import ensure_registry
+
+    try:
+        town_code = ensure_registry(town)
+        plan = load_plan()
+        answer = PatrolAnswer(
+            all_clear=not danger, name=name, dangers=danger or [], remarks=remarks
+        )
+        with session_scope() as session:
+            act = response.open_activation(
+                session, town_code=town_code, plan=plan.plan, drill=False
+            )
+            if act is None:
+                raise SanqingError(f"{town}: no running response to patrol for")
+            done = command.record_patrol(
+                session, activation_id=act.id, plan=plan, answer=answer, locale=locale
+            )
+            act_id = act.id
+    except (SanqingError, ValueError) as exc:
+        raise _fail(exc) from exc
+    if done:
+        console.print(f"雨后巡查确认安全：{act_id} 应急响应已结束，终报已生成。")
+    elif danger:
+        console.print(f"雨后巡查仍有险情：{act_id} 应急响应继续，群众不得返回。")
+    else:
+        console.print(f"雨后巡查已记录：{act_id} 尚未申请结束响应，解除后即可结束。")
 
 
 warnings_app = typer.Typer(help="Warnings from feeds: read, decide, respond.", no_args_is_help=True)

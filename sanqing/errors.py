@@ -104,3 +104,14 @@ class UnknownActivation(SanqingError, LookupError):
 
 class TemplateMissing(SanqingError, LookupError):
     """No template exists for this name and locale."""
+
+
+class AnswerError(SanqingError, ValueError):
+    """An answer from the field or the commander names something that is not there."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the answer; nothing of it was recorded:\n  "
+            + "\n  ".join(self.problems)
+        )

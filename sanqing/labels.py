@@ -43,6 +43,14 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "group_leader": "村民小组长",
             "grid_member": "网格员",
         },
+        "relocation": {
+            "ordered": "未核实",
+            "moved": "已转移",
+            "in_shelter": "已到安置点",
+            "refused": "拒绝转移",
+            "unreachable": "联系不上",
+            "returned": "已返回",
+        },
         "channel": {
             "sms": "短信",
             "wechat": "微信群",
@@ -112,6 +120,14 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "team_member": "assistance-team member",
             "group_leader": "group leader",
             "grid_member": "grid member",
+        },
+        "relocation": {
+            "ordered": "not confirmed",
+            "moved": "moved",
+            "in_shelter": "in shelter",
+            "refused": "refused",
+            "unreachable": "unreachable",
+            "returned": "returned home",
         },
         "channel": {
             "sms": "SMS",

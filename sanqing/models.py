@@ -149,6 +149,18 @@ class Channel(StrEnum):
     TASK_LIST = "task_list"  # cadre task list
 
 
+class ApprovalDecision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMEOUT_PROCEEDED = "timeout_proceeded"  # no answer in time; the plan says proceed
+    TIMEOUT_HELD = "timeout_held"  # no answer in time; the plan says hold
+
+    @property
+    def moves(self) -> bool:
+        """Whether residents are told to move."""
+        return self in (ApprovalDecision.APPROVED, ApprovalDecision.TIMEOUT_PROCEEDED)
+
+
 class ReportKind(StrEnum):
     INITIAL = "initial"  # 首报
     FOLLOW_UP = "follow_up"  # 续报
@@ -432,6 +444,49 @@ class Report(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
     late: bool = False
     status: str = NoticeStatus.PENDING
+
+
+class Approval(SQLModel, table=True):
+    """The commander's decision on telling residents to move (转移审批), one per request."""
+
+    id: str = Field(primary_key=True)  # activation:level:seq
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    level: str
+    reason: str  # why it was asked: the level, or a manual start without a warning
+    decision: str | None = None  # ApprovalDecision; None while waiting
+    approver: str = ""
+    remarks: str = ""
+    simulated: bool = False  # a drill: the scenario answered
+    unattended: bool = False  # nobody could answer: the plan's timeout rule applied at once
+    requested_at: datetime = _ts(nullable=False)
+    decided_at: datetime | None = _ts()
+
+
+class Patrol(SQLModel, table=True):
+    """The after-rain patrol (雨后巡查) of an activation: its all-clear allows the stand-down."""
+
+    id: str = Field(primary_key=True)  # the activation id: one patrol gate per activation
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    reason: str  # why the stand-down was asked for (all-clear, expiry, the coordinator)
+    requested_at: datetime = _ts(nullable=False)
+    confirmed_at: datetime | None = _ts()
+    confirmed_by: str = ""
+    all_clear: bool | None = None  # None: not reported yet; False: danger remains
+    remarks: str = ""
+    simulated: bool = False
+
+
+class Escalation(SQLModel, table=True):
+    """A household whose move was not confirmed in time, handed up to a responsible person."""
+
+    id: str = Field(primary_key=True)  # activation:household:kind
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    village_code: str
+    household_code: str = Field(foreign_key="household.code")
+    kind: str  # roll_call
+    status_then: str  # RelocationStatus when escalated (ordered / unreachable)
+    to_cadre_code: str | None = None
+    at: datetime = _ts(nullable=False)
 
 
 class TimelineEvent(SQLModel, table=True):

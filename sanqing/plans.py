@@ -73,12 +73,41 @@ class ReportDeadlines(Strict):
     follow_up_every_hours: float = Field(6, gt=0, le=48)
 
 
+class ApprovalWhen(StrEnum):
+    """When the commander must approve before residents are told to move."""
+
+    NEVER = "never"
+    MANUAL = "manual"  # a manual start without a warning
+    ALWAYS = "always"  # every activation at this level
+
+
+class OnTimeout(StrEnum):
+    """What happens when the commander has not answered in time."""
+
+    PROCEED = "proceed"  # order the moves: waiting is the greater danger
+    HOLD = "hold"  # no move orders; the response goes on without them
+
+
+class ApprovalRule(Strict):
+    when: ApprovalWhen = ApprovalWhen.MANUAL
+    timeout_minutes: float = Field(30, gt=0, le=24 * 60)
+    on_timeout: OnTimeout = OnTimeout.HOLD
+
+
+class RollCallRule(Strict):
+    """How long the villages have to report who moved before the rest is escalated."""
+
+    within_minutes: float = Field(60, gt=0, le=24 * 60)
+
+
 class LevelPlan(Strict):
     name: str
     relocate: RelocationScope = RelocationScope()
     inspection_phases: list[InspectionPhase] = Field(min_length=1)
     notify: list[Channel] = Field(default_factory=list)
     reports: ReportDeadlines = ReportDeadlines()
+    approval: ApprovalRule = ApprovalRule()
+    roll_call: RollCallRule = RollCallRule()
 
 
 class PlanDefaults(Strict):
@@ -87,6 +116,13 @@ class PlanDefaults(Strict):
     sms_max_segments: int = Field(3, ge=1, le=10)
     duty_shift_hours: int = Field(24, ge=1, le=48)
     clearing_machinery: list[str] = Field(default_factory=lambda: ["挖掘机", "装载机"])
+    # A real response ends only after the after-rain patrol (雨后巡查) has confirmed it safe.
+    after_rain_patrol_required: bool = True
+    # How long a run in the control room waits for the patrol's answer.
+    after_rain_patrol_wait_hours: float = Field(12, gt=0, le=72)
+    # How often the report-upward schedule looks at every running response: follow-up
+    # reports (续报) when figures changed, overdue roll calls to the first secretaries.
+    report_check_minutes: int = Field(30, ge=1, le=24 * 60)
 
 
 class Plan(Strict):

@@ -694,6 +694,27 @@ def find_town_dir(town: str, towns_dir: Path | None = None) -> Path:
     raise UnknownTown(town, [d.name for d in dirs])
 
 
+def town_choices(towns_dir: Path | None = None) -> list[str]:
+    """The configured towns' names, then keys, then codes: the control room's town picker.
+
+    Names come first so the form shows 鸡峰镇; keys and codes stay valid for the
+    command line and for runs another flow starts by code.
+    """
+    names: list[str] = []
+    keys: list[str] = []
+    codes: list[str] = []
+    for d in town_dirs(towns_dir):
+        try:
+            meta = yaml.safe_load((d / TOWN_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            meta = None
+        keys.append(d.name)
+        if isinstance(meta, dict):
+            names += [str(meta["name"])] if meta.get("name") else []
+            codes += [str(meta["code"])] if meta.get("code") else []
+    return list(dict.fromkeys([*names, *keys, *codes]))
+
+
 _READY: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 

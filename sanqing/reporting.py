@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
@@ -17,8 +18,10 @@ from sanqing.db import upsert
 from sanqing.labels import label
 from sanqing.models import (
     Activation,
+    Approval,
     Cadre,
     DutyShift,
+    Escalation,
     HazardPoint,
     Inspection,
     InspectionStatus,
@@ -197,14 +200,35 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
             for r in sorted(roads, key=lambda r: r.road_code)
         ],
         "machines_dispatched": len({r.machine_code for r in roads if r.machine_code}),
+        # The roll call (点名): who refused, who nobody reached, who nobody confirmed yet,
+        # and how many of them went to a first secretary; the commander's decision.
+        "households_refused": sum(1 for r in rels if r.status == RelocationStatus.REFUSED),
+        "households_unreachable": sum(1 for r in rels if r.status == RelocationStatus.UNREACHABLE),
+        "households_unconfirmed": sum(1 for r in rels if r.status == RelocationStatus.ORDERED),
+        "households_escalated": session.exec(
+            select(func.count()).select_from(Escalation).where(Escalation.activation_id == act.id)
+        ).one(),
+        "approval": _latest_approval(session, act.id),
         "on_duty": len(duty),
         "notices_by_channel": dict(sorted(notices.items())),
         "reports": [{"id": r.id, "kind": r.kind, "seq": r.seq, "late": r.late} for r in reports],
     }
 
 
+def _latest_approval(session: Session, activation_id: str) -> str | None:
+    return session.exec(
+        select(Approval.decision)
+        .where(Approval.activation_id == activation_id, col(Approval.decision).is_not(None))
+        .order_by(col(Approval.decided_at).desc(), col(Approval.id).desc())
+    ).first()
+
+
 #: Figures whose change makes a follow-up report (续报) due.
 CHANGE_FIGURES = (
+    "households_refused",
+    "households_unreachable",
+    "households_escalated",
+    "approval",
     "level",
     "villages",
     "households_to_relocate",

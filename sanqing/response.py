@@ -919,41 +919,6 @@ def assign_town_shelters(
     )
 
 
-def simulate_moves(*, session: Session, activation_id: str, now: datetime | None = None) -> int:
-    """In a drill, mark ordered households with a shelter as arrived there (simulated)."""
-    now = now or utcnow()
-    act = get_activation(session, activation_id)
-    if not act.drill:
-        raise SanqingError(
-            f"activation {activation_id} is not a drill: only the field confirms moves"
-        )
-    rows = list(
-        session.exec(
-            select(Relocation).where(
-                Relocation.activation_id == activation_id,
-                Relocation.status == RelocationStatus.ORDERED,
-                col(Relocation.shelter_code).is_not(None),
-            )
-        )
-    )
-    for r in rows:
-        r.status = RelocationStatus.IN_SHELTER
-        r.updated_at = now
-        session.add(r)
-    if rows:
-        log_event(
-            session,
-            activation_id=activation_id,
-            key=f"moved:{len(rows)}",
-            actor="各村",
-            action="转移到位",
-            detail=f"{len(rows)}户{sum(r.people for r in rows)}人已到达安置点（演练模拟）",
-            at=now,
-            simulated=True,
-        )
-    return len(rows)
-
-
 # --- step 4: clear roads --------------------------------------------------------------------
 
 

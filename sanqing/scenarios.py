@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sanqing.answers import SimulatedAnswers
 from sanqing.errors import ScenarioError, describe_validation
 from sanqing.models import InspectionStatus
 from sanqing.plans import Level
@@ -50,6 +51,8 @@ class Scenario(BaseModel):
     warning: WarningInfo
     findings: list[FindingInput] = Field(default_factory=list)
     roads: list[RoadReport] = Field(default_factory=list)
+    # What the commander, the villages and the patrol answer: a drill never waits.
+    answers: SimulatedAnswers = Field(default_factory=SimulatedAnswers)
 
 
 def load_scenario(path: Path | str | None = None) -> Scenario:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     locale: str = DEFAULT_LOCALE
     timezone: str = "Asia/Shanghai"
     feed_timeout_s: float = Field(15.0, gt=0, description="Timeout of one feed request.")
+    pause_poll_s: int = Field(
+        2, ge=1, le=60, description="How often a run waiting for an answer checks for it."
+    )
 
     @property
     def effective_database_url(self) -> str:

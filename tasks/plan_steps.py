@@ -22,6 +22,7 @@ from sanqing.plans import Level, load_plan
 from sanqing.registry import find_town
 from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.warning import WarningInfo
+from tasks.resources import hold_machines
 
 # SQLite may be briefly locked by a neighbouring village's write: retry once.
 DB_RETRIES = 2
@@ -145,13 +146,6 @@ def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.Sh
     return result
 
 
-@task(name="simulate-moves", cache_policy=NO_CACHE)
-def simulate_moves(activation_id: str) -> int:
-    """Drill only: the ordered households arrive at their shelters."""
-    with session_scope() as session:
-        return response.simulate_moves(session=session, activation_id=activation_id)
-
-
 @task(
     name="issue-notices",
     task_run_name="notices-{village_code}",
@@ -185,9 +179,18 @@ def issue_notices(
 def clear_roads(
     activation_id: str, reports: list[RoadReport], plan_name: str = "flood"
 ) -> response.RoadResult:
-    """Record blocked roads, send machinery, reopen what was cleared."""
+    """Record blocked roads, send machinery, reopen what was cleared.
+
+    Holds the town's machine slots (Prefect global concurrency limits, where the
+    control room created them) while it decides the dispatch.
+    """
     plan = load_plan(plan_name)
-    with session_scope() as session:
+    if not reports:
+        with session_scope() as session:  # nothing reported: only reopen what was cleared
+            return response.clear_roads(
+                session=session, activation_id=activation_id, reports=reports, plan=plan
+            )
+    with hold_machines(activation_id), session_scope() as session:
         return response.clear_roads(
             session=session, activation_id=activation_id, reports=reports, plan=plan
         )

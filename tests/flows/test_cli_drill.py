@@ -12,7 +12,15 @@ from typer.testing import CliRunner
 
 from sanqing.cli import app
 from sanqing.db import session_scope
-from sanqing.models import Household, Inspection, Notice, Relocation, Report, RoadIncident
+from sanqing.models import (
+    Household,
+    Inspection,
+    Notice,
+    Relocation,
+    Report,
+    RoadIncident,
+    TimelineEvent,
+)
 from sanqing.privacy import contains_personal_data
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
@@ -83,12 +91,30 @@ def test_drill_writes_notices_reports_and_a_summary_that_agrees_with_the_db(
             s.exec(select(func.count()).select_from(Notice).where(Notice.status != "sent")).one()
             == 0
         )
+        # 首报 after the orders, 续报一 after the roll call, 终报 after the patrol's all-clear
+        assert [r["kind"] for r in summary["reports"]] == ["initial", "follow_up", "final"]
+        assert s.exec(select(func.count()).select_from(Report)).one() == 3
+        # the scenario's answers: approved, one household refused, one unreachable and escalated
+        assert summary["approval"] == "approved"
+        assert sum(r.status == "refused" for r in rels) == summary["households_refused"] == 1
         assert (
-            s.exec(select(func.count()).select_from(Report)).one() == len(summary["reports"]) == 1
+            sum(r.status == "unreachable" for r in rels) == summary["households_unreachable"] == 1
+        )
+        assert summary["households_escalated"] == 1 and summary["households_unconfirmed"] == 0
+        simulated = {
+            e.action: e.simulated
+            for e in s.exec(select(TimelineEvent))
+            if e.action in ("批准转移", "点名回报", "雨后巡查确认安全", "未核实转移户上报")
+        }
+        assert simulated == dict.fromkeys(
+            ("批准转移", "点名回报", "雨后巡查确认安全", "未核实转移户上报"), True
         )
     report_txt = (out / "reports" / "initial-0.txt").read_text(encoding="utf-8")
     assert "首报" in report_txt and "【演练】" in report_txt
     assert f"应转移{summary['households_to_relocate']}户" in report_txt
+    follow_up = (out / "reports" / "follow_up-1.txt").read_text(encoding="utf-8")
+    assert "续报一" in follow_up and "拒绝转移1户" in follow_up and "联系不上1户" in follow_up
+    assert "1户报驻村第一书记" in follow_up
     payload = json.loads((out / "reports" / "initial-0.json").read_text(encoding="utf-8"))
     assert payload["figures"]["households_to_relocate"] == summary["households_to_relocate"]
     for f in (out / "reports").iterdir():

@@ -101,15 +101,15 @@ def test_drill_runs_the_five_steps_and_the_figures_agree_with_the_database(db_ur
         roads = list(s.exec(select(RoadIncident)))
         assert len(roads) == figures["roads_blocked"] == 1
         assert roads[0].status == "reopened" and roads[0].machine_code
-        # one initial report, marked as a drill, no personal data
-        reports = list(s.exec(select(Report)))
-        assert [r.kind for r in reports] == ["initial"]
-        assert "【演练】" in reports[0].text
-        assert not contains_personal_data(
-            reports[0].text + reports[0].html + str(reports[0].payload)
-        )
+        # the initial report, then a follow-up with the roll call; drill-marked, no personal data
+        reports = list(s.exec(select(Report).order_by(Report.seq)))
+        assert [r.kind for r in reports] == ["initial", "follow_up"]
         heads = {h.head_name for h in s.exec(select(Household))}
-        assert not any(name in reports[0].text for name in heads if len(name) >= 2)
+        for report in reports:
+            assert "【演练】" in report.text
+            assert not contains_personal_data(report.text + report.html + str(report.payload))
+            assert not any(name in report.text for name in heads if len(name) >= 2)
+        assert "拒绝转移1户" in reports[1].text and "拒绝转移" not in reports[0].text
         # every notice is marked as a drill
         notices = list(s.exec(select(Notice)))
         assert notices and all("演练" in n.body for n in notices)
@@ -117,11 +117,14 @@ def test_drill_runs_the_five_steps_and_the_figures_agree_with_the_database(db_ur
         for n in notices:
             by_channel[n.channel] = by_channel.get(n.channel, 0) + 1
         assert figures["notices_by_channel"] == by_channel
-        # one SMS per household with a phone: relocation orders for movers, warnings for the rest
+        # one SMS per household with a phone: relocation orders for movers, warnings for the
+        # rest; and one to the first secretary of the village with an unreachable household
         phones = s.exec(
             select(func.count()).select_from(Household).where(Household.phone.is_not(None))
         ).one()
-        assert by_channel["sms"] == phones
+        escalations = [n for n in notices if n.purpose == "escalation"]
+        assert {n.channel for n in escalations} == {"sms", "task_list"}
+        assert by_channel["sms"] == phones + 1
         assert by_channel["card"] == len(rels)
         assert summarize(session=s, activation_id=figures["activation_id"]) == figures
 
@@ -146,10 +149,17 @@ def test_escalation_to_level_i_extends_the_same_activation_without_duplicates(db
         assert len(ids) == len(set(ids))
         # the county hears of the change: the initial report stays, a follow-up (续报一) tells the new figures
         reports = list(s.exec(select(Report).order_by(Report.seq)))
-        assert [(r.kind, r.seq) for r in reports] == [("initial", 0), ("follow_up", 1)]
-        assert "续报一" in reports[1].text
-        assert f"应转移{i['households_to_relocate']}户" in reports[1].text
-        assert reports[1].payload["figures"]["level"] == "I"
+        # (续报一 after the level-II roll call, 续报二 with the level-I orders, 续报三 after its roll call)
+        assert [(r.kind, r.seq) for r in reports] == [
+            ("initial", 0),
+            ("follow_up", 1),
+            ("follow_up", 2),
+            ("follow_up", 3),
+        ]
+        assert "续报二" in reports[2].text
+        assert f"应转移{i['households_to_relocate']}户" in reports[2].text
+        assert reports[2].payload["figures"]["level"] == "I"
+        assert reports[1].payload["figures"]["level"] == "II"
         # every cadre's current door-visit list names every household they must move
         heads = {h.code: h.head_name for h in s.exec(select(Household))}
         current = {
@@ -227,4 +237,5 @@ def test_the_run_shows_progress_relocations_and_the_report_without_personal_data
     rows = json.loads(table) if isinstance(table, str) else table
     assert len(rows) == 6 and sum(r["应转移户"] for r in rows) > 0
     markdown = str(by_type["markdown"].data)
-    assert "首报" in markdown and not contains_personal_data(markdown + str(table))
+    # the current report: the follow-up written after the (simulated) roll call
+    assert "续报一" in markdown and not contains_personal_data(markdown + str(table))

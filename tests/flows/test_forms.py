@@ -1,10 +1,16 @@
-"""The UI form of flood-response speaks the coordinator's language (no server needed)."""
+"""The UI forms speak the coordinator's language (no server needed)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from prefect.utilities.callables import parameter_schema
 
+from flows.after_rain_patrol import after_rain_patrol
+from flows.control import ApprovalInput, PatrolInput, RollCallInput
 from flows.flood_response import flood_response
+from sanqing.registry import town_choices
 
 
 def test_flood_response_form_fields_have_chinese_titles_and_enums() -> None:
@@ -15,6 +21,43 @@ def test_flood_response_form_fields_have_chinese_titles_and_enums() -> None:
     assert all(t and t != name for name, t in titles.items())  # every field titled, not just named
     levels = schema["definitions"]["Level"]["enum"]
     assert levels == ["IV", "III", "II", "I"]
-    assert props["town"]["default"] == "jifeng" and props["drill"]["default"] is False
+    # the town is picked from the registry: its Chinese name first, the key and code still valid
+    assert props["town"]["enum"] == ["鸡峰镇", "jifeng", "621221106"]
+    assert props["town"]["default"] == "鸡峰镇" and props["drill"]["default"] is False
     # the description the coordinator reads in the UI is the flow's docstring, in Chinese first
     assert flood_response.description and flood_response.description.startswith("防汛应急响应")
+
+
+def test_the_town_picker_lists_every_configured_town(tmp_path: Path) -> None:
+    for key, code, name in (("b", "621221107", "小川镇"), ("a", "621221106", "鸡峰镇")):
+        (tmp_path / key).mkdir()
+        (tmp_path / key / "town.yaml").write_text(
+            yaml.safe_dump({"code": code, "key": key, "name": name}, allow_unicode=True),
+            encoding="utf-8",
+        )
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "town.yaml").write_text(": : :", encoding="utf-8")
+    # names first (in directory order), then keys, then codes; a broken file keeps its key
+    assert town_choices(tmp_path) == [
+        "鸡峰镇",
+        "小川镇",
+        "a",
+        "b",
+        "broken",
+        "621221106",
+        "621221107",
+    ]
+
+
+def test_the_answer_forms_are_titled_in_chinese() -> None:
+    for model, fields in (
+        (ApprovalInput, {"approve": "是否批准转移", "name": "审批人"}),
+        (RollCallInput, {"villages": "各村点名"}),
+        (PatrolInput, {"all_clear": "巡查确认安全", "name": "巡查负责人"}),
+    ):
+        props = model.model_json_schema()["properties"]
+        assert {k: props[k]["title"] for k in fields} == fields
+    roll = RollCallInput.model_json_schema()["$defs"]["VillageRollCall"]["properties"]
+    assert roll["village"]["title"] == "村" and roll["others"]["title"] == "其余各户"
+    patrol = parameter_schema(after_rain_patrol.fn).model_dump()["properties"]
+    assert patrol["town"]["title"] == "乡镇" and patrol["reason"]["title"] == "结束原因"

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+from sanqing.prefect_server import LocalPrefectServer
+from sanqing.settings import REPO_ROOT
 
 
 @dataclass
@@ -73,3 +82,67 @@ def feed_server() -> Iterator[FeedServer]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def running_control_room(tmp_path: Path, *, ui: bool) -> Iterator[LocalPrefectServer]:
+    """A `prefect server start` on 127.0.0.1 (temporary home) and `sanqing serve` against it.
+
+    serve's output goes to ``tmp_path / "serve.log"``. serve is stopped first (it
+    would hang on a stopped server), with SIGINT twice as Prefect expects.
+    """
+    server = LocalPrefectServer(tmp_path / "prefect-server", ui=ui)
+    server.start()
+    env = os.environ | {
+        "PREFECT_API_URL": server.api_url,
+        "PREFECT_HOME": str(tmp_path / "serve-home"),
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "sanqing.cli", "serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield server
+    finally:
+        for _ in range(2):
+            if serve.poll() is None:
+                serve.send_signal(signal.SIGINT)
+                time.sleep(1)
+        try:
+            serve.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+        log.close()
+        server.stop()
+
+
+def wait_for_deployments(
+    api_url: str, names: tuple[str, ...], log: Path, timeout: float = 90
+) -> None:
+    """Until the API knows every deployment that serve announces."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    deadline = time.monotonic() + timeout
+    with (
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        while True:
+            try:
+                for name in names:
+                    client.read_deployment_by_name(name)
+                return
+            except ObjectNotFound:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"deployments not served in {timeout} s: " + log.read_text())
+                time.sleep(1)

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from sanqing.cli import app
 from sanqing.db import session_scope
-from sanqing.models import Activation, FeedRecord, Relocation, Report
+from sanqing.models import Activation, FeedRecord, Patrol, Relocation, Report
 from sanqing.settings import REPO_ROOT, get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -147,6 +149,18 @@ def test_alert_update_cancel_through_the_watch(db_url: str, watched_feed) -> Non
     watched_feed.delay_next["/atom.xml"] = 3.0
     out = rain_watch()
     assert {o["identifier"]: o["decision"]["action"] for o in out}[CANCEL_ID] == "stand_down"
+    with session_scope() as s:
+        # ... once the after-rain patrol confirms it safe: until then residents stay away
+        (act,) = s.exec(select(Activation)).all()
+        assert act.status == "active"
+        patrol = s.get(Patrol, act.id)
+        assert patrol is not None and patrol.all_clear is None and patrol.reason
+    result = CliRunner().invoke(app, ["patrol", "--name", "巡查组长", "--danger", "石门洞滑坡"])
+    assert result.exit_code == 0, result.output
+    with session_scope() as s:
+        assert s.exec(select(Activation)).one().status == "active"
+    result = CliRunner().invoke(app, ["patrol", "--name", "巡查组长"])
+    assert result.exit_code == 0, result.output
     with session_scope() as s:
         (act,) = s.exec(select(Activation)).all()
         assert act.status == "stood_down"

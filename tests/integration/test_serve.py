@@ -1,116 +1,301 @@
 """The control room for real: `sanqing serve` against a `prefect server start` on 127.0.0.1.
 
-Starts a Prefect server (temporary home), runs `sanqing serve` in a child process,
-starts the `drill` and `flood-response` deployments through the API and sees them
-complete with the expected database state; then stops serve before the server.
+Starts a Prefect server (temporary home), runs `sanqing serve` in a child process and
+works it through the API as a duty officer would in the UI: a drill that never waits;
+a level-II response that pauses for the commander's approval and the villages' roll
+calls; a raise to level I that the commander rejects; the after-rain patrol that ends
+it. Then it stops serve before the server.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import select
 
 from sanqing.db import session_scope
-from sanqing.models import Activation, Relocation
-from sanqing.prefect_server import LocalPrefectServer
-from sanqing.settings import REPO_ROOT
+from sanqing.models import (
+    Activation,
+    Approval,
+    Escalation,
+    Household,
+    Machine,
+    Relocation,
+    Report,
+    Village,
+)
+from sanqing.reporting import summarize
+from tests.integration.conftest import running_control_room, wait_for_deployments
 
 pytestmark = pytest.mark.integration
 
-DEPLOYMENTS = ("flood-response/flood-response", "drill/drill", "rain-watch/rain-watch")
+DEPLOYMENTS = (
+    "flood-response/flood-response",
+    "drill/drill",
+    "rain-watch/rain-watch",
+    "after-rain-patrol/after-rain-patrol",
+    "report-upward/report-upward",
+)
 
 
 @pytest.fixture
 def control_room(db_url: str, tmp_path: Path) -> Iterator[str]:
-    server = LocalPrefectServer(tmp_path / "prefect-server", ui=False)
-    server.start()
-    env = os.environ | {
-        "PREFECT_API_URL": server.api_url,
-        "PREFECT_HOME": str(tmp_path / "serve-home"),
-        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "sanqing.cli", "serve"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with running_control_room(tmp_path, ui=False) as server:
         yield server.api_url
-    finally:
-        # serve first (it would hang on a stopped server), SIGINT twice as Prefect expects
-        for _ in range(2):
-            if serve.poll() is None:
-                serve.send_signal(signal.SIGINT)
-                time.sleep(1)
-        try:
-            serve.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
-            serve.wait()
-        log.close()
-        server.stop()
 
 
-def test_deployments_served_and_runs_complete(control_room: str, tmp_path: Path) -> None:
+def wait_for(run_id: Any, done: Any, what: str, log: Path, timeout: float = 180) -> Any:
+    """Poll the run until ``done(run)``; fail with the serve log when it does not come."""
     from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(run_id)
+            if done(run):
+                return run
+            if run.state is not None and run.state.is_final():
+                pytest.fail(f"run ended before {what}: {run.state!r}\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} in {timeout} s: {run.state!r}\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+
+
+def paused_for(key: str, suffix: str = "") -> Any:
+    """A run paused with a form (the input keyset is set), its pause key starting with ``key``."""
+
+    def check(run: Any) -> bool:
+        st = run.state
+        return bool(
+            st is not None
+            and st.is_paused()
+            and st.state_details.run_input_keyset
+            and (st.state_details.pause_key or "").startswith(key)
+            and (st.state_details.pause_key or "").endswith(suffix)
+        )
+
+    return check
+
+
+def completed(run: Any) -> bool:
+    return bool(run.state is not None and run.state.is_completed())
+
+
+def resume(run_id: Any, answer: dict[str, Any]) -> Any:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.resume_flow_run(run_id, run_input=answer)
+
+
+def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
+    control_room: str, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.responses import SetStateStatus
     from prefect.deployments import run_deployment
-    from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    log = tmp_path / "serve.log"
     with temporary_settings(updates={PREFECT_API_URL: control_room}):
-        deadline = time.monotonic() + 90
+        wait_for_deployments(control_room, DEPLOYMENTS, log)
         with get_client(sync_client=True) as client:
-            while True:
-                try:
-                    for name in DEPLOYMENTS:
-                        client.read_deployment_by_name(name)
-                    break
-                except ObjectNotFound:
-                    if time.monotonic() > deadline:
-                        pytest.fail(
-                            "deployments not served in 90 s: "
-                            + (tmp_path / "serve.log").read_text()
-                        )
-                    time.sleep(1)
             watch = client.read_deployment_by_name("rain-watch/rain-watch")
             assert watch.schedules and watch.schedules[0].schedule.interval.total_seconds() == 300
+            reports = client.read_deployment_by_name("report-upward/report-upward")
+            assert reports.schedules[0].schedule.interval.total_seconds() == 30 * 60
+            # every machine is a single-slot global concurrency limit
+            with session_scope() as s:
+                machines = sorted(s.exec(select(Machine.code)))
+            assert len(machines) == 4
+            for code in machines:
+                assert client.read_global_concurrency_limit_by_name(f"machine-{code}").limit == 1
 
+        # A drill never waits: the scenario answers for the commander, villages and patrol.
         drill = run_deployment(
             "drill/drill", parameters={"scenario": "orange-rainstorm"}, timeout=240, poll_interval=1
         )
         assert drill.state is not None and drill.state.is_completed(), drill.state
-        real = run_deployment(
+
+        # A manual start at level II waits for the commander's approval.
+        started = run_deployment(
             "flood-response/flood-response",
-            parameters={"town": "jifeng", "level": "III"},
-            timeout=240,
-            poll_interval=1,
+            parameters={"town": "鸡峰镇", "level": "II"},
+            timeout=0,
         )
-        assert real.state is not None and real.state.is_completed(), real.state
-        assert real.name.startswith("flood-jifeng-III")
-    with session_scope() as s:
-        acts = {a.drill: a for a in s.exec(select(Activation))}
-        # the drill ran the scenario and ended itself; the real run is still going
-        assert (acts[True].level, acts[True].scenario, acts[True].status) == (
-            "II",
-            "orange-rainstorm",
-            "stood_down",
+        run = wait_for(
+            started.id,
+            paused_for("approval-flood-621221106-manual-", "-ii-1"),
+            "approval form",
+            log,
         )
-        assert acts[False].status == "active"
-        assert acts[False].level == "III" and acts[False].trigger == "manual"
-        assert (
-            s.exec(select(Relocation).where(Relocation.activation_id == acts[False].id)).first()
-            is not None
+        assert run.name.startswith("flood-鸡峰镇-II级-")
+        with session_scope() as s:  # nobody is told to move before the answer
+            assert s.exec(select(func.count()).select_from(Relocation)).one() == len(drill_rels(s))
+        # an answer without the approver's name is refused; the run stays paused
+        bad = resume(run.id, {"approve": True})
+        assert bad.status != SetStateStatus.ACCEPT
+        assert resume(run.id, {"approve": True, "name": "王镇长", "remarks": "同意"}).status == (
+            SetStateStatus.ACCEPT
         )
+
+        # Orders go out, the first report goes up, then the villages report back.
+        wait_for(run.id, paused_for("roll-call-1"), "roll-call form", log)
+        with session_scope() as s:
+            act = real_activation(s)
+            names = dict(s.exec(select(Village.code, Village.name)).all())
+            rels = {
+                v: sorted(
+                    r.household_code
+                    for r in s.exec(
+                        select(Relocation).where(
+                            Relocation.activation_id == act.id, Relocation.village_code == v
+                        )
+                    )
+                )
+                for v in act.village_codes
+            }
+            refused = rels[SHIMEN][0]
+            refused_head = s.get(Household, refused).head_name  # type: ignore[union-attr]
+            heads = [s.get(Household, c).head_name for c in rels[SHIMEN]]  # type: ignore[union-attr]
+            assert [
+                r.kind for r in s.exec(select(Report).where(Report.activation_id == act.id))
+            ] == ["initial"]
+        named = refused_head if heads.count(refused_head) == 1 else refused
+        first = [
+            {
+                "village": names[v],
+                "others": "in_shelter",
+                "households": (
+                    [{"household": named, "status": "refused", "note": "老人不愿离开"}]
+                    if v == SHIMEN
+                    else []
+                ),
+                "reporter": "村值守",
+            }
+            for v in act.village_codes
+            if v != HEBA
+        ]
+        assert resume(run.id, {"villages": first}).status == SetStateStatus.ACCEPT
+        # 河坝村 has not reported: the run asks again for what is left
+        wait_for(run.id, paused_for("roll-call-2"), "second roll-call form", log)
+        unreachable = rels[HEBA][0]
+        last = [
+            {
+                "village": HEBA,
+                "households": [{"household": unreachable, "status": "unreachable"}],
+                "others": "moved",
+            }
+        ]
+        assert resume(run.id, {"villages": last}).status == SetStateStatus.ACCEPT
+        wait_for(run.id, completed, "completion", log)
+
+        with session_scope() as s:
+            act = real_activation(s)
+            approval = s.exec(select(Approval).where(Approval.activation_id == act.id)).one()
+            assert (approval.decision, approval.approver, approval.simulated) == (
+                "approved",
+                "王镇长",
+                False,
+            )
+            statuses = {
+                r.household_code: r.status
+                for r in s.exec(select(Relocation).where(Relocation.activation_id == act.id))
+            }
+            assert statuses[refused] == "refused" and statuses[unreachable] == "unreachable"
+            assert "ordered" not in statuses.values()
+            assert set(statuses.values()) == {"refused", "unreachable", "in_shelter", "moved"}
+            # the unreachable household went to 河坝村's first secretary
+            (esc,) = s.exec(select(Escalation).where(Escalation.activation_id == act.id)).all()
+            assert esc.household_code == unreachable and esc.to_cadre_code
+            kinds = [r.kind for r in s.exec(select(Report).where(Report.activation_id == act.id))]
+            assert kinds == ["initial", "follow_up"]
+            figures = summarize(session=s, activation_id=act.id)
+            assert (figures["households_refused"], figures["households_unreachable"]) == (1, 1)
+        with get_client(sync_client=True) as client:
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+            )
+        by_type = {a.type: a for a in artifacts}
+        assert float(by_type["progress"].data) == 100.0
+        assert "续报一" in str(by_type["markdown"].data)
+        table = by_type["table"].data
+        rows = json.loads(table) if isinstance(table, str) else table
+        assert (sum(r["拒绝"] for r in rows), sum(r["联系不上"] for r in rows)) == (1, 1)
+
+        # Raising it to level I asks again; the commander says no: nobody more is told to move.
+        started = run_deployment(
+            "flood-response/flood-response",
+            parameters={"town": "jifeng", "level": "I"},
+            timeout=0,
+        )
+        wait_for(
+            started.id,
+            paused_for("approval-flood-621221106-manual-", "-i-2"),
+            "level-I approval",
+            log,
+        )
+        resume(
+            started.id, {"approve": False, "name": "王镇长", "remarks": "雨势减弱，暂不扩大转移"}
+        )
+        wait_for(started.id, completed, "completion after the rejection", log)
+        with session_scope() as s:
+            act = real_activation(s)
+            assert act.level == "I" and act.status == "active"
+            assert s.exec(
+                select(func.count())
+                .select_from(Relocation)
+                .where(Relocation.activation_id == act.id)
+            ).one() == len(statuses)
+            decisions = [
+                a.decision
+                for a in s.exec(
+                    select(Approval)
+                    .where(Approval.activation_id == act.id)
+                    .order_by(Approval.requested_at)
+                )
+            ]
+            assert decisions == ["approved", "rejected"]
+            latest = s.exec(
+                select(Report).where(Report.activation_id == act.id).order_by(Report.seq.desc())
+            ).first()
+            assert latest is not None and "未批准" in latest.text
+
+        # The rain has passed: the after-rain patrol's all-clear ends the response (终报).
+        started = run_deployment(
+            "after-rain-patrol/after-rain-patrol", parameters={"town": "jifeng"}, timeout=0
+        )
+        wait_for(started.id, paused_for("patrol-1"), "patrol form", log)
+        resume(started.id, {"all_clear": True, "name": "巡查组长", "remarks": "各点无新险情"})
+        wait_for(started.id, completed, "stand-down", log)
+        with session_scope() as s:
+            act = real_activation(s)
+            assert act.status == "stood_down"
+            kinds = [r.kind for r in s.exec(select(Report).where(Report.activation_id == act.id))]
+            assert kinds[-1] == "final"
+            drill_act = s.exec(select(Activation).where(Activation.drill)).one()
+            assert (drill_act.level, drill_act.scenario, drill_act.status) == (
+                "II",
+                "orange-rainstorm",
+                "stood_down",
+            )
+
+
+SHIMEN = "621221106202"  # 石门村
+HEBA = "621221106204"  # 河坝村
+
+
+def drill_rels(s: Any) -> list[Any]:
+    drill_act = s.exec(select(Activation).where(Activation.drill)).one()
+    return list(s.exec(select(Relocation).where(Relocation.activation_id == drill_act.id)))
+
+
+def real_activation(s: Any) -> Activation:
+    return s.exec(select(Activation).where(Activation.drill == False)).one()  # noqa: E712

@@ -45,6 +45,8 @@ NOTICES = (
     "notices/tasks.txt",
     "notices/door_visit.html",
     "notices/card.html",
+    "notices/escalation.sms.txt",
+    "notices/escalation.txt",
 )
 REPORTS = ("reports/initial.txt", "reports/initial.html")
 TEMPLATES = NOTICES + REPORTS
@@ -238,6 +240,11 @@ FIGURES: dict[str, Any] = {
         {"road": "石门村村道（二组—七组）", "cause": "塌方", "status": "blocked", "machine": None},
     ],
     "machines_dispatched": 1,
+    "households_refused": 1,
+    "households_unreachable": 1,
+    "households_unconfirmed": 2,
+    "households_escalated": 3,
+    "approval": "approved",
     "on_duty": 26,
     "notices_by_channel": {"card": 21, "door_visit": 8, "sms": 180, "task_list": 14},
     "reports": [],
@@ -300,6 +307,25 @@ def notice_context(
         }
         for i in INSPECTIONS
     ]
+    # What ``command.escalate_unconfirmed`` gives the first secretary: households nobody confirmed.
+    escalation = {
+        "to": {"name": FIRST_SECRETARY["name"], "title": "驻村第一书记"},
+        "households": [
+            {
+                "head": m["head_name"],
+                "group": m["address"][3:5],
+                "address": m["address"],
+                "members": m["people"],
+                "status": status,
+                "cadre": CADRE["name"],
+                "vulnerabilities": m["vulnerabilities"],
+            }
+            for m, status in zip(MOVES, ("unreachable", "ordered"), strict=False)
+        ],
+        "people": sum(m["people"] for m in MOVES[:2]),
+        "unreachable": 1,
+        "at": REPORTED_AT,
+    }
     extra: dict[str, dict[str, Any]] = {
         "notices/warning.sms.txt": {},
         "notices/relocation.sms.txt": {"move": moves[0], "cadre": cadre},
@@ -308,6 +334,8 @@ def notice_context(
         "notices/door_visit.html": {"cadre": cadre, "moves": moves},
         "notices/card.html": {"move": moves[0], "cadre": cadre},
         "notices/tasks.txt": {"cadre": cadre, "moves": moves, "inspections": inspections},
+        "notices/escalation.sms.txt": escalation,
+        "notices/escalation.txt": escalation,
     }
     return ctx | extra[name]
 

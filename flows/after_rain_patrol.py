@@ -1,0 +1,117 @@
+"""The after-rain patrol (雨后巡查) and the end of a response, as a flow for the control room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from pydantic import Field
+
+from flows.control import PatrolInput, ask, can_answer
+from flows.params import locale_field, plan_field, town_field
+from sanqing import command, response
+from sanqing.answers import PatrolAnswer, SimulatedAnswers
+from sanqing.db import session_scope
+from sanqing.errors import AnswerError
+from sanqing.plans import load_plan
+from sanqing.registry import ensure_registry
+from tasks.command_steps import confirm_patrol, end_response
+
+
+@task(name="open-activation", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def open_activation(town: str, drill: bool, plan_name: str) -> str | None:
+    town_code = ensure_registry(town)
+    with session_scope() as session:
+        act = response.open_activation(
+            session, town_code=town_code, plan=load_plan(plan_name).plan, drill=drill
+        )
+        return act.id if act else None
+
+
+def patrol_question(activation_id: str, reason: str) -> str:
+    with session_scope() as session:
+        act = response.get_activation(session, activation_id)
+        figures = command.outstanding(session, activation_id)
+    return "\n".join(
+        [
+            "## 雨后巡查确认",
+            "",
+            f"- 结束原因：{reason}",
+            f"- 响应：{act.level}级，{len(act.village_codes)}个村",
+            f"- 仍未核实转移的户：{sum(figures.values())}",
+            "",
+            "各隐患点雨后巡查无新险情时勾选“巡查确认安全”：响应随即结束（终报），群众可以返回。",
+            "仍有险情时列出隐患点：响应继续，群众不返回。",
+        ]
+    )
+
+
+@flow(name="after-rain-patrol", flow_run_name="patrol-{town}")
+def after_rain_patrol(
+    town: str = town_field(),
+    reason: str = Field(
+        "雨情结束，申请结束应急响应",
+        description="写入处置日志和终报",
+        json_schema_extra={"title": "结束原因"},
+    ),
+    drill: bool = Field(
+        False, description="结束演练响应（巡查结果为模拟）", json_schema_extra={"title": "演练"}
+    ),
+    plan: str = plan_field(),
+    locale: str = locale_field(),
+) -> dict[str, Any]:
+    """雨后巡查，确认安全后结束应急响应。
+
+    When the rain has passed (the warning is lifted or has expired, or the duty
+    officer decides), every hazard point gets an after-rain check. The run waits
+    here for the patrol leader's answer: all clear ends the response with the
+    final report (终报) and residents may go home; dangers named keep it going.
+    The rain watch starts this run by itself on an all-clear. A drill's patrol
+    answers itself.
+    """
+    logger = get_run_logger()
+    act_id = open_activation(town, drill, plan)
+    if act_id is None:
+        logger.info("no running response for %s: nothing to end", town)
+        return {"town": town, "activation_id": None, "stood_down": False}
+    done = end_response(
+        act_id,
+        reason,
+        locale=locale,
+        plan_name=plan,
+        simulated_patrol=SimulatedAnswers().patrol if drill else None,
+    )
+    n = 0
+    wait_s = int(load_plan(plan).defaults.after_rain_patrol_wait_hours * 3600)
+    while not done and can_answer():
+        n += 1
+        answer = ask(
+            PatrolInput,
+            description=patrol_question(act_id, reason),
+            timeout_s=wait_s,
+            key=f"patrol-{n}",
+        )
+        if answer is None:
+            logger.warning("no patrol answer: the response stays open")
+            break
+        given = PatrolAnswer.model_validate(
+            answer.model_dump(include=set(PatrolAnswer.model_fields))
+        )
+        try:
+            done = confirm_patrol(act_id, given, locale=locale, plan_name=plan)
+        except AnswerError as exc:
+            logger.error("patrol answer not recorded, asking again: %s", exc)
+            continue
+        if not given.all_clear:
+            logger.warning("the patrol found danger: the response goes on")
+            break
+    if not done and not can_answer():
+        logger.warning(
+            "the response waits for the after-rain patrol: run after-rain-patrol in the "
+            "control room, or `sanqing patrol`"
+        )
+    with session_scope() as session:
+        state = command.patrol_state(session, act_id)
+    return {"town": town, "activation_id": act_id, "stood_down": done, "patrol": state}

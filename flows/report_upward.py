@@ -1,0 +1,47 @@
+"""The report schedule: follow-up reports and overdue roll calls of every running response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from sqlmodel import col, select
+
+from sanqing.db import session_scope
+from sanqing.models import Activation, ActivationStatus
+from sanqing.settings import DEFAULT_LOCALE
+from tasks.command_steps import escalate_unconfirmed
+from tasks.plan_steps import report_upward
+
+
+@task(name="running-responses", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def running_responses(plan: str) -> list[str]:
+    with session_scope() as session:
+        return list(
+            session.exec(
+                select(Activation.id)
+                .where(Activation.status == ActivationStatus.ACTIVE, Activation.plan == plan)
+                .order_by(col(Activation.activated_at))
+            )
+        )
+
+
+@flow(name="report-upward", flow_run_name="report-upward")
+def report_upward_all(plan: str = "flood", locale: str = DEFAULT_LOCALE) -> list[dict[str, Any]]:
+    """定时续报：每个正在进行的应急响应，数字有变化就向县里续报，超时未核实的转移户报第一书记。
+
+    Runs on a schedule while the control room is open. For every running
+    response: households ordered to move and still not confirmed after the
+    level's roll-call time go to their village's first secretary; the report
+    upward gets a numbered follow-up (续报) when the figures changed since the
+    last one. Running it with nothing new writes nothing.
+    """
+    out = []
+    for act_id in running_responses(plan):
+        escalated = escalate_unconfirmed(act_id, locale=locale, plan_name=plan, overdue_only=True)
+        report_id = report_upward(act_id, locale=locale, plan_name=plan)
+        out.append(
+            {"activation_id": act_id, "report": report_id, "escalated": escalated.households}
+        )
+    return out

@@ -1,0 +1,104 @@
+"""What people answer during a response: the commander, the villages, the patrol.
+
+The same models serve the control room (the forms of a paused run in the Prefect
+UI), the drill scenarios (simulated answers) and the tests. Field titles are
+Chinese because the duty officer reads them at 2 a.m.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApprovalAnswer(BaseModel):
+    """指挥长审批：是否下达群众转移令。"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool = Field(
+        title="是否批准转移",
+        description="批准：立即通知群众按预案转移；不批准：不下达转移令，排查、抢通和报告照常进行",
+    )
+    name: str = Field(min_length=1, max_length=40, title="审批人", description="指挥长姓名")
+    remarks: str = Field("", max_length=500, title="意见")
+
+
+class RollCallStatus(StrEnum):
+    """What a village reports of one household (点名结果)."""
+
+    MOVED = "moved"  # 已转移（投亲靠友或已离开危险区）
+    IN_SHELTER = "in_shelter"  # 已到集中安置点
+    REFUSED = "refused"  # 拒不转移
+    UNREACHABLE = "unreachable"  # 联系不上
+
+
+class Others(StrEnum):
+    """What the households not listed one by one are."""
+
+    MOVED = "moved"  # 其余均已转移
+    IN_SHELTER = "in_shelter"  # 其余均已到安置点
+    UNCONFIRMED = "unconfirmed"  # 其余尚未核实（逐户填报时）
+
+
+class HouseholdRollCall(BaseModel):
+    """一户的点名结果。"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household: str = Field(min_length=1, title="户", description="户编号，或本村唯一的户主姓名")
+    status: RollCallStatus = Field(
+        title="情况",
+        description="moved 已转移 / in_shelter 已到安置点 / refused 拒绝 / unreachable 联系不上",
+    )
+    note: str = Field("", max_length=200, title="备注")
+
+
+class VillageRollCall(BaseModel):
+    """一个村的点名回报：逐户填报，或只列例外、其余统一填报。"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    village: str = Field(min_length=1, title="村", description="村名或村代码")
+    households: list[HouseholdRollCall] = Field(
+        default_factory=list,
+        title="逐户情况",
+        description="拒绝、联系不上等例外户（也可逐户全部列出）",
+    )
+    others: Others = Field(
+        Others.MOVED,
+        title="其余各户",
+        description="moved 均已转移 / in_shelter 均已到安置点 / unconfirmed 尚未核实",
+    )
+    reporter: str = Field("", max_length=40, title="报告人")
+
+
+class PatrolAnswer(BaseModel):
+    """雨后巡查结果：确认安全后方可结束响应、群众返回。"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    all_clear: bool = Field(
+        title="巡查确认安全", description="各隐患点雨后巡查无新险情，群众可以返回"
+    )
+    name: str = Field(min_length=1, max_length=40, title="巡查负责人")
+    dangers: list[str] = Field(
+        default_factory=list, title="仍有险情的隐患点", description="隐患点名称或编号"
+    )
+    remarks: str = Field("", max_length=500, title="情况说明")
+
+
+class SimulatedAnswers(BaseModel):
+    """A drill's answers: nobody is asked; the timeline marks them simulated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approval: ApprovalAnswer = ApprovalAnswer(
+        approve=True, name="演练指挥长", remarks="同意按预案转移"
+    )
+    # Villages not listed report every household in its shelter (or moved, with no place).
+    roll_calls: list[VillageRollCall] = Field(default_factory=list)
+    patrol: PatrolAnswer = PatrolAnswer(
+        all_clear=True, name="演练巡查组", remarks="雨后巡查未发现新险情"
+    )

@@ -1,0 +1,806 @@
+"""The people in the loop: the commander's approval, the villages' roll call, the patrol.
+
+Plain functions on a session, like the rest of ``sanqing``: the flows ask the
+question (a paused run in the control room, or the drill's scenario) and hand
+the answer here. Every decision and every answer goes into the timeline, with
+counts only: resident names stay in the registry and the cadres' lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from sanqing.answers import (
+    ApprovalAnswer,
+    Others,
+    PatrolAnswer,
+    RollCallStatus,
+    VillageRollCall,
+)
+from sanqing.db import upsert
+from sanqing.errors import AnswerError, SanqingError
+from sanqing.models import (
+    Activation,
+    ActivationStatus,
+    Approval,
+    ApprovalDecision,
+    Cadre,
+    CadreRole,
+    Channel,
+    Escalation,
+    HazardPoint,
+    Household,
+    Inspection,
+    InspectionPhase,
+    InspectionStatus,
+    Notice,
+    NoticeStatus,
+    Patrol,
+    Relocation,
+    RelocationStatus,
+    ReportKind,
+    Town,
+    Village,
+    utcnow,
+)
+from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
+from sanqing.privacy import mask_text
+from sanqing.rendering import render
+from sanqing.response import get_activation, inspect_hazards, log_event, stand_down
+
+#: Households whose safety nobody has confirmed: they are escalated when overdue.
+UNCONFIRMED = (RelocationStatus.ORDERED, RelocationStatus.UNREACHABLE)
+
+_ROLL_CALL_STATUS = {
+    RollCallStatus.MOVED: RelocationStatus.MOVED,
+    RollCallStatus.IN_SHELTER: RelocationStatus.IN_SHELTER,
+    RollCallStatus.REFUSED: RelocationStatus.REFUSED,
+    RollCallStatus.UNREACHABLE: RelocationStatus.UNREACHABLE,
+}
+_STATUS_ZH = {
+    RelocationStatus.ORDERED: "未核实",
+    RelocationStatus.MOVED: "已转移",
+    RelocationStatus.IN_SHELTER: "已到安置点",
+    RelocationStatus.REFUSED: "拒绝转移",
+    RelocationStatus.UNREACHABLE: "联系不上",
+    RelocationStatus.RETURNED: "已返回",
+}
+
+
+def _how(simulated: bool, unattended: bool = False) -> str:
+    if simulated:
+        return "（演练模拟）"
+    return "（无人值守，按预案超时规则）" if unattended else ""
+
+
+# --- approval (转移审批) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A question to the commander, and what happens when nobody answers it."""
+
+    approval_id: str
+    level: str
+    reason: str
+    timeout_s: int
+    on_timeout: OnTimeout
+    question: str  # markdown for the control room: what is asked, and why
+
+
+def request_approval(
+    session: Session, *, activation_id: str, plan: Plan, now: datetime | None = None
+) -> ApprovalRequest | None:
+    """The approval this activation needs before move orders, or None when none is needed.
+
+    Needed when the level's rule says so (always, or for a manual start without a
+    warning) and no earlier approval covers this level or a higher one. An open
+    request (a run that crashed while waiting) is asked again, not duplicated.
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    rule = plan.level(act.level).approval
+    manual = act.warning is None
+    if rule.when == ApprovalWhen.NEVER or (rule.when == ApprovalWhen.MANUAL and not manual):
+        return None
+    rows = list(
+        session.exec(
+            select(Approval)
+            .where(Approval.activation_id == activation_id)
+            .order_by(col(Approval.requested_at), col(Approval.id))
+        )
+    )
+    rank = Level(act.level).rank
+    if any(
+        r.decision and ApprovalDecision(r.decision).moves and Level(r.level).rank >= rank
+        for r in rows
+    ):
+        return None
+    level = Level(act.level)
+    reason = (
+        f"{level.label_zh}响应，人工启动（无预警）"
+        if manual
+        else f"{level.label_zh}响应（{(act.warning or {}).get('headline') or '预警'}）"
+    )
+    row = next((r for r in rows if r.decision is None and r.level == act.level), None)
+    if row is None:
+        row = Approval(
+            id=f"{activation_id}:{act.level}:{len(rows) + 1}",
+            activation_id=activation_id,
+            level=act.level,
+            reason=reason,
+            simulated=act.drill,
+            requested_at=now,
+        )
+        session.add(row)
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"approval-asked:{row.id.rsplit(':', 2)[-2]}:{row.id.rsplit(':', 1)[-1]}",
+            actor="镇应急办",
+            action="提请指挥长审批转移",
+            detail=reason,
+            at=now,
+            simulated=act.drill,
+        )
+    timeout_s = max(1, int(rule.timeout_minutes * 60))
+    on_timeout = "继续按预案转移" if rule.on_timeout == OnTimeout.PROCEED else "暂不下达转移令"
+    question = "\n".join(
+        [
+            f"## 转移审批：{plan.level(act.level).name}",
+            "",
+            f"- 事由：{reason}",
+            f"- 范围：{_scope_text(plan, level)}",
+            f"- 排查发现险情：{_dangers_text(session, activation_id)}",
+            f"- {rule.timeout_minutes:g} 分钟内无答复：{on_timeout}",
+            "",
+            "批准后立即通知群众转移；不批准则不下达转移令，排查、抢通和报告照常进行。",
+        ]
+    )
+    return ApprovalRequest(
+        approval_id=row.id,
+        level=act.level,
+        reason=reason,
+        timeout_s=timeout_s,
+        on_timeout=rule.on_timeout,
+        question=question,
+    )
+
+
+def _scope_text(plan: Plan, level: Level) -> str:
+    scope = plan.level(level).relocate
+    parts = []
+    if scope.vulnerable_in_hazard_zones:
+        parts.append("隐患区内五保户、独居老人、行动不便、留守儿童、困难户")
+    if scope.dangerous_house_ratings:
+        parts.append(f"{'/'.join(scope.dangerous_house_ratings)}级危房住户")
+    if scope.hazard_risk_at_least:
+        parts.append("受威胁区全部住户")
+    if scope.on_danger_finding:
+        parts.append("发现险情的隐患点受威胁户")
+    return "；".join(parts) or "无"
+
+
+def _dangers_text(session: Session, activation_id: str) -> str:
+    names = sorted(
+        set(
+            session.exec(
+                select(HazardPoint.name)
+                .join(Inspection, col(Inspection.hazard_code) == col(HazardPoint.code))
+                .where(
+                    Inspection.activation_id == activation_id,
+                    Inspection.status == InspectionStatus.DANGER,
+                )
+            )
+        )
+    )
+    return "、".join(names) if names else "无"
+
+
+def decide_approval(
+    session: Session,
+    *,
+    approval_id: str,
+    answer: ApprovalAnswer | None,
+    on_timeout: OnTimeout,
+    simulated: bool = False,
+    unattended: bool = False,
+    now: datetime | None = None,
+) -> ApprovalDecision:
+    """Record the commander's answer (or, with none, the plan's timeout rule); first one wins."""
+    now = now or utcnow()
+    row = session.get(Approval, approval_id)
+    if row is None:
+        raise SanqingError(f"no approval request {approval_id!r}")
+    if row.decision is not None:
+        return ApprovalDecision(row.decision)
+    if answer is not None:
+        decision = ApprovalDecision.APPROVED if answer.approve else ApprovalDecision.REJECTED
+        row.approver, row.remarks = answer.name, mask_text(answer.remarks)
+    elif on_timeout == OnTimeout.PROCEED:
+        decision = ApprovalDecision.TIMEOUT_PROCEEDED
+    else:
+        decision = ApprovalDecision.TIMEOUT_HELD
+    row.decision, row.decided_at = decision.value, now
+    row.simulated, row.unattended = simulated, unattended and answer is None
+    session.add(row)
+    action = {
+        ApprovalDecision.APPROVED: "批准转移",
+        ApprovalDecision.REJECTED: "不批准转移",
+        ApprovalDecision.TIMEOUT_PROCEEDED: "审批超时未答复，按预案继续转移",
+        ApprovalDecision.TIMEOUT_HELD: "审批超时未答复，暂不下达转移令",
+    }[decision]
+    log_event(
+        session,
+        activation_id=row.activation_id,
+        key=f"approval:{approval_id.split(':', 1)[1]}",
+        actor=row.approver or "指挥长",
+        action=action,
+        detail=(row.remarks + _how(simulated, row.unattended)).strip(),
+        at=now,
+        simulated=simulated,
+    )
+    return decision
+
+
+def approval_state(session: Session, activation_id: str) -> dict[str, str | None]:
+    """The latest decision of the activation, for the report and the run's result."""
+    row = session.exec(
+        select(Approval)
+        .where(Approval.activation_id == activation_id)
+        .order_by(col(Approval.requested_at).desc(), col(Approval.id).desc())
+    ).first()
+    if row is None:
+        return {"decision": None, "approver": None, "level": None}
+    return {"decision": row.decision, "approver": row.approver or None, "level": row.level}
+
+
+# --- roll call (点名) -------------------------------------------------------------------------
+
+
+@dataclass
+class RollCallResult:
+    """Per village: households by status after the roll call, and the unconfirmed total."""
+
+    villages: dict[str, dict[str, int]] = field(default_factory=dict)
+    changed: int = 0
+
+    @property
+    def unconfirmed(self) -> int:
+        return sum(v.get(RelocationStatus.ORDERED.value, 0) for v in self.villages.values())
+
+
+def record_roll_call(
+    session: Session,
+    *,
+    activation_id: str,
+    roll_calls: Sequence[VillageRollCall],
+    simulated: bool = False,
+    now: datetime | None = None,
+) -> RollCallResult:
+    """Apply the villages' roll calls to the relocations; all of it, or nothing when any is bad.
+
+    A household is named by its code or by its head's name when that is unique in the
+    village. Households not listed take ``others``. A household already in a shelter
+    stays there when the roll call says only "moved".
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    villages = {
+        v.code: v
+        for v in session.exec(select(Village).where(col(Village.code).in_(act.village_codes)))
+    }
+    by_name = {v.name: code for code, v in villages.items()}
+    problems: list[str] = []
+    plan: list[tuple[str, dict[str, RelocationStatus], Others]] = []
+    seen: set[str] = set()
+    rels_by_village: dict[str, dict[str, Relocation]] = {}
+    for i, rc in enumerate(roll_calls):
+        where = f"villages[{i}]"
+        code = rc.village if rc.village in villages else by_name.get(rc.village.strip())
+        if code is None:
+            problems.append(f"{where}.village: {rc.village!r} is not a village of this response")
+            continue
+        if code in seen:
+            problems.append(f"{where}.village: {rc.village!r} is reported twice in one answer")
+            continue
+        seen.add(code)
+        rels = {
+            r.household_code: r
+            for r in session.exec(
+                select(Relocation).where(
+                    Relocation.activation_id == activation_id, Relocation.village_code == code
+                )
+            )
+        }
+        rels_by_village[code] = rels
+        heads: dict[str, list[str]] = defaultdict(list)
+        for code_, head in session.exec(
+            select(Household.code, Household.head_name).where(col(Household.code).in_(list(rels)))
+        ):
+            heads[head].append(code_)
+        statuses: dict[str, RelocationStatus] = {}
+        for j, h in enumerate(rc.households):
+            key = h.household.strip()
+            hcode: str | None = key if key in rels else None
+            if hcode is None and len(heads.get(key, [])) == 1:
+                hcode = heads[key][0]
+            if hcode is None:
+                why = (
+                    "names several households: use the household code"
+                    if len(heads.get(key, [])) > 1
+                    else "is not on this village's relocation list"
+                )
+                problems.append(f"{where}.households[{j}]: {h.household!r} {why}")
+                continue
+            if hcode in statuses:
+                problems.append(f"{where}.households[{j}]: {h.household!r} is listed twice")
+                continue
+            statuses[hcode] = _ROLL_CALL_STATUS[h.status]
+        plan.append((code, statuses, rc.others))
+    if problems:
+        raise AnswerError(problems)
+
+    result = RollCallResult()
+    for code, statuses, others in plan:
+        for hcode, r in rels_by_village[code].items():
+            new = statuses.get(hcode)
+            if (
+                new is None
+                and others != Others.UNCONFIRMED
+                and r.status == RelocationStatus.ORDERED
+            ):
+                new = RelocationStatus(others.value)
+            if new is None:
+                continue
+            if new == RelocationStatus.IN_SHELTER and r.shelter_code is None:
+                new = RelocationStatus.MOVED  # no place was assigned: moved elsewhere
+            if new == RelocationStatus.MOVED and r.status == RelocationStatus.IN_SHELTER:
+                continue
+            if new != r.status:
+                r.status, r.updated_at = new.value, now
+                session.add(r)
+                result.changed += 1
+        counts = _counts(rels_by_village[code].values())
+        result.villages[code] = counts
+        digest = hashlib.sha1(repr(sorted(counts.items())).encode()).hexdigest()[:10]
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"roll-call:{code}:{digest}",
+            actor=villages[code].name,
+            action="点名回报",
+            detail=_counts_text(counts) + _how(simulated),
+            at=now,
+            simulated=simulated,
+        )
+    return result
+
+
+def _counts(rels: object) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in rels:  # type: ignore[attr-defined]
+        out[r.status] += 1
+    return dict(out)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    order = [
+        RelocationStatus.IN_SHELTER,
+        RelocationStatus.MOVED,
+        RelocationStatus.REFUSED,
+        RelocationStatus.UNREACHABLE,
+        RelocationStatus.ORDERED,
+    ]
+    return "，".join(f"{_STATUS_ZH[s]}{counts[s.value]}户" for s in order if counts.get(s.value))
+
+
+def outstanding(session: Session, activation_id: str) -> dict[str, int]:
+    """Households not yet confirmed (ordered, no answer), per village code."""
+    out: dict[str, int] = defaultdict(int)
+    for code in session.exec(
+        select(Relocation.village_code).where(
+            Relocation.activation_id == activation_id,
+            Relocation.status == RelocationStatus.ORDERED,
+        )
+    ):
+        out[code] += 1
+    return dict(out)
+
+
+def simulated_roll_calls(
+    session: Session, *, activation_id: str, listed: Sequence[VillageRollCall]
+) -> list[VillageRollCall]:
+    """A drill's roll call: the scenario's villages as written, every other one all in shelter."""
+    act = get_activation(session, activation_id)
+    names = dict(
+        session.exec(
+            select(Village.code, Village.name).where(col(Village.code).in_(act.village_codes))
+        ).all()
+    )
+    given = {names.get(rc.village, rc.village) for rc in listed} | {rc.village for rc in listed}
+    rest = [
+        VillageRollCall(village=code, others=Others.IN_SHELTER, reporter="演练")
+        for code in act.village_codes
+        if code not in given and names.get(code) not in given
+    ]
+    return [*listed, *rest]
+
+
+@dataclass(frozen=True)
+class EscalationResult:
+    households: int
+    villages: int
+    notices: int
+
+
+def escalate_unconfirmed(
+    session: Session,
+    *,
+    activation_id: str,
+    plan: Plan,
+    locale: str,
+    now: datetime | None = None,
+    overdue_only: bool = True,
+) -> EscalationResult:
+    """Hand households nobody confirmed (ordered or unreachable) to the village's first secretary.
+
+    With ``overdue_only``, only orders older than the level's roll-call time count.
+    Each household is escalated once; the secretary gets an SMS with the count and a
+    task list with the households (the town leader when the village has no secretary).
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    if act.status != ActivationStatus.ACTIVE:
+        return EscalationResult(0, 0, 0)
+    cutoff = now - timedelta(minutes=plan.level(act.level).roll_call.within_minutes)
+    done = set(
+        session.exec(select(Escalation.household_code).where(Escalation.activation_id == act.id))
+    )
+    query = select(Relocation).where(
+        Relocation.activation_id == act.id,
+        col(Relocation.status).in_([s.value for s in UNCONFIRMED]),
+    )
+    if overdue_only:
+        query = query.where(col(Relocation.ordered_at) <= cutoff)
+    rels = [
+        r
+        for r in session.exec(query.order_by(col(Relocation.priority)))
+        if r.household_code not in done
+    ]
+    if not rels:
+        return EscalationResult(0, 0, 0)
+    town = session.get(Town, act.town_code)
+    assert town is not None
+    cadres = {c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == town.code))}
+    leader = next(
+        (
+            c
+            for c in sorted(cadres.values(), key=lambda c: c.code)
+            if c.role == CadreRole.TOWN_LEADER
+        ),
+        None,
+    )
+    households = {
+        h.code: h
+        for h in session.exec(
+            select(Household).where(col(Household.code).in_([r.household_code for r in rels]))
+        )
+    }
+    by_village: dict[str, list[Relocation]] = defaultdict(list)
+    for r in rels:
+        by_village[r.village_code].append(r)
+    notices = 0
+    for vcode, vrels in sorted(by_village.items()):
+        village = session.get(Village, vcode)
+        assert village is not None
+        to = next(
+            (
+                c
+                for c in sorted(cadres.values(), key=lambda c: c.code)
+                if c.village_code == vcode and c.role == CadreRole.FIRST_SECRETARY
+            ),
+            leader,
+        )
+        items = [
+            {
+                "head": households[r.household_code].head_name,
+                "group": households[r.household_code].group_name,
+                "address": households[r.household_code].address,
+                "members": r.people,
+                "status": r.status,
+                "cadre": cadres[r.cadre_code].name if r.cadre_code in cadres else "",
+                "vulnerabilities": r.vulnerabilities,
+            }
+            for r in vrels
+        ]
+        ctx = {
+            "drill": act.drill,
+            "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
+            "village": {"name": village.name},
+            "to": {"name": to.name if to else "", "title": to.title if to else ""},
+            "level_name": plan.level(act.level).name,
+            "households": items,
+            "people": sum(r.people for r in vrels),
+            "unreachable": sum(1 for r in vrels if r.status == RelocationStatus.UNREACHABLE),
+            "at": now,
+        }
+        batch = hashlib.sha1(",".join(r.household_code for r in vrels).encode()).hexdigest()[:10]
+        recipient = to.code if to else vcode
+        rows = []
+        for channel, template, fmt in (
+            (Channel.SMS, "notices/escalation.sms.txt", "text"),
+            (Channel.TASK_LIST, "notices/escalation.txt", "text"),
+        ):
+            if channel == Channel.SMS and not (to and to.phone):
+                continue
+            rows.append(
+                {
+                    "id": f"{act.id}:{channel.value}:escalation:{recipient}:{batch}",
+                    "activation_id": act.id,
+                    "village_code": vcode,
+                    "channel": channel.value,
+                    "purpose": "escalation",
+                    "audience": "cadre",
+                    "recipient": recipient,
+                    "address": to.phone if to and channel == Channel.SMS else None,
+                    "locale": locale,
+                    "subject": f"{village.name}未核实转移户",
+                    "body": render(template, locale=locale, **ctx).strip(),
+                    "body_format": fmt,
+                    "status": NoticeStatus.PENDING.value,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+            )
+        upsert(session, Notice, rows)
+        notices += len(rows)
+        upsert(
+            session,
+            Escalation,
+            [
+                {
+                    "id": f"{act.id}:{r.household_code}:roll_call",
+                    "activation_id": act.id,
+                    "village_code": vcode,
+                    "household_code": r.household_code,
+                    "kind": "roll_call",
+                    "status_then": r.status,
+                    "to_cadre_code": to.code if to else None,
+                    "at": now,
+                }
+                for r in vrels
+            ],
+        )
+        log_event(
+            session,
+            activation_id=act.id,
+            key=f"escalated:{vcode}:{batch}",
+            actor="镇应急办",
+            action="未核实转移户上报",
+            detail=(
+                f"{village.name}{len(vrels)}户{ctx['people']}人未确认转移到位"
+                f"（其中联系不上{ctx['unreachable']}户），已交{to.title if to else ''}"
+                f"{to.name if to else '镇带班领导'}入户核实"
+            ),
+            at=now,
+            simulated=act.drill,
+        )
+    return EscalationResult(households=len(rels), villages=len(by_village), notices=notices)
+
+
+# --- after-rain patrol and stand-down (雨后巡查) --------------------------------------------------
+
+
+def request_stand_down(
+    session: Session,
+    *,
+    activation_id: str,
+    plan: Plan,
+    reason: str,
+    now: datetime | None = None,
+) -> bool:
+    """Stand the activation down if its after-rain patrol allows; else open the patrol gate.
+
+    Returns whether it is stood down now. A plan that does not require the patrol
+    stands down at once. Otherwise the response waits for ``confirm_patrol`` with an
+    all-clear (a drill's comes from its scenario): residents go home only when the
+    hazard points are safe.
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    if act.status == ActivationStatus.STOOD_DOWN:
+        return True
+    if not plan.defaults.after_rain_patrol_required:
+        stand_down(session=session, activation_id=act.id, reason=reason, now=now)
+        return True
+    patrol = session.get(Patrol, act.id)
+    if patrol is not None and patrol.all_clear:
+        stand_down(session=session, activation_id=act.id, reason=reason, now=now)
+        return True
+    if patrol is None:
+        session.add(Patrol(id=act.id, activation_id=act.id, reason=reason, requested_at=now))
+        _assign_after_rain_checks(session, act, plan, now)
+        log_event(
+            session,
+            activation_id=act.id,
+            key="patrol-requested",
+            actor="镇应急办",
+            action="待雨后巡查确认后结束响应",
+            detail=f"{reason}；各隐患点雨后巡查确认安全前，转移群众不得返回",
+            at=now,
+        )
+    return False
+
+
+def _assign_after_rain_checks(session: Session, act: Activation, plan: Plan, now: datetime) -> None:
+    """Every hazard point of the activation's villages gets an after-rain check to report."""
+    for village_code in act.village_codes:
+        inspect_hazards(
+            session=session,
+            activation_id=act.id,
+            village_code=village_code,
+            phase=InspectionPhase.AFTER,
+            plan=plan,
+            findings={},
+            drill=False,
+            now=now,
+        )
+
+
+def confirm_patrol(
+    session: Session,
+    *,
+    activation_id: str,
+    plan: Plan,
+    answer: PatrolAnswer,
+    simulated: bool = False,
+    now: datetime | None = None,
+) -> bool:
+    """Record the after-rain patrol; with an all-clear, a waiting stand-down happens now.
+
+    Returns whether the activation is stood down. Dangers named in the answer keep it
+    open and are recorded on the after-rain inspections of those points.
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    if act.status == ActivationStatus.STOOD_DOWN:
+        return True
+    codes = dict(
+        session.exec(
+            select(HazardPoint.name, HazardPoint.code).where(
+                col(HazardPoint.village_code).in_(act.village_codes)
+            )
+        ).all()
+    )
+    known = set(codes.values())
+    bad = [
+        f"dangers[{i}]: {d!r} is not a hazard point of this response"
+        for i, d in enumerate(answer.dangers)
+        if d not in known and d not in codes
+    ]
+    if answer.all_clear and answer.dangers:
+        bad.append("all_clear: cannot be confirmed while dangers are listed")
+    if bad:
+        raise AnswerError(bad)
+    danger_codes = {codes.get(d, d) for d in answer.dangers}
+    patrol = session.get(Patrol, act.id)
+    if patrol is None:  # reported before anyone asked: kept for the stand-down to come
+        patrol = Patrol(id=act.id, activation_id=act.id, reason="", requested_at=now)
+    patrol.confirmed_at, patrol.confirmed_by = now, answer.name
+    patrol.all_clear, patrol.remarks = answer.all_clear, mask_text(answer.remarks)
+    patrol.simulated = simulated
+    session.add(patrol)
+    session.flush()
+    for insp in session.exec(
+        select(Inspection).where(
+            Inspection.activation_id == act.id, Inspection.phase == InspectionPhase.AFTER
+        )
+    ):
+        if insp.hazard_code in danger_codes:
+            insp.status, insp.finding = (
+                InspectionStatus.DANGER.value,
+                patrol.remarks or "雨后巡查仍有险情",
+            )
+        elif insp.status == InspectionStatus.ASSIGNED:
+            insp.status = InspectionStatus.OK.value if answer.all_clear else insp.status
+        else:
+            continue
+        insp.inspected_at, insp.simulated = now, simulated
+        session.add(insp)
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"patrol:{now.isoformat()}",
+        actor=answer.name,
+        action="雨后巡查确认安全" if answer.all_clear else "雨后巡查仍有险情",
+        detail=(
+            (patrol.remarks or "")
+            + (f"；险情点{len(danger_codes)}处" if danger_codes else "")
+            + _how(simulated)
+        ).strip("；"),
+        at=now,
+        simulated=simulated,
+    )
+    if answer.all_clear and patrol.reason:
+        stand_down(session=session, activation_id=act.id, reason=patrol.reason, now=now)
+        return True
+    return False
+
+
+def patrol_state(session: Session, activation_id: str) -> dict[str, object]:
+    patrol = session.get(Patrol, activation_id)
+    if patrol is None:
+        return {"requested": False, "all_clear": None, "confirmed_by": None}
+    return {
+        "requested": bool(patrol.reason),
+        "all_clear": patrol.all_clear,
+        "confirmed_by": patrol.confirmed_by or None,
+    }
+
+
+def _final_report(
+    session: Session, activation_id: str, plan: Plan, locale: str, now: datetime
+) -> None:
+    from sanqing import reporting  # reporting builds on response, as this module does
+
+    reporting.write_report(
+        session=session,
+        activation_id=activation_id,
+        plan=plan,
+        kind=ReportKind.FINAL,
+        locale=locale,
+        now=now,
+    )
+
+
+def record_patrol(
+    session: Session,
+    *,
+    activation_id: str,
+    plan: Plan,
+    answer: PatrolAnswer,
+    locale: str,
+    now: datetime | None = None,
+) -> bool:
+    """The patrol's answer from the control room or the command line; 终报 when it ends."""
+    now = now or utcnow()
+    done = confirm_patrol(session, activation_id=activation_id, plan=plan, answer=answer, now=now)
+    if done:
+        _final_report(session, activation_id, plan, locale, now)
+    return done
+
+
+def end_response(
+    session: Session,
+    *,
+    activation_id: str,
+    plan: Plan,
+    reason: str,
+    locale: str,
+    simulated_patrol: PatrolAnswer | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Ask to stand down (a drill answers its own patrol first); the final report when it ends."""
+    now = now or utcnow()
+    if simulated_patrol is not None:
+        confirm_patrol(
+            session,
+            activation_id=activation_id,
+            plan=plan,
+            answer=simulated_patrol,
+            simulated=True,
+            now=now,
+        )
+    done = request_stand_down(
+        session, activation_id=activation_id, plan=plan, reason=reason, now=now
+    )
+    if done:
+        _final_report(session, activation_id, plan, locale, now)
+    return done
