@@ -104,9 +104,9 @@ def after_rain_patrol(
         except AnswerError as exc:
             logger.error("patrol answer not recorded, asking again: %s", exc)
             continue
-        if not given.all_clear:
+        if not done:
             logger.warning("the patrol found danger: the response goes on")
-            break
+        break
     if not done and not can_answer():
         logger.warning(
             "the response waits for the after-rain patrol: run after-rain-patrol in the "

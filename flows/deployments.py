@@ -13,8 +13,10 @@ from flows.report_upward import report_upward_all
 from sanqing.feeds.config import load_feeds
 from sanqing.plans import load_plan
 
-#: Flow runs one served process runs at once (a town's response is one run).
-DEFAULT_SERVE_LIMIT = 4
+#: Flow runs one served process runs at once. A run waiting for an answer (approval,
+#: roll call, patrol) holds its slot, so leave room for several towns waiting at once
+#: and still the rain watch and the report schedule.
+DEFAULT_SERVE_LIMIT = 16
 
 
 def deployments() -> list[Any]:

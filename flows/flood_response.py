@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -27,12 +28,13 @@ from sanqing import reporting
 from sanqing.answers import ApprovalAnswer, SimulatedAnswers
 from sanqing.db import session_scope
 from sanqing.errors import AnswerError
+from sanqing.labels import label
 from sanqing.models import Activation, InspectionPhase, Report, Village
 from sanqing.plans import Level, load_plan
 from sanqing.registry import ensure_registry
 from sanqing.response import check_field_reports
 from sanqing.scenarios import FindingInput, RoadReport, load_scenario
-from sanqing.settings import get_settings
+from sanqing.settings import DEFAULT_LOCALE, get_settings
 from sanqing.warning import WarningInfo
 from tasks.command_steps import (
     escalate_unconfirmed,
@@ -49,6 +51,7 @@ from tasks.plan_steps import (
     issue_notices,
     plan_relocations,
     report_upward,
+    write_print_folder,
 )
 
 
@@ -163,6 +166,8 @@ def flood_response(
         report = session.get(Report, report_id)
         report_text = report.text if report else ""
     _publish_artifacts(figures, report_text)
+    if can_answer():  # a control room: the notices and cards as files to open and print
+        _publish_print_folder(figures, *write_print_folder(act.activation_id))
     return figures
 
 
@@ -243,8 +248,9 @@ def take_roll_call(
 ) -> bool:
     """Wait for the villages' roll calls, then escalate who is still unconfirmed.
 
-    Returns whether a roll call was recorded. Without a control room nobody is
-    waited for: the report-upward schedule escalates households left overdue.
+    Returns whether anything changed (a roll call recorded, households escalated):
+    then a follow-up report is due. Without a control room nobody is waited for:
+    the report-upward schedule escalates households left overdue.
     """
     if not outstanding(activation_id):
         return False
@@ -257,7 +263,7 @@ def take_roll_call(
     logger = get_run_logger()
     rule = load_plan(plan).level(_level_of(activation_id)).roll_call
     deadline = time.monotonic() + rule.within_minutes * 60
-    recorded, n = False, 0
+    recorded, n, problems = False, 0, ""
     while left := outstanding(activation_id):
         remaining = int(deadline - time.monotonic())
         if remaining <= 0:
@@ -265,7 +271,7 @@ def take_roll_call(
         n += 1
         answer = ask(
             RollCallInput,
-            description=roll_call_question(left, remaining),
+            description=roll_call_question(left, remaining, problems),
             timeout_s=remaining,
             key=f"roll-call-{n}",
         )
@@ -273,11 +279,14 @@ def take_roll_call(
             break
         try:
             record_roll_call(activation_id, answer.villages)
-            recorded = True
-        except AnswerError as exc:
+            recorded, problems = True, ""
+        except AnswerError as exc:  # positions only: no typed name reaches the log
+            problems = "\n".join(f"- {p}" for p in exc.problems)
             logger.error("roll call not recorded, asking again: %s", exc)
-    escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
-    return recorded
+    escalated = escalate_unconfirmed(
+        activation_id, locale=locale, plan_name=plan, overdue_only=False
+    )
+    return recorded or escalated.households > 0
 
 
 def _level_of(activation_id: str) -> str:
@@ -285,7 +294,7 @@ def _level_of(activation_id: str) -> str:
         return session.get(Activation, activation_id).level  # type: ignore[union-attr]
 
 
-def roll_call_question(left: dict[str, int], remaining_s: int) -> str:
+def roll_call_question(left: dict[str, int], remaining_s: int, problems: str = "") -> str:
     with session_scope() as session:
         names = dict(
             session.exec(
@@ -301,13 +310,18 @@ def roll_call_question(left: dict[str, int], remaining_s: int) -> str:
             "",
             f"{remaining_s // 60} 分钟后仍未核实的户将报驻村第一书记入户核实。",
             "每个村填一项：列出拒绝、联系不上的户（户编号或户主姓名），其余各户统一填“均已转移”。",
+            *(["", "**上次回报未记录，请改正后重报：**", problems] if problems else []),
         ]
     )
 
 
+def _artifact_key(figures: dict[str, Any]) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in figures["activation_id"].lower())[:90]
+
+
 def _publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
     """The situation in the UI: relocations per village and the report (aggregates only)."""
-    key = "".join(ch if ch.isalnum() else "-" for ch in figures["activation_id"].lower())[:90]
+    key = _artifact_key(figures)
     create_table_artifact(
         key=f"relocations-{key}",
         table=[
@@ -329,4 +343,29 @@ def _publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
         key=f"report-{key}",
         markdown="```\n" + report_text + "\n```",
         description=f"{figures['town']} report upward",
+    )
+
+
+def _publish_print_folder(figures: dict[str, Any], folder: str, counts: dict[str, int]) -> None:
+    """Links to the rendered notices and cards (files on this machine: names stay out of Prefect)."""
+    root = Path(folder)
+    rows = [
+        f"| {label(DEFAULT_LOCALE, 'channel', ch)} | {n} | [{ch}/]({(root / 'notices' / ch).as_uri()}) |"
+        for ch, n in sorted(counts.items())
+    ]
+    create_markdown_artifact(
+        key=f"notices-{_artifact_key(figures)}",
+        markdown="\n".join(
+            [
+                f"## {figures['town']} 通知、明白卡和报告（本机文件）",
+                "",
+                "| 渠道 | 份数 | 文件夹 |",
+                "|---|---|---|",
+                *rows,
+                f"| 报告 | {len(figures['reports'])} | [reports/]({(root / 'reports').as_uri()}) |",
+                "",
+                f"打印文件夹：`{root}`（入户叫应清单和避险明白卡含住户信息，仅在本机保存）",
+            ]
+        ),
+        description=f"{figures['town']} rendered notices and cards",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from prefect import flow, task
@@ -76,7 +77,8 @@ def stand_down_town(
             PATROL_DEPLOYMENT,
             parameters={"town": town_code, "reason": reason, "plan": plan_name, "locale": locale},
             timeout=0,
-            idempotency_key=f"patrol:{act_id}",
+            # one patrol run per stand-down request (a later all-clear may ask again)
+            idempotency_key=f"patrol:{act_id}:{hashlib.sha1(reason.encode()).hexdigest()[:10]}",
         )
     return act_id
 

@@ -178,7 +178,9 @@ def serve(
     port: Annotated[
         int, typer.Option(help="Port of the local Prefect server (UI and API).")
     ] = 4200,
-    limit: Annotated[int, typer.Option(help="Flow runs at once in this process.")] = 4,
+    limit: Annotated[
+        int, typer.Option(help="Flow runs at once (runs waiting for an answer count).")
+    ] = 16,
 ) -> None:
     """Open the control room: a Prefect server (unless PREFECT_API_URL is set) and every deployment."""
     from sanqing.prefect_server import LocalPrefectServer

@@ -220,12 +220,24 @@ def decide_approval(
         raise SanqingError(f"no approval request {approval_id!r}")
     if row.decision is not None:
         return ApprovalDecision(row.decision)
+    rejected_before = (
+        session.exec(
+            select(Approval).where(
+                Approval.activation_id == row.activation_id,
+                Approval.decision == ApprovalDecision.REJECTED,
+                col(Approval.level).in_(
+                    [lv.value for lv in Level if lv.rank >= Level(row.level).rank]
+                ),
+            )
+        ).first()
+        is not None
+    )
     if answer is not None:
         decision = ApprovalDecision.APPROVED if answer.approve else ApprovalDecision.REJECTED
         row.approver, row.remarks = answer.name, mask_text(answer.remarks)
-    elif on_timeout == OnTimeout.PROCEED:
+    elif on_timeout == OnTimeout.PROCEED and not rejected_before:
         decision = ApprovalDecision.TIMEOUT_PROCEEDED
-    else:
+    else:  # no answer: the plan holds, and a commander's "no" at this level still stands
         decision = ApprovalDecision.TIMEOUT_HELD
     row.decision, row.decided_at = decision.value, now
     row.simulated, row.unattended = simulated, unattended and answer is None
@@ -236,6 +248,8 @@ def decide_approval(
         ApprovalDecision.TIMEOUT_PROCEEDED: "审批超时未答复，按预案继续转移",
         ApprovalDecision.TIMEOUT_HELD: "审批超时未答复，暂不下达转移令",
     }[decision]
+    if decision == ApprovalDecision.TIMEOUT_HELD and rejected_before:
+        action = "审批超时未答复，维持指挥长不批准转移的决定"
     log_event(
         session,
         activation_id=row.activation_id,
@@ -247,18 +261,6 @@ def decide_approval(
         simulated=simulated,
     )
     return decision
-
-
-def approval_state(session: Session, activation_id: str) -> dict[str, str | None]:
-    """The latest decision of the activation, for the report and the run's result."""
-    row = session.exec(
-        select(Approval)
-        .where(Approval.activation_id == activation_id)
-        .order_by(col(Approval.requested_at).desc(), col(Approval.id).desc())
-    ).first()
-    if row is None:
-        return {"decision": None, "approver": None, "level": None}
-    return {"decision": row.decision, "approver": row.approver or None, "level": row.level}
 
 
 # --- roll call (点名) -------------------------------------------------------------------------
@@ -332,15 +334,17 @@ def record_roll_call(
             if hcode is None and len(heads.get(key, [])) == 1:
                 hcode = heads[key][0]
             if hcode is None:
+                # The position, never the value: a typed name must not reach the logs.
                 why = (
-                    "names several households: use the household code"
+                    "the head's name is shared by several households: give the household code"
                     if len(heads.get(key, [])) > 1
-                    else "is not on this village's relocation list"
+                    else "not on this village's relocation list (give the household code, or "
+                    "the head's name as the register writes it)"
                 )
-                problems.append(f"{where}.households[{j}]: {h.household!r} {why}")
+                problems.append(f"{where}.households[{j}]: {why}")
                 continue
             if hcode in statuses:
-                problems.append(f"{where}.households[{j}]: {h.household!r} is listed twice")
+                problems.append(f"{where}.households[{j}]: the same household is listed twice")
                 continue
             statuses[hcode] = _ROLL_CALL_STATUS[h.status]
         plan.append((code, statuses, rc.others))
@@ -414,23 +418,49 @@ def outstanding(session: Session, activation_id: str) -> dict[str, int]:
     return dict(out)
 
 
-def simulated_roll_calls(
+def simulate_roll_call(
     session: Session, *, activation_id: str, listed: Sequence[VillageRollCall]
-) -> list[VillageRollCall]:
-    """A drill's roll call: the scenario's villages as written, every other one all in shelter."""
+) -> RollCallResult:
+    """A drill's roll call: the scenario's villages as written, every other one all in shelter.
+
+    A scenario written for another level may name households this level does not move:
+    then every village reports all in shelter, and the timeline says why.
+    """
     act = get_activation(session, activation_id)
     names = dict(
         session.exec(
             select(Village.code, Village.name).where(col(Village.code).in_(act.village_codes))
         ).all()
     )
-    given = {names.get(rc.village, rc.village) for rc in listed} | {rc.village for rc in listed}
-    rest = [
-        VillageRollCall(village=code, others=Others.IN_SHELTER, reporter="演练")
-        for code in act.village_codes
-        if code not in given and names.get(code) not in given
-    ]
-    return [*listed, *rest]
+
+    def everyone_else(given: set[str]) -> list[VillageRollCall]:
+        return [
+            VillageRollCall(village=code, others=Others.IN_SHELTER, reporter="演练")
+            for code in act.village_codes
+            if code not in given and names.get(code) not in given
+        ]
+
+    given = {rc.village for rc in listed}
+    try:  # a refused answer writes nothing: record_roll_call checks it all first
+        return record_roll_call(
+            session,
+            activation_id=activation_id,
+            roll_calls=[*listed, *everyone_else(given)],
+            simulated=True,
+        )
+    except AnswerError as exc:
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"roll-call-script:{act.level}",
+            actor="演练导调",
+            action="演练脚本点名不适用",
+            detail=f"本级转移名单与脚本不符（{len(exc.problems)}处），按全部到位模拟",
+            simulated=True,
+        )
+        return record_roll_call(
+            session, activation_id=activation_id, roll_calls=everyone_else(set()), simulated=True
+        )
 
 
 @dataclass(frozen=True)
@@ -605,6 +635,7 @@ def request_stand_down(
     plan: Plan,
     reason: str,
     now: datetime | None = None,
+    assign_checks: bool = True,
 ) -> bool:
     """Stand the activation down if its after-rain patrol allows; else open the patrol gate.
 
@@ -621,12 +652,17 @@ def request_stand_down(
         stand_down(session=session, activation_id=act.id, reason=reason, now=now)
         return True
     patrol = session.get(Patrol, act.id)
-    if patrol is not None and patrol.all_clear:
+    if patrol is not None and patrol.reason and patrol.all_clear:
         stand_down(session=session, activation_id=act.id, reason=reason, now=now)
         return True
-    if patrol is None:
-        session.add(Patrol(id=act.id, activation_id=act.id, reason=reason, requested_at=now))
-        _assign_after_rain_checks(session, act, plan, now)
+    if patrol is None or not patrol.reason:
+        # The gate opens now: a patrol reported before it (during the rain, at another
+        # level) does not count; the after-rain checks start from here.
+        patrol = patrol or Patrol(id=act.id, activation_id=act.id, reason=reason)
+        patrol.reason, patrol.requested_at, patrol.all_clear = reason, now, None
+        session.add(patrol)
+        if assign_checks:  # a drill's simulated patrol answers at once: no checklists
+            _assign_after_rain_checks(session, act, plan, now)
         log_event(
             session,
             activation_id=act.id,
@@ -691,7 +727,7 @@ def confirm_patrol(
         raise AnswerError(bad)
     danger_codes = {codes.get(d, d) for d in answer.dangers}
     patrol = session.get(Patrol, act.id)
-    if patrol is None:  # reported before anyone asked: kept for the stand-down to come
+    if patrol is None:  # reported before any stand-down was asked for: recorded, not counted
         patrol = Patrol(id=act.id, activation_id=act.id, reason="", requested_at=now)
     patrol.confirmed_at, patrol.confirmed_by = now, answer.name
     patrol.all_clear, patrol.remarks = answer.all_clear, mask_text(answer.remarks)
@@ -787,10 +823,18 @@ def end_response(
     simulated_patrol: PatrolAnswer | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Ask to stand down (a drill answers its own patrol first); the final report when it ends."""
+    """Ask to stand down (a drill's patrol answers at once); the final report when it ends."""
     now = now or utcnow()
-    if simulated_patrol is not None:
-        confirm_patrol(
+    done = request_stand_down(
+        session,
+        activation_id=activation_id,
+        plan=plan,
+        reason=reason,
+        now=now,
+        assign_checks=simulated_patrol is None,
+    )
+    if not done and simulated_patrol is not None:
+        done = confirm_patrol(
             session,
             activation_id=activation_id,
             plan=plan,
@@ -798,9 +842,6 @@ def end_response(
             simulated=True,
             now=now,
         )
-    done = request_stand_down(
-        session, activation_id=activation_id, plan=plan, reason=reason, now=now
-    )
     if done:
         _final_report(session, activation_id, plan, locale, now)
     return done

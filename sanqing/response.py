@@ -402,6 +402,11 @@ def _continue_activation(
             at=now,
             simulated=act.drill,
         )
+    if warning is not None and act.warning is None:
+        # A manual start confirmed by a warning: from now on it answers to that warning.
+        act.warning = warning.model_dump(mode="json")
+        act.warning_identifier = warning.identifier
+        act.updated_at = now
     merged = sorted(set(act.village_codes) | set(village_codes))
     if merged != sorted(act.village_codes):
         act.village_codes = merged

@@ -60,14 +60,13 @@ def record_roll_call(
     activation_id: str, roll_calls: list[VillageRollCall], simulated: bool = False
 ) -> command.RollCallResult:
     """The villages' roll calls onto the relocations (all or nothing)."""
-    with session_scope() as session:
-        if simulated:
-            roll_calls = command.simulated_roll_calls(
-                session, activation_id=activation_id, listed=roll_calls
+    if not simulated:
+        with session_scope() as session:
+            return command.record_roll_call(
+                session, activation_id=activation_id, roll_calls=roll_calls
             )
-        return command.record_roll_call(
-            session, activation_id=activation_id, roll_calls=roll_calls, simulated=simulated
-        )
+    with session_scope() as session:
+        return command.simulate_roll_call(session, activation_id=activation_id, listed=roll_calls)
 
 
 @task(name="outstanding-roll-call", **RETRY)  # type: ignore[call-overload]

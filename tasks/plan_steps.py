@@ -15,12 +15,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from sanqing import notices, reporting, response
+from sanqing.channels.file import deliver_to_files
 from sanqing.db import session_scope
 from sanqing.errors import SanqingError
 from sanqing.models import InspectionPhase, Town
 from sanqing.plans import Level, load_plan
 from sanqing.registry import find_town
 from sanqing.scenarios import FindingInput, RoadReport
+from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
 from tasks.resources import hold_machines
 
@@ -211,3 +213,19 @@ def report_upward(activation_id: str, locale: str = "zh-CN", plan_name: str = "f
             session=session, activation_id=activation_id, plan=plan, locale=locale
         )
         return report.id
+
+
+@task(
+    name="print-folder",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+)
+def write_print_folder(activation_id: str) -> tuple[str, dict[str, int]]:
+    """The current notices, cards and reports as files to open and print (outbox unchanged)."""
+    folder = get_settings().data_dir / "print" / activation_id
+    with session_scope() as session:
+        written = deliver_to_files(
+            session=session, activation_id=activation_id, out_dir=folder, mark_sent=False
+        )
+    return str(folder), dict(written.notices)

@@ -39,9 +39,18 @@ def _safe(name: str) -> str:
 
 
 def deliver_to_files(
-    *, session: Session, activation_id: str, out_dir: Path, now: datetime | None = None
+    *,
+    session: Session,
+    activation_id: str,
+    out_dir: Path,
+    now: datetime | None = None,
+    mark_sent: bool = True,
 ) -> FileDelivery:
-    """Write the activation's notices and reports under ``out_dir``; mark pending notices sent."""
+    """Write the activation's notices and reports under ``out_dir``; mark pending notices sent.
+
+    With ``mark_sent=False`` it only writes the files (the control room's print folder):
+    the outbox stays as it is for the real channels.
+    """
     now = now or utcnow()
     notices_dir, reports_dir = out_dir / "notices", out_dir / "reports"
     villages = {v.code: v.name for v in session.exec(select(Village))}
@@ -76,7 +85,7 @@ def deliver_to_files(
                 n.body
             )
         result.notices[n.channel] += 1
-        if n.status == NoticeStatus.PENDING:
+        if mark_sent and n.status == NoticeStatus.PENDING:
             n.status = NoticeStatus.SENT
             n.sent_at = now
             n.attempts += 1
@@ -92,7 +101,7 @@ def deliver_to_files(
         (reports_dir / f"{stem}.json").write_text(
             json.dumps(r.payload, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        if r.status == NoticeStatus.PENDING:
+        if mark_sent and r.status == NoticeStatus.PENDING:
             r.status = NoticeStatus.SENT
             session.add(r)
         result.reports.append(stem)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from sanqing.cli import app
 from sanqing.db import session_scope
 from sanqing.models import (
+    Activation,
     Household,
     Inspection,
     Notice,
@@ -157,3 +158,15 @@ def test_a_broken_scenario_file_is_refused_with_file_and_key(db_url: str, tmp_pa
     code, output = drill("--scenario", str(bad), "--out", str(tmp_path / "out"))
     assert code == 2
     assert "bad.yaml" in output and "warning.colour" in output
+
+
+def test_a_drill_at_level_iv_ends_though_its_script_names_households_iv_does_not_move(
+    db_url: str, tmp_path: Path
+) -> None:
+    # the orange-rainstorm script's roll call names households that level II moves
+    code, output = drill("--out", str(tmp_path), "--level", "IV")
+    assert code == 0, output
+    with session_scope() as s:
+        act = s.exec(select(Activation)).one()
+        assert (act.level, act.status) == ("IV", "stood_down")
+        assert {r.status for r in s.exec(select(Relocation))} <= {"in_shelter", "moved"}

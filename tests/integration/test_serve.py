@@ -26,11 +26,13 @@ from sanqing.models import (
     Escalation,
     Household,
     Machine,
+    Notice,
     Relocation,
     Report,
     Village,
 )
 from sanqing.reporting import summarize
+from sanqing.settings import get_settings
 from tests.integration.conftest import running_control_room, wait_for_deployments
 
 pytestmark = pytest.mark.integration
@@ -225,7 +227,28 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
             )
         by_type = {a.type: a for a in artifacts}
         assert float(by_type["progress"].data) == 100.0
-        assert "续报一" in str(by_type["markdown"].data)
+        by_key = {a.key: a for a in artifacts if a.key}
+        report_md = next(str(a.data) for k, a in by_key.items() if k.startswith("report-"))
+        assert "续报一" in report_md
+        # links to the rendered notices and cards: files on this machine, not in Prefect
+        links = next(str(a.data) for k, a in by_key.items() if k.startswith("notices-"))
+        assert "避险明白卡" in links and "file://" in links
+        folder = get_settings().data_dir / "print" / act.id
+        cards = list((folder / "notices" / "card").rglob("*.html"))
+        assert len(cards) == len(statuses)
+        assert (folder / "reports" / "follow_up-1.txt").is_file()
+        with session_scope() as s:  # writing the print folder sent nothing
+            assert (
+                s.exec(
+                    select(func.count())
+                    .select_from(Notice)
+                    .where(Notice.status != "pending")
+                    .where(Notice.activation_id == act.id)
+                ).one()
+                == 0
+            )
+        heads = set(statuses)  # household codes never appear in the artifacts
+        assert not any(code in str(a.data) for a in artifacts for code in heads)
         table = by_type["table"].data
         rows = json.loads(table) if isinstance(table, str) else table
         assert (sum(r["拒绝"] for r in rows), sum(r["联系不上"] for r in rows)) == (1, 1)

@@ -31,7 +31,7 @@ from sanqing.models import (
     TimelineEvent,
 )
 from sanqing.plans import Level, OnTimeout, load_plan
-from tests.unit.test_response import NOW, activate
+from tests.unit.test_response import NOW, WARNING, activate
 
 SHIMEN = "621221106202"  # 石门村
 HEBA = "621221106204"  # 河坝村
@@ -210,7 +210,7 @@ def test_a_bad_roll_call_names_every_problem_and_records_nothing(db_url: str) ->
                 ],
             )
     text = str(err.value)
-    assert "villages[0].households[1]" in text and "查无此人" in text
+    assert "villages[0].households[1]" in text and "查无此人" not in text  # position, not name
     assert "villages[1].village" in text and "不存在村" in text
     assert set(statuses(act, HEBA).values()) == {"ordered"}  # the good part was not kept either
 
@@ -389,18 +389,104 @@ def test_the_stand_down_waits_for_the_after_rain_patrol(db_url: str) -> None:
     assert actions.count("结束应急响应") == 1
 
 
-def test_an_all_clear_before_the_request_lets_it_end_at_once(db_url: str) -> None:
+@pytest.mark.parametrize("early_all_clear", [True, False])
+def test_a_patrol_reported_before_the_stand_down_request_does_not_count(
+    db_url: str, early_all_clear: bool
+) -> None:
     act = activate(Level.III)
     plan = load_plan()
-    with session_scope() as s:
-        assert not command.confirm_patrol(
-            s, activation_id=act, plan=plan, answer=PatrolAnswer(all_clear=True, name="巡查组")
-        )
-        assert command.end_response(
+    early = PatrolAnswer(
+        all_clear=early_all_clear,
+        name="巡查组",
+        dangers=[] if early_all_clear else ["石门洞滑坡"],
+    )
+    with session_scope() as s:  # during the rain: recorded, but no stand-down was asked for
+        assert not command.confirm_patrol(s, activation_id=act, plan=plan, answer=early)
+    with session_scope() as s:  # the warning is lifted: the gate opens now, checks assigned
+        assert not command.end_response(
             s, activation_id=act, plan=plan, reason="预警解除", locale="zh-CN"
         )
+        after = s.exec(select(Inspection).where(Inspection.phase == InspectionPhase.AFTER)).all()
+        assert len(after) == 45 and {i.status for i in after} == {"assigned"}
+    with session_scope() as s:  # the after-rain patrol's all-clear ends it, with 终报
+        assert command.record_patrol(
+            s,
+            activation_id=act,
+            plan=plan,
+            answer=PatrolAnswer(all_clear=True, name="巡查组"),
+            locale="zh-CN",
+        )
         kinds = [r["kind"] for r in reporting.summarize(session=s, activation_id=act)["reports"]]
-    assert "final" in kinds
+    assert kinds == ["final"]
+
+
+def test_a_rejection_stands_when_the_next_request_is_not_answered(db_url: str) -> None:
+    act = activate(Level.II)
+    with session_scope() as s:
+        first = command.request_approval(s, activation_id=act, plan=load_plan())
+        assert first is not None
+        command.decide_approval(
+            s,
+            approval_id=first.approval_id,
+            answer=ApprovalAnswer(approve=False, name="王镇长"),
+            on_timeout=first.on_timeout,
+        )
+        again = command.request_approval(s, activation_id=act, plan=load_plan())
+        assert again is not None and again.on_timeout == OnTimeout.PROCEED
+        # level II proceeds on a timeout, but not over the commander's "no"
+        d = command.decide_approval(
+            s, approval_id=again.approval_id, answer=None, on_timeout=again.on_timeout
+        )
+        assert d.value == "timeout_held"
+    assert any("维持指挥长不批准" in e.action for e in events(act))
+
+
+def test_a_manual_start_confirmed_by_a_warning_answers_to_the_warning(db_url: str) -> None:
+    manual = activate(Level.III, warning=None)
+    assert activate(Level.III, warning=WARNING) == manual  # the warning continues it
+    with session_scope() as s:
+        act = s.get(Activation, manual)
+        assert act is not None and act.warning_identifier == "W-1"
+        # level III from a warning needs no approval
+        assert command.request_approval(s, activation_id=manual, plan=load_plan()) is None
+
+
+def test_a_refused_roll_call_never_repeats_what_was_typed(db_url: str) -> None:
+    act = activate(Level.II)
+    relocate(act)
+    with session_scope() as s, pytest.raises(AnswerError) as err:
+        command.record_roll_call(
+            s,
+            activation_id=act,
+            roll_calls=[
+                VillageRollCall(
+                    village=HEBA,
+                    households=[HouseholdRollCall(household="张三丰", status=RollCallStatus.MOVED)],
+                )
+            ],
+        )
+    assert "张三丰" not in str(err.value) and "villages[0].households[0]" in str(err.value)
+
+
+def test_a_drill_script_for_another_level_falls_back_to_everyone_in_shelter(db_url: str) -> None:
+    act = activate(Level.II)
+    relocate(act)
+    with session_scope() as s:
+        result = command.simulate_roll_call(
+            s,
+            activation_id=act,
+            listed=[
+                VillageRollCall(
+                    village="河坝村",
+                    households=[
+                        HouseholdRollCall(household="查无此人", status=RollCallStatus.REFUSED)
+                    ],
+                )
+            ],
+        )
+    assert result.unconfirmed == 0
+    assert set(statuses(act, HEBA).values()) == {"in_shelter"}
+    assert any(e.action == "演练脚本点名不适用" for e in events(act))
 
 
 def test_a_plan_without_the_patrol_requirement_stands_down_at_once(
