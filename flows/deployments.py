@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flows.after_rain_patrol import after_rain_patrol
+from flows.deliver_outbox import acknowledge_task, deliver_outbox
 from flows.drill import drill
 from flows.flood_response import flood_response
 from flows.rain_watch import rain_watch
@@ -40,6 +41,17 @@ def deployments() -> list[Any]:
             interval=timedelta(minutes=load_plan().defaults.report_check_minutes),
             description="定时续报：数字有变化即续报；超时未核实的转移户报第一书记。",
             tags=["report"],
+        ),
+        deliver_outbox.to_deployment(
+            name="deliver-outbox",
+            interval=timedelta(minutes=1),
+            description="发送待发通知：失败重试、过期报告；未叫应的任务单重发并逐级上报。",
+            tags=["delivery"],
+        ),
+        acknowledge_task.to_deployment(
+            name="acknowledge",
+            description="叫应登记：干部回复收到后登记，停止重发和上报。",
+            tags=["delivery"],
         ),
         rain_watch.to_deployment(
             name="rain-watch",

@@ -12,7 +12,7 @@ from sanqing.db import session_scope
 from sanqing.models import Activation, ActivationStatus
 from sanqing.settings import DEFAULT_LOCALE
 from tasks.command_steps import escalate_unconfirmed
-from tasks.plan_steps import report_upward
+from tasks.plan_steps import daily_report, report_upward
 
 
 @task(name="running-responses", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
@@ -35,12 +35,14 @@ def report_upward_all(plan: str = "flood", locale: str = DEFAULT_LOCALE) -> list
     response: households ordered to move and still not confirmed after the
     level's roll-call time go to their village's first secretary; the report
     upward gets a numbered follow-up (续报) when the figures changed since the
-    last one. Running it with nothing new writes nothing.
+    last one, and once the day's report time has come, the daily report (日报; a
+    zero report when nothing changed). Running it with nothing new writes nothing.
     """
     out = []
     for act_id in running_responses(plan):
         escalated = escalate_unconfirmed(act_id, locale=locale, plan_name=plan, overdue_only=True)
         report_id = report_upward(act_id, locale=locale, plan_name=plan)
+        report_id = daily_report(act_id, locale=locale, plan_name=plan) or report_id
         out.append(
             {"activation_id": act_id, "report": report_id, "escalated": escalated.households}
         )

@@ -25,6 +25,8 @@ err = Console(stderr=True)
 #: A cold 2-core machine needs longer than Prefect's default 20 s to start its local API.
 EPHEMERAL_STARTUP_TIMEOUT_S = "90"
 DEFAULT_DRILL_OUT = Path("drill-output")
+#: How long the drill keeps retrying messages a gateway refused for now.
+DRILL_SETTLE_S = 60.0
 
 
 def prepare_prefect_env(settings: Settings) -> None:
@@ -92,8 +94,10 @@ def drill(
     ] = DEFAULT_LOCALE,
 ) -> None:
     """Run the flood plan for the sample town as a drill, end to end, on this machine."""
+    from sanqing.channels.config import configured_endpoints
     from sanqing.channels.file import deliver_to_files
     from sanqing.db import session_scope
+    from sanqing.delivery import deliver_until_settled, outbox_counts
     from sanqing.registry import ensure_registry
     from sanqing.reporting import summarize
     from sanqing.scenarios import load_scenario
@@ -116,11 +120,19 @@ def drill(
                 scenario=str(scenario) if scenario else sc.name, level=level, locale=locale
             )
         elapsed = time.perf_counter() - started
+        activation_id = figures["activation_id"]
+        endpoints = configured_endpoints(settings)
+        if endpoints:  # deliver through them (files for the channels without one) first
+            with console.status(f"发送 / delivering via {', '.join(endpoints)}…"):
+                deliver_until_settled(activation_id=activation_id, settle_s=DRILL_SETTLE_S)
         with session_scope() as session:
-            activation_id = figures["activation_id"]
-            delivery = deliver_to_files(session=session, activation_id=activation_id, out_dir=out)
+            # the out folder to read and print; without endpoints it is the delivery
+            delivery = deliver_to_files(
+                session=session, activation_id=activation_id, out_dir=out, mark_sent=not endpoints
+            )
         with session_scope() as session:
             summary = summarize(session=session, activation_id=activation_id)
+        summary["delivery"] = outbox_counts(activation_id)
     except SanqingError as exc:
         raise _fail(exc) from exc
     summary["out_dir"] = str(out.resolve())
@@ -257,6 +269,47 @@ def patrol(
         console.print(f"雨后巡查仍有险情：{act_id} 应急响应继续，群众不得返回。")
     else:
         console.print(f"雨后巡查已记录：{act_id} 尚未申请结束响应，解除后即可结束。")
+
+
+@app.command()
+def ack(
+    cadre: Annotated[str, typer.Argument(help="The cadre who answered: name or code.")],
+    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    note: Annotated[str, typer.Option(help="What they said.")] = "",
+) -> None:
+    """Record that a cadre acknowledged their tasks (叫应): resends and hand-ups stop."""
+    from sanqing.acknowledge import acknowledge
+    from sanqing.db import session_scope
+    from sanqing.registry import ensure_registry
+    from sanqing.response import open_activation
+
+    try:
+        town_code = ensure_registry(town)
+        with session_scope() as session:
+            act = open_activation(session, town_code=town_code, plan="flood", drill=False)
+            if act is None:
+                raise SanqingError(f"{town}: no running response")
+            n = acknowledge(session, activation_id=act.id, cadre=cadre, note=note)
+    except SanqingError as exc:
+        raise _fail(exc) from exc
+    console.print(f"已叫应：{cadre} 的 {n} 份任务记为已回复。")
+
+
+@app.command()
+def deliver(
+    settle: Annotated[
+        float, typer.Option(help="Seconds to keep retrying what a channel refused for now.")
+    ] = 0,
+) -> None:
+    """Send the outbox now through the configured channels (files where none is set)."""
+    from sanqing.db import init_db
+    from sanqing.delivery import deliver_until_settled, outbox_counts
+
+    init_db()
+    stats = deliver_until_settled(settle_s=settle)
+    console.print_json(
+        data={"this_pass": stats.as_dict(), "expired": stats.expired, "outbox": outbox_counts()}
+    )
 
 
 warnings_app = typer.Typer(help="Warnings from feeds: read, decide, respond.", no_args_is_help=True)

@@ -68,8 +68,37 @@ def reset_engines() -> None:
 
 
 def init_db() -> None:
-    """Create the tables that do not exist yet."""
-    SQLModel.metadata.create_all(get_engine())
+    """Create the tables that do not exist yet, and add columns a newer version added.
+
+    A data directory made by an earlier version keeps its rows: a missing column is
+    added (all added columns are nullable or have a default), nothing is dropped.
+    """
+    engine = get_engine()
+    SQLModel.metadata.create_all(engine)
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                ddl = column.type.compile(dialect=engine.dialect)
+                default = ""
+                if column.default is not None and getattr(column.default, "is_scalar", False):
+                    value = column.default.arg  # type: ignore[attr-defined]
+                    shown = (
+                        ("TRUE" if value else "FALSE") if isinstance(value, bool) else repr(value)
+                    )
+                    default = f" DEFAULT {shown}"
+                conn.execute(
+                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ddl}{default}')
+                )
 
 
 @contextmanager

@@ -28,7 +28,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "phase": {"before": "雨前排查", "during": "雨中除险", "after": "雨后巡查"},
         "inspection": {"assigned": "待排查", "ok": "正常", "watch": "需关注", "danger": "有险情"},
         "road": {"blocked": "等待机械", "dispatched": "正在抢通", "reopened": "已抢通恢复通行"},
-        "report_kind": {"initial": "首报", "follow_up": "续报", "final": "终报"},
+        "report_kind": {"initial": "首报", "follow_up": "续报", "final": "终报", "daily": "日报"},
         "reason": {
             "vulnerable_in_hazard_zone": "隐患区内特殊群体",
             "dangerous_house": "居住危房",
@@ -106,6 +106,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "initial": "initial report",
             "follow_up": "follow-up report",
             "final": "final report",
+            "daily": "daily report",
         },
         "reason": {
             "vulnerable_in_hazard_zone": "vulnerable, in a hazard zone",

@@ -138,6 +138,7 @@ class NoticeStatus(StrEnum):
     FAILED = "failed"
     ACKNOWLEDGED = "acknowledged"
     SUPERSEDED = "superseded"  # a newer version of the same list or message replaced it
+    EXPIRED = "expired"  # not delivered in time: reported, never dropped silently
 
 
 class Channel(StrEnum):
@@ -147,6 +148,8 @@ class Channel(StrEnum):
     DOOR_VISIT = "door_visit"  # door-visit checklist per cadre
     CARD = "card"  # household evacuation card 避险明白卡
     TASK_LIST = "task_list"  # cadre task list
+    PHONE_CALL = "phone_call"  # call list for a cadre: households the SMS did not reach
+    COUNTY = "county"  # the report upward to the county receiver
 
 
 class ApprovalDecision(StrEnum):
@@ -165,6 +168,7 @@ class ReportKind(StrEnum):
     INITIAL = "initial"  # 首报
     FOLLOW_UP = "follow_up"  # 续报
     FINAL = "final"  # 终报
+    DAILY = "daily"  # 日报 (a zero report when nothing changed)
 
 
 # --- registry -----------------------------------------------------------------------------
@@ -426,6 +430,15 @@ class Notice(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _ts(nullable=False)
     sent_at: datetime | None = _ts()
+    # Delivery (sanqing/delivery.py): when to try again, who holds the row while sending,
+    # until when it may still go, and what the channel said.
+    next_attempt_at: datetime | None = _ts()
+    lease_until: datetime | None = _ts()
+    lease_owner: str | None = None
+    expires_at: datetime | None = _ts()
+    provider_id: str | None = None
+    acknowledged_at: datetime | None = _ts()
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Report(SQLModel, table=True):

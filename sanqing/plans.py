@@ -110,6 +110,25 @@ class LevelPlan(Strict):
     roll_call: RollCallRule = RollCallRule()
 
 
+class AcknowledgementRule(Strict):
+    """叫应: how long a cadre has to answer a task, resends, then who is next."""
+
+    within_minutes: float = Field(15, gt=0, le=24 * 60)
+    resends: int = Field(1, ge=0, le=5)
+    chain: list[str] = Field(
+        default_factory=lambda: ["grid_member", "village_cadre", "first_secretary", "town_leader"]
+    )
+
+    @model_validator(mode="after")
+    def _roles_known(self) -> AcknowledgementRule:
+        from sanqing.models import CadreRole
+
+        bad = [r for r in self.chain if r not in {role.value for role in CadreRole}]
+        if bad:
+            raise ValueError(f"unknown cadre roles in the chain: {bad}")
+        return self
+
+
 class PlanDefaults(Strict):
     max_households_per_cadre: int = Field(12, ge=1)
     max_shelter_distance_km: float = Field(8.0, gt=0)
@@ -123,6 +142,11 @@ class PlanDefaults(Strict):
     # How often the report-upward schedule looks at every running response: follow-up
     # reports (续报) when figures changed, overdue roll calls to the first secretaries.
     report_check_minutes: int = Field(30, ge=1, le=24 * 60)
+    acknowledgement: AcknowledgementRule = AcknowledgementRule()
+    # The daily report (日报) while a response runs: local time; a zero report when
+    # nothing changed since the last report. Due within daily_report_within_minutes.
+    daily_report_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    daily_report_within_minutes: int = Field(60, ge=1, le=24 * 60)
 
 
 class Plan(Strict):

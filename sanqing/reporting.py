@@ -20,6 +20,7 @@ from sanqing.models import (
     Activation,
     Approval,
     Cadre,
+    Channel,
     DutyShift,
     Escalation,
     HazardPoint,
@@ -42,7 +43,7 @@ from sanqing.models import (
 from sanqing.notices import warning_context
 from sanqing.plans import Plan
 from sanqing.rendering import cn_number, render
-from sanqing.response import OCCUPYING, get_activation, log_event
+from sanqing.response import OCCUPYING, _local_tz, get_activation, log_event
 from sanqing.rules.relocation import VULNERABILITIES
 
 RELOCATED = (RelocationStatus.MOVED, RelocationStatus.IN_SHELTER)
@@ -282,6 +283,49 @@ def report_upward(
     )
 
 
+def daily_report(
+    *,
+    session: Session,
+    activation_id: str,
+    plan: Plan,
+    locale: str = "zh-CN",
+    now: datetime | None = None,
+) -> Report | None:
+    """The day's report (日报) once the day's report time has come; None before it.
+
+    ``seq`` is the local date (20260713). Nothing changed since the last report: a
+    zero report (零报告) that says so. Written once a day; late after the deadline.
+    """
+    now = now or utcnow()
+    local = now.astimezone(_local_tz())
+    hour, minute = (int(x) for x in plan.defaults.daily_report_at.split(":"))
+    due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    act = get_activation(session, activation_id)
+    if local < due or act.activated_at.astimezone(_local_tz()) >= due:
+        return None  # not yet today, or the response began after today's report time
+    seq = int(local.strftime("%Y%m%d"))
+    latest = session.exec(
+        select(Report)
+        .where(Report.activation_id == activation_id)
+        .order_by(col(Report.created_at).desc(), col(Report.seq).desc())
+    ).first()
+    current = summarize(session=session, activation_id=activation_id)
+    before = latest.payload.get("figures", {}) if latest else {}
+    zero = latest is not None and all(before.get(k) == current.get(k) for k in CHANGE_FIGURES)
+    deadline = due + timedelta(minutes=plan.defaults.daily_report_within_minutes)
+    return write_report(
+        session=session,
+        activation_id=activation_id,
+        plan=plan,
+        kind=ReportKind.DAILY,
+        seq=seq,
+        locale=locale,
+        now=now,
+        zero=zero,
+        deadline=deadline,
+    )
+
+
 def write_report(
     *,
     session: Session,
@@ -291,6 +335,8 @@ def write_report(
     seq: int = 0,
     locale: str = "zh-CN",
     now: datetime | None = None,
+    zero: bool = False,
+    deadline: datetime | None = None,
 ) -> Report:
     """Write the report once (text, HTML, JSON payload); a re-run returns the one written."""
     now = now or utcnow()
@@ -302,7 +348,9 @@ def write_report(
     town = session.get(Town, act.town_code)
     assert town is not None
     deadlines = plan.level(act.level).reports
-    if kind == ReportKind.INITIAL:
+    if deadline is not None:
+        pass
+    elif kind == ReportKind.INITIAL:
         deadline = act.activated_at + timedelta(minutes=deadlines.initial_within_minutes)
     else:
         deadline = act.activated_at + timedelta(hours=deadlines.follow_up_every_hours * max(seq, 1))
@@ -310,7 +358,15 @@ def write_report(
     figures = summarize(session=session, activation_id=activation_id)
     signer = session.get(Cadre, act.commander_code) if act.commander_code else None
     kind_label = label(locale, "report_kind", kind.value)
-    numbered = kind_label + ((cn_number(seq) if locale == "zh-CN" else f" {seq}") if seq else "")
+    if kind == ReportKind.DAILY:  # seq is the date
+        day = datetime.strptime(str(seq), "%Y%m%d")
+        numbered = kind_label + (
+            f"（{day.month}月{day.day}日）" if locale == "zh-CN" else f" {day:%Y-%m-%d}"
+        )
+    else:
+        numbered = kind_label + (
+            (cn_number(seq) if locale == "zh-CN" else f" {seq}") if seq else ""
+        )
     prefix = "【演练】" if act.drill and locale == "zh-CN" else ("[DRILL] " if act.drill else "")
     if locale == "zh-CN":
         title = f"{prefix}{town.name}关于启动防汛{label(locale, 'level', act.level)}应急响应情况的报告（{numbered}）"
@@ -338,6 +394,7 @@ def write_report(
         "deadline": deadline,
         "late": late,
         "late_minutes": int((now - deadline).total_seconds() // 60) if late else 0,
+        "zero": zero,
         "f": figures,
         "signer": {"name": signer.name, "title": signer.title}
         if signer
@@ -358,6 +415,7 @@ def write_report(
         "reported_at": now.isoformat(),
         "deadline_at": deadline.isoformat(),
         "late": late,
+        "zero": zero,
         "figures": {k: v for k, v in figures.items() if k not in {"reports"}},
     }
     upsert(
@@ -377,6 +435,31 @@ def write_report(
                 "deadline_at": deadline,
                 "created_at": now,
                 "late": late,
+            }
+        ],
+    )
+    # The report goes up through the outbox like every notice (channel "county").
+    upsert(
+        session,
+        Notice,
+        [
+            {
+                "id": f"{activation_id}:county:report:{kind.value}:{seq}",
+                "activation_id": activation_id,
+                "village_code": None,
+                "channel": Channel.COUNTY.value,
+                "purpose": f"report:{kind.value}",
+                "audience": "county",
+                "recipient": town.county_code,
+                "address": None,
+                "locale": locale,
+                "subject": title,
+                "body": text,
+                "body_format": "text",
+                "status": NoticeStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+                "payload": payload,
             }
         ],
     )

@@ -30,6 +30,24 @@ class Settings(BaseSettings):
     locale: str = DEFAULT_LOCALE
     timezone: str = "Asia/Shanghai"
     feed_timeout_s: float = Field(15.0, gt=0, description="Timeout of one feed request.")
+    # Delivery channels (issue 5). Unset endpoints: that channel writes files under the
+    # data directory (outbox/<channel>/), so the drill needs no gateway.
+    sms_url: str | None = Field(None, description="SMS gateway: POST JSON {to, text, …}.")
+    sms_key: str | None = Field(None, description="Bearer token of the SMS gateway.")
+    sms_sender: str | None = Field(None, description="Sender name or number for the gateway.")
+    sms_template: str | None = Field(None, description="Gateway template id, if it needs one.")
+    sms_rate_per_s: float = Field(20, ge=0, description="SMS per second at most (0: no limit).")
+    wecom_webhook_url: str | None = Field(None, description="WeCom group robot (village groups).")
+    dingtalk_webhook_url: str | None = Field(None, description="DingTalk group robot (cadres).")
+    dingtalk_secret: str | None = Field(None, description="DingTalk 加签 secret, if signed.")
+    robot_rate_per_s: float = Field(0.3, ge=0, description="Group-robot posts per second.")
+    county_report_url: str | None = Field(None, description="County receiver of reports.")
+    county_report_key: str | None = Field(None, description="Bearer token of the receiver.")
+    channel_timeout_s: float = Field(10, gt=0, description="Timeout of one delivery request.")
+    message_ttl_hours: float = Field(
+        6, gt=0, description="A message not delivered this long after it was written expires."
+    )
+    delivery_max_attempts: int = Field(6, ge=1, description="Tries per message before failed.")
     pause_poll_s: int = Field(
         2, ge=1, le=60, description="How often a run waiting for an answer checks for it."
     )

@@ -229,3 +229,19 @@ def write_print_folder(activation_id: str) -> tuple[str, dict[str, int]]:
             session=session, activation_id=activation_id, out_dir=folder, mark_sent=False
         )
     return str(folder), dict(written.notices)
+
+
+@task(
+    name="daily-report",
+    cache_policy=NO_CACHE,
+    retries=DB_RETRIES,
+    retry_delay_seconds=DB_RETRY_DELAYS,
+    retry_condition_fn=not_bad_input,
+)
+def daily_report(activation_id: str, locale: str = "zh-CN", plan_name: str = "flood") -> str | None:
+    """The day's report (日报) once its time has come; None before."""
+    with session_scope() as session:
+        report = reporting.daily_report(
+            session=session, activation_id=activation_id, plan=load_plan(plan_name), locale=locale
+        )
+        return report.id if report else None

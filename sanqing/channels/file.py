@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from sanqing.channels.base import Message, SendResult
 from sanqing.models import Cadre, Channel, Notice, NoticeStatus, Report, Village, utcnow
 from sanqing.privacy import mask_phone
 
@@ -106,3 +107,26 @@ def deliver_to_files(
             session.add(r)
         result.reports.append(stem)
     return result
+
+
+class FileSender:
+    """A channel without an endpoint: each message becomes a file (the embedded default).
+
+    Idempotent: the file is named for the message key, so a second send rewrites it.
+    """
+
+    idempotent = True
+
+    def __init__(self, folder: Path, *, name: str = "file") -> None:
+        self.folder, self.name = folder, name
+
+    def send(self, msg: Message) -> SendResult:
+        ext = "html" if msg.text.lstrip().startswith("<") else "txt"
+        path = self.folder / f"{_safe(msg.key)}.{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        head = f"收件人：{mask_phone(msg.to)}\n" if msg.to and ext == "txt" else ""
+        path.write_text(head + msg.text, encoding="utf-8")
+        return SendResult(provider_id=str(path))
+
+    def close(self) -> None:
+        return None

@@ -170,3 +170,36 @@ def test_a_drill_at_level_iv_ends_though_its_script_names_households_iv_does_not
         act = s.exec(select(Activation)).one()
         assert (act.level, act.status) == ("IV", "stood_down")
         assert {r.status for r in s.exec(select(Relocation))} <= {"in_shelter", "moved"}
+
+
+def test_with_endpoints_set_the_drill_delivers_through_them(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sanqing.settings import get_settings
+    from tests.fakes import FakeEndpoint
+
+    with FakeEndpoint(dedupe=True) as sms, FakeEndpoint(dedupe=True) as county:
+        monkeypatch.setenv("SANQING_SMS_URL", sms.url("/send"))
+        monkeypatch.setenv("SANQING_COUNTY_REPORT_URL", county.url("/reports"))
+        monkeypatch.setenv("SANQING_SMS_RATE_PER_S", "0")
+        get_settings.cache_clear()
+        sms.fail_next(2, status=503)  # the gateway hiccups: the drill retries before it ends
+        try:
+            code, output = drill("--out", str(tmp_path))
+        finally:
+            get_settings.cache_clear()
+    assert code == 0, output
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    delivery = summary["delivery"]
+    with session_scope() as s:
+        n_sms = s.exec(
+            select(func.count()).select_from(Notice).where(Notice.channel == "sms")
+        ).one()
+    assert delivery["sms"] == {"failed": 0, "pending": 0, "sent": n_sms}
+    assert len(sms.delivered) == n_sms  # each SMS once at the gateway
+    # 首报, 续报一 and 终报 reached the county receiver, once each
+    kinds = sorted(body["kind"] for body in county.delivered.values())
+    assert kinds == ["final", "follow_up", "initial"] and delivery["county"]["sent"] == 3
+    # channels without an endpoint went to files, and the out folder is still written
+    assert delivery["card"]["sent"] == summary["households_to_relocate"]
+    assert (tmp_path / "reports" / "final-0.txt").is_file()

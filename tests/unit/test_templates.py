@@ -47,6 +47,7 @@ NOTICES = (
     "notices/card.html",
     "notices/escalation.sms.txt",
     "notices/escalation.txt",
+    "notices/phone_call.txt",
 )
 REPORTS = ("reports/initial.txt", "reports/initial.html")
 TEMPLATES = NOTICES + REPORTS
@@ -336,6 +337,20 @@ def notice_context(
         "notices/tasks.txt": {"cadre": cadre, "moves": moves, "inspections": inspections},
         "notices/escalation.sms.txt": escalation,
         "notices/escalation.txt": escalation,
+        # What ``fallback.fallback_unreached`` gives a cadre: households the SMS missed.
+        "notices/phone_call.txt": {
+            "to": {"name": CADRE["name"]},
+            "households": [
+                {
+                    "village": VILLAGE["name"],
+                    "group": m["address"][3:5],
+                    "head": m["head_name"],
+                    "address": m["address"],
+                    "phone": m["phone"],
+                }
+                for m in MOVES[:1]
+            ],
+        },
     }
     return ctx | extra[name]
 
@@ -369,6 +384,7 @@ def report_context(
         "deadline": deadline,
         "late": late,
         "late_minutes": int((now - deadline).total_seconds() // 60) if late else 0,
+        "zero": False,
         "f": FIGURES | {"drill": drill},
         "signer": SIGNER,
     }

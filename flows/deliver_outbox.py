@@ -1,0 +1,105 @@
+"""Delivering the outbox on a schedule: every pending notice and report, through its channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from sqlmodel import select
+
+from flows.params import titled, town_field
+from sanqing.acknowledge import chase
+from sanqing.db import session_scope
+from sanqing.delivery import deliver_until_settled, outbox_counts
+from sanqing.fallback import fallback_unreached
+from sanqing.models import Activation, ActivationStatus
+from sanqing.plans import load_plan
+from sanqing.settings import DEFAULT_LOCALE
+
+
+@task(name="deliver", cache_policy=NO_CACHE)
+def deliver(activation_id: str | None, settle_s: float) -> dict[str, Any]:
+    """One delivery pass (and retries due within ``settle_s``); counts per channel."""
+    stats = deliver_until_settled(activation_id=activation_id, settle_s=settle_s)
+    return {"pass": stats.as_dict(), "expired": stats.expired, "down": sorted(stats.channels_down)}
+
+
+@task(name="fallback-unreached", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def fallback(locale: str) -> int:
+    """Residents the SMS did not reach go on their cadre's call list."""
+    added = 0
+    with session_scope() as session:
+        for act_id in session.exec(
+            select(Activation.id).where(Activation.status == ActivationStatus.ACTIVE)
+        ):
+            added += fallback_unreached(session, activation_id=act_id, locale=locale)
+    return added
+
+
+@task(name="chase-acknowledgements", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def chase_acknowledgements(plan: str) -> dict[str, int]:
+    """Cadre tasks not answered in time: resent, then handed up the chain (叫应)."""
+    resent = forwarded = 0
+    with session_scope() as session:
+        for act_id in session.exec(
+            select(Activation.id).where(Activation.status == ActivationStatus.ACTIVE)
+        ):
+            r = chase(session, activation_id=act_id, plan=load_plan(plan))
+            resent, forwarded = resent + r.resent, forwarded + r.forwarded
+    return {"resent": resent, "forwarded": forwarded}
+
+
+@flow(name="deliver-outbox", flow_run_name="deliver-outbox")
+def deliver_outbox(
+    activation_id: str | None = None,
+    settle_s: float = 0,
+    locale: str = DEFAULT_LOCALE,
+    plan: str = "flood",
+) -> dict[str, Any]:
+    """发送待发通知：短信、群机器人、广播、县级报告接收端，失败重试，过期报告。
+
+    Sends every pending message of the outbox through its channel (the
+    endpoints in the settings; files where none is set), once per idempotency
+    key, with retries and backoff; a channel that is down does not hold up the
+    others. Cadre tasks not acknowledged in time are resent or handed up the
+    chain first (叫应). Residents whose SMS failed or expired go on their cadre's
+    call list, which goes out in the same run. Returns the outbox counts per channel.
+    """
+    logger = get_run_logger()
+    chased = chase_acknowledgements(plan)
+    if chased["resent"] or chased["forwarded"]:
+        logger.warning("tasks not acknowledged: %(resent)d resent, %(forwarded)d handed up", chased)
+    first = deliver(activation_id, settle_s)
+    if fallback(locale):
+        first = deliver(activation_id, settle_s)
+    if first["down"]:
+        logger.warning("channels down, retried later: %s", ", ".join(first["down"]))
+    if first["expired"]:
+        logger.warning("%d messages expired undelivered (see the timeline)", first["expired"])
+    return outbox_counts(activation_id)
+
+
+@flow(name="acknowledge", flow_run_name="ack-{cadre}")
+def acknowledge_task(
+    cadre: str = titled("", "干部", "回复“收到”的干部：姓名或编号"),
+    town: str = town_field(),
+    note: str = titled("", "备注", "电话回复的情况"),
+) -> int:
+    """叫应登记：干部回复收到任务单后，在此登记，停止重发和逐级上报。
+
+    Records that a cadre acknowledged their tasks (a call back, a reply in the
+    group): the task lists sent to them, and those handed to them from others,
+    stop being resent or handed up.
+    """
+    from sanqing.acknowledge import acknowledge
+    from sanqing.registry import ensure_registry
+    from sanqing.response import open_activation
+
+    town_code = ensure_registry(town)
+    with session_scope() as session:
+        act = open_activation(session, town_code=town_code, plan="flood", drill=False)
+        if act is None:
+            raise ValueError(f"{town}: no running response")
+        return acknowledge(session, activation_id=act.id, cadre=cadre, note=note)

@@ -1,0 +1,258 @@
+"""叫应: a task sent to a responsible cadre must be answered, or it goes up the chain.
+
+A cadre's task list (and a call list or an escalation list) counts as answered
+when the cadre acknowledges it (``acknowledge``: the control room's form, or
+``sanqing ack``). Not answered within ``within_minutes`` of being sent: it is
+sent again (``resends`` times), then handed to the next person of the chain
+(by default grid member → village cadre → first secretary → town leader), one
+step per period, each with the original task. Every step goes into the timeline.
+``chase`` is idempotent: run it as often as you like with the current time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from sanqing.db import upsert
+from sanqing.models import Cadre, Channel, Notice, NoticeStatus, Village, utcnow
+from sanqing.plans import Plan
+from sanqing.privacy import mask_text
+from sanqing.response import get_activation, log_event
+
+#: What a cadre must answer: their task list, call list and escalation lists.
+NEEDS_ACK = (Channel.TASK_LIST.value, Channel.PHONE_CALL.value)
+SENT = (NoticeStatus.SENT.value, NoticeStatus.DELIVERED.value)
+ROLE_ZH = {
+    "grid_member": "网格员",
+    "village_cadre": "村干部",
+    "first_secretary": "驻村第一书记",
+    "town_leader": "镇带班领导",
+    "group_leader": "村民小组长",
+    "team_member": "驻村工作队员",
+}
+
+
+@dataclass(frozen=True)
+class ChaseResult:
+    resent: int
+    forwarded: int
+
+
+def _originals(session: Session, activation_id: str) -> list[Notice]:
+    return list(
+        session.exec(
+            select(Notice).where(
+                Notice.activation_id == activation_id,
+                col(Notice.channel).in_(NEEDS_ACK),
+                Notice.audience == "cadre",
+                col(Notice.purpose).not_in(["ack_resend", "ack_forward"]),
+            )
+        )
+    )
+
+
+def chase(
+    session: Session, *, activation_id: str, plan: Plan, now: datetime | None = None
+) -> ChaseResult:
+    """Resend or hand up every sent cadre task not acknowledged in time (see module doc)."""
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    rule = plan.defaults.acknowledgement
+    period_s = rule.within_minutes * 60
+    have = set(
+        session.exec(
+            select(Notice.id).where(
+                Notice.activation_id == activation_id,
+                col(Notice.purpose).in_(["ack_resend", "ack_forward"]),
+            )
+        )
+    )
+    cadres = {
+        c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == act.town_code))
+    }
+    villages = dict(
+        session.exec(
+            select(Village.code, Village.name).where(Village.town_code == act.town_code)
+        ).all()
+    )
+    resent = forwarded = 0
+    rows = []
+    for n in _originals(session, activation_id):
+        if n.status not in SENT or n.acknowledged_at is not None or n.sent_at is None:
+            continue
+        steps = int((now - n.sent_at).total_seconds() // period_s)
+        for step in range(1, steps + 1):
+            if step <= rule.resends:
+                nid = f"{n.id}:resend-{step}"
+                if nid in have:
+                    continue
+                rows.append(_copy(n, nid, "ack_resend", n.recipient, n.address, n.body, now))
+                have.add(nid)
+                resent += 1
+                log_event(
+                    session,
+                    activation_id=activation_id,
+                    key=f"ack:{nid}",
+                    actor="镇应急办",
+                    action="未叫应，重发",
+                    detail=f"{_who(cadres, n.recipient)}未回复任务单，第{step}次重发",
+                    at=now,
+                    simulated=act.drill,
+                )
+                continue
+            target = _next_in_chain(
+                cadres, rule.chain, n.recipient, n.village_code, step - rule.resends
+            )
+            if target is None:
+                break  # the chain has nobody further: the town leader has it
+            nid = f"{n.id}:to-{target.code}"
+            if nid in have:
+                continue
+            body = (
+                f"【叫应升级】{_who(cadres, n.recipient)}"
+                f"（{villages.get(n.village_code or '', '')}）自{_hm(n.sent_at)}收到以下任务后未回复，"
+                f"请立即联系落实并回复：\n{n.body}"
+            )
+            rows.append(_copy(n, nid, "ack_forward", target.code, target.phone, body, now))
+            have.add(nid)
+            forwarded += 1
+            log_event(
+                session,
+                activation_id=activation_id,
+                key=f"ack:{nid}",
+                actor="镇应急办",
+                action="未叫应，逐级上报",
+                detail=f"{_who(cadres, n.recipient)}未回复，已转{_who(cadres, target.code)}",
+                at=now,
+                simulated=act.drill,
+            )
+    upsert(session, Notice, rows)
+    return ChaseResult(resent=resent, forwarded=forwarded)
+
+
+def _copy(
+    n: Notice, nid: str, purpose: str, recipient: str, address: str | None, body: str, now: datetime
+) -> dict[str, object]:
+    return {
+        "id": nid,
+        "activation_id": n.activation_id,
+        "village_code": n.village_code,
+        "channel": n.channel,
+        "purpose": purpose,
+        "audience": "cadre",
+        "recipient": recipient,
+        "address": address,
+        "locale": n.locale,
+        "subject": n.subject,
+        "body": body,
+        "body_format": n.body_format,
+        "status": NoticeStatus.PENDING.value,
+        "attempts": 0,
+        "created_at": now,
+        "payload": {"original": n.id},
+    }
+
+
+def _who(cadres: dict[str, Cadre], code: str) -> str:
+    c = cadres.get(code)
+    return f"{ROLE_ZH.get(c.role, c.title)}{c.name}" if c else code
+
+
+def _hm(t: datetime) -> str:
+    from sanqing.rendering import _format_time
+
+    return _format_time(t)
+
+
+def _next_in_chain(
+    cadres: dict[str, Cadre], chain: list[str], recipient: str, village: str | None, up: int
+) -> Cadre | None:
+    """The ``up``-th person above ``recipient`` in the chain who exists for the village."""
+    me = cadres.get(recipient)
+    start = chain.index(me.role) + 1 if me and me.role in chain else 0
+    found = []
+    for role in chain[start:]:
+        people = sorted(
+            (
+                c
+                for c in cadres.values()
+                if c.role == role
+                and c.code != recipient
+                and (role == "town_leader" or c.village_code == village)
+            ),
+            key=lambda c: c.code,
+        )
+        if people:
+            found.append(people[0])
+    return found[up - 1] if 0 < up <= len(found) else None
+
+
+def acknowledge(
+    session: Session,
+    *,
+    activation_id: str,
+    cadre: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> int:
+    """The cadre (code or name) answered: their tasks, and tasks handed to them, count as answered.
+
+    Returns how many notices it acknowledged.
+    """
+    now = now or utcnow()
+    act = get_activation(session, activation_id)
+    matches = list(
+        session.exec(
+            select(Cadre).where(
+                Cadre.town_code == act.town_code,
+                or_(col(Cadre.code) == cadre, col(Cadre.name) == cadre),
+            )
+        )
+    )
+    if len(matches) != 1:
+        from sanqing.errors import AnswerError
+
+        why = "names several cadres: give the code" if matches else "is not a cadre of this town"
+        raise AnswerError([f"cadre {cadre!r} {why}"])
+    who = matches[0]
+    mine = list(
+        session.exec(
+            select(Notice).where(
+                Notice.activation_id == activation_id,
+                Notice.recipient == who.code,
+                col(Notice.channel).in_(NEEDS_ACK),
+                col(Notice.acknowledged_at).is_(None),
+            )
+        )
+    )
+    originals = {n.payload["original"] for n in mine if n.payload and n.payload.get("original")}
+    if originals:
+        mine += list(
+            session.exec(
+                select(Notice).where(
+                    col(Notice.id).in_(originals), col(Notice.acknowledged_at).is_(None)
+                )
+            )
+        )
+    for n in mine:
+        n.acknowledged_at = now
+        if n.status in SENT:
+            n.status = NoticeStatus.ACKNOWLEDGED.value
+        session.add(n)
+    if mine:
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"acked:{who.code}:{now.isoformat()}",
+            actor=who.name,
+            action="已叫应",
+            detail=f"{_who({who.code: who}, who.code)}回复收到{len(mine)}份任务"
+            + (f"：{mask_text(note)}" if note else ""),
+            at=now,
+            simulated=act.drill,
+        )
+    return len(mine)

@@ -1,0 +1,343 @@
+"""The outbox deliverer, the fallback to calls, 叫应 with a fake clock, the daily report."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from sanqing import acknowledge as ack
+from sanqing import reporting
+from sanqing.channels.base import ChannelError, Message, SendResult
+from sanqing.db import session_scope, upsert
+from sanqing.delivery import deliver_outbox, outbox_counts
+from sanqing.errors import AnswerError
+from sanqing.fallback import fallback_unreached
+from sanqing.models import Cadre, Household, Notice, Report, TimelineEvent
+from sanqing.plans import Level, load_plan
+from tests.unit.test_response import NOW, activate
+
+HEBA = "621221106204"
+
+
+class FakeSender:
+    """In-process channel: records sends; fails as told (retryable or not)."""
+
+    idempotent = True
+
+    def __init__(self, name: str, fail: list[bool] | None = None) -> None:
+        self.name, self.sent, self.fail = name, [], list(fail or [])  # type: list[Message]
+        self.lock = threading.Lock()
+
+    def send(self, msg: Message) -> SendResult:
+        with self.lock:
+            if self.fail:
+                retryable = self.fail.pop(0)
+                raise ChannelError("gateway said 503", retryable=retryable)
+            self.sent.append(msg)
+        return SendResult(provider_id=f"p-{len(self.sent)}")
+
+    def close(self) -> None:
+        pass
+
+
+def put_notices(act: str, n: int, channel: str = "sms", at: datetime = NOW) -> list[str]:
+    ids = [f"{act}:{channel}:test:{i:03d}" for i in range(n)]
+    with session_scope() as s:
+        upsert(
+            s,
+            Notice,
+            [
+                {
+                    "id": nid,
+                    "activation_id": act,
+                    "village_code": HEBA,
+                    "channel": channel,
+                    "purpose": "warning",
+                    "audience": "resident",
+                    "recipient": f"{HEBA}-H{i + 1:04d}",
+                    "address": f"1391234{i:04d}",
+                    "locale": "zh-CN",
+                    "subject": "预警",
+                    "body": "请注意防范",
+                    "body_format": "text",
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": at,
+                }
+                for i, nid in enumerate(ids)
+            ],
+        )
+    return ids
+
+
+def statuses(ids: list[str]) -> dict[str, str]:
+    with session_scope() as s:
+        return {n.id: n.status for n in s.exec(select(Notice).where(col(Notice.id).in_(ids)))}
+
+
+class Clock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+def test_every_row_goes_once_and_a_second_pass_sends_nothing(db_url: str) -> None:
+    act = activate(Level.II)
+    ids = put_notices(act, 30)
+    sms = FakeSender("sms")
+    clock = Clock(NOW)
+    stats = deliver_outbox({"sms": sms}, now=clock, batch=7)
+    assert stats.by_channel["sms"]["sent"] == 30
+    assert sorted(m.key for m in sms.sent) == ids  # the row id is the idempotency key
+    assert set(statuses(ids).values()) == {"sent"}
+    deliver_outbox({"sms": sms}, now=clock)
+    assert len(sms.sent) == 30
+
+
+def test_two_deliverers_at_once_never_send_a_row_twice(db_url: str) -> None:
+    act = activate(Level.II)
+    ids = put_notices(act, 60)
+    sms = FakeSender("sms")
+    barrier = threading.Barrier(2)
+
+    def run(owner: str) -> None:
+        barrier.wait()
+        deliver_outbox({"sms": sms}, now=lambda: NOW, batch=5, owner=owner)
+
+    threads = [threading.Thread(target=run, args=(f"d{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    keys = [m.key for m in sms.sent]
+    assert sorted(keys) == ids and len(set(keys)) == len(keys)
+
+
+def test_retryable_failures_back_off_then_go_and_hard_ones_fail_at_once(db_url: str) -> None:
+    act = activate(Level.II)
+    ids = put_notices(act, 2)
+    sms = FakeSender("sms", fail=[True, False])  # first row: 503 then ok; second: a 400
+    clock = Clock(NOW)
+    first = deliver_outbox({"sms": sms}, now=clock)
+    assert first.by_channel["sms"] == {"retry": 1, "failed": 1}
+    with session_scope() as s:
+        rows = {n.id: n for n in s.exec(select(Notice).where(col(Notice.id).in_(ids)))}
+    retry = next(n for n in rows.values() if n.status == "pending")
+    assert retry.attempts == 1 and retry.next_attempt_at == NOW + timedelta(seconds=5)
+    assert "503" in (retry.last_error or "")
+    deliver_outbox({"sms": sms}, now=clock)  # not due yet: nothing sent
+    assert sms.sent == []
+    clock.t = NOW + timedelta(seconds=6)
+    deliver_outbox({"sms": sms}, now=clock)
+    assert [m.key for m in sms.sent] == [retry.id]
+    assert sorted(statuses(ids).values()) == ["failed", "sent"]
+
+
+def test_a_channel_that_is_down_does_not_hold_up_the_others(db_url: str) -> None:
+    act = activate(Level.II)
+    sms_ids = put_notices(act, 10)
+    group_ids = put_notices(act, 3, channel="wechat")
+    down = FakeSender("sms", fail=[True] * 100)
+    wechat = FakeSender("wechat")
+    stats = deliver_outbox({"sms": down, "wechat": wechat}, now=lambda: NOW)
+    assert "sms" in stats.channels_down
+    assert stats.by_channel["sms"]["retry"] == 3  # it stopped trying after three in a row
+    assert set(statuses(group_ids).values()) == {"sent"}
+    assert set(statuses(sms_ids).values()) == {"pending"}
+
+
+def test_undelivered_rows_expire_are_counted_and_logged_never_dropped(db_url: str) -> None:
+    act = activate(Level.II)
+    ids = put_notices(act, 4)
+    down = FakeSender("sms", fail=[True] * 100)
+    clock = Clock(NOW + timedelta(hours=7))  # past the 6-hour time to live
+    stats = deliver_outbox({"sms": down}, now=clock, ttl=timedelta(hours=6))
+    assert stats.expired == 4 and down.sent == []
+    assert set(statuses(ids).values()) == {"expired"}
+    assert outbox_counts(act)["sms"]["expired"] == 4
+    with session_scope() as s:
+        assert any(e.action == "通知过期未送达" for e in s.exec(select(TimelineEvent)))
+
+
+def test_a_crash_between_send_and_record_sends_again_with_the_same_key(db_url: str) -> None:
+    act = activate(Level.II)
+    (nid,) = put_notices(act, 1)
+    sms = FakeSender("sms")
+
+    class Crash(BaseException):
+        pass
+
+    def crash(_: Any) -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        deliver_outbox({"sms": sms}, now=lambda: NOW, after_send=crash)
+    assert statuses([nid]) == {nid: "pending"}  # sent, but not recorded: the lease holds it
+    deliver_outbox({"sms": sms}, now=lambda: NOW + timedelta(seconds=30))
+    assert len(sms.sent) == 1  # still leased: nobody sends it meanwhile
+    deliver_outbox({"sms": sms}, now=lambda: NOW + timedelta(minutes=3))
+    assert [m.key for m in sms.sent] == [nid, nid]  # the gateway de-duplicates on the key
+    assert statuses([nid]) == {nid: "sent"}
+
+
+def test_residents_the_sms_missed_go_on_their_cadres_call_list_once(db_url: str) -> None:
+    act = activate(Level.II)
+    ids = put_notices(act, 3)
+    deliver_outbox({"sms": FakeSender("sms", fail=[False, False, False])}, now=lambda: NOW)
+    with session_scope() as s:
+        assert fallback_unreached(s, activation_id=act, locale="zh-CN", now=NOW) == 3
+        calls = list(s.exec(select(Notice).where(Notice.channel == "phone_call")))
+        heads = {h.code: h for h in s.exec(select(Household))}
+        for n in calls:
+            for code in n.payload["households"]:  # type: ignore[index]
+                assert heads[code].head_name in n.body and heads[code].phone in n.body
+        assert sum(len(n.payload["households"]) for n in calls) == 3  # type: ignore[index]
+        assert fallback_unreached(s, activation_id=act, locale="zh-CN", now=NOW) == 0
+    assert len(ids) == 3
+
+
+# --- 叫应 ------------------------------------------------------------------------------------
+
+
+def sent_task_list(act: str, to: Cadre, at: datetime) -> str:
+    nid = f"{act}:task_list:tasks:{to.code}:v1"
+    with session_scope() as s:
+        upsert(
+            s,
+            Notice,
+            [
+                {
+                    "id": nid,
+                    "activation_id": act,
+                    "village_code": to.village_code,
+                    "channel": "task_list",
+                    "purpose": "tasks",
+                    "audience": "cadre",
+                    "recipient": to.code,
+                    "address": to.phone,
+                    "locale": "zh-CN",
+                    "subject": "干部任务单",
+                    "body": "一、组织转移3户",
+                    "body_format": "text",
+                    "status": "sent",
+                    "attempts": 1,
+                    "created_at": at,
+                    "sent_at": at,
+                }
+            ],
+        )
+    return nid
+
+
+def test_no_answer_resend_then_up_the_chain_to_the_town(db_url: str) -> None:
+    act = activate(Level.II)
+    plan = load_plan()
+    with session_scope() as s:
+        cadres = list(s.exec(select(Cadre).where(Cadre.village_code == HEBA)))
+        leaders = list(s.exec(select(Cadre).where(Cadre.role == "town_leader")))
+    grid = sorted((c for c in cadres if c.role == "grid_member"), key=lambda c: c.code)[0]
+    nid = sent_task_list(act, grid, NOW)
+
+    def chase_at(minutes: int) -> ack.ChaseResult:
+        with session_scope() as s:
+            return ack.chase(s, activation_id=act, plan=plan, now=NOW + timedelta(minutes=minutes))
+
+    def recipients() -> list[tuple[str, str]]:
+        with session_scope() as s:
+            return [
+                (n.purpose, n.recipient)
+                for n in s.exec(
+                    select(Notice)
+                    .where(col(Notice.id).startswith(nid + ":"))
+                    .order_by(col(Notice.created_at), col(Notice.id))
+                )
+            ]
+
+    assert chase_at(10) == ack.ChaseResult(0, 0)  # within the 15 minutes
+    assert chase_at(16) == ack.ChaseResult(resent=1, forwarded=0)
+    assert recipients() == [("ack_resend", grid.code)]
+    assert chase_at(20) == ack.ChaseResult(0, 0)  # nothing twice
+    village_cadre = sorted((c for c in cadres if c.role == "village_cadre"), key=lambda c: c.code)[
+        0
+    ]
+    secretary = next(c for c in cadres if c.role == "first_secretary")
+    town = sorted(leaders, key=lambda c: c.code)[0]
+    assert chase_at(31).forwarded == 1
+    assert recipients()[-1] == ("ack_forward", village_cadre.code)
+    assert chase_at(46).forwarded == 1
+    assert recipients()[-1] == ("ack_forward", secretary.code)
+    assert chase_at(61).forwarded == 1
+    assert recipients()[-1] == ("ack_forward", town.code)
+    assert chase_at(120) == ack.ChaseResult(0, 0)  # the town has it: nobody further
+    with session_scope() as s:
+        steps = [
+            e.action
+            for e in s.exec(
+                select(TimelineEvent)
+                .where(col(TimelineEvent.action).startswith("未叫应"))
+                .order_by(col(TimelineEvent.at))
+            )
+        ]
+        forward = s.exec(select(Notice).where(Notice.recipient == town.code)).one()
+    assert steps == ["未叫应，重发"] + ["未叫应，逐级上报"] * 3
+    assert "一、组织转移3户" in forward.body and grid.name in forward.body
+
+
+def test_an_answer_stops_the_chain_even_when_it_comes_from_the_next_person(db_url: str) -> None:
+    act = activate(Level.II)
+    plan = load_plan()
+    with session_scope() as s:
+        cadres = list(s.exec(select(Cadre).where(Cadre.village_code == HEBA)))
+    grid = sorted((c for c in cadres if c.role == "grid_member"), key=lambda c: c.code)[0]
+    nid = sent_task_list(act, grid, NOW)
+    with session_scope() as s:
+        ack.chase(s, activation_id=act, plan=plan, now=NOW + timedelta(minutes=31))
+        forward = s.exec(select(Notice).where(Notice.purpose == "ack_forward")).one()
+        forward.status, forward.sent_at = "sent", NOW + timedelta(minutes=31)
+        s.add(forward)
+    with session_scope() as s:  # the village cadre it went to answers for it
+        assert ack.acknowledge(s, activation_id=act, cadre=forward.recipient, note="已落实") == 2
+    with session_scope() as s:
+        original = s.get(Notice, nid)
+        assert original is not None and original.status == "acknowledged"
+        assert ack.chase(s, activation_id=act, plan=plan, now=NOW + timedelta(hours=3)) == (
+            ack.ChaseResult(0, 0)
+        )
+        with pytest.raises(AnswerError, match="not a cadre"):
+            ack.acknowledge(s, activation_id=act, cadre="无此人")
+
+
+# --- reports with deadlines ------------------------------------------------------------------
+
+
+def test_the_daily_report_comes_once_a_day_late_if_late_and_zero_when_nothing_changed(
+    db_url: str,
+) -> None:
+    act = activate(Level.III)  # activated at 19:00 Beijing time on 12 July
+    plan = load_plan()
+    with session_scope() as s:
+        reporting.report_upward(session=s, activation_id=act, plan=plan, now=NOW)
+        # 07:30 on the 13th: before the report time (08:00)
+        early = NOW + timedelta(hours=12, minutes=30)
+        assert reporting.daily_report(session=s, activation_id=act, plan=plan, now=early) is None
+        # 09:30: due since 08:00, deadline 09:00: written, and late
+        late = NOW + timedelta(hours=14, minutes=30)
+        daily = reporting.daily_report(session=s, activation_id=act, plan=plan, now=late)
+        assert daily is not None and daily.kind == "daily" and daily.seq == 20260713
+        assert daily.late and "30分钟" in daily.text  # the report says it is late, and by how much
+        assert "日报（7月13日）" in daily.title
+        assert "零报告" in daily.text  # nothing changed since the initial report
+        again = reporting.daily_report(
+            session=s, activation_id=act, plan=plan, now=late + timedelta(hours=1)
+        )
+        assert again is not None and again.id == daily.id
+        kinds = [r.kind for r in s.exec(select(Report))]
+        county = s.exec(select(Notice).where(Notice.channel == "county")).all()
+    assert kinds.count("daily") == 1
+    assert {n.payload["kind"] for n in county} == {"initial", "daily"}  # type: ignore[index]
