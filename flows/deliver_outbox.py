@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from flows.params import titled, town_field
 from sanqing.acknowledge import chase
-from sanqing.db import session_scope
+from sanqing.db import init_db, session_scope
 from sanqing.delivery import deliver_until_settled, outbox_counts
 from sanqing.fallback import fallback_unreached
 from sanqing.models import Activation, ActivationStatus
@@ -68,6 +68,7 @@ def deliver_outbox(
     call list, which goes out in the same run. Returns the outbox counts per channel.
     """
     logger = get_run_logger()
+    init_db()  # a worker may be the first process to meet an older database
     chased = chase_acknowledgements(plan)
     if chased["resent"] or chased["forwarded"]:
         logger.warning("tasks not acknowledged: %(resent)d resent, %(forwarded)d handed up", chased)
@@ -81,7 +82,7 @@ def deliver_outbox(
     return outbox_counts(activation_id)
 
 
-@flow(name="acknowledge", flow_run_name="ack-{cadre}")
+@flow(name="acknowledge", flow_run_name="ack-{town}")
 def acknowledge_task(
     cadre: str = titled("", "干部", "回复“收到”的干部：姓名或编号"),
     town: str = town_field(),

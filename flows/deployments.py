@@ -45,6 +45,7 @@ def deployments() -> list[Any]:
         deliver_outbox.to_deployment(
             name="deliver-outbox",
             interval=timedelta(minutes=1),
+            concurrency_limit=1,  # one scheduled deliverer at a time (leases guard the rest)
             description="发送待发通知：失败重试、过期报告；未叫应的任务单重发并逐级上报。",
             tags=["delivery"],
         ),

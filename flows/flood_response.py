@@ -23,7 +23,7 @@ from pydantic import Field
 from sqlmodel import col, select
 
 from flows.control import ApprovalInput, RollCallInput, ask, can_answer
-from flows.params import locale_field, plan_field, town_field
+from flows.params import TOWN_NAMES, locale_field, plan_field, town_field
 from sanqing import reporting
 from sanqing.answers import ApprovalAnswer, SimulatedAnswers
 from sanqing.db import session_scope
@@ -62,7 +62,8 @@ def _run_name() -> str:
     level = f"{getattr(level, 'value', level)}级" if level else "按预警"
     prefix = "drill" if p.get("drill") else "flood"
     when = datetime.now(ZoneInfo(get_settings().timezone)).strftime("%m%d-%H%M")
-    return f"{prefix}-{p.get('town')}-{level}-{when}"
+    town = str(p.get("town"))
+    return f"{prefix}-{TOWN_NAMES.get(town, town)}-{level}-{when}"
 
 
 @flow(name="flood-response", flow_run_name=_run_name, log_prints=False)

@@ -10,11 +10,13 @@ from typing import Any
 
 from pydantic import Field
 
-from sanqing.registry import town_choices
+from sanqing.registry import town_choices, town_names
 from sanqing.settings import DEFAULT_LOCALE, DEFAULT_TOWN
 
 #: The town picker of the forms: the registry's towns (names first), codes still accepted.
 TOWNS = town_choices() or [DEFAULT_TOWN]
+#: Key, code or name → the town's name: a run started by code is still named 鸡峰镇.
+TOWN_NAMES = town_names()
 
 
 def titled(default: Any, title: str, description: str, **extra: Any) -> Any:

@@ -43,16 +43,28 @@ class ChaseResult:
 
 
 def _originals(session: Session, activation_id: str) -> list[Notice]:
-    return list(
+    """The cadre notices to chase; of a task list only its newest version (older ones are
+    out of date: the cadre answers the current one)."""
+    rows = list(
         session.exec(
-            select(Notice).where(
+            select(Notice)
+            .where(
                 Notice.activation_id == activation_id,
                 col(Notice.channel).in_(NEEDS_ACK),
                 Notice.audience == "cadre",
                 col(Notice.purpose).not_in(["ack_resend", "ack_forward"]),
             )
+            .order_by(col(Notice.created_at), col(Notice.id))
         )
     )
+    newest: dict[str, Notice] = {}
+    others = []
+    for n in rows:
+        if n.purpose == "tasks":
+            newest[n.id.rsplit(":", 1)[0]] = n  # the id ends with the version's digest
+        else:
+            others.append(n)
+    return [*others, *newest.values()]
 
 
 def chase(
@@ -112,7 +124,7 @@ def chase(
             nid = f"{n.id}:to-{target.code}"
             if nid in have:
                 continue
-            body = (
+            body = ("【演练】" if act.drill else "") + (
                 f"【叫应升级】{_who(cadres, n.recipient)}"
                 f"（{villages.get(n.village_code or '', '')}）自{_hm(n.sent_at)}收到以下任务后未回复，"
                 f"请立即联系落实并回复：\n{n.body}"
@@ -225,6 +237,7 @@ def acknowledge(
                 Notice.activation_id == activation_id,
                 Notice.recipient == who.code,
                 col(Notice.channel).in_(NEEDS_ACK),
+                col(Notice.status).in_(SENT),  # an answer covers what the cadre has got
                 col(Notice.acknowledged_at).is_(None),
             )
         )
@@ -234,7 +247,9 @@ def acknowledge(
         mine += list(
             session.exec(
                 select(Notice).where(
-                    col(Notice.id).in_(originals), col(Notice.acknowledged_at).is_(None)
+                    col(Notice.id).in_(originals),
+                    col(Notice.status).in_(SENT),
+                    col(Notice.acknowledged_at).is_(None),
                 )
             )
         )

@@ -72,7 +72,11 @@ def outbox_counts(activation_id: str | None = None) -> dict[str, dict[str, int]]
 def expire_overdue(*, now: datetime, ttl: timedelta, activation_id: str | None = None) -> int:
     """Mark pending rows past their expiry as expired; one timeline line per activation."""
     with session_scope() as session:
-        query = select(Notice).where(Notice.status == NoticeStatus.PENDING)
+        query = select(Notice).where(
+            Notice.status == NoticeStatus.PENDING,
+            # a row in flight is left to its deliverer: its send may yet succeed
+            or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) <= now),
+        )
         if activation_id:
             query = query.where(Notice.activation_id == activation_id)
         expired: Counter[str] = Counter()
@@ -138,6 +142,26 @@ def claim(
                 .order_by(col(Notice.created_at), col(Notice.id))
             )
         )
+
+
+def _renew(nid: str, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Hold the row a while longer just before sending; False when the lease was lost.
+
+    A slow channel (a rate-limited robot) may outlast the lease of a big batch: a row
+    whose lease ran out may have gone to another deliverer, so this one must not send it.
+    """
+    with session_scope() as session:
+        result = session.execute(
+            update(Notice)
+            .where(
+                col(Notice.id) == nid,
+                col(Notice.lease_owner) == owner,
+                col(Notice.lease_until) > now,
+                col(Notice.status) == NoticeStatus.PENDING,
+            )
+            .values(lease_until=now + lease)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _message(n: Notice) -> Message:
@@ -212,11 +236,27 @@ def deliver_outbox(
             if n.channel in stats.channels_down:  # release it untouched for a later pass
                 _record(nid, owner)
                 continue
+            if not _renew(nid, owner, now(), lease):
+                stats.add(n.channel, "lost")
+                continue
             attempts = n.attempts + 1
             try:
-                result = senders[n.channel].send(_message(n))
+                try:
+                    result = senders[n.channel].send(_message(n))
+                except ChannelError:
+                    raise
+                except Exception as exc:  # a sender's own bug or a full disk: retry this row
+                    raise ChannelError(
+                        f"{n.channel}: {type(exc).__name__}", retryable=True
+                    ) from exc
             except ChannelError as exc:
                 last = str(exc)[:500]
+                if exc.channel_wide:
+                    # The channel is misconfigured: keep the row, stop the channel, say why.
+                    _record(nid, owner, last_error=last)
+                    stats.add(n.channel, "channel_error")
+                    stats.channels_down.add(n.channel)
+                    continue
                 if exc.retryable and attempts < max_attempts:
                     wait = BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1]
                     _record(

@@ -694,25 +694,40 @@ def find_town_dir(town: str, towns_dir: Path | None = None) -> Path:
     raise UnknownTown(town, [d.name for d in dirs])
 
 
+def _town_metas(towns_dir: Path | None = None) -> list[tuple[str, str | None, str | None]]:
+    """(key, name, code) of each configured town; None where town.yaml does not say."""
+    out = []
+    for d in town_dirs(towns_dir):
+        try:
+            meta = yaml.safe_load((d / TOWN_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            meta = None
+        meta = meta if isinstance(meta, dict) else {}
+        name, code = meta.get("name"), meta.get("code")
+        out.append((d.name, str(name) if name else None, str(code) if code else None))
+    return out
+
+
 def town_choices(towns_dir: Path | None = None) -> list[str]:
     """The configured towns' names, then keys, then codes: the control room's town picker.
 
     Names come first so the form shows 鸡峰镇; keys and codes stay valid for the
     command line and for runs another flow starts by code.
     """
-    names: list[str] = []
-    keys: list[str] = []
-    codes: list[str] = []
-    for d in town_dirs(towns_dir):
-        try:
-            meta = yaml.safe_load((d / TOWN_FILE).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            meta = None
-        keys.append(d.name)
-        if isinstance(meta, dict):
-            names += [str(meta["name"])] if meta.get("name") else []
-            codes += [str(meta["code"])] if meta.get("code") else []
+    metas = _town_metas(towns_dir)
+    names = [n for _, n, _ in metas if n]
+    keys = [k for k, _, _ in metas]
+    codes = [c for _, _, c in metas if c]
     return list(dict.fromkeys([*names, *keys, *codes]))
+
+
+def town_names(towns_dir: Path | None = None) -> dict[str, str]:
+    """Key, code or name of a configured town → its name (for run names and titles)."""
+    out: dict[str, str] = {}
+    for key, name, code in _town_metas(towns_dir):
+        if name:
+            out.update({key: name, name: name} | ({code: name} if code else {}))
+    return out
 
 
 _READY: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -304,14 +304,20 @@ def daily_report(
     if local < due or act.activated_at.astimezone(_local_tz()) >= due:
         return None  # not yet today, or the response began after today's report time
     seq = int(local.strftime("%Y%m%d"))
-    latest = session.exec(
-        select(Report)
-        .where(Report.activation_id == activation_id)
-        .order_by(col(Report.created_at).desc(), col(Report.seq).desc())
-    ).first()
+    # "Nothing changed" is measured since the previous day's report (or the first report):
+    # a follow-up written minutes earlier must not make a busy day a zero report.
+    reports = list(
+        session.exec(
+            select(Report)
+            .where(Report.activation_id == activation_id)
+            .order_by(col(Report.created_at), col(Report.seq))
+        )
+    )
+    dailies = [r for r in reports if r.kind == ReportKind.DAILY]
+    base = dailies[-1] if dailies else (reports[0] if reports else None)
     current = summarize(session=session, activation_id=activation_id)
-    before = latest.payload.get("figures", {}) if latest else {}
-    zero = latest is not None and all(before.get(k) == current.get(k) for k in CHANGE_FIGURES)
+    before = base.payload.get("figures", {}) if base else {}
+    zero = base is not None and all(before.get(k) == current.get(k) for k in CHANGE_FIGURES)
     deadline = due + timedelta(minutes=plan.defaults.daily_report_within_minutes)
     return write_report(
         session=session,
@@ -360,12 +366,14 @@ def write_report(
     kind_label = label(locale, "report_kind", kind.value)
     if kind == ReportKind.DAILY:  # seq is the date
         day = datetime.strptime(str(seq), "%Y%m%d")
-        numbered = kind_label + (
-            f"（{day.month}月{day.day}日）" if locale == "zh-CN" else f" {day:%Y-%m-%d}"
+        numbered = (
+            f"{day.month}月{day.day}日{kind_label}"
+            if locale == "zh-CN"
+            else f"{kind_label} of {day:%Y-%m-%d}"
         )
     else:
         numbered = kind_label + (
-            (cn_number(seq) if locale == "zh-CN" else f" {seq}") if seq else ""
+            (cn_number(seq) if locale == "zh-CN" else f" no. {seq}") if seq else ""
         )
     prefix = "【演练】" if act.drill and locale == "zh-CN" else ("[DRILL] " if act.drill else "")
     if locale == "zh-CN":
@@ -378,6 +386,7 @@ def write_report(
         "title": title,
         "kind": kind.value,
         "kind_label": kind_label,
+        "numbered": numbered,
         "seq": seq,
         "drill": act.drill,
         "town": {

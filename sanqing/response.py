@@ -27,6 +27,7 @@ from sanqing.models import (
     ActivationStatus,
     Cadre,
     CadreRole,
+    Channel,
     DutyShift,
     Grid,
     HazardPoint,
@@ -36,6 +37,8 @@ from sanqing.models import (
     InspectionPhase,
     InspectionStatus,
     Machine,
+    Notice,
+    NoticeStatus,
     Relocation,
     RelocationStatus,
     RiskLevel,
@@ -479,6 +482,21 @@ def stand_down(
     act.stood_down_at = now
     act.updated_at = now
     session.add(act)
+    # An order still pending when the response ends must not go out afterwards (an
+    # "evacuate now" after the all-clear); the reports upward still go. A drill's notices
+    # are exercise material, delivered (or printed) after the drill ends.
+    if not act.drill:
+        session.execute(
+            update(Notice)
+            .where(
+                col(Notice.activation_id) == activation_id,
+                col(Notice.status) == NoticeStatus.PENDING,
+                col(Notice.channel) != Channel.COUNTY,
+            )
+            .values(
+                status=NoticeStatus.SUPERSEDED, last_error="response stood down before delivery"
+            )
+        )
     log_event(
         session,
         activation_id=activation_id,

@@ -134,7 +134,7 @@ def post_json(
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         # A configuration mistake: trying again will not mend it.
         raise ChannelError(
-            f"{channel}: {at}: bad URL ({type(exc).__name__})", retryable=False
+            f"{channel}: {at}: bad URL ({type(exc).__name__})", retryable=False, channel_wide=True
         ) from exc
     except httpx.TransportError as exc:
         raise ChannelError(
@@ -147,6 +147,8 @@ def post_json(
         raise ChannelError(
             f"{channel}: HTTP {status} from {at}: {_snippet(response, secrets)}",
             retryable=retryable,
+            # a wrong key (401/403) or URL (404/405) fails every message alike
+            channel_wide=status in (401, 403, 404, 405),
         )
     try:
         return response.json()

@@ -10,7 +10,7 @@ from prefect.utilities.callables import parameter_schema
 from flows.after_rain_patrol import after_rain_patrol
 from flows.control import ApprovalInput, PatrolInput, RollCallInput
 from flows.flood_response import flood_response
-from sanqing.registry import town_choices
+from sanqing.registry import town_choices, town_names
 
 
 def test_flood_response_form_fields_have_chinese_titles_and_enums() -> None:
@@ -47,6 +47,9 @@ def test_the_town_picker_lists_every_configured_town(tmp_path: Path) -> None:
         "621221106",
         "621221107",
     ]
+    # a run started with a key or code is named for the town: flood-小川镇-…
+    names = town_names(tmp_path)
+    assert names["b"] == names["621221107"] == names["小川镇"] == "小川镇" and "broken" not in names
 
 
 def test_the_answer_forms_are_titled_in_chinese() -> None:

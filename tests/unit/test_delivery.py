@@ -16,7 +16,7 @@ from sanqing.db import session_scope, upsert
 from sanqing.delivery import deliver_outbox, outbox_counts
 from sanqing.errors import AnswerError
 from sanqing.fallback import fallback_unreached
-from sanqing.models import Cadre, Household, Notice, Report, TimelineEvent
+from sanqing.models import Activation, Cadre, Household, Notice, Report, TimelineEvent
 from sanqing.plans import Level, load_plan
 from tests.unit.test_response import NOW, activate
 
@@ -331,7 +331,7 @@ def test_the_daily_report_comes_once_a_day_late_if_late_and_zero_when_nothing_ch
         daily = reporting.daily_report(session=s, activation_id=act, plan=plan, now=late)
         assert daily is not None and daily.kind == "daily" and daily.seq == 20260713
         assert daily.late and "30分钟" in daily.text  # the report says it is late, and by how much
-        assert "日报（7月13日）" in daily.title
+        assert "（7月13日日报）" in daily.title and "（7月13日日报）" in daily.text
         assert "零报告" in daily.text  # nothing changed since the initial report
         again = reporting.daily_report(
             session=s, activation_id=act, plan=plan, now=late + timedelta(hours=1)
@@ -341,3 +341,121 @@ def test_the_daily_report_comes_once_a_day_late_if_late_and_zero_when_nothing_ch
         county = s.exec(select(Notice).where(Notice.channel == "county")).all()
     assert kinds.count("daily") == 1
     assert {n.payload["kind"] for n in county} == {"initial", "daily"}  # type: ignore[index]
+
+
+def test_the_print_folder_writes_files_and_sends_nothing(db_url: str, tmp_path: Any) -> None:
+    from sanqing.channels.file import deliver_to_files
+
+    act = activate(Level.II)
+    ids = put_notices(act, 3)
+    with session_scope() as s:
+        written = deliver_to_files(session=s, activation_id=act, out_dir=tmp_path, mark_sent=False)
+    assert written.notices["sms"] == 3
+    text = (tmp_path / "notices" / "sms" / "河坝村.txt").read_text(encoding="utf-8")
+    assert text.count("收件人：") == 3 and "13912340000" not in text  # numbers masked
+    assert set(statuses(ids).values()) == {"pending"}  # the outbox is for the channels
+
+
+def test_a_slow_channel_never_sends_a_row_whose_lease_went_to_another(db_url: str) -> None:
+    act = activate(Level.II)
+    ids = put_notices(act, 5)
+    clock = Clock(NOW)
+    sent: list[str] = []
+    second_ran = threading.Event()
+
+    class Slow(FakeSender):
+        def send(self, msg: Message) -> SendResult:
+            clock.t += timedelta(seconds=50)  # a rate-limited robot: 50 s a post
+            sent.append(msg.key)
+            if len(sent) == 3 and not second_ran.is_set():
+                # meanwhile, the next scheduled deliverer starts (lease: 120 s)
+                second_ran.set()
+                deliver_outbox({"sms": Quick("sms")}, now=clock, owner="second")
+            return SendResult()
+
+    class Quick(FakeSender):
+        def send(self, msg: Message) -> SendResult:
+            sent.append(msg.key)
+            return SendResult()
+
+    deliver_outbox({"sms": Slow("sms")}, now=clock, owner="first", batch=5)
+    assert second_ran.is_set()
+    with session_scope() as s:
+        rows = list(s.exec(select(Notice).where(col(Notice.id).in_(ids))))
+    assert {r.status for r in rows} == {"sent"}
+    assert sorted(sent) == ids  # each row sent once: the first skipped what the second took
+
+
+def test_a_wrong_key_stops_the_channel_and_keeps_its_rows(db_url: str) -> None:
+    act = activate(Level.II)
+    ids = put_notices(act, 5)
+
+    class Unauthorized(FakeSender):
+        def send(self, msg: Message) -> SendResult:
+            raise ChannelError("sms: HTTP 401", retryable=False, channel_wide=True)
+
+    stats = deliver_outbox({"sms": Unauthorized("sms")}, now=lambda: NOW)
+    assert "sms" in stats.channels_down and stats.by_channel["sms"]["channel_error"] == 1
+    with session_scope() as s:
+        rows = list(s.exec(select(Notice).where(col(Notice.id).in_(ids))))
+    assert {r.status for r in rows} == {"pending"} and {r.attempts for r in rows} == {0}
+    deliver_outbox({"sms": FakeSender("sms")}, now=lambda: NOW)  # the key is fixed
+    assert set(statuses(ids).values()) == {"sent"}
+
+
+def test_the_stand_down_withdraws_pending_orders_but_not_the_reports(db_url: str) -> None:
+    from sanqing import response
+
+    act = activate(Level.II)
+    ids = put_notices(act, 2)
+    with session_scope() as s:
+        reporting.report_upward(session=s, activation_id=act, plan=load_plan(), now=NOW)
+        response.stand_down(session=s, activation_id=act, reason="解除", now=NOW)
+    assert set(statuses(ids).values()) == {"superseded"}
+    assert outbox_counts(act)["county"]["pending"] == 1
+
+
+def test_only_the_newest_task_list_is_chased_and_answers_cover_what_was_sent(
+    db_url: str,
+) -> None:
+    act = activate(Level.II)
+    plan = load_plan()
+    with session_scope() as s:
+        grid = s.exec(
+            select(Cadre).where(Cadre.village_code == HEBA, Cadre.role == "grid_member")
+        ).first()
+    assert grid is not None
+    old = sent_task_list(act, grid, NOW)
+    new = old.replace(":v1", ":v2")
+    with session_scope() as s:
+        n = s.get(Notice, old)
+        assert n is not None
+        s.add(Notice.model_validate(n.model_dump() | {"id": new, "status": "pending"}))
+    with session_scope() as s:  # v2 is not sent yet: an answer now covers v1 only
+        assert ack.acknowledge(s, activation_id=act, cadre=grid.code) == 1
+        v2 = s.get(Notice, new)
+        assert v2 is not None and v2.acknowledged_at is None
+        v2.status, v2.sent_at = "sent", NOW + timedelta(minutes=5)
+        s.add(v2)
+    with session_scope() as s:
+        result = ack.chase(s, activation_id=act, plan=plan, now=NOW + timedelta(minutes=21))
+        resent = s.exec(select(Notice).where(Notice.purpose == "ack_resend")).all()
+    assert result.resent == 1 and [r.id for r in resent] == [new + ":resend-1"]
+
+
+def test_a_busy_day_is_no_zero_report_even_after_a_fresh_follow_up(db_url: str) -> None:
+    act = activate(Level.III)
+    plan = load_plan()
+    with session_scope() as s:
+        reporting.report_upward(session=s, activation_id=act, plan=plan, now=NOW)
+        from sanqing import response
+
+        for v in s.get(Activation, act).village_codes:  # type: ignore[union-attr]
+            response.plan_relocations(
+                session=s, activation_id=act, village_code=v, plan=plan, now=NOW
+            )
+        later = NOW + timedelta(hours=13, minutes=5)  # 08:05 the next morning
+        follow = reporting.report_upward(session=s, activation_id=act, plan=plan, now=later)
+        assert follow.kind == "follow_up"
+        daily = reporting.daily_report(session=s, activation_id=act, plan=plan, now=later)
+    assert daily is not None and "零报告" not in daily.text and not daily.late

@@ -373,6 +373,7 @@ def report_context(
         "title": title,
         "kind": "initial",
         "kind_label": kind_label,
+        "numbered": kind_label,
         "seq": 0,
         "drill": drill,
         "town": TOWN,
@@ -594,6 +595,7 @@ def test_the_final_report_says_the_response_ended_and_when_people_go_home(locale
     ctx = report_context(locale) | {
         "kind": "final",
         "kind_label": label(locale, "report_kind", "final"),
+        "numbered": label(locale, "report_kind", "final"),
     }
     text = render("reports/initial.txt", locale=locale, **ctx)
     if locale == "zh-CN":
