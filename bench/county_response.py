@@ -122,7 +122,7 @@ def reset_run_state() -> None:
 
 
 def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "flood") -> dict:
-    from sanqing import notices, reporting, response
+    from sanqing import command, notices, reporting, response
     from sanqing.db import session_scope
     from sanqing.plans import load_plan
     from sanqing.registry import ensure_registry, find_town
@@ -155,6 +155,16 @@ def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "f
             drill=False,
         )
     )
+    with session_scope() as s:  # nobody can answer here: the level's timeout rule at once
+        req = command.request_approval(s, activation_id=aid, plan=plan)
+        if req is not None:
+            command.decide_approval(
+                s,
+                approval_id=req.approval_id,
+                answer=None,
+                on_timeout=req.on_timeout,
+                unattended=True,
+            )
     per_village(
         lambda s, v: response.plan_relocations(
             session=s, activation_id=aid, village_code=v, plan=plan
