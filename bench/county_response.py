@@ -112,7 +112,8 @@ def reset_run_state() -> None:
     from sanqing.db import get_engine
 
     tables = (
-        "activation, dutyshift, inspection, relocation, roadincident, notice, report, timelineevent"
+        "activation, dutyshift, inspection, relocation, roadincident, notice, report, timelineevent, "
+        "approval, patrol, escalation"
     )
     with get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {tables}"))
