@@ -11,6 +11,9 @@ step per period, each with the original task. Every step goes into the timeline.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,10 +21,12 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
+from sanqing.errors import AnswerError
 from sanqing.models import Cadre, Channel, Notice, NoticeStatus, Village, utcnow
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
 from sanqing.response import get_activation, log_event
+from sanqing.settings import get_settings
 
 #: What a cadre must answer: their task list, call list and escalation lists.
 NEEDS_ACK = (Channel.TASK_LIST.value, Channel.PHONE_CALL.value)
@@ -226,8 +231,6 @@ def acknowledge(
         )
     )
     if len(matches) != 1:
-        from sanqing.errors import AnswerError
-
         why = "names several cadres: give the code" if matches else "is not a cadre of this town"
         raise AnswerError([f"cadre {cadre!r} {why}"])
     who = matches[0]
@@ -271,3 +274,42 @@ def acknowledge(
             simulated=act.drill,
         )
     return len(mine)
+
+
+# --- the 收到 link --------------------------------------------------------------------------
+
+
+def ack_token(notice_id: str, secret: str) -> str:
+    """The signature that makes a 收到 link unguessable (HMAC-SHA256, 20 hex digits)."""
+    return hmac.new(secret.encode(), notice_id.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def ack_link(notice: Notice) -> str | None:
+    """The link a cadre taps to say 收到, when ``SANQING_ACK_URL`` and the secret are set."""
+    settings = get_settings()
+    if not (settings.ack_url and settings.ack_secret):
+        return None
+    if notice.channel not in NEEDS_ACK or notice.audience != "cadre":
+        return None
+    query = urllib.parse.urlencode({"n": notice.id, "t": ack_token(notice.id, settings.ack_secret)})
+    sep = "&" if "?" in settings.ack_url else "?"
+    return f"{settings.ack_url}{sep}{query}"
+
+
+def acknowledge_link(
+    session: Session, *, notice_id: str, token: str, now: datetime | None = None
+) -> int:
+    """A tapped 收到 link: check its signature, then the cadre's tasks count as answered."""
+    secret = get_settings().ack_secret
+    if not secret or not hmac.compare_digest(ack_token(notice_id, secret), token):
+        raise AnswerError(["the link is not valid (signature)"])
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.channel not in NEEDS_ACK:
+        raise AnswerError(["the link names no task"])
+    return acknowledge(
+        session,
+        activation_id=notice.activation_id,
+        cadre=notice.recipient,
+        note="点击链接确认",
+        now=now,
+    )

@@ -212,6 +212,12 @@ def serve(
     else:
         ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
     console.print(f"控制台 / control room: [bold]{ui}[/]  (Ctrl-C to stop)")
+    if settings.ack_url and settings.ack_secret:  # cadres' 收到 links land here
+        from sanqing.ack_server import AckServer
+
+        acks = AckServer(host, settings.ack_port)
+        acks.start_in_background()
+        console.print(f"收到链接接收端 / ack receiver: {acks.url} (links: {settings.ack_url})")
     from flows.deployments import serve_all
 
     try:
@@ -293,6 +299,29 @@ def ack(
     except SanqingError as exc:
         raise _fail(exc) from exc
     console.print(f"已叫应：{cadre} 的 {n} 份任务记为已回复。")
+
+
+@app.command("ack-server")
+def ack_server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default SANQING_ACK_PORT, 8765).")] = None,
+) -> None:
+    """Receive cadres' 收到 links (叫应) until interrupted."""
+    from sanqing.ack_server import AckServer
+    from sanqing.db import init_db
+
+    settings = get_settings()
+    if not settings.ack_secret:
+        raise _fail(SanqingError("set SANQING_ACK_SECRET: it signs the 收到 links"))
+    init_db()
+    server = AckServer(host, port or settings.ack_port)
+    console.print(f"收到链接接收端 / ack receiver: [bold]{server.url}[/]  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @app.command()

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 
+from sanqing.acknowledge import ack_link
 from sanqing.channels.base import ChannelError, Message, Sender
 from sanqing.db import session_scope
 from sanqing.models import Notice, NoticeStatus, Report, utcnow
@@ -165,12 +166,15 @@ def _renew(nid: str, owner: str, now: datetime, lease: timedelta) -> bool:
 
 
 def _message(n: Notice) -> Message:
+    text = n.body
+    if link := ack_link(n):  # a cadre's task: the link they tap to say 收到 (叫应)
+        text += ("\n收到请点击确认：" if n.locale == "zh-CN" else "\nTap to confirm: ") + link
     return Message(
         key=n.id,
         channel=n.channel,
         to=n.address,
         subject=n.subject,
-        text=n.body,
+        text=text,
         payload=n.payload,
     )
 

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     robot_rate_per_s: float = Field(0.3, ge=0, description="Group-robot posts per second.")
     county_report_url: str | None = Field(None, description="County receiver of reports.")
     county_report_key: str | None = Field(None, description="Bearer token of the receiver.")
+    ack_url: str | None = Field(
+        None,
+        description="Where cadres' 收到 links point (the ack receiver as they reach it); unset: no link.",
+    )
+    ack_secret: str | None = Field(None, description="Signs the 收到 links (HMAC-SHA256).")
+    ack_port: int = Field(8765, ge=1, le=65535, description="Port of `sanqing ack-server`.")
     channel_timeout_s: float = Field(10, gt=0, description="Timeout of one delivery request.")
     message_ttl_hours: float = Field(
         6, gt=0, description="A message not delivered this long after it was written expires."

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sanqing.channels.base import Message, SendResult
-from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode
+from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode, mobile
 
 RETRYABLE_ERRCODES = frozenset({130101, -1})
 
@@ -70,6 +70,8 @@ class DingTalkRobot(HttpSender):
             body = {"msgtype": "markdown", "markdown": {"title": title, "text": msg.text}}
         else:
             body = {"msgtype": "text", "text": {"content": msg.text}}
+        if who := mobile(msg.to):  # a cadre's task: @ them in the group so their phone rings
+            body["at"] = {"atMobiles": [who], "isAtAll": False}
         # Signed afresh on every try: DingTalk refuses a timestamp older than an hour.
         answer = self._post(
             self.signed_url(),

@@ -14,6 +14,7 @@ the message text and the phone number blanked out in case the gateway echoes the
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -223,3 +224,11 @@ class HttpSender:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
+def mobile(to: str | None) -> str | None:
+    """The recipient when it is a mainland mobile number (robots can @-mention it), else None."""
+    return to if to and _MOBILE.fullmatch(to) else None

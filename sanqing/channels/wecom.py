@@ -15,8 +15,10 @@ WeCom ignores it, a proxy or a test server may use it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sanqing.channels.base import Message, SendResult
-from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode
+from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode, mobile
 
 TEXT_MAX_BYTES = 2048
 MARKDOWN_MAX_BYTES = 4096
@@ -78,9 +80,12 @@ class WeComRobot(HttpSender):
         parts = split_utf8(msg.text, MARKDOWN_MAX_BYTES if self.markdown else TEXT_MAX_BYTES)
         for i, part in enumerate(parts, start=1):
             key = msg.key if len(parts) == 1 else f"{msg.key}#{i}"
+            content: dict[str, Any] = {"content": part}
+            if (who := mobile(msg.to)) and not self.markdown and i == 1:
+                content["mentioned_mobile_list"] = [who]  # @ the cadre (text messages only)
             answer = self._post(
                 self.url,
-                {"msgtype": msgtype, msgtype: {"content": part}},
+                {"msgtype": msgtype, msgtype: content},
                 headers={"Idempotency-Key": key},
                 secrets=(msg.text,),
             )

@@ -509,3 +509,19 @@ def test_every_sender_fits_the_protocol(tmp_path: Path) -> None:
     finally:
         for s in senders:
             s.close()
+
+
+def test_robots_mention_the_cadre_a_task_is_for_and_nobody_else(endpoint: FakeEndpoint) -> None:
+    cadre = Message(
+        key="k-task", channel="task_list", to="13912345678", subject="任务单", text=TEXT
+    )
+    group = Message(key="k-group", channel="wechat", to="鸡心村群", subject="群消息", text=TEXT)
+    with DingTalkRobot(endpoint.url("/robot/send?access_token=t")) as robot:
+        robot.send(cadre)
+        robot.send(group)
+    with WeComRobot(endpoint.url("/cgi-bin/webhook/send?key=abc")) as robot:
+        robot.send(cadre)
+    ding_task, ding_group, wecom_task = (r.body for r in endpoint.requests)
+    assert ding_task["at"] == {"atMobiles": ["13912345678"], "isAtAll": False}
+    assert "at" not in ding_group  # a group message: no phone to ring, and never @all
+    assert wecom_task["text"]["mentioned_mobile_list"] == ["13912345678"]

@@ -1,0 +1,71 @@
+"""The receiver of 收到 links: a cadre taps the link in a task and the chase stops.
+
+A small HTTP server (standard library): ``GET /ack?n=<notice>&t=<signature>``
+answers a short page in Chinese. Run it with ``sanqing ack-server`` (``sanqing
+serve`` starts it too when ``SANQING_ACK_URL`` is set); put it where the cadres'
+phones reach it and point ``SANQING_ACK_URL`` at it.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sanqing.acknowledge import acknowledge_link
+from sanqing.db import session_scope
+from sanqing.errors import AnswerError
+
+PAGE = (
+    '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width,initial-scale=1">'
+    '<title>{title}</title><body style="font:20px sans-serif;margin:2em"><p>{text}</p></body></html>'
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        if url.path.rstrip("/") != "/ack":
+            self._page(404, "未找到", "未找到该页面。")
+            return
+        query = dict(urllib.parse.parse_qsl(url.query))
+        try:
+            with session_scope() as session:
+                n = acknowledge_link(
+                    session, notice_id=query.get("n", ""), token=query.get("t", "")
+                )
+        except AnswerError:
+            self._page(403, "链接无效", "链接无效或已过期，请电话回复镇值班室。")
+            return
+        text = "已确认收到，谢谢！请按任务单落实。" if n else "此前已确认收到，无需重复确认。"
+        self._page(200, "已确认收到", text)
+
+    def _page(self, status: int, title: str, text: str) -> None:
+        data = PAGE.format(title=title, text=text).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the query carries the signature: keep it out of the console
+
+
+class AckServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8765) -> None:
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}/ack"
+
+    def start_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="ack-server", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,93 @@
+"""叫应 by link: a cadre taps 收到 in the task and the chase stops (a real local HTTP receiver)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from sanqing import acknowledge as ack
+from sanqing.ack_server import AckServer
+from sanqing.channels.base import Message, SendResult
+from sanqing.db import session_scope
+from sanqing.delivery import deliver_outbox
+from sanqing.models import Cadre, Notice
+from sanqing.plans import Level, load_plan
+from sanqing.settings import get_settings
+from tests.unit.test_delivery import HEBA, sent_task_list
+from tests.unit.test_response import NOW, activate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[AckServer]:
+    server = AckServer("127.0.0.1", 0)
+    monkeypatch.setenv("SANQING_ACK_URL", server.url)
+    monkeypatch.setenv("SANQING_ACK_SECRET", "s3cret-for-tests")
+    get_settings.cache_clear()
+    server.start_in_background()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        get_settings.cache_clear()
+
+
+class Robot:
+    name, idempotent = "task_list", False
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, msg: Message) -> SendResult:
+        self.sent.append(msg)
+        return SendResult()
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_tapped_link_acknowledges_and_a_forged_one_does_not(
+    db_url: str, receiver: AckServer
+) -> None:
+    act = activate(Level.II)
+    with session_scope() as s:
+        grid = s.exec(
+            select(Cadre).where(Cadre.village_code == HEBA, Cadre.role == "grid_member")
+        ).first()
+    assert grid is not None
+    nid = sent_task_list(act, grid, NOW)
+    with session_scope() as s:  # back to pending: the deliverer adds the link as it sends
+        n = s.get(Notice, nid)
+        assert n is not None
+        n.status, n.sent_at = "pending", None
+        s.add(n)
+    robot = Robot()
+    deliver_outbox({"task_list": robot}, now=lambda: NOW)
+    (msg,) = robot.sent
+    assert "收到请点击确认：" + receiver.url in msg.text
+    link = msg.text.rsplit("：", 1)[1]
+    with session_scope() as s:  # the stored task stays as written: the link is per send
+        assert "点击确认" not in s.get(Notice, nid).body  # type: ignore[union-attr]
+
+    forged = link[:-4] + "0000"
+    assert httpx.get(forged).status_code == 403
+    with session_scope() as s:
+        assert s.get(Notice, nid).acknowledged_at is None  # type: ignore[union-attr]
+
+    page = httpx.get(link)
+    assert page.status_code == 200 and "已确认收到" in page.text
+    with session_scope() as s:
+        n = s.get(Notice, nid)
+        assert n is not None and n.status == "acknowledged" and n.acknowledged_at is not None
+        # an hour later nobody is chased
+        assert ack.chase(
+            s, activation_id=act, plan=load_plan(), now=NOW + timedelta(hours=1)
+        ) == ack.ChaseResult(0, 0)
+    assert "此前已确认" in httpx.get(link).text  # tapping twice is harmless
+    assert httpx.get(receiver.url.replace("/ack", "/other")).status_code == 404
