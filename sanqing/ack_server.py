@@ -1,4 +1,5 @@
-"""The receiver of 收到 links: a cadre taps the link in a task and the chase stops.
+"""The receiver of 收到 links (a cadre taps the link in a task and the chase stops) and
+of the SMS gateway's delivery receipts (``POST /receipt``).
 
 A small HTTP server (standard library): ``GET /ack?n=<notice>&t=<signature>``
 answers a short page in Chinese. Run it with ``sanqing ack-server`` (``sanqing
@@ -8,6 +9,8 @@ phones reach it and point ``SANQING_ACK_URL`` at it.
 
 from __future__ import annotations
 
+import hmac
+import json
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +18,9 @@ from typing import Any
 
 from sanqing.acknowledge import acknowledge_link
 from sanqing.db import session_scope
+from sanqing.delivery import record_receipt
 from sanqing.errors import AnswerError
+from sanqing.settings import get_settings
 
 PAGE = (
     '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
@@ -41,6 +46,35 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = "已确认收到，谢谢！请按任务单落实。" if n else "此前已确认收到，无需重复确认。"
         self._page(200, "已确认收到", text)
+
+    def do_POST(self) -> None:
+        """``POST /receipt`` from the SMS gateway: ``{"key": …, "status": "delivered"|"failed"}``."""
+        url = urllib.parse.urlsplit(self.path)
+        token = get_settings().receipt_token
+        if url.path.rstrip("/") != "/receipt":
+            self._json(404, {"error": "not found"})
+            return
+        given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given, token):
+            self._json(401, {"error": "bad token"})
+            return
+        try:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            known = record_receipt(
+                key=str(body["key"]), status=str(body["status"]), error=str(body.get("error", ""))
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            self._json(400, {"error": type(exc).__name__})
+            return
+        self._json(200 if known else 404, {"ok": known})
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _page(self, status: int, title: str, text: str) -> None:
         data = PAGE.format(title=title, text=text).encode("utf-8")

@@ -356,3 +356,28 @@ def _next_due_in(activation_id: str | None) -> float | None:
         return None
     now = utcnow()
     return max(0.0, min(((t or now) - now).total_seconds() for t in times))
+
+
+def record_receipt(*, key: str, status: str, error: str = "", now: datetime | None = None) -> bool:
+    """A gateway's delivery receipt for the message with this idempotency key.
+
+    ``delivered``: the row becomes ``delivered`` (it reached the phone). ``failed``: the
+    row fails with the gateway's reason, so the fallback puts the household on its
+    cadre's call list. Returns False for an unknown key; a repeated receipt changes nothing.
+    """
+    if status not in ("delivered", "failed"):
+        raise ValueError(f"receipt status must be delivered or failed, not {status!r}")
+    now = now or utcnow()
+    with session_scope() as session:
+        n = session.get(Notice, key)
+        if n is None:
+            return False
+        if n.status != NoticeStatus.SENT:  # pending, already receipted, acknowledged …
+            return True
+        if status == "delivered":
+            n.status, n.delivered_at = NoticeStatus.DELIVERED.value, now
+        else:
+            n.status = NoticeStatus.FAILED.value
+            n.last_error = f"gateway receipt: {error}"[:500]
+        session.add(n)
+        return True

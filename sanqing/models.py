@@ -437,6 +437,7 @@ class Notice(SQLModel, table=True):
     lease_owner: str | None = None
     expires_at: datetime | None = _ts()
     provider_id: str | None = None
+    delivered_at: datetime | None = _ts()  # the gateway's receipt: it reached the phone
     acknowledged_at: datetime | None = _ts()
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 

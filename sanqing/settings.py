@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         description="Where cadres' 收到 links point (the ack receiver as they reach it); unset: no link.",
     )
     ack_secret: str | None = Field(None, description="Signs the 收到 links (HMAC-SHA256).")
+    receipt_token: str | None = Field(
+        None, description="Bearer token the SMS gateway sends with its delivery receipts."
+    )
     ack_port: int = Field(8765, ge=1, le=65535, description="Port of `sanqing ack-server`.")
     channel_timeout_s: float = Field(10, gt=0, description="Timeout of one delivery request.")
     message_ttl_hours: float = Field(

@@ -91,3 +91,39 @@ def test_a_tapped_link_acknowledges_and_a_forged_one_does_not(
         ) == ack.ChaseResult(0, 0)
     assert "此前已确认" in httpx.get(link).text  # tapping twice is harmless
     assert httpx.get(receiver.url.replace("/ack", "/other")).status_code == 404
+
+
+def test_the_gateways_receipts_mark_messages_delivered_or_failed(
+    db_url: str, receiver: AckServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sanqing.fallback import fallback_unreached
+    from tests.unit.test_delivery import FakeSender, put_notices
+
+    monkeypatch.setenv("SANQING_RECEIPT_TOKEN", "gateway-token")
+    get_settings.cache_clear()
+    act = activate(Level.II)
+    reached, missed = put_notices(act, 2)
+    deliver_outbox({"sms": FakeSender("sms")}, now=lambda: NOW)  # both accepted: "sent"
+    url = receiver.url.replace("/ack", "/receipt")
+    auth = {"Authorization": "Bearer gateway-token"}
+    assert httpx.post(url, json={"key": reached, "status": "delivered"}).status_code == 401
+    assert (
+        httpx.post(url, json={"key": reached, "status": "delivered"}, headers=auth).status_code
+        == 200
+    )
+    failed = {"key": missed, "status": "failed", "error": "handset off"}
+    assert httpx.post(url, json=failed, headers=auth).status_code == 200
+    assert (
+        httpx.post(url, json={"key": "nope", "status": "failed"}, headers=auth).status_code == 404
+    )
+    assert httpx.post(url, json={"key": missed}, headers=auth).status_code == 400
+    with session_scope() as s:
+        r, m = s.get(Notice, reached), s.get(Notice, missed)
+        assert r is not None and r.status == "delivered" and r.delivered_at is not None
+        assert m is not None and m.status == "failed" and "handset off" in (m.last_error or "")
+        # the household the SMS did not reach goes on its cadre's call list
+        assert fallback_unreached(s, activation_id=act, locale="zh-CN") == 1
+    # a late "delivered" for the failed one changes nothing
+    httpx.post(url, json={"key": missed, "status": "delivered"}, headers=auth)
+    with session_scope() as s:
+        assert s.get(Notice, missed).status == "failed"  # type: ignore[union-attr]
