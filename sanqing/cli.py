@@ -97,7 +97,7 @@ def drill(
     from sanqing.channels.config import configured_endpoints
     from sanqing.channels.file import deliver_to_files
     from sanqing.db import session_scope
-    from sanqing.delivery import deliver_until_settled, outbox_counts
+    from sanqing.delivery import deliver_until_settled, last_errors, outbox_counts
     from sanqing.registry import ensure_registry
     from sanqing.reporting import summarize
     from sanqing.scenarios import load_scenario
@@ -133,6 +133,9 @@ def drill(
         with session_scope() as session:
             summary = summarize(session=session, activation_id=activation_id)
         summary["delivery"] = outbox_counts(activation_id)
+        if endpoints:
+            summary["delivery_errors"] = last_errors(activation_id)
+            summary["delivery_seconds"] = round(time.perf_counter() - started - elapsed, 1)
     except SanqingError as exc:
         raise _fail(exc) from exc
     summary["out_dir"] = str(out.resolve())
@@ -182,6 +185,16 @@ def _print_summary(s: dict[str, Any], files: int) -> None:
     console.print(
         f"输出 / output: {s['out_dir']}  (summary.json, notices/, reports/)  用时 {s['flow_seconds']} s"
     )
+    # Through real endpoints: say plainly what did not go, and why.
+    for channel, counts in s.get("delivery", {}).items():
+        left = {k: v for k, v in counts.items() if k in ("pending", "failed", "expired") and v}
+        if left:
+            why = s.get("delivery_errors", {}).get(channel, "")
+            err.print(
+                f"[bold yellow]未送达 / not delivered[/] {channel}: "
+                + "，".join(f"{k} {v}" for k, v in left.items())
+                + (f"（{why}）" if why else "")
+            )
 
 
 @app.command()

@@ -70,6 +70,21 @@ def outbox_counts(activation_id: str | None = None) -> dict[str, dict[str, int]]
     return {ch: dict(sorted(c.items())) for ch, c in sorted(out.items())}
 
 
+def last_errors(activation_id: str) -> dict[str, str]:
+    """Per channel, the latest reason a message of the activation did not go (if any)."""
+    with session_scope() as session:
+        rows = session.exec(
+            select(Notice.channel, Notice.last_error)
+            .where(
+                Notice.activation_id == activation_id,
+                col(Notice.last_error).is_not(None),
+                col(Notice.status).in_(["pending", "failed", "expired"]),
+            )
+            .order_by(col(Notice.created_at))
+        )
+        return {channel: error for channel, error in rows if error}
+
+
 def expire_overdue(*, now: datetime, ttl: timedelta, activation_id: str | None = None) -> int:
     """Mark pending rows past their expiry as expired; one timeline line per activation."""
     with session_scope() as session:

@@ -77,6 +77,8 @@ def deliver_to_files(
             )
         elif n.channel in (Channel.WECHAT, Channel.LOUDSPEAKER):
             grouped[notices_dir / n.channel / f"{village}.txt"].append(n.body)
+        elif n.channel == Channel.COUNTY:
+            pass  # the reports upward are written whole under reports/ below
         elif n.channel == Channel.CARD:
             grouped[notices_dir / "card" / village / f"{_safe(n.recipient)}.html"].append(n.body)
         else:

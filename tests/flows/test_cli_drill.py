@@ -203,3 +203,26 @@ def test_with_endpoints_set_the_drill_delivers_through_them(
     # channels without an endpoint went to files, and the out folder is still written
     assert delivery["card"]["sent"] == summary["households_to_relocate"]
     assert (tmp_path / "reports" / "final-0.txt").is_file()
+
+
+def test_a_drill_whose_gateway_refuses_says_so_and_keeps_the_reason(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sanqing.settings import get_settings
+    from tests.fakes import FakeEndpoint
+
+    with FakeEndpoint() as sms:
+        sms.fail_next(100_000, status=400, body={"error": "unknown sender"})
+        monkeypatch.setenv("SANQING_SMS_URL", sms.url("/send"))
+        monkeypatch.setenv("SANQING_SMS_RATE_PER_S", "0")
+        get_settings.cache_clear()
+        try:
+            code, output = drill("--out", str(tmp_path))
+        finally:
+            get_settings.cache_clear()
+    assert code == 0, output  # the drill ends; what did not go is reported, not hidden
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["delivery"]["sms"]["failed"] == summary["notices_by_channel"]["sms"]
+    assert "HTTP 400" in summary["delivery_errors"]["sms"]
+    assert "未送达" in output and "HTTP 400" in output
+    assert not (tmp_path / "notices" / "county").exists()  # reports are under reports/
