@@ -8,8 +8,9 @@ database, then runs
 
 - the PLAIN path: the domain functions in the order of ``flood_response``, towns
   on a thread pool of the size ``county_response`` uses (``--workers``, default 4 as
-  in the flow), villages of a town on a pool as wide as the town (what Prefect's
-  ThreadPoolTaskRunner does for ``.map``): the same concurrency on both paths, so
+  in the flow), a town's village groups (``response.village_groups``: at most
+  six per town) on a pool as wide as that (what Prefect's ThreadPoolTaskRunner does
+  for ``.map``): the same concurrency on both paths, so
   the ratio is Prefect's cost, not a difference in scheduling;
 - the PREFECT path: ``county_response`` against a ``prefect server start`` on
   PostgreSQL that the bench starts and stops, after emptying the run-state tables.
@@ -137,13 +138,18 @@ def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "f
         )
     aid, villages = act.activation_id, act.village_codes
 
-    def per_village(step: Any) -> list[Any]:
-        def one(code: str) -> Any:
-            with session_scope() as s:
-                return step(s, code)
+    groups = response.village_groups(villages)  # the flow's fan-out: one task per group
 
-        with ThreadPoolExecutor(max_workers=max(1, len(villages))) as pool:
-            return list(pool.map(one, villages))
+    def per_village(step: Any) -> list[Any]:
+        def one(group: list[str]) -> Any:
+            out = []
+            for code in group:
+                with session_scope() as s:
+                    out.append(step(s, code))
+            return out
+
+        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
+            return list(pool.map(one, groups))
 
     per_village(
         lambda s, v: response.inspect_hazards(

@@ -207,6 +207,19 @@ def villages_of(session: Session, *, town_code: str, only: Sequence[str] = ()) -
     return [by_code[c] for c in sorted(set(only))]
 
 
+#: Villages a town's step fans out to at most: a big town's villages go in groups so a
+#: county run does not pay Prefect's cost of a task run per village and step.
+MAX_VILLAGE_TASKS = 6
+
+
+def village_groups(villages: Sequence[str], max_tasks: int = MAX_VILLAGE_TASKS) -> list[list[str]]:
+    """Villages in contiguous groups, at most ``max_tasks`` of them (one village each if few)."""
+    if not villages:
+        return []
+    size = -(-len(villages) // max(1, max_tasks))
+    return [list(villages[i : i + size]) for i in range(0, len(villages), size)]
+
+
 # --- step 1: activate the plan --------------------------------------------------------------
 
 

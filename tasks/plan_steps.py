@@ -74,9 +74,22 @@ def activate_plan(
     return result
 
 
+def _group_name(prefix: str) -> Any:
+    """Run names that say which villages: inspect-621221106201, or …201+2 for a group."""
+
+    def name() -> str:
+        from prefect.runtime import task_run
+
+        codes = task_run.parameters.get("villages") or ["?"]
+        more = f"+{len(codes) - 1}" if len(codes) > 1 else ""
+        return f"{prefix}-{codes[0]}{more}"
+
+    return name
+
+
 @task(
     name="inspect-hazards",
-    task_run_name="inspect-{village_code}",
+    task_run_name=_group_name("inspect"),
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
@@ -84,45 +97,60 @@ def activate_plan(
 )
 def inspect_hazards(
     activation_id: str,
-    village_code: str,
+    villages: list[str],
     phase: InspectionPhase,
     findings: list[FindingInput],
     drill: bool,
     plan_name: str = "flood",
-) -> response.InspectionResult:
-    """Check every hazard point of one village and record what the monitors found."""
+) -> list[response.InspectionResult]:
+    """Check every hazard point of these villages and record what the monitors found."""
     plan = load_plan(plan_name)
-    with session_scope() as session:
-        act = response.get_activation(session, activation_id)
-        resolved = response.resolve_findings(session, town_code=act.town_code, findings=findings)
-        return response.inspect_hazards(
-            session=session,
-            activation_id=activation_id,
-            village_code=village_code,
-            phase=phase,
-            plan=plan,
-            findings=resolved,
-            drill=drill,
-        )
+    out = []
+    for village_code in villages:  # a village a transaction: a retry redoes nothing twice
+        with session_scope() as session:
+            act = response.get_activation(session, activation_id)
+            resolved = response.resolve_findings(
+                session, town_code=act.town_code, findings=findings
+            )
+            out.append(
+                response.inspect_hazards(
+                    session=session,
+                    activation_id=activation_id,
+                    village_code=village_code,
+                    phase=phase,
+                    plan=plan,
+                    findings=resolved,
+                    drill=drill,
+                )
+            )
+    return out
 
 
 @task(
     name="plan-relocations",
-    task_run_name="relocate-{village_code}",
+    task_run_name=_group_name("relocate"),
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
     retry_condition_fn=not_bad_input,
 )
 def plan_relocations(
-    activation_id: str, village_code: str, plan_name: str = "flood"
-) -> response.VillageRelocationResult:
-    """Decide who in one village moves, in what order, with which cadre."""
+    activation_id: str, villages: list[str], plan_name: str = "flood"
+) -> list[response.VillageRelocationResult]:
+    """Decide who in these villages moves, in what order, with which cadre."""
     plan = load_plan(plan_name)
-    with session_scope() as session:
-        return response.plan_relocations(
-            session=session, activation_id=activation_id, village_code=village_code, plan=plan
-        )
+    out = []
+    for village_code in villages:
+        with session_scope() as session:
+            out.append(
+                response.plan_relocations(
+                    session=session,
+                    activation_id=activation_id,
+                    village_code=village_code,
+                    plan=plan,
+                )
+            )
+    return out
 
 
 @task(
@@ -150,25 +178,30 @@ def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.Sh
 
 @task(
     name="issue-notices",
-    task_run_name="notices-{village_code}",
+    task_run_name=_group_name("notices"),
     cache_policy=NO_CACHE,
     retries=DB_RETRIES,
     retry_delay_seconds=DB_RETRY_DELAYS,
     retry_condition_fn=not_bad_input,
 )
 def issue_notices(
-    activation_id: str, village_code: str, locale: str, plan_name: str = "flood"
-) -> notices.NoticeResult:
-    """Write one village's SMS, group message, broadcast, lists and cards to the outbox."""
+    activation_id: str, villages: list[str], locale: str, plan_name: str = "flood"
+) -> list[notices.NoticeResult]:
+    """Write these villages' SMS, group messages, broadcasts, lists and cards to the outbox."""
     plan = load_plan(plan_name)
-    with session_scope() as session:
-        return notices.issue_notices(
-            session=session,
-            activation_id=activation_id,
-            village_code=village_code,
-            plan=plan,
-            locale=locale,
-        )
+    out = []
+    for village_code in villages:
+        with session_scope() as session:
+            out.append(
+                notices.issue_notices(
+                    session=session,
+                    activation_id=activation_id,
+                    village_code=village_code,
+                    plan=plan,
+                    locale=locale,
+                )
+            )
+    return out
 
 
 @task(

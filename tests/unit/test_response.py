@@ -382,3 +382,12 @@ def test_a_village_without_cadres_or_hazards_still_counts_and_is_covered(db_url:
         figures = summarize(session=s, activation_id=act)
     assert figures["villages"] == 6
     assert v_no_hazard in {v["code"] for v in figures["village_figures"]}
+
+
+def test_a_big_towns_villages_fan_out_in_at_most_six_groups() -> None:
+    few = [f"V{i:02d}" for i in range(6)]
+    assert response.village_groups(few) == [[v] for v in few]  # one task per village
+    many = [f"V{i:02d}" for i in range(15)]
+    groups = response.village_groups(many)
+    assert len(groups) <= 6 and [v for g in groups for v in g] == many  # all, in order, once
+    assert response.village_groups([]) == []
