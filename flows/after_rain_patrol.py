@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from pydantic import Field
 
-from flows.control import PatrolInput, ask, can_answer
+from flows.control import PatrolInput, as_answer, ask, can_answer
 from flows.params import locale_field, plan_field, town_field
 from sanqing import command, response
 from sanqing.answers import PatrolAnswer, SimulatedAnswers
@@ -96,9 +96,7 @@ def after_rain_patrol(
         if answer is None:
             logger.warning("no patrol answer: the response stays open")
             break
-        given = PatrolAnswer.model_validate(
-            answer.model_dump(include=set(PatrolAnswer.model_fields))
-        )
+        given = as_answer(answer, PatrolAnswer)
         try:
             done = confirm_patrol(act_id, given, locale=locale, plan_name=plan)
         except AnswerError as exc:

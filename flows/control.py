@@ -15,12 +15,13 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment, flow_run
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from sanqing.answers import ApprovalAnswer, PatrolAnswer, VillageRollCall
 from sanqing.settings import get_settings
 
 T = TypeVar("T", bound=RunInput)
+A = TypeVar("A", bound=BaseModel)
 
 
 class ApprovalInput(ApprovalAnswer, RunInput):
@@ -37,6 +38,11 @@ class RollCallInput(RunInput):
 
 class PatrolInput(PatrolAnswer, RunInput):
     """雨后巡查确认"""
+
+
+def as_answer(given: RunInput, model: type[A]) -> A:
+    """The plain answer inside a form's input (the form class adds Prefect's run-input parts)."""
+    return model.model_validate(given.model_dump(include=set(model.model_fields)))
 
 
 def can_answer() -> bool:

@@ -22,7 +22,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 from sqlmodel import col, select
 
-from flows.control import ApprovalInput, RollCallInput, ask, can_answer
+from flows.control import ApprovalInput, RollCallInput, as_answer, ask, can_answer
 from flows.params import TOWN_NAMES, locale_field, plan_field, town_field
 from sanqing import reporting
 from sanqing.answers import ApprovalAnswer, SimulatedAnswers
@@ -237,11 +237,7 @@ def approve_moves(activation_id: str, plan: str, answers: SimulatedAnswers | Non
         timeout_s=request.timeout_s,
         key=f"approval-{request.approval_id}",
     )
-    given = (
-        ApprovalAnswer.model_validate(answer.model_dump(include=set(ApprovalAnswer.model_fields)))
-        if answer is not None
-        else None
-    )
+    given = as_answer(answer, ApprovalAnswer) if answer is not None else None
     return record_approval(request.approval_id, given, request.on_timeout).moves
 
 

@@ -25,6 +25,7 @@ from sanqing.answers import (
 )
 from sanqing.db import upsert
 from sanqing.errors import AnswerError, SanqingError
+from sanqing.labels import label
 from sanqing.models import (
     Activation,
     ActivationStatus,
@@ -62,14 +63,6 @@ _ROLL_CALL_STATUS = {
     RollCallStatus.IN_SHELTER: RelocationStatus.IN_SHELTER,
     RollCallStatus.REFUSED: RelocationStatus.REFUSED,
     RollCallStatus.UNREACHABLE: RelocationStatus.UNREACHABLE,
-}
-_STATUS_ZH = {
-    RelocationStatus.ORDERED: "未核实",
-    RelocationStatus.MOVED: "已转移",
-    RelocationStatus.IN_SHELTER: "已到安置点",
-    RelocationStatus.REFUSED: "拒绝转移",
-    RelocationStatus.UNREACHABLE: "联系不上",
-    RelocationStatus.RETURNED: "已返回",
 }
 
 
@@ -402,7 +395,11 @@ def _counts_text(counts: dict[str, int]) -> str:
         RelocationStatus.UNREACHABLE,
         RelocationStatus.ORDERED,
     ]
-    return "，".join(f"{_STATUS_ZH[s]}{counts[s.value]}户" for s in order if counts.get(s.value))
+    return "，".join(
+        f"{label('zh-CN', 'relocation', s.value)}{counts[s.value]}户"
+        for s in order
+        if counts.get(s.value)
+    )
 
 
 def outstanding(session: Session, activation_id: str) -> dict[str, int]:

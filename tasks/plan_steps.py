@@ -8,11 +8,13 @@ database and changes nothing that is already there.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
+from sqlmodel import Session
 
 from sanqing import notices, reporting, response
 from sanqing.channels.file import deliver_to_files
@@ -25,6 +27,8 @@ from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
 from tasks.resources import hold_machines
+
+T = TypeVar("T")
 
 # SQLite may be briefly locked by a neighbouring village's write: retry once.
 DB_RETRIES = 2
@@ -87,6 +91,16 @@ def _group_name(prefix: str) -> Any:
     return name
 
 
+def _each_village(villages: list[str], step: Callable[[Session, str], T]) -> list[T]:
+    """Run a step for each village of a group, a village a transaction (a retry redoes
+    only what did not commit, and the step is idempotent anyway)."""
+    out = []
+    for code in villages:
+        with session_scope() as session:
+            out.append(step(session, code))
+    return out
+
+
 @task(
     name="inspect-hazards",
     task_run_name=_group_name("inspect"),
@@ -105,25 +119,21 @@ def inspect_hazards(
 ) -> list[response.InspectionResult]:
     """Check every hazard point of these villages and record what the monitors found."""
     plan = load_plan(plan_name)
-    out = []
-    for village_code in villages:  # a village a transaction: a retry redoes nothing twice
-        with session_scope() as session:
-            act = response.get_activation(session, activation_id)
-            resolved = response.resolve_findings(
-                session, town_code=act.town_code, findings=findings
-            )
-            out.append(
-                response.inspect_hazards(
-                    session=session,
-                    activation_id=activation_id,
-                    village_code=village_code,
-                    phase=phase,
-                    plan=plan,
-                    findings=resolved,
-                    drill=drill,
-                )
-            )
-    return out
+    with session_scope() as session:  # the findings name points: resolve them once
+        act = response.get_activation(session, activation_id)
+        resolved = response.resolve_findings(session, town_code=act.town_code, findings=findings)
+    return _each_village(
+        villages,
+        lambda session, code: response.inspect_hazards(
+            session=session,
+            activation_id=activation_id,
+            village_code=code,
+            phase=phase,
+            plan=plan,
+            findings=resolved,
+            drill=drill,
+        ),
+    )
 
 
 @task(
@@ -139,18 +149,12 @@ def plan_relocations(
 ) -> list[response.VillageRelocationResult]:
     """Decide who in these villages moves, in what order, with which cadre."""
     plan = load_plan(plan_name)
-    out = []
-    for village_code in villages:
-        with session_scope() as session:
-            out.append(
-                response.plan_relocations(
-                    session=session,
-                    activation_id=activation_id,
-                    village_code=village_code,
-                    plan=plan,
-                )
-            )
-    return out
+    return _each_village(
+        villages,
+        lambda session, code: response.plan_relocations(
+            session=session, activation_id=activation_id, village_code=code, plan=plan
+        ),
+    )
 
 
 @task(
@@ -189,19 +193,16 @@ def issue_notices(
 ) -> list[notices.NoticeResult]:
     """Write these villages' SMS, group messages, broadcasts, lists and cards to the outbox."""
     plan = load_plan(plan_name)
-    out = []
-    for village_code in villages:
-        with session_scope() as session:
-            out.append(
-                notices.issue_notices(
-                    session=session,
-                    activation_id=activation_id,
-                    village_code=village_code,
-                    plan=plan,
-                    locale=locale,
-                )
-            )
-    return out
+    return _each_village(
+        villages,
+        lambda session, code: notices.issue_notices(
+            session=session,
+            activation_id=activation_id,
+            village_code=code,
+            plan=plan,
+            locale=locale,
+        ),
+    )
 
 
 @task(
