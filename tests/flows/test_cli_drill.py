@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from sanqing.cli import app
+from cli import app
 from sanqing.db import session_scope
 from sanqing.models import (
     Activation,

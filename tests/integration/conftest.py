@@ -101,7 +101,7 @@ def running_control_room(tmp_path: Path, *, ui: bool) -> Iterator[LocalPrefectSe
     }
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
-        [sys.executable, "-m", "sanqing.cli", "serve"],
+        [sys.executable, "-m", "cli", "serve"],
         cwd=REPO_ROOT,
         env=env,
         stdout=log,

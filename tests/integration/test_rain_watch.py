@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from sanqing.cli import app
+from cli import app
 from sanqing.db import session_scope
 from sanqing.models import Activation, FeedRecord, Patrol, Relocation, Report
 from sanqing.settings import REPO_ROOT, get_settings

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from sanqing.cli import app
+from cli import app
 from sanqing.settings import REPO_ROOT
 
 FEEDS = REPO_ROOT / "tests" / "data" / "feeds"

@@ -1,0 +1,5 @@
+"""``python -m cli``: the same as the ``sanqing`` command."""
+
+from cli.main import app
+
+app()

@@ -1,0 +1,20 @@
+"""The ``sanqing`` Typer app: every command, each from the module of its group."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import delivery, drill, feeds, response, serve, setup
+
+app = typer.Typer(
+    help="sanqing (三情): township emergency plans run as Prefect flows.", no_args_is_help=True
+)
+
+app.command()(setup.init)
+app.command()(drill.drill)
+app.command()(serve.serve)
+app.command("ack-server")(serve.ack_server)
+app.command()(response.patrol)
+app.command()(response.ack)
+app.command()(delivery.deliver)
+app.add_typer(feeds.warnings_app, name="warnings")
