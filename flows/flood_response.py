@@ -125,6 +125,8 @@ def flood_response(
 
     # 1. 启动预案
     act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario)
+    if not act.open:  # this warning's response has ended: nothing to run again
+        return finished(act.activation_id)
     # Villages fan out one task each; a big town's go in groups (a task run costs ~10 ms).
     villages = village_groups(act.village_codes)
 
@@ -165,11 +167,35 @@ def flood_response(
 
     with session_scope() as session:
         figures = reporting.summarize(session=session, activation_id=act.activation_id)
-        report = session.get(Report, report_id)
+        report = session.get(Report, report_id) if report_id else latest_report(act.activation_id)
         report_text = report.text if report else ""
     _publish_artifacts(figures, report_text)
     if can_answer():  # a control room: the notices and cards as files to open and print
         _publish_print_folder(figures, *write_print_folder(act.activation_id))
+    return figures
+
+
+def latest_report(activation_id: str) -> Report | None:
+    """The last report written for the activation (the 终报 once it has ended)."""
+    with session_scope() as session:
+        return session.exec(
+            select(Report)
+            .where(Report.activation_id == activation_id)
+            .order_by(col(Report.created_at).desc(), col(Report.seq).desc())
+        ).first()
+
+
+def finished(activation_id: str) -> dict[str, Any]:
+    """The figures of a response that has ended, for a run that arrived after its end."""
+    get_run_logger().warning(
+        "响应 %s 已结束：本次运行不再下达任何指令；如需重新启动，请人工启动新的响应 / "
+        "the response has ended; nothing was run again",
+        activation_id,
+    )
+    with session_scope() as session:
+        figures = reporting.summarize(session=session, activation_id=activation_id)
+    report = latest_report(activation_id)
+    _publish_artifacts(figures, report.text if report else "")
     return figures
 
 

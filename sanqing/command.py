@@ -53,7 +53,14 @@ from sanqing.models import (
 from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
 from sanqing.privacy import mask_text
 from sanqing.rendering import render
-from sanqing.response import get_activation, inspect_hazards, log_event, stand_down
+from sanqing.response import (
+    get_activation,
+    hold_open,
+    inspect_hazards,
+    lock_town,
+    log_event,
+    stand_down,
+)
 
 #: Households whose safety nobody has confirmed: they are escalated when overdue.
 UNCONFIRMED = (RelocationStatus.ORDERED, RelocationStatus.UNREACHABLE)
@@ -94,10 +101,14 @@ def request_approval(
 
     Needed when the level's rule says so (always, or for a manual start without a
     warning) and no earlier approval covers this level or a higher one. An open
-    request (a run that crashed while waiting) is asked again, not duplicated.
+    request (a run that crashed while waiting) is asked again, not duplicated. None
+    too when the activation has ended: nothing is asked for a response that is over.
     """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
+    held = hold_open(session, activation_id)
+    if held is None:
+        return None
+    act = held
     rule = plan.level(act.level).approval
     manual = act.warning is None
     if rule.when == ApprovalWhen.NEVER or (rule.when == ApprovalWhen.MANUAL and not manual):
@@ -483,9 +494,10 @@ def escalate_unconfirmed(
     task list with the households (the town leader when the village has no secretary).
     """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
-    if act.status != ActivationStatus.ACTIVE:
+    held = hold_open(session, activation_id)
+    if held is None:  # ended: nobody is chased for a response that is over
         return EscalationResult(0, 0, 0)
+    act = held
     cutoff = now - timedelta(minutes=plan.level(act.level).roll_call.within_minutes)
     done = set(
         session.exec(select(Escalation.household_code).where(Escalation.activation_id == act.id))
@@ -639,10 +651,12 @@ def request_stand_down(
     Returns whether it is stood down now. A plan that does not require the patrol
     stands down at once. Otherwise the response waits for ``confirm_patrol`` with an
     all-clear (a drill's comes from its scenario): residents go home only when the
-    hazard points are safe.
+    hazard points are safe. Under the town lock, like every change of a response's state.
     """
     now = now or utcnow()
     act = get_activation(session, activation_id)
+    lock_town(session, act.town_code)
+    session.refresh(act)
     if act.status == ActivationStatus.STOOD_DOWN:
         return True
     if not plan.defaults.after_rain_patrol_required:
@@ -703,6 +717,8 @@ def confirm_patrol(
     """
     now = now or utcnow()
     act = get_activation(session, activation_id)
+    lock_town(session, act.town_code)
+    session.refresh(act)
     if act.status == ActivationStatus.STOOD_DOWN:
         return True
     codes = dict(

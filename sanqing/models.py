@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, text
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -323,6 +323,20 @@ class Machine(SQLModel, table=True):
 
 class Activation(SQLModel, table=True):
     """One activation of a plan for a town: the unit everything else hangs on."""
+
+    # At most one open activation per town and plan (drills apart): the town lock
+    # (response.lock_town) keeps it so; the database refuses a second one if a bug did not.
+    __table_args__ = (
+        Index(
+            "uq_activation_open",
+            "town_code",
+            "plan",
+            "drill",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
 
     id: str = Field(primary_key=True)
     town_code: str = Field(foreign_key="town.code", index=True)

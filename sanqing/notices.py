@@ -38,7 +38,7 @@ from sanqing.models import (
 )
 from sanqing.plans import Plan
 from sanqing.rendering import render
-from sanqing.response import get_activation, log_event, read_rows
+from sanqing.response import hold_open, lock_village, log_event, read_rows
 from sanqing.warning import WarningInfo
 
 #: Notices that are re-issued when their content changes (one per cadre or village).
@@ -56,6 +56,7 @@ class NoticeResult:
     village_code: str
     created: int
     by_channel: dict[str, int]
+    closed: bool = False  # the activation had ended: nothing was written
 
 
 def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, Any]:
@@ -100,9 +101,17 @@ def issue_notices(
     locale: str,
     now: datetime | None = None,
 ) -> NoticeResult:
-    """Write the village's notices to the outbox: those not written before, nothing twice."""
+    """Write the village's notices to the outbox: those not written before, nothing twice.
+
+    Nothing once the activation has ended (no order after the all-clear); the village
+    is held while its lists are written, so two runs never give a cadre two lists.
+    """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
+    held = hold_open(session, activation_id)
+    if held is None:
+        return NoticeResult(village_code=village_code, created=0, by_channel={}, closed=True)
+    act = held
+    lock_village(session, village_code)
     channels = set(plan.level(act.level).notify)
     town = session.get(Town, act.town_code)
     village = session.get(Village, village_code)

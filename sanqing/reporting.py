@@ -43,7 +43,7 @@ from sanqing.models import (
 from sanqing.notices import warning_context
 from sanqing.plans import Plan
 from sanqing.rendering import cn_number, render
-from sanqing.response import OCCUPYING, _local_tz, get_activation, log_event
+from sanqing.response import OCCUPYING, _local_tz, get_activation, hold_town_open, log_event
 from sanqing.rules.relocation import VULNERABILITIES
 
 RELOCATED = (RelocationStatus.MOVED, RelocationStatus.IN_SHELTER)
@@ -250,11 +250,15 @@ def report_upward(
     plan: Plan,
     locale: str = "zh-CN",
     now: datetime | None = None,
-) -> Report:
+) -> Report | None:
     """The initial report once; afterwards a numbered follow-up whenever the figures changed.
 
     Running it again with nothing new writes nothing and returns the latest report.
+    Under the town lock; nothing (None) once the activation has ended: after the
+    final report (终报) no follow-up is written.
     """
+    if hold_town_open(session, activation_id) is None:
+        return None
     reports = list(
         session.exec(
             select(Report)
@@ -300,7 +304,9 @@ def daily_report(
     local = now.astimezone(_local_tz())
     hour, minute = (int(x) for x in plan.defaults.daily_report_at.split(":"))
     due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    act = get_activation(session, activation_id)
+    act = hold_town_open(session, activation_id)
+    if act is None:  # ended: the final report (终报) was the last word
+        return None
     if local < due or act.activated_at.astimezone(_local_tz()) >= due:
         return None  # not yet today, or the response began after today's report time
     seq = int(local.strftime("%Y%m%d"))

@@ -174,16 +174,58 @@ def read_rows(
     return list(session.execute(stmt))
 
 
-def lock_town_resources(session: Session, town_code: str) -> None:
-    """Hold the town's shelters and machinery until this transaction ends.
+def lock_town(session: Session, town_code: str) -> None:
+    """Hold the town until this transaction ends: one response, one allocator at a time.
 
-    Two responses in one town (two warnings, or a coordinator starting the same
-    plan twice) must not give the last shelter places or the same excavator
-    twice. A no-op UPDATE of the town row takes a row lock on PostgreSQL and the
-    write lock on SQLite, so the reads that follow see every earlier
-    allocation and the next allocator waits for this one to commit.
+    Opening, continuing and standing down a town's response, and every allocation of
+    its shelter places, machinery and reports, happen under this lock. Two runs for
+    one town (two warnings, a coordinator starting the plan twice, a stand-down
+    arriving mid-run) then never open two responses, give the last shelter places or
+    the same excavator twice, or write for a response that has just ended. A no-op
+    UPDATE of the town row takes a row lock on PostgreSQL and the write lock on
+    SQLite, so the reads that follow see everything committed before, and the next
+    holder waits for this transaction to commit. Call it before reading what it guards.
     """
     session.execute(update(Town).where(col(Town.code) == town_code).values(key=Town.key))
+
+
+def hold_open(session: Session, activation_id: str) -> Activation | None:
+    """The activation, held against a stand-down until this transaction ends; None if it ended.
+
+    For the per-village steps, which may run side by side: PostgreSQL takes a share
+    lock on the activation row (a stand-down, which updates the row, waits for the
+    steps holding it, and the steps that come after it see it ended); SQLite takes
+    its database write lock. Call it before reading what the step decides on.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select_rows(col(Activation.id))
+            .where(col(Activation.id) == activation_id)
+            .with_for_update(read=True)
+        )
+    else:
+        session.execute(
+            update(Activation).where(col(Activation.id) == activation_id).values(id=Activation.id)
+        )
+    act = session.get(Activation, activation_id, populate_existing=True)
+    if act is None:
+        raise UnknownActivation(activation_id)
+    return act if act.status == ActivationStatus.ACTIVE else None
+
+
+def hold_town_open(session: Session, activation_id: str) -> Activation | None:
+    """The activation under its town's lock (see ``lock_town``); None if it has ended."""
+    act = get_activation(session, activation_id)
+    lock_town(session, act.town_code)
+    session.refresh(act)
+    return act if act.status == ActivationStatus.ACTIVE else None
+
+
+def lock_village(session: Session, village_code: str) -> None:
+    """Hold the village until this transaction ends: two runs never write its lists at once."""
+    session.execute(
+        update(Village).where(col(Village.code) == village_code).values(name=Village.name)
+    )
 
 
 def get_activation(session: Session, activation_id: str) -> Activation:
@@ -229,6 +271,10 @@ class ActivationResult:
     level: str
     created: bool
     village_codes: list[str]
+    #: False: this trigger belongs to a response that has ended (the same warning, run
+    #: again after its stand-down): nothing was changed, and no step should run.
+    open: bool = True
+    stood_down_at: datetime | None = None
 
 
 def activate_plan(
@@ -242,8 +288,16 @@ def activate_plan(
     scenario: str | None = None,
     now: datetime | None = None,
 ) -> ActivationResult:
-    """Open (or find) the activation, put the duty roster on, and log who was alerted."""
+    """Open (or continue) the town's activation, put the duty roster on, log who was alerted.
+
+    Under the town lock, so two triggers at once give one activation. A town has at
+    most one open activation per plan (drills apart): any trigger while it runs
+    continues it. The same warning is always the same activation: run again after
+    that activation was stood down, it changes nothing (``open`` is False). A manual
+    start after a stand-down opens a new activation, even on the same day.
+    """
     now = now or utcnow()
+    lock_town(session, town.code)
     act_id = activation_id_for(
         town_code=town.code, plan=plan.plan, warning=warning, now=now, drill=drill
     )
@@ -255,11 +309,21 @@ def activate_plan(
             ", ".join(named), where=f"town {town.code}: the warning covers none of its villages"
         )
     villages = villages_of(session, town_code=town.code, only=mine)
+    same = session.get(Activation, act_id, populate_existing=True)
+    if same is not None and same.status != ActivationStatus.ACTIVE and warning is not None:
+        return ActivationResult(
+            activation_id=same.id,
+            level=same.level,
+            created=False,
+            village_codes=list(same.village_codes),
+            open=False,
+            stood_down_at=same.stood_down_at,
+        )
     # One open activation per town and plan: a re-run after midnight, a manual start
     # followed by the feed's warning, or a second warning all continue it.
-    existing = session.get(Activation, act_id) or open_activation(
-        session, town_code=town.code, plan=plan.plan, drill=drill
-    )
+    existing = open_activation(session, town_code=town.code, plan=plan.plan, drill=drill)
+    if existing is None and same is not None:
+        act_id = _next_free_id(session, act_id)  # a manual start after the stand-down
     leaders = list(
         session.exec(
             select(Cadre)
@@ -368,6 +432,14 @@ def activate_plan(
     )
 
 
+def _next_free_id(session: Session, base: str) -> str:
+    """``base-2``, ``base-3`` …: the first id no activation has yet."""
+    n = 2
+    while session.get(Activation, f"{base}-{n}") is not None:
+        n += 1
+    return f"{base}-{n}"
+
+
 def holds_resources(act: Activation) -> list[Any]:
     """Which activations' shelter places and machines ``act`` must respect.
 
@@ -463,6 +535,8 @@ def set_level(
     """Change a running activation's level on purpose (a downgrade); True when it changed."""
     now = now or utcnow()
     act = get_activation(session, activation_id)
+    lock_town(session, act.town_code)
+    session.refresh(act)
     old = Level(act.level)
     if old == level or act.status != ActivationStatus.ACTIVE:
         return False
@@ -486,9 +560,15 @@ def set_level(
 def stand_down(
     *, session: Session, activation_id: str, reason: str, now: datetime | None = None
 ) -> None:
-    """End an activation: its shelter places and machines stop counting as taken."""
+    """End an activation: its shelter places and machines stop counting as taken.
+
+    Under the town lock: a step of the same response that runs after it sees it ended
+    and does nothing.
+    """
     now = now or utcnow()
     act = get_activation(session, activation_id)
+    lock_town(session, act.town_code)
+    session.refresh(act)
     if act.status == ActivationStatus.STOOD_DOWN:
         return
     act.status = ActivationStatus.STOOD_DOWN
@@ -557,6 +637,7 @@ class InspectionResult:
     dangerous: int
     watch: int
     pending: int
+    closed: bool = False  # the activation had ended: the step did nothing
 
 
 def inspect_hazards(
@@ -577,6 +658,8 @@ def inspect_hazards(
     A finding never downgrades a recorded danger.
     """
     now = now or utcnow()
+    if hold_open(session, activation_id) is None:
+        return InspectionResult(village_code, 0, 0, 0, 0, closed=True)
     hazards = list(
         session.exec(
             select(HazardPoint)
@@ -672,6 +755,7 @@ class VillageRelocationResult:
     households: int
     people: int
     vulnerable_households: int
+    closed: bool = False  # the activation had ended: the step did nothing
 
 
 def plan_relocations(
@@ -682,9 +766,17 @@ def plan_relocations(
     plan: Plan,
     now: datetime | None = None,
 ) -> VillageRelocationResult:
-    """Decide who in the village moves, in what order and with which cadre; record it."""
+    """Decide who in the village moves, in what order and with which cadre; record it.
+
+    Nothing when the activation has ended (``closed``); the village is held while it
+    decides, so two runs for the town never decide it at once.
+    """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
+    held = hold_open(session, activation_id)
+    if held is None:
+        return VillageRelocationResult(village_code, 0, 0, 0, closed=True)
+    act = held
+    lock_village(session, village_code)
     scope = plan.level(act.level).relocate
     households = read_rows(
         session, Household, Household.village_code == village_code, order_by=Household.code
@@ -847,6 +939,7 @@ class ShelterResult:
     shortfall_households: int
     shortfall_people: int
     shelters_used: int
+    closed: bool = False  # the activation had ended: the step did nothing
 
 
 def assign_town_shelters(
@@ -859,8 +952,10 @@ def assign_town_shelters(
     taken (by this or any other active response) count against capacity.
     """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
-    lock_town_resources(session, act.town_code)
+    held = hold_town_open(session, activation_id)
+    if held is None:  # ended: its households go home, nobody is placed any more
+        return ShelterResult(0, 0, 0, 0, closed=True)
+    act = held
     shelters = list(session.exec(select(Shelter).where(Shelter.town_code == act.town_code)))
     occupied: dict[str, int] = defaultdict(int)
     for code, people in session.exec(
@@ -964,6 +1059,7 @@ class RoadResult:
     dispatched: int
     reopened: int
     waiting_for_machine: int
+    closed: bool = False  # the activation had ended: the step did nothing
 
 
 def clear_roads(
@@ -980,8 +1076,10 @@ def clear_roads(
     for the next blocked road, oldest first.
     """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
-    lock_town_resources(session, act.town_code)
+    held = hold_town_open(session, activation_id)
+    if held is None:
+        return RoadResult(0, 0, 0, 0, closed=True)
+    act = held
     preferred = plan.defaults.clearing_machinery
     segments = list(session.exec(select(RoadSegment).where(RoadSegment.town_code == act.town_code)))
     by_code = {s.code: s for s in segments}

@@ -68,7 +68,15 @@ def activate_plan(
             drill=drill,
             scenario=scenario,
         )
-    get_run_logger().info(
+    logger = get_run_logger()
+    if not result.open:
+        logger.warning(
+            "activation %s was stood down at %s: this trigger belongs to it, nothing is changed",
+            result.activation_id,
+            result.stood_down_at,
+        )
+        return result
+    logger.info(
         "activation %s level %s (%s), %d villages",
         result.activation_id,
         result.level,
@@ -98,7 +106,18 @@ def _each_village(villages: list[str], step: Callable[[Session, str], T]) -> lis
     for code in villages:
         with session_scope() as session:
             out.append(step(session, code))
+    if any(getattr(r, "closed", False) for r in out):
+        say_closed(f"{len(villages)} village(s)")
     return out
+
+
+def say_closed(what: str) -> None:
+    """The activation was stood down while this run went on: the step did nothing."""
+    get_run_logger().warning(
+        "the response was stood down meanwhile: nothing done for %s (no order, list or "
+        "report is written for a response that has ended)",
+        what,
+    )
 
 
 @task(
@@ -171,7 +190,9 @@ def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.Sh
         result = response.assign_town_shelters(
             session=session, activation_id=activation_id, plan=plan
         )
-    if result.shortfall_people:
+    if result.closed:
+        say_closed("shelters")
+    elif result.shortfall_people:
         get_run_logger().warning(
             "shelter shortfall: %d households, %d people need county support",
             result.shortfall_households,
@@ -223,13 +244,17 @@ def clear_roads(
     plan = load_plan(plan_name)
     if not reports:
         with session_scope() as session:  # nothing reported: only reopen what was cleared
-            return response.clear_roads(
+            result = response.clear_roads(
                 session=session, activation_id=activation_id, reports=reports, plan=plan
             )
-    with hold_machines(activation_id), session_scope() as session:
-        return response.clear_roads(
-            session=session, activation_id=activation_id, reports=reports, plan=plan
-        )
+    else:
+        with hold_machines(activation_id), session_scope() as session:
+            result = response.clear_roads(
+                session=session, activation_id=activation_id, reports=reports, plan=plan
+            )
+    if result.closed:
+        say_closed("roads")
+    return result
 
 
 @task(
@@ -239,14 +264,22 @@ def clear_roads(
     retry_delay_seconds=DB_RETRY_DELAYS,
     retry_condition_fn=not_bad_input,
 )
-def report_upward(activation_id: str, locale: str = "zh-CN", plan_name: str = "flood") -> str:
-    """Report upward: the initial report, then a follow-up whenever the figures changed."""
+def report_upward(
+    activation_id: str, locale: str = "zh-CN", plan_name: str = "flood"
+) -> str | None:
+    """Report upward: the initial report, then a follow-up whenever the figures changed.
+
+    None when the response has ended meanwhile (its final report was the last).
+    """
     plan = load_plan(plan_name)
     with session_scope() as session:
         report = reporting.report_upward(
             session=session, activation_id=activation_id, plan=plan, locale=locale
         )
-        return report.id
+    if report is None:
+        say_closed("the report upward")
+        return None
+    return report.id
 
 
 @task(
