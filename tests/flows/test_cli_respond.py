@@ -1,0 +1,103 @@
+"""The operator's commands: `sanqing respond`, `status`, `stand-down` (and `patrol` to end it)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from cli import app
+from sanqing.db import session_scope
+from sanqing.models import Activation, FeedRecord, Report
+from sanqing.settings import REPO_ROOT
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+SAMPLE = REPO_ROOT / "tests" / "data" / "feeds" / "cap" / "rainstorm_orange_zh_en.xml"
+
+
+def live_warning(tmp_path: Path, identifier: str = "CX-ORANGE-LIVE") -> Path:
+    """The sample orange warning, sent an hour ago and in force for a day."""
+    sent = datetime.now(UTC) - timedelta(hours=1)
+    xml = SAMPLE.read_text(encoding="utf-8")
+    for old in ("2026-07-12T18:30:00+08:00", "2026-07-12T19:00:00+08:00"):
+        xml = xml.replace(old, sent.isoformat(timespec="seconds"))
+    xml = xml.replace(
+        "2026-07-13T18:30:00+08:00", (sent + timedelta(days=1)).isoformat("T", "seconds")
+    )
+    xml = xml.replace("62122141600000_20260712183000_1", identifier)
+    path = tmp_path / f"{identifier}.xml"
+    path.write_text(xml, encoding="utf-8")
+    return path
+
+
+def sanqing(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output.replace("\n", "") if result.exit_code else result.output
+
+
+def status() -> list[dict[str, Any]]:
+    code, out = sanqing("status", "--json")
+    assert code == 0, out
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_respond_status_stand_down_and_patrol_then_a_new_start(db_url: str, tmp_path: Path) -> None:
+    warning = live_warning(tmp_path)
+    code, out = sanqing("respond", "--town", "jifeng", "--warning", str(warning))
+    assert code == 0, out
+    (first,) = status()
+    assert first["activation_id"] == "flood-621221106-CX-ORANGE-LIVE"
+    assert (first["level"], first["state"], first["drill"]) == ("II", "open", False)
+    assert first["warnings"] == ["CX-ORANGE-LIVE"] and first["ended_at"] is None
+    assert first["shelters"] and all(s["people"] <= s["capacity"] for s in first["shelters"])
+    assert sum(s["people"] for s in first["shelters"]) > 0
+    with session_scope() as s:
+        # stored as the watch stores it, and carried out: a later cancel finds it
+        (record,) = s.exec(select(FeedRecord)).all()
+        assert record.done and record.activation_id == first["activation_id"]
+
+    code, out = sanqing("stand-down", "--town", "jifeng", "--reason", "预警解除")
+    assert code == 0, out
+    assert "雨后巡查" in out and status()[0]["state"] == "open"  # waits for the patrol
+    code, out = sanqing("patrol", "--town", "jifeng", "--name", "张三")
+    assert code == 0, out
+    (ended,) = status()
+    assert ended["state"] == "stood_down" and ended["ended_at"]
+    with session_scope() as s:
+        kinds = [r.kind for r in s.exec(select(Report).order_by(Report.created_at))]
+        assert kinds[-1] == "final"
+
+    # the same warning again: its response has ended, nothing reopens
+    code, out = sanqing("respond", "--town", "jifeng", "--warning", str(warning))
+    assert code == 0, out
+    assert "已结束" in out
+    assert [a["state"] for a in status()] == ["stood_down"]
+
+    # a new start the same day opens a new response (not the old 终报 again)
+    code, out = sanqing("respond", "--town", "jifeng", "--level", "III")
+    assert code == 0, out
+    rows = status()
+    assert [r["state"] for r in rows] == ["open", "stood_down"]
+    assert rows[0]["level"] == "III" and rows[0]["activation_id"] != first["activation_id"]
+    with session_scope() as s:
+        assert len(s.exec(select(Activation)).all()) == 2
+        assert s.exec(select(Report).where(Report.activation_id == rows[0]["activation_id"])).all()
+
+
+def test_respond_refuses_what_it_cannot_answer_in_one_line(db_url: str, tmp_path: Path) -> None:
+    code, out = sanqing("respond", "--town", "jifeng")
+    assert code == 2 and "--level" in out
+    code, out = sanqing("respond", "--town", "nowhere", "--level", "II")
+    assert code == 2 and "nowhere" in out and "Traceback" not in out
+    cancel = REPO_ROOT / "tests" / "data" / "feeds" / "cap" / "rainstorm_cancel.xml"
+    code, out = sanqing("respond", "--town", "jifeng", "--warning", str(cancel))
+    assert code == 2 and "nothing to respond to" in out
+    code, out = sanqing("stand-down", "--town", "jifeng", "--reason", "x")
+    assert code == 2 and "no open response" in out
+    with session_scope() as s:
+        assert s.exec(select(Activation)).all() == []
