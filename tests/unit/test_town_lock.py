@@ -267,47 +267,36 @@ def test_a_new_manual_start_after_a_stand_down_opens_a_new_activation(db_url: st
     ensure_registry("jifeng")
     now = datetime(2026, 7, 12, 3, 0, tzinfo=UTC)
 
-    def start() -> response.ActivationResult:
+    def start(warning: WarningInfo | None = None) -> response.ActivationResult:
         with session_scope() as s:
             return response.activate_plan(
                 session=s,
                 town=find_town(s, "jifeng"),
                 plan=load_plan(),
                 level=Level.III,
-                warning=None,
+                warning=warning,
                 drill=False,
                 now=now,
             )
 
+    def end(act: response.ActivationResult) -> None:
+        with session_scope() as s:
+            response.stand_down(session=s, activation_id=act.activation_id, reason="解除")
+
     first = start()
     assert start().activation_id == first.activation_id  # a re-run continues it
-    with session_scope() as s:
-        response.stand_down(session=s, activation_id=first.activation_id, reason="解除")
+    end(first)
     second = start()
     assert second.created and second.open
     assert second.activation_id != first.activation_id
     assert start().activation_id == second.activation_id
+    end(second)
+    third = start()
+    assert third.activation_id not in (first.activation_id, second.activation_id)
+    end(third)
     # the same warning after its response ended is that ended response: nothing reopens
     w = WarningInfo(identifier="W-OLD", hazard="rainstorm", colour="orange")
-    with session_scope() as s:
-        response.stand_down(session=s, activation_id=second.activation_id, reason="解除")
-    with session_scope() as s:
-        old = response.activate_plan(
-            session=s,
-            town=find_town(s, "jifeng"),
-            plan=load_plan(),
-            level=Level.II,
-            warning=w,
-            drill=False,
-        )
-        response.stand_down(session=s, activation_id=old.activation_id, reason="解除")
-    with session_scope() as s:
-        again = response.activate_plan(
-            session=s,
-            town=find_town(s, "jifeng"),
-            plan=load_plan(),
-            level=Level.II,
-            warning=w,
-            drill=False,
-        )
+    old = start(w)
+    end(old)
+    again = start(w)
     assert again.activation_id == old.activation_id and not again.open and not again.created
