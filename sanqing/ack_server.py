@@ -1,8 +1,10 @@
 """The receiver of 收到 links (a cadre taps the link in a task and the chase stops) and
 of the SMS gateway's delivery receipts (``POST /receipt``).
 
-A small HTTP server (standard library): ``GET /ack?n=<notice>&t=<signature>``
-answers a short page in Chinese. Run it with ``sanqing ack-server`` (``sanqing
+A small HTTP server (standard library): ``GET /ack?n=<notice>&e=<expiry>&t=<signature>``
+answers a short page in Chinese: 200 confirmed (or confirmed before), 400 a cut or
+damaged link, 403 a forged one or one for another task, 410 an expired one; the
+refusals tell the cadre to call the duty room. Run it with ``sanqing ack-server`` (``sanqing
 serve`` starts it too when ``SANQING_ACK_URL`` is set); put it where the cadres'
 phones reach it and point ``SANQING_ACK_URL`` at it.
 """
@@ -16,10 +18,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sanqing.acknowledge import acknowledge_link
+from sanqing.acknowledge import LinkError, LinkExpired, LinkMalformed, acknowledge_link
 from sanqing.db import session_scope
 from sanqing.delivery import record_receipt
-from sanqing.errors import AnswerError
 from sanqing.settings import get_settings
 
 PAGE = (
@@ -27,6 +28,20 @@ PAGE = (
     '<meta name="viewport" content="width=device-width,initial-scale=1">'
     '<title>{title}</title><body style="font:20px sans-serif;margin:2em"><p>{text}</p></body></html>'
 )
+
+
+def _refusal(exc: LinkError) -> tuple[str, str]:
+    """The title and text of the page for a link that is not taken."""
+    call = (
+        f"请直接电话联系镇值班室（{exc.duty_phone}）"
+        if exc.duty_phone
+        else "请直接电话联系镇值班室"
+    )
+    if isinstance(exc, LinkExpired):
+        return "链接已过期", f"此确认链接已过期，{call}回复收到。"
+    if isinstance(exc, LinkMalformed):
+        return "链接不完整", f"链接不完整或已损坏（可能复制时被截断），{call}回复收到。"
+    return "链接无效", f"链接无效，不能用于确认此任务，{call}回复收到。"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -39,10 +54,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with session_scope() as session:
                 n = acknowledge_link(
-                    session, notice_id=query.get("n", ""), token=query.get("t", "")
+                    session,
+                    notice_id=query.get("n", ""),
+                    expires=query.get("e", ""),
+                    token=query.get("t", ""),
                 )
-        except AnswerError:
-            self._page(403, "链接无效", "链接无效或已过期，请电话回复镇值班室。")
+        except LinkError as exc:
+            self._page(exc.status, *_refusal(exc))
             return
         text = "已确认收到，谢谢！请按任务单落实。" if n else "此前已确认收到，无需重复确认。"
         self._page(200, "已确认收到", text)

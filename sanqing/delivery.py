@@ -219,9 +219,9 @@ def _renew(nid: str, owner: str, now: datetime, lease: timedelta) -> bool:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _message(n: Notice) -> Message:
+def _message(n: Notice, now: datetime) -> Message:
     text = n.body
-    if link := ack_link(n):  # a cadre's task: the link they tap to say 收到 (叫应)
+    if link := ack_link(n, now=now):  # a cadre's task: the link they tap to say 收到 (叫应)
         text += ("\n收到请点击确认：" if n.locale == "zh-CN" else "\nTap to confirm: ") + link
     return Message(
         key=n.id,
@@ -386,7 +386,7 @@ def _send_one(run: _Pass, sender: Sender, n: Notice) -> str:
     attempts = n.attempts + 1
     try:
         try:
-            result = sender.send(_message(n))
+            result = sender.send(_message(n, now()))
         except ChannelError:
             raise
         except Exception as exc:  # a sender's own bug or a full disk: retry this row
