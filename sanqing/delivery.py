@@ -502,16 +502,21 @@ def record_receipt(*, key: str, status: str, error: str = "", now: datetime | No
     if status not in ("delivered", "failed"):
         raise ValueError(f"receipt status must be delivered or failed, not {status!r}")
     now = now or utcnow()
+    if status == "delivered":
+        values: dict[str, Any] = {"status": NoticeStatus.DELIVERED.value, "delivered_at": now}
+    else:
+        values = {
+            "status": NoticeStatus.FAILED.value,
+            "last_error": f"gateway receipt: {error}"[:500],
+        }
     with session_scope() as session:
-        n = session.get(Notice, key)
-        if n is None:
+        if session.get(Notice, key) is None:
             return False
-        if n.status != NoticeStatus.SENT:  # pending, already receipted, acknowledged …
-            return True
-        if status == "delivered":
-            n.status, n.delivered_at = NoticeStatus.DELIVERED.value, now
-        else:
-            n.status = NoticeStatus.FAILED.value
-            n.last_error = f"gateway receipt: {error}"[:500]
-        session.add(n)
+        # Only a row still "sent" changes (pending, already receipted, acknowledged … stay):
+        # one conditional UPDATE, so two receipts at once cannot both apply.
+        session.execute(
+            update(Notice)
+            .where(col(Notice.id) == key, col(Notice.status) == NoticeStatus.SENT)
+            .values(**values)
+        )
         return True
