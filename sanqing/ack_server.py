@@ -68,6 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         try:
             self._ack()
+        except OSError:  # the connection itself broke: nothing to answer on
+            raise
         except Exception:  # a bug or the database: answer, never drop the connection
             logger.exception("ack server: GET /ack failed")
             self._page(500, "暂时无法确认", "系统暂时无法确认，请直接电话联系镇值班室回复收到。")
@@ -76,6 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
         """``POST /receipt`` from the SMS gateway: ``{"key": …, "status": "delivered"|"failed"}``."""
         try:
             self._receipt()
+        except OSError:
+            raise
         except Exception:
             logger.exception("ack server: POST /receipt failed")
             self._json(500, {"error": "internal error; send the receipt again later"})
@@ -122,7 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(413, {"error": f"a receipt is at most {MAX_BODY_BYTES} bytes"})
             return
         try:
-            body = json.loads(self.rfile.read(int(raw)))
+            data = self.rfile.read(int(raw))
+        except TimeoutError:  # fewer bytes than Content-Length said, then silence
+            self._json(408, {"error": "the body was shorter than Content-Length"})
+            return
+        try:
+            body = json.loads(data)
             known = record_receipt(
                 key=str(body["key"]), status=str(body["status"]), error=str(body.get("error", ""))
             )

@@ -217,7 +217,7 @@ def test_non_ascii_tokens_get_a_400_not_a_dropped_connection(
 
 @pytest.mark.parametrize(
     ("length", "status"),
-    [("-1", 400), ("lots", 400), (str(10**9), 413)],
+    [("-1", 400), ("lots", 400), (str(10**9), 413), ("100", 408)],
 )
 def test_a_bad_content_length_gets_an_answer(
     db_url: str, server: AckServer, length: str, status: int
