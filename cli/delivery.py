@@ -11,15 +11,29 @@ from cli.common import console
 
 def deliver(
     settle: Annotated[
-        float, typer.Option(help="Seconds to keep retrying what a channel refused for now.")
+        float,
+        typer.Option(
+            help="Seconds to keep retrying what a channel refused for now (backed-off rows).",
+        ),
     ] = 0,
 ) -> None:
-    """Send the outbox now through the configured channels (files where none is set)."""
+    """Send the outbox now through the configured channels (files where none is set).
+
+    Prints what this run did per channel, what expired, the outbox counts, and how
+    many messages are still pending (0 when everything went).
+    """
     from sanqing.db import init_db
     from sanqing.delivery import deliver_until_settled, outbox_counts
 
     init_db()
     stats = deliver_until_settled(settle_s=settle)
+    outbox = outbox_counts()
     console.print_json(
-        data={"this_pass": stats.as_dict(), "expired": stats.expired, "outbox": outbox_counts()}
+        data={
+            "this_pass": stats.as_dict(),
+            "expired": stats.expired,
+            "channels_down": sorted(stats.channels_down),
+            "outbox": outbox,
+            "pending": sum(counts.get("pending", 0) for counts in outbox.values()),
+        }
     )

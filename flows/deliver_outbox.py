@@ -62,8 +62,9 @@ def deliver_outbox(
 
     Sends every pending message of the outbox through its channel (the
     endpoints in the settings; files where none is set), once per idempotency
-    key, with retries and backoff; a channel that is down does not hold up the
-    others. Cadre tasks not acknowledged in time are resent or handed up the
+    key, with retries and backoff. The reports upward to the county go first;
+    every channel is sent at its own pace, so a slow or failing one (thousands
+    of SMS, a gateway that hangs) does not hold up the others. Cadre tasks not acknowledged in time are resent or handed up the
     chain first (叫应). Residents whose SMS failed or expired go on their cadre's
     call list, which goes out in the same run. Returns the outbox counts per channel.
     """

@@ -1,26 +1,45 @@
 """The receiver of 收到 links (a cadre taps the link in a task and the chase stops) and
 of the SMS gateway's delivery receipts (``POST /receipt``).
 
-A small HTTP server (standard library): ``GET /ack?n=<notice>&t=<signature>``
-answers a short page in Chinese. Run it with ``sanqing ack-server`` (``sanqing
-serve`` starts it too when ``SANQING_ACK_URL`` is set); put it where the cadres'
-phones reach it and point ``SANQING_ACK_URL`` at it.
+A small HTTP server (standard library): ``GET /ack?n=<notice>&e=<expiry>&t=<signature>``
+answers a short page in Chinese: 200 confirmed (or confirmed before), 400 a cut or
+damaged link, 403 a forged one or one for another task, 410 an expired one; the
+refusals tell the cadre to call the duty room. Run it with ``sanqing ack-server``
+(``sanqing serve`` starts it too when ``SANQING_ACK_URL`` is set); put it where the
+cadres' phones reach it and point ``SANQING_ACK_URL`` at it.
+
+It is built to stay up when many phones and a gateway's burst of receipts arrive at
+once: a fixed pool of workers (``SANQING_ACK_WORKERS``) handles the connections, the
+kernel holds up to ``LISTEN_BACKLOG`` more while they are busy, and a connection
+that goes silent is dropped after ``SANQING_ACK_SOCKET_TIMEOUT_S``. Every request
+gets an HTTP answer: bad bytes (a non-ASCII token or bearer, a wrong
+``Content-Length``) a 400 or 413, never a dropped connection.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from sanqing.acknowledge import acknowledge_link
+from sanqing.acknowledge import LinkError, LinkExpired, LinkMalformed, acknowledge_link
 from sanqing.db import session_scope
 from sanqing.delivery import record_receipt
-from sanqing.errors import AnswerError
 from sanqing.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+#: Connections the kernel holds while every worker is busy: a gateway's burst of receipts.
+LISTEN_BACKLOG = 256
+#: The largest request body taken (a receipt is about 100 bytes).
+MAX_BODY_BYTES = 64 * 1024
+#: How often a full server checks, while it waits for a free worker, whether it is closing.
+_WAIT_POLL_S = 0.5
 
 PAGE = (
     '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
@@ -29,8 +48,43 @@ PAGE = (
 )
 
 
+def _refusal(exc: LinkError) -> tuple[str, str]:
+    """The title and text of the page for a link that is not taken."""
+    call = (
+        f"请直接电话联系镇值班室（{exc.duty_phone}）"
+        if exc.duty_phone
+        else "请直接电话联系镇值班室"
+    )
+    if isinstance(exc, LinkExpired):
+        return "链接已过期", f"此确认链接已过期，{call}回复收到。"
+    if isinstance(exc, LinkMalformed):
+        return "链接不完整", f"链接不完整或已损坏（可能复制时被截断），{call}回复收到。"
+    return "链接无效", f"链接无效，不能用于确认此任务，{call}回复收到。"
+
+
 class _Handler(BaseHTTPRequestHandler):
+    timeout = 10.0  # each server sets its own (settings.ack_socket_timeout_s)
+
     def do_GET(self) -> None:
+        try:
+            self._ack()
+        except OSError:  # the connection itself broke: nothing to answer on
+            raise
+        except Exception:  # a bug or the database: answer, never drop the connection
+            logger.exception("ack server: GET /ack failed")
+            self._page(500, "暂时无法确认", "系统暂时无法确认，请直接电话联系镇值班室回复收到。")
+
+    def do_POST(self) -> None:
+        """``POST /receipt`` from the SMS gateway: ``{"key": …, "status": "delivered"|"failed"}``."""
+        try:
+            self._receipt()
+        except OSError:
+            raise
+        except Exception:
+            logger.exception("ack server: POST /receipt failed")
+            self._json(500, {"error": "internal error; send the receipt again later"})
+
+    def _ack(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         if url.path.rstrip("/") != "/ack":
             self._page(404, "未找到", "未找到该页面。")
@@ -39,32 +93,50 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with session_scope() as session:
                 n = acknowledge_link(
-                    session, notice_id=query.get("n", ""), token=query.get("t", "")
+                    session,
+                    notice_id=query.get("n", ""),
+                    expires=query.get("e", ""),
+                    token=query.get("t", ""),
                 )
-        except AnswerError:
-            self._page(403, "链接无效", "链接无效或已过期，请电话回复镇值班室。")
+        except LinkError as exc:
+            self._page(exc.status, *_refusal(exc))
             return
         text = "已确认收到，谢谢！请按任务单落实。" if n else "此前已确认收到，无需重复确认。"
         self._page(200, "已确认收到", text)
 
-    def do_POST(self) -> None:
-        """``POST /receipt`` from the SMS gateway: ``{"key": …, "status": "delivered"|"failed"}``."""
+    def _receipt(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         token = get_settings().receipt_token
         if url.path.rstrip("/") != "/receipt":
             self._json(404, {"error": "not found"})
             return
-        given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not token or not hmac.compare_digest(given, token):
+        auth = self.headers.get("Authorization", "")
+        if not auth.isascii():  # compare_digest refuses non-ASCII str: answer, do not crash
+            self._json(400, {"error": "the Authorization header must be ASCII: Bearer <token>"})
+            return
+        given = auth.removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
             self._json(401, {"error": "bad token"})
             return
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isascii() or not raw.isdigit():
+            self._json(400, {"error": "Content-Length must be a number of bytes"})
+            return
+        if int(raw) > MAX_BODY_BYTES:
+            self._json(413, {"error": f"a receipt is at most {MAX_BODY_BYTES} bytes"})
+            return
         try:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            data = self.rfile.read(int(raw))
+        except TimeoutError:  # fewer bytes than Content-Length said, then silence
+            self._json(408, {"error": "the body was shorter than Content-Length"})
+            return
+        try:
+            body = json.loads(data)
             known = record_receipt(
                 key=str(body["key"]), status=str(body["status"]), error=str(body.get("error", ""))
             )
         except (ValueError, KeyError, TypeError) as exc:
-            self._json(400, {"error": type(exc).__name__})
+            self._json(400, {"error": f"{type(exc).__name__}: expected {{key, status}}"})
             return
         self._json(200 if known else 404, {"ok": known})
 
@@ -88,11 +160,73 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the query carries the signature: keep it out of the console
 
 
-class AckServer(ThreadingHTTPServer):
-    daemon_threads = True
+class AckServer(HTTPServer):
+    """The receiver, with a bounded pool of workers and a listen backlog for bursts."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8765) -> None:
-        super().__init__((host, port), _Handler)
+    request_queue_size = LISTEN_BACKLOG
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        workers: int | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        settings = get_settings()
+        self.workers = workers or settings.ack_workers
+        timeout = timeout_s or settings.ack_socket_timeout_s
+        # A handler class per server: the socket timeout is a class attribute in socketserver.
+        handler = type("_Handler", (_Handler,), {"timeout": timeout})
+        super().__init__((host, port), handler)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ack-server-worker")
+        # Connections accepted but not yet finished; when all are taken the accept loop
+        # waits, and new connections wait in the kernel's backlog instead of in memory.
+        self._slots = threading.BoundedSemaphore(self.workers * 2)
+        self._closing = threading.Event()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to a worker, waiting for a free slot first."""
+        while not self._slots.acquire(timeout=_WAIT_POLL_S):
+            if self._closing.is_set():
+                self.shutdown_request(request)
+                return
+        try:
+            self._pool.submit(self._work, request, client_address)
+        except RuntimeError:  # the pool is shut down: the server is closing
+            self._slots.release()
+            self.shutdown_request(request)
+
+    def _work(self, request: Any, client_address: Any) -> None:
+        try:
+            if not self._closing.is_set():  # closing: queued connections are just closed
+                self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke (the client went away): one line, no traceback."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # a reset, a broken pipe, a timeout while answering
+            logger.info("ack server: connection ended early (%s)", type(exc).__name__)
+        else:
+            logger.exception("ack server: request failed")
+
+    def shutdown(self) -> None:
+        """Stop the serve loop, also when it waits for a free worker."""
+        self._closing.set()
+        super().shutdown()
+
+    def server_close(self) -> None:
+        """Stop listening; the workers finish the requests they hold (within the timeout)."""
+        self._closing.set()
+        super().server_close()
+        self._pool.shutdown(wait=True)
 
     @property
     def url(self) -> str:

@@ -1,8 +1,10 @@
 """叫应: a task sent to a responsible cadre must be answered, or it goes up the chain.
 
 A cadre's task list (and a call list or an escalation list) counts as answered
-when the cadre acknowledges it (``acknowledge``: the control room's form, or
-``sanqing ack``). Not answered within ``within_minutes`` of being sent: it is
+when the cadre acknowledges it: ``acknowledge`` (the control room's form, or
+``sanqing ack``) answers everything the cadre has been sent; the signed 收到 link
+in a message (``acknowledge_link``) answers that message's task only, and only
+until the link expires. Not answered within ``within_minutes`` of being sent: it is
 sent again (``resends`` times), then handed to the next person of the chain
 (by default grid member → village cadre → first secretary → town leader), one
 step per period, each with the original task. Every step goes into the timeline.
@@ -15,14 +17,23 @@ import hashlib
 import hmac
 import urllib.parse
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
 from sanqing.errors import AnswerError
-from sanqing.models import Cadre, Channel, Notice, NoticeStatus, Village, utcnow
+from sanqing.models import (
+    Activation,
+    Cadre,
+    Channel,
+    Notice,
+    NoticeStatus,
+    Town,
+    Village,
+    utcnow,
+)
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
 from sanqing.response import get_activation, log_event
@@ -31,6 +42,8 @@ from sanqing.settings import get_settings
 #: What a cadre must answer: their task list, call list and escalation lists.
 NEEDS_ACK = (Channel.TASK_LIST.value, Channel.PHONE_CALL.value)
 SENT = (NoticeStatus.SENT.value, NoticeStatus.DELIVERED.value)
+#: Purposes of the copies the chase makes of an unanswered task (payload "original").
+COPIES = ("ack_resend", "ack_forward")
 ROLE_ZH = {
     "grid_member": "网格员",
     "village_cadre": "村干部",
@@ -57,7 +70,7 @@ def _originals(session: Session, activation_id: str) -> list[Notice]:
                 Notice.activation_id == activation_id,
                 col(Notice.channel).in_(NEEDS_ACK),
                 Notice.audience == "cadre",
-                col(Notice.purpose).not_in(["ack_resend", "ack_forward"]),
+                col(Notice.purpose).not_in(COPIES),
             )
             .order_by(col(Notice.created_at), col(Notice.id))
         )
@@ -84,7 +97,7 @@ def chase(
         session.exec(
             select(Notice.id).where(
                 Notice.activation_id == activation_id,
-                col(Notice.purpose).in_(["ack_resend", "ack_forward"]),
+                col(Notice.purpose).in_(COPIES),
             )
         )
     )
@@ -277,39 +290,142 @@ def acknowledge(
 
 
 # --- the 收到 link --------------------------------------------------------------------------
+#
+# A link names one notice and when it stops working: ``?n=<notice id>&e=<expiry, Unix
+# seconds>&t=<signature>``, the signature being over ``<notice id>|<expiry>``, so neither
+# can be changed. Tapped, it acknowledges that notice only (and, for a resend or a
+# hand-up, the task it copies): a task sent later, or a newer version of the list,
+# still needs its own answer.
+
+#: Hex digits of the signature in a link (128 bits).
+TOKEN_HEX = 32
+_HEX = frozenset("0123456789abcdef")
 
 
-def ack_token(notice_id: str, secret: str) -> str:
-    """The signature that makes a 收到 link unguessable (HMAC-SHA256, 20 hex digits)."""
-    return hmac.new(secret.encode(), notice_id.encode(), hashlib.sha256).hexdigest()[:20]
+class LinkError(AnswerError):
+    """A 收到 link that cannot be taken; ``status`` is the HTTP answer to it."""
+
+    status = 403
+
+    def __init__(self, reason: str, *, duty_phone: str = "") -> None:
+        super().__init__([reason])
+        self.duty_phone = duty_phone  # the town's duty room, when the link names a known task
 
 
-def ack_link(notice: Notice) -> str | None:
-    """The link a cadre taps to say 收到, when ``SANQING_ACK_URL`` and the secret are set."""
+class LinkMalformed(LinkError):
+    """Parts of the link are missing or cut (or it is a link of the old kind, without expiry)."""
+
+    status = 400
+
+
+class LinkForged(LinkError):
+    """The signature does not fit: the link was altered, or names another task."""
+
+    status = 403
+
+
+class LinkExpired(LinkError):
+    """A genuine link, tapped after its expiry."""
+
+    status = 410
+
+
+def ack_token(notice_id: str, expires: int | str, secret: str) -> str:
+    """The signature of a 收到 link: HMAC-SHA256 over ``<notice id>|<expiry>``."""
+    message = f"{notice_id}|{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:TOKEN_HEX]
+
+
+def ack_link(notice: Notice, *, now: datetime | None = None) -> str | None:
+    """The link a cadre taps to say 收到, when ``SANQING_ACK_URL`` and the secret are set.
+
+    ``now`` is when the notice is sent: the link works ``ack_link_ttl_hours`` from then.
+    """
     settings = get_settings()
     if not (settings.ack_url and settings.ack_secret):
         return None
     if notice.channel not in NEEDS_ACK or notice.audience != "cadre":
         return None
-    query = urllib.parse.urlencode({"n": notice.id, "t": ack_token(notice.id, settings.ack_secret)})
+    expires = int(((now or utcnow()) + timedelta(hours=settings.ack_link_ttl_hours)).timestamp())
+    token = ack_token(notice.id, expires, settings.ack_secret)
+    query = urllib.parse.urlencode({"n": notice.id, "e": expires, "t": token})
     sep = "&" if "?" in settings.ack_url else "?"
     return f"{settings.ack_url}{sep}{query}"
 
 
 def acknowledge_link(
-    session: Session, *, notice_id: str, token: str, now: datetime | None = None
+    session: Session, *, notice_id: str, expires: str, token: str, now: datetime | None = None
 ) -> int:
-    """A tapped 收到 link: check its signature, then the cadre's tasks count as answered."""
+    """A tapped 收到 link: check it, then its task counts as answered.
+
+    Returns how many notices it acknowledged (0: it was answered before). Raises
+    LinkMalformed, LinkForged or LinkExpired (each a LinkError with its HTTP status).
+    """
+    now = now or utcnow()
     secret = get_settings().ack_secret
-    if not secret or not hmac.compare_digest(ack_token(notice_id, secret), token):
-        raise AnswerError(["the link is not valid (signature)"])
+    if not secret:
+        raise LinkForged("收到 links are not enabled here (no SANQING_ACK_SECRET)")
+    if not notice_id or not expires.isascii() or not expires.isdigit():
+        raise LinkMalformed("the link lacks its task or expiry (or was cut short)")
+    if not token.isascii() or len(token) != TOKEN_HEX or not set(token) <= _HEX:
+        raise LinkMalformed("the link's signature is cut short or damaged")
+    # compare bytes: compare_digest refuses str with non-ASCII characters
+    if not hmac.compare_digest(ack_token(notice_id, expires, secret).encode(), token.encode()):
+        raise LinkForged("the link is not valid (signature)")
     notice = session.get(Notice, notice_id)
     if notice is None or notice.channel not in NEEDS_ACK:
-        raise AnswerError(["the link names no task"])
-    return acknowledge(
-        session,
-        activation_id=notice.activation_id,
-        cadre=notice.recipient,
-        note="点击链接确认",
-        now=now,
+        raise LinkForged("the link names no task")
+    if int(expires) <= now.timestamp():
+        until = datetime.fromtimestamp(int(expires), tz=UTC).isoformat()
+        raise LinkExpired(f"the link expired at {until}", duty_phone=_duty_phone(session, notice))
+    return _acknowledge_notice(session, notice, now=now)
+
+
+def _duty_phone(session: Session, notice: Notice) -> str:
+    act = session.get(Activation, notice.activation_id)
+    town = session.get(Town, act.town_code) if act else None
+    return town.duty_phone if town else ""
+
+
+def _acknowledge_notice(session: Session, notice: Notice, *, now: datetime) -> int:
+    """Mark this notice answered, with the task it copies and that task's other copies.
+
+    Conditional updates: two taps at once acknowledge (and log) once.
+    """
+    original = (notice.payload or {}).get("original") if notice.purpose in COPIES else None
+    root = str(original or notice.id)
+    ids = [
+        notice.id,
+        root,
+        *session.exec(
+            select(Notice.id).where(
+                col(Notice.id).startswith(root + ":"), col(Notice.purpose).in_(COPIES)
+            )
+        ),
+    ]
+    unanswered = and_(col(Notice.id).in_(ids), col(Notice.acknowledged_at).is_(None))
+    session.execute(
+        update(Notice)
+        .where(unanswered, col(Notice.status).in_(SENT))
+        .values(status=NoticeStatus.ACKNOWLEDGED.value)
     )
+    # a row whose send is not recorded yet (or failed after) keeps its status; it is answered
+    done = session.execute(update(Notice).where(unanswered).values(acknowledged_at=now))
+    count = int(done.rowcount)  # type: ignore[attr-defined]
+    if count:
+        act = get_activation(session, notice.activation_id)
+        cadre = session.exec(
+            select(Cadre).where(Cadre.town_code == act.town_code, Cadre.code == notice.recipient)
+        ).first()
+        who = {cadre.code: cadre} if cadre else {}
+        log_event(
+            session,
+            activation_id=notice.activation_id,
+            key=f"acked:{notice.id}",
+            actor=cadre.name if cadre else notice.recipient,
+            action="已叫应",
+            detail=f"{_who(who, notice.recipient)}点击链接确认收到任务",
+            at=now,
+            simulated=act.drill,
+        )
+    return count

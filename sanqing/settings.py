@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, NonNegativeFloat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The checkout (or installed tree) that holds ``config/`` and ``templates/``.
@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(6, ge=1, description="Tries per message before failed.")
     pause_poll_s: int = Field(
         2, ge=1, le=60, description="How often a run waiting for an answer checks for it."
+    )
+    # --- delivery under faults (issue 9): retries, 收到 links, the ack server ----------------
+    delivery_backoff_s: tuple[NonNegativeFloat, ...] | None = Field(
+        None,
+        min_length=1,
+        description="Seconds before the n-th retry, as JSON ([5, 30, 120]); the last repeats. "
+        "Unset: 5 s, 30 s, 2 min, 5 min, 15 min.",
+    )
+    ack_link_ttl_hours: float = Field(
+        24, gt=0, description="A 收到 link works this long after the task was sent."
+    )
+    ack_workers: int = Field(
+        16, ge=1, le=256, description="Requests the ack server handles at once."
+    )
+    ack_socket_timeout_s: float = Field(
+        10, gt=0, description="The ack server drops a connection silent this long."
     )
 
     @property

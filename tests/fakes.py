@@ -8,22 +8,30 @@ Usage, from a fixture or plain code::
         ...
         assert ep.requests[-1].headers["idempotency-key"] == "k1"
 
-Every request is recorded, failed ones too. A request counts as delivered when it
-was answered 2xx without a nonzero ``errcode`` (the robots' way of refusing).
-With ``dedupe=True`` a repeated ``Idempotency-Key`` gets the first answer again, is
-counted in ``duplicates`` and is not delivered again; without it, a repeat is
-delivered again (what a robot does) and also counted in ``duplicates``.
+Every request is recorded, failed ones too, with its place in one arrival order
+shared by all fakes of the process (``seq``), so a test can say which of two
+endpoints got what first. A request counts as delivered when it was answered 2xx
+without a nonzero ``errcode`` (the robots' way of refusing). With ``dedupe=True`` a
+repeated ``Idempotency-Key`` gets the first answer again, is counted in
+``duplicates`` and is not delivered again; without it, a repeat is delivered again
+(what a robot does) and also counted in ``duplicates``. ``accepted`` counts, per
+key, the answers that delivered it (more than one only where nothing de-duplicates).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
+
+#: One arrival order across every fake endpoint of the process (itertools.count is atomic).
+_ARRIVALS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Recorded:
     key: str | None  # the Idempotency-Key header
     status: int  # what the fake answered
     duplicate: bool = False  # answered from the de-duplication cache
+    seq: int = 0  # place in the arrival order shared by all fakes
 
 
 class _Server(ThreadingHTTPServer):
@@ -80,9 +89,11 @@ class FakeEndpoint:
         self._requests: list[Recorded] = []
         self._failures: list[tuple[int, Any]] = []  # (status, body) for the next requests
         self._delays: list[float] = []  # seconds, for the next requests
+        self._every: tuple[int, int] | None = None  # (n, status): fail every n-th request
         self._answers: dict[str, tuple[int, Any]] = {}  # Idempotency-Key → first answer
         self._ids = 0
         self.delivered: dict[str, Any] = {}  # Idempotency-Key → body, first delivery
+        self.accepted: Counter[str] = Counter()  # Idempotency-Key → answers that delivered it
         self.duplicates = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -137,6 +148,11 @@ class FakeEndpoint:
         with self._lock:
             self._failures += [(status, body or {"error": f"fake failure {status}"})] * n
 
+    def fail_every(self, n: int, status: int = 503) -> None:
+        """From now on answer every ``n``-th request with ``status`` (a flaky gateway)."""
+        with self._lock:
+            self._every = (n, status)
+
     def delay_next(self, n: int, seconds: float) -> None:
         """Hold the answer to the next ``n`` requests for ``seconds`` (to make clients time out).
 
@@ -175,10 +191,13 @@ class FakeEndpoint:
         headers = {k.lower(): v for k, v in h.headers.items()}
         key = headers.get("idempotency-key")
         with self._lock:
+            seq = next(_ARRIVALS)
             delay = self._delays.pop(0) if self._delays else 0.0
             duplicate = False
             if self._failures:
                 status, answer = self._failures.pop(0)
+            elif self._every and (len(self._requests) + 1) % self._every[0] == 0:
+                status, answer = self._every[1], {"error": f"fake failure {self._every[1]}"}
             elif self.dedupe and key is not None and key in self._answers:
                 (status, answer), duplicate = self._answers[key], True
                 self.duplicates += 1
@@ -192,6 +211,7 @@ class FakeEndpoint:
                         self.duplicates += 1  # delivered twice: nothing de-duplicated it
                     else:
                         self.delivered[k] = body
+                    self.accepted[k] += 1
                     if self.dedupe and key is not None:
                         self._answers[key] = (status, answer)
             self._requests.append(
@@ -205,6 +225,7 @@ class FakeEndpoint:
                     key=key,
                     status=status,
                     duplicate=duplicate,
+                    seq=seq,
                 )
             )
         if delay:

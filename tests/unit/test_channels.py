@@ -94,6 +94,22 @@ def test_fake_endpoint_without_dedupe_delivers_twice() -> None:
     assert ep.duplicates == 1  # the third request was delivered again
 
 
+def test_fake_endpoint_fails_every_third_request_and_orders_arrivals() -> None:
+    with FakeEndpoint(dedupe=True) as a, FakeEndpoint() as b, httpx.Client() as http:
+        a.fail_every(3, status=503)
+        codes = [
+            http.post(a.url(), json={}, headers={"Idempotency-Key": f"k{i}"}).status_code
+            for i in range(6)
+        ]
+        http.post(b.url(), json={}, headers={"Idempotency-Key": "other"})
+        http.post(a.url(), json={}, headers={"Idempotency-Key": "k2"})  # k2 failed before
+    assert codes == [200, 200, 503, 200, 200, 503]
+    assert set(a.delivered) == {"k0", "k1", "k3", "k4", "k2"}
+    assert set(a.accepted.values()) == {1}
+    seqs = [r.seq for r in a.requests]
+    assert seqs == sorted(seqs) and a.requests[5].seq < b.requests[0].seq < a.requests[6].seq
+
+
 # --- SMS gateway -------------------------------------------------------------------------------
 
 

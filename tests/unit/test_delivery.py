@@ -459,3 +459,61 @@ def test_a_busy_day_is_no_zero_report_even_after_a_fresh_follow_up(db_url: str) 
         assert follow.kind == "follow_up"
         daily = reporting.daily_report(session=s, activation_id=act, plan=plan, now=later)
     assert daily is not None and "零报告" not in daily.text and not daily.late
+
+
+def test_a_rate_limited_channel_claims_no_more_than_it_sends_within_its_lease(
+    db_url: str,
+) -> None:
+    from sanqing.channels.http import RateLimiter
+
+    act = activate(Level.II)
+    ids = put_notices(act, 60, channel="task_list")
+    clock = Clock(NOW)
+
+    def advance(seconds: float) -> None:
+        clock.t += timedelta(seconds=seconds)
+
+    class Robot(FakeSender):
+        """A group robot: 0.3 posts a second (20 a minute), as DingTalk allows."""
+
+        limiter = RateLimiter(0.3, clock=lambda: clock.t.timestamp(), sleep=advance)
+
+        def send(self, msg: Message) -> SendResult:
+            self.limiter.acquire()
+            return super().send(msg)
+
+    robot = Robot("task_list")
+    stats = deliver_outbox({"task_list": robot}, now=clock, lease=timedelta(seconds=120))
+    # 60 posts take 200 s, longer than a lease: claimed all at once, the later rows would
+    # lose their lease while they wait (and be skipped); claimed in small batches none does
+    assert stats.by_channel["task_list"] == {"sent": 60}
+    assert sorted(m.key for m in robot.sent) == ids
+
+
+def test_settling_leaves_a_misconfigured_channel_alone_and_retries_the_others(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sanqing.delivery import deliver_until_settled
+    from sanqing.models import utcnow
+    from sanqing.settings import get_settings
+
+    monkeypatch.setenv("SANQING_DELIVERY_BACKOFF_S", "[0.05]")
+    get_settings.cache_clear()
+    act = activate(Level.II)
+    sms_ids = put_notices(act, 3, at=utcnow())
+    group_ids = put_notices(act, 2, channel="wechat", at=utcnow())
+    tried: list[str] = []
+
+    class Unauthorized(FakeSender):
+        def send(self, msg: Message) -> SendResult:
+            tried.append(msg.key)
+            raise ChannelError("sms: HTTP 401", retryable=False, channel_wide=True)
+
+    group = FakeSender("wechat", fail=[True])  # the first post fails for now
+    stats = deliver_until_settled(
+        activation_id=act, settle_s=30, senders={"sms": Unauthorized("sms"), "wechat": group}
+    )
+    assert sorted(m.key for m in group.sent) == group_ids  # retried after its backoff
+    assert len(tried) == 1  # a wrong key is not tried again and again while settling
+    assert stats.by_channel["sms"]["channel_error"] == 1 and "sms" in stats.channels_down
+    assert set(statuses(sms_ids).values()) == {"pending"}
