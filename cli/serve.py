@@ -61,7 +61,9 @@ def serve(
     prepare_prefect_env(settings)
     server = None
     if not external:
-        server = LocalPrefectServer(settings.data_dir / "prefect-server", host=host, port=port)
+        server = LocalPrefectServer(
+            settings.data_dir / "prefect-server", host=host, port=port, ui=None
+        )
         try:
             server.check_port()
         except SanqingError as exc:

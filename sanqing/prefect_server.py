@@ -88,6 +88,8 @@ def port_in_use(host: str, port: int) -> bool:
 class LocalPrefectServer:
     """``prefect server start`` on ``host:port`` with its home (database, logs) in ``home``.
 
+    ``ui=None`` leaves the UI to ``PREFECT_UI_ENABLED`` (on unless it says otherwise).
+
     Start it from the thread that lives as long as it should (the main thread): the
     kernel stops it when the starting *thread* ends.
     """
@@ -99,7 +101,7 @@ class LocalPrefectServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         database_url: str | None = None,
-        ui: bool = True,
+        ui: bool | None = True,
     ) -> None:
         self.home = home
         self.host = host
@@ -112,10 +114,11 @@ class LocalPrefectServer:
             "PREFECT_SERVER_API_HOST": host,
             "PREFECT_SERVER_API_PORT": str(self.port),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "true" if ui else "false",
             "DO_NOT_TRACK": "1",
             "PREFECT_LOGGING_LEVEL": "WARNING",
         }
+        if ui is not None:  # None: as PREFECT_UI_ENABLED says (on by default)
+            self.env["PREFECT_UI_ENABLED"] = "true" if ui else "false"
         if database_url:
             self.env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
         self.env.pop("PREFECT_API_URL", None)
