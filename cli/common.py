@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -76,7 +77,7 @@ def local_prefect_api() -> Iterator[None]:
     port under ``PREFECT_HOME`` that the kernel stops with this process. Call
     ``prepare_prefect_env`` first; enter this from the main thread.
     """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     from sanqing.prefect_server import LocalPrefectServer
 
@@ -87,5 +88,11 @@ def local_prefect_api() -> Iterator[None]:
     server.start()
     # Stopped at exit, after Prefect's exit hooks have sent the run's last logs and events.
     atexit.register(server.stop)
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+    updates: dict[Any, Any] = {PREFECT_API_URL: server.api_url}
+    # A password set for `serve` (PREFECT_SERVER_API_AUTH_STRING) reaches this server too.
+    if (auth := os.environ.get("PREFECT_SERVER_API_AUTH_STRING")) and not (
+        PREFECT_API_AUTH_STRING.value()
+    ):
+        updates[PREFECT_API_AUTH_STRING] = auth
+    with temporary_settings(updates=updates):
         yield

@@ -81,6 +81,21 @@ def wait_until(what: str, check: object, timeout: float, log: Path | None = None
         time.sleep(0.3)
 
 
+def activations(db_url: str) -> int:
+    """Activations in the drill's database (0 while it is not there yet)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM activation")).scalar_one())
+    except SQLAlchemyError:
+        return 0
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def reaper() -> Iterator[list[int]]:
     """Pids to SIGKILL at the end, whatever the test found: no test leaves a server behind."""
@@ -133,11 +148,16 @@ def test_a_killed_drill_leaves_no_prefect_server_behind(
 ) -> None:
     # A data directory that does not exist yet: nothing but the start-up creates it
     # when the app database is PostgreSQL (Prefect's local API could not start: 98 s).
-    env = os.environ | {"SANQING_DATA_DIR": str(tmp_path / "fresh" / "data")}
-    for name in ("PREFECT_API_URL", "PREFECT_HOME"):
+    # A password in the environment for `serve` must not lock the drill out of its server.
+    env = os.environ | {
+        "SANQING_DATA_DIR": str(tmp_path / "fresh" / "data"),
+        "PREFECT_SERVER_API_AUTH_STRING": "duty:flood-2026",
+    }
+    for name in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_API_AUTH_STRING"):
         env.pop(name, None)
     if db_url.startswith("sqlite"):
         env.pop("SANQING_DATABASE_URL", None)  # the default: a file in the data directory
+        db_url = f"sqlite:///{tmp_path / 'fresh' / 'data' / 'sanqing.db'}"
     log = tmp_path / "drill.log"
     with open(log, "wb") as out:
         drill = subprocess.Popen(
@@ -161,6 +181,14 @@ def test_a_killed_drill_leaves_no_prefect_server_behind(
         return bool(servers)
 
     wait_until("a Prefect server under the drill", a_server_listens, START_TIMEOUT_S, log)
+
+    # Killed mid-run: the flow has opened the drill's activation (so the server let it in).
+    def opened() -> bool:
+        if drill.poll() is not None:
+            pytest.fail(f"the drill ended before it activated the plan: {log.read_text()}")
+        return activations(db_url) > 0
+
+    wait_until("the drill's activation", opened, START_TIMEOUT_S, log)
     below = children(drill.pid)
     drill.send_signal(signal.SIGKILL)
     drill.wait()
