@@ -82,11 +82,12 @@ def test_inside_joins_safe_components_and_refuses_a_way_out(tmp_path: Path) -> N
     assert isinstance(caught.value, SanqingError) and str(root) in str(caught.value)
 
 
-def _hostile_names() -> None:
+def _hostile_names(db_url: str) -> None:
     """Give the registry names a careless or hostile ledger could hold."""
+    nul = "\x00" if db_url.startswith("sqlite") else "\x07"  # PostgreSQL text takes no NUL
     with session_scope() as s:
         villages = list(s.exec(select(Village).order_by(Village.code)))
-        names = ["../../../../x", "a\x00b", "\u202e村", "名" * 300, "..", "[/red]x"]
+        names = ["../../../../x", f"a{nul}b", "\u202e村", "名" * 300, "..", "[/red]x"]
         for v, name in zip(villages, names, strict=False):
             v.name = name
             s.add(v)
@@ -102,7 +103,7 @@ def test_every_file_of_a_hostile_registry_lands_under_the_folder(
     db_url: str, tmp_path: Path
 ) -> None:
     act = activate(Level.II)
-    _hostile_names()
+    _hostile_names(db_url)
     with session_scope() as s:
         villages = [v.code for v in s.exec(select(Village).order_by(Village.code))]
         cadres = list(s.exec(select(Cadre).where(Cadre.village_code == villages[0])))
@@ -158,7 +159,7 @@ def test_every_file_of_a_hostile_registry_lands_under_the_folder(
     with session_scope() as s:
         written = deliver_to_files(session=s, activation_id=act, out_dir=out)
     assert sum(written.notices.values()) == len(villages) * len(channels) * 2
-    assert set(os.listdir(tmp_path)) == {"a", "data"} and os.listdir(tmp_path / "a") == ["b"]
+    assert set(os.listdir(tmp_path)) - {"data"} == {"a"} and os.listdir(tmp_path / "a") == ["b"]
     assert os.listdir(tmp_path / "a" / "b") == ["out"]
     files = [p for p in out.rglob("*") if p.is_file()]
     assert files
