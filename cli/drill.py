@@ -31,7 +31,10 @@ DRILL_SETTLE_S = 60.0
 def drill(
     scenario: Annotated[
         Path | None,
-        typer.Option(help="Scenario file (default: config/scenarios/orange-rainstorm.yaml)."),
+        typer.Option(
+            help="A scenario name from config/scenarios/, or a .yaml file anywhere "
+            "(default: orange-rainstorm)."
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option(help="Folder for notices/, reports/ and summary.json.")
