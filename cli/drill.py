@@ -10,7 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cli.common import console, err, fail, prepare_prefect_env
+from cli.common import (
+    check_folders,
+    console,
+    err,
+    fail,
+    local_prefect_api,
+    plain,
+    prepare_prefect_env,
+)
 from sanqing.errors import SanqingError
 from sanqing.plans import Level
 from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES, get_settings
@@ -23,7 +31,10 @@ DRILL_SETTLE_S = 60.0
 def drill(
     scenario: Annotated[
         Path | None,
-        typer.Option(help="Scenario file (default: config/scenarios/orange-rainstorm.yaml)."),
+        typer.Option(
+            help="A scenario name from config/scenarios/, or a .yaml file anywhere "
+            "(default: orange-rainstorm)."
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option(help="Folder for notices/, reports/ and summary.json.")
@@ -45,22 +56,26 @@ def drill(
     from sanqing.scenarios import load_scenario
 
     settings = get_settings()
-    prepare_prefect_env(settings)
     if locale not in SUPPORTED_LOCALES:
         raise fail(
             ValueError(f"--locale must be one of {', '.join(SUPPORTED_LOCALES)}, not {locale!r}")
         )
+    # Before any work: the folders take files, the scenario reads, the registry loads.
+    check_folders(settings, (out, "--out folder"))
+    prepare_prefect_env(settings)
     try:
         sc = load_scenario(scenario)
         with console.status("建立数据库并载入乡镇台账 / loading the registry…"):
             ensure_registry(sc.town)
         started = time.perf_counter()
-        with console.status("启动 Prefect 本地 API 并运行预案 / running the plan under Prefect…"):
+        with (
+            console.status("启动 Prefect 本地 API 并运行预案 / running the plan under Prefect…"),
+            local_prefect_api(),
+        ):
             from flows.drill import drill as drill_flow
 
-            figures = drill_flow(
-                scenario=str(scenario) if scenario else sc.name, level=level, locale=locale
-            )
+            # sc.ref: its name, or the file's absolute path; the flow run reads the same file
+            figures = drill_flow(scenario=sc.ref, level=level, locale=locale)
         elapsed = time.perf_counter() - started
         activation_id = figures["activation_id"]
         endpoints = configured_endpoints(settings)
@@ -90,18 +105,19 @@ def drill(
 
 
 def _print_summary(s: dict[str, Any], files: int) -> None:
+    # Names come from the registry: every cell and line is shown as written, never as markup.
     title = (
         f"【演练】{s['town']} 防汛{s['level']}级应急响应"
         if s["drill"]
         else f"{s['town']} {s['level']}"
     )
-    table = Table(title=title, show_lines=False)
+    table = Table(title=plain(title), show_lines=False)
     table.add_column("村 village")
     for col in ("应转移户/人", "已转移户/人", "安置缺口人", "排查隐患点", "险情"):
         table.add_column(col, justify="right")
     for v in s["village_figures"]:
         table.add_row(
-            v["name"],
+            plain(v["name"]),
             f"{v['households_to_relocate']}/{v['people_to_relocate']}",
             f"{v['households_relocated']}/{v['people_relocated']}",
             str(v["shortfall_people"]),
@@ -119,21 +135,29 @@ def _print_summary(s: dict[str, Any], files: int) -> None:
     )
     console.print(table)
     console.print(
-        f"特殊群体已转移 {s['vulnerable_households_relocated']} 户；启用安置点 {s['shelters_used']} 处；"
-        f"道路中断 {s['roads_blocked']} 处、已抢通 {s['roads_cleared']} 处"
+        plain(
+            f"特殊群体已转移 {s['vulnerable_households_relocated']} 户；启用安置点 {s['shelters_used']} 处；"
+            f"道路中断 {s['roads_blocked']} 处、已抢通 {s['roads_cleared']} 处"
+        )
     )
     chans = "、".join(f"{k} {v}" for k, v in s["notices_by_channel"].items())
-    console.print(f"通知 {files} 条（{chans}）；报告 {len(s['reports'])} 份")
+    console.print(plain(f"通知 {files} 条（{chans}）；报告 {len(s['reports'])} 份"))
     console.print(
-        f"输出 / output: {s['out_dir']}  (summary.json, notices/, reports/)  用时 {s['flow_seconds']} s"
+        plain(
+            f"输出 / output: {s['out_dir']}  (summary.json, notices/, reports/)  用时 {s['flow_seconds']} s"
+        )
     )
-    # Through real endpoints: say plainly what did not go, and why.
+    # Through real endpoints: say plainly what did not go, and why (the gateway's words).
     for channel, counts in s.get("delivery", {}).items():
         left = {k: v for k, v in counts.items() if k in ("pending", "failed", "expired") and v}
         if left:
             why = s.get("delivery_errors", {}).get(channel, "")
             err.print(
-                f"[bold yellow]未送达 / not delivered[/] {channel}: "
-                + "，".join(f"{k} {v}" for k, v in left.items())
-                + (f"（{why}）" if why else "")
+                plain("未送达 / not delivered", "bold yellow")
+                + plain(
+                    f" {channel}: "
+                    + "，".join(f"{k} {v}" for k, v in left.items())
+                    + (f"（{why}）" if why else "")
+                ),
+                soft_wrap=True,
             )

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Annotated
 
 import typer
 
-from cli.common import console, fail, prepare_prefect_env
+from cli.common import check_folders, console, fail, plain, prepare_prefect_env
 from sanqing.errors import SanqingError
 from sanqing.settings import get_settings
 
+#: Prefect's server enforces HTTP basic auth with this ("user:password"); its clients
+#: send PREFECT_API_AUTH_STRING.
+AUTH_SETTING = "PREFECT_SERVER_API_AUTH_STRING"
+CLIENT_AUTH_SETTING = "PREFECT_API_AUTH_STRING"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name could resolve to anything: treat it as the network
+
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address of the local Prefect server.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help=f"Address of the local Prefect server; off loopback it needs {AUTH_SETTING}."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(help="Port of the local Prefect server (UI and API).")
     ] = 4200,
@@ -26,25 +47,62 @@ def serve(
     from sanqing.registry import ensure_registry, town_dirs
 
     settings = get_settings()
+    # Prefect reads its settings once, at import: everything goes to the environment first.
+    external = os.environ.get("PREFECT_API_URL")
+    auth = os.environ.get(AUTH_SETTING)
+    if not external and not is_loopback(host) and not auth:
+        raise fail(
+            SanqingError(
+                f"--host {host} is not a loopback address: the Prefect API and UI would be "
+                f"open to the network with no password. Set {AUTH_SETTING}=user:password "
+                "(the server then asks for it), or serve on 127.0.0.1"
+            )
+        )
     prepare_prefect_env(settings)
-    for town_dir in town_dirs():
-        ensure_registry(town_dir.name)
     server = None
-    if not os.environ.get("PREFECT_API_URL"):
-        server = LocalPrefectServer(settings.data_dir / "prefect-server", host=host, port=port)
-        with console.status(f"启动 Prefect 服务 / starting the Prefect server on {host}:{port}…"):
-            server.start()
+    if not external:
+        server = LocalPrefectServer(
+            settings.data_dir / "prefect-server", host=host, port=port, ui=None
+        )
+        try:
+            server.check_port()
+        except SanqingError as exc:
+            raise fail(exc) from exc
+    if auth:  # the runs serve starts, and serve itself, are clients of that server
+        os.environ.setdefault(CLIENT_AUTH_SETTING, auth)
+    try:
+        for town_dir in town_dirs():
+            ensure_registry(town_dir.name)
+        if server is not None:
+            with console.status(
+                f"启动 Prefect 服务 / starting the Prefect server on {host}:{port}…"
+            ):
+                server.start()
+    except SanqingError as exc:
+        raise fail(exc) from exc
+    if server is not None:
         os.environ["PREFECT_API_URL"] = server.api_url
         ui = server.ui_url
     else:
         ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
-    console.print(f"控制台 / control room: [bold]{ui}[/]  (Ctrl-C to stop)")
+    console.print(
+        plain("控制台 / control room: ") + plain(ui, "bold") + plain("  (Ctrl-C to stop)")
+    )
     if settings.ack_url and settings.ack_secret:  # cadres' 收到 links land here
         from sanqing.ack_server import AckServer
 
-        acks = AckServer(host, settings.ack_port)
+        try:
+            acks = AckServer(host, settings.ack_port)
+        except OSError as exc:
+            if server is not None:
+                server.stop()
+            raise fail(
+                SanqingError(f"ack receiver on {host}:{settings.ack_port}: {exc.strerror}")
+            ) from exc
         acks.start_in_background()
-        console.print(f"收到链接接收端 / ack receiver: {acks.url} (links: {settings.ack_url})")
+        console.print(
+            plain(f"收到链接接收端 / ack receiver: {acks.url} (links: {settings.ack_url})")
+        )
     from flows.deployments import serve_all
 
     try:
@@ -60,16 +118,30 @@ def ack_server(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default SANQING_ACK_PORT, 8765).")] = None,
 ) -> None:
-    """Receive cadres' 收到 links (叫应) until interrupted."""
+    """Receive cadres' 收到 links (叫应) until interrupted.
+
+    Off loopback it is protected by its own secrets: a link is HMAC-signed
+    (SANQING_ACK_SECRET) and a receipt needs SANQING_RECEIPT_TOKEN.
+    """
     from sanqing.ack_server import AckServer
     from sanqing.db import init_db
 
     settings = get_settings()
     if not settings.ack_secret:
         raise fail(SanqingError("set SANQING_ACK_SECRET: it signs the 收到 links"))
-    init_db()
-    server = AckServer(host, port or settings.ack_port)
-    console.print(f"收到链接接收端 / ack receiver: [bold]{server.url}[/]  (Ctrl-C to stop)")
+    check_folders(settings)
+    try:
+        init_db()
+        server = AckServer(host, port or settings.ack_port)
+    except SanqingError as exc:
+        raise fail(exc) from exc
+    except OSError as exc:
+        raise fail(SanqingError(f"{host}:{port or settings.ack_port}: {exc.strerror}")) from exc
+    console.print(
+        plain("收到链接接收端 / ack receiver: ")
+        + plain(server.url, "bold")
+        + plain("  (Ctrl-C to stop)")
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

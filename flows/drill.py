@@ -5,28 +5,65 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.client.schemas.objects import FlowRun
+from prefect.flows import Flow
+from prefect.states import State
 
 from flows.flood_response import flood_response
+from sanqing.db import session_scope
+from sanqing.errors import ScenarioError
 from sanqing.plans import Level
+from sanqing.registry import ensure_registry
+from sanqing.response import open_activation, stand_down
 from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
-from sanqing.settings import DEFAULT_LOCALE
+from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from tasks.command_steps import end_response
 
 
-@flow(name="drill", flow_run_name="drill-{scenario}")
+def stand_down_failed_drill(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """A drill that failed or crashed ends its activation: nothing of it keeps places or machines.
+
+    Drills of a town share the town's open drill activation (a real response never
+    counts a drill's places): whatever is open for the town's drills is stood down.
+    """
+    try:
+        sc = load_scenario(flow_run.parameters.get("scenario"))
+    except ScenarioError:  # the drill failed on its scenario: nothing was opened
+        return
+    with session_scope() as session:
+        town_code = ensure_registry(sc.town)
+        act = open_activation(session, town_code=town_code, plan=sc.plan, drill=True)
+        if act is not None:
+            why = type(state.data).__name__ if isinstance(state.data, BaseException) else state.name
+            stand_down(
+                session=session,
+                activation_id=act.id,
+                reason=f"演练中断（{why}），自动结束；原因见 Prefect 运行记录 {flow_run.name}",
+            )
+
+
+@flow(
+    name="drill",
+    flow_run_name="drill-{scenario}",
+    on_failure=[stand_down_failed_drill],
+    on_crashed=[stand_down_failed_drill],
+)
 def drill(
     scenario: str = DEFAULT_SCENARIO, level: Level | None = None, locale: str = DEFAULT_LOCALE
 ) -> dict[str, Any]:
-    """应急演练：按演练脚本（config/scenarios/）完整运行一次防汛预案，所有通知和报告标注【演练】。
+    """应急演练：按演练脚本（config/scenarios/ 中的名称，或脚本文件路径）完整运行一次防汛预案，所有通知和报告标注【演练】。
 
     Runs the flood plan as a drill with the scenario's warning (at its level, or
     the one given), monitors' findings and road reports; nothing is sent to
     residents as a real order. When it has run, the drill ends: its shelter
-    places and machines are free again.
+    places and machines are free again — also when the drill fails half-way.
 
     The commander's approval, the villages' roll calls and the after-rain patrol
     answer from the scenario (marked 演练模拟 in the timeline): a drill never waits.
     """
+    # Everything that can be checked is checked before the plan is activated.
+    if locale not in SUPPORTED_LOCALES:
+        raise ValueError(f"locale must be one of {', '.join(SUPPORTED_LOCALES)}, not {locale!r}")
     sc = load_scenario(scenario)
     figures = flood_response(
         town=sc.town,
@@ -37,7 +74,7 @@ def drill(
         roads=sc.roads,
         locale=locale,
         plan=sc.plan,
-        scenario=sc.name,
+        scenario=sc.ref,  # the subflow reads the answers from this very file
     )
     # The scenario's after-rain patrol reports all clear: the drill ends with its final report.
     end_response(

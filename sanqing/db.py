@@ -8,18 +8,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from sanqing import models as _models  # noqa: F401  (registers the tables)
+from sanqing.errors import SanqingError
 from sanqing.settings import get_settings
 
 #: SQLite waits this long for a lock: villages write concurrently from Prefect's threads.
 SQLITE_BUSY_TIMEOUT_S = 60
 #: Rows per INSERT statement in bulk upserts (SQLite allows 32766 bound parameters).
 UPSERT_BATCH = 500
+
+
+class DatabaseUnavailable(SanqingError, ConnectionError):
+    """The app database cannot be opened or its tables created (wrong URL, no such database)."""
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -72,10 +78,29 @@ def init_db() -> None:
 
     A data directory made by an earlier version keeps its rows: a missing column is
     added (all added columns are nullable or have a default), nothing is dropped.
+    A database that cannot be opened raises ``DatabaseUnavailable``: one line naming
+    it (without its password) and the driver's reason, before any work.
     """
-    engine = get_engine()
-    SQLModel.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    try:
+        engine = get_engine()
+        SQLModel.metadata.create_all(engine)
+        _add_missing_columns(engine)
+    except (OSError, SQLAlchemyError) as exc:
+        raise DatabaseUnavailable(_unavailable(exc)) from exc
+
+
+def _unavailable(exc: BaseException) -> str:
+    settings = get_settings()
+    what = "SANQING_DATABASE_URL" if settings.database_url else "the app database"
+    shown = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        reason = str(exc.orig)
+    elif isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+    else:
+        reason = str(exc)
+    lines = [line.strip() for line in reason.splitlines() if line.strip()]
+    return f"{what} {shown}: cannot open the database ({lines[0] if lines else type(exc).__name__})"
 
 
 def _add_missing_columns(engine: Engine) -> None:

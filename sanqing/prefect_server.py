@@ -1,13 +1,21 @@
 """A local ``prefect server start`` as a child process: the control room's back end.
 
-Plain subprocess and HTTP, no Prefect import: used by ``sanqing serve``, the
-benchmark and the integration tests. Settings go through the environment
+Plain subprocess and HTTP, no Prefect import: used by ``sanqing serve``, the drill,
+the benchmark and the integration tests. Settings go through the environment
 (``PREFECT_SERVER_API_HOST``/``PORT``), since ``--port`` left the UI calling 4200.
+
+The server dies with the process that started it, however that ends (``kill -9``
+too): on Linux the child asks the kernel for SIGKILL when its parent goes
+(``PR_SET_PDEATHSIG``) before it becomes the server. Otherwise an orphaned server
+kept the port and its database, and the next ``serve`` talked to it unawares.
+``prefect server start`` (one worker) is a single process, so nothing of it is left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import os
 import signal
 import socket
@@ -17,19 +25,74 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sanqing.errors import SanqingError
+
 #: A cold 2-core machine needs ~12 s for a new server database.
 DEFAULT_START_TIMEOUT_S = 90.0
 DEFAULT_PORT = 4200
 
+#: Runs in the child before it becomes the server: die with the parent, then exec the
+#: command. A small program rather than ``preexec_fn``, which is unsafe once the parent
+#: has threads (a spinner, the ack server). The setting survives ``execv``.
+_DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the parent ended before the server started")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+class PrefectServerError(SanqingError, RuntimeError):
+    """The local Prefect server cannot start (port taken, start-up failed or too slow)."""
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    with socket.socket(_family(host)) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _connect_host(host: str) -> str:
+    """Where a client on this machine reaches a server bound to ``host`` (URL form)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).version == 6:
+            return f"[{host}]"
+    return host
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process listens on (or holds) ``host:port``."""
+    with socket.socket(_family(host)) as s:
+        # As Prefect binds: a port left in TIME_WAIT by a stopped server is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise PrefectServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return False
+
+
 class LocalPrefectServer:
-    """``prefect server start`` on ``host:port`` with its home (database, logs) in ``home``."""
+    """``prefect server start`` on ``host:port`` with its home (database, logs) in ``home``.
+
+    ``ui=None`` leaves the UI to ``PREFECT_UI_ENABLED`` (on unless it says otherwise).
+
+    Start it from the thread that lives as long as it should (the main thread): the
+    kernel stops it when the starting *thread* ends.
+    """
 
     def __init__(
         self,
@@ -38,49 +101,72 @@ class LocalPrefectServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         database_url: str | None = None,
-        ui: bool = True,
+        ui: bool | None = True,
     ) -> None:
         self.home = home
         self.host = host
         self.port = port or free_port(host)
-        self.api_url = f"http://{host}:{self.port}/api"
-        self.ui_url = f"http://{host}:{self.port}"
+        address = f"http://{_connect_host(host)}:{self.port}"
+        self.api_url = f"{address}/api"
+        self.ui_url = address
         self.env = os.environ | {
             "PREFECT_HOME": str(home),
             "PREFECT_SERVER_API_HOST": host,
             "PREFECT_SERVER_API_PORT": str(self.port),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "true" if ui else "false",
             "DO_NOT_TRACK": "1",
             "PREFECT_LOGGING_LEVEL": "WARNING",
         }
+        if ui is not None:  # None: as PREFECT_UI_ENABLED says (on by default)
+            self.env["PREFECT_UI_ENABLED"] = "true" if ui else "false"
         if database_url:
             self.env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
         self.env.pop("PREFECT_API_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = home / "server.log"
 
+    def check_port(self) -> None:
+        """Raise ``PrefectServerError`` when another process holds the port (no silent attach)."""
+        if port_in_use(self.host, self.port):
+            raise PrefectServerError(
+                f"{self.host}:{self.port} is in use by another process (a Prefect server "
+                f"still running?); stop it, or choose another port with --port"
+            )
+
+    def command(self) -> list[str]:
+        """The command line of the server: ``prefect server start``, tied to this process."""
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        if not sys.platform.startswith("linux"):
+            return [prefect, "server", "start"]
+        args = [prefect, "server", "start"]
+        return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *args]
+
     def start(self, timeout: float = DEFAULT_START_TIMEOUT_S) -> float:
         """Start and wait for ``/api/health``; return the seconds it took."""
+        self.check_port()
         self.home.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        prefect = Path(sys.executable).with_name("prefect")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(prefect), "server", "start"],
+                self.command(),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True,  # Ctrl-C reaches serve first; serve stops the server
             )
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited; see {self.log_path}")
+                raise PrefectServerError(
+                    f"the Prefect server exited with status {self.proc.returncode}; "
+                    f"see {self.log_path}"
+                )
             if self.healthy():
                 return time.perf_counter() - t0
             time.sleep(0.3)
         self.stop()
-        raise TimeoutError(f"prefect server not healthy after {timeout:.0f} s; see {self.log_path}")
+        raise PrefectServerError(
+            f"the Prefect server was not ready after {timeout:.0f} s; see {self.log_path}"
+        )
 
     def healthy(self) -> bool:
         with (

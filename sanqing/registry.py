@@ -7,12 +7,20 @@ dependency order, so loading a corrected ledger updates rows and loading twice
 changes nothing. A bad row is refused with a ``RowProblem`` naming the file, the
 line and the column; a row that refers to a refused row is refused too, and says
 so. Nothing is dropped without a problem saying why.
+
+What looks right and is not is refused too: a header naming a column twice (a row
+would keep only the last value), a code, ID or phone number with a full-width or
+other non-ASCII digit or an invisible character (it would be another key). Names
+are NFC-normalised and lose invisible format characters (zero-width spaces, bidi
+controls); a control character in a name refuses the row.
 """
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,17 +90,92 @@ def _to_str(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
-TownCode = Annotated[str, BeforeValidator(_to_str), StringConstraints(pattern=r"^\d{9}$")]
-CountyCode = Annotated[str, BeforeValidator(_to_str), StringConstraints(pattern=r"^\d{6}$")]
-VillageCode = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+def _char(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, '(unnamed)')}"
+
+
+def _code_char_problem(ch: str) -> str | None:
+    """What is wrong with ``ch`` in a code, ID number or phone number; None if nothing."""
+    if unicodedata.category(ch) in ("Cc", "Cf"):
+        return f"{_char(ch)}, an invisible control or format character; delete it"
+    if ch.isdigit() and not ch.isascii():
+        # The script, not the digit: ID and phone numbers are personal data.
+        script = unicodedata.name(ch, "DIGIT").rsplit(" ", 1)[0]
+        return f"a {script} (not an ASCII digit); type the digits 0-9"
+    if (plain := unicodedata.normalize("NFKC", ch)) != ch:
+        return f"{_char(ch)}, a full-width or compatibility form of {plain!r}; type it as ASCII"
+    return None
+
+
+def _plain_code(value: Any) -> Any:
+    # A code is a key: a look-alike digit or an invisible character makes another key
+    # that matches nothing (and pydantic's \d takes any script's digits).
+    if isinstance(value, str):
+        for i, ch in enumerate(value.strip(), start=1):
+            if (why := _code_char_problem(ch)) is not None:
+                raise ValueError(f"character {i} is {why}")
+    return value
+
+
+def _text(*, lines: bool) -> Callable[[Any], Any]:
+    """A validator for names and free text: NFC, invisible format characters removed.
+
+    Zero-width spaces, byte-order marks and bidi controls come in with copied text
+    and are never meant (a bidi override shows a name reversed): they are removed.
+    A control character (NUL, ESC …) means a broken file: the value is refused.
+    """
+    allowed = "\n\r\t" if lines else ""
+
+    def clean(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = unicodedata.normalize("NFC", value)
+        for i, ch in enumerate(value, start=1):
+            if unicodedata.category(ch) == "Cc" and ch not in allowed:
+                raise ValueError(f"character {i} is {_char(ch)}: a control character; delete it")
+        return "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+
+    return clean
+
+
+#: Names and short text (one line).
+Text = Annotated[
+    str, BeforeValidator(_text(lines=False)), StringConstraints(min_length=1, max_length=200)
+]
+#: Free text that may run over several lines.
+LongText = Annotated[str, BeforeValidator(_text(lines=True))]
+Code = Annotated[
+    str,
+    BeforeValidator(_plain_code),
+    StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$"),
+]
+TownCode = Annotated[
+    str,
+    BeforeValidator(_to_str),
+    BeforeValidator(_plain_code),
+    StringConstraints(pattern=r"^[0-9]{9}$"),
+]
+CountyCode = Annotated[
+    str,
+    BeforeValidator(_to_str),
+    BeforeValidator(_plain_code),
+    StringConstraints(pattern=r"^[0-9]{6}$"),
+]
+VillageCode = Annotated[
+    str, BeforeValidator(_plain_code), StringConstraints(pattern=r"^[0-9]{12}$")
+]
 Lat = Annotated[float, Field(ge=3.0, le=54.0)]  # China spans about 4°N–53.6°N
 Lon = Annotated[float, Field(ge=73.0, le=136.0)]  # and 73.5°E–135°E
 Phone = Annotated[
-    str, StringConstraints(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+    str,
+    BeforeValidator(_plain_code),
+    StringConstraints(pattern=r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"),
 ]  # mobile or landline
-IdNumber = Annotated[str, StringConstraints(to_upper=True, pattern=r"^\d{17}[\dX]$")]
+IdNumber = Annotated[
+    str,
+    BeforeValidator(_plain_code),
+    StringConstraints(to_upper=True, pattern=r"^[0-9]{17}[0-9X]$"),
+]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
@@ -201,10 +284,10 @@ class HazardPointRow(_Row):
     risk: RiskLevel
     lat: Lat
     lon: Lon
-    description: Annotated[str, BeforeValidator(_blank), StringConstraints(max_length=2000)]
+    description: Annotated[LongText, BeforeValidator(_blank), StringConstraints(max_length=2000)]
     monitor_cadre_code: Code | None
     warning_signal: Text
-    evacuation_route: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    evacuation_route: Annotated[LongText, StringConstraints(min_length=1, max_length=500)]
     road_code: Code | None
 
 
@@ -354,6 +437,7 @@ def _read_csv(
             problems = [
                 RowProblem(path, 1, c, "required column missing from the header") for c in missing
             ]
+            problems += _repeated_columns(path, header)
             rows = []
             for line, values in enumerate(reader, start=2):
                 if not any(v.strip() for v in values):
@@ -372,6 +456,22 @@ def _read_csv(
     except csv.Error as exc:
         raise ConfigError(f"{path}: not a readable CSV file ({exc})") from exc
     return rows, problems
+
+
+def _repeated_columns(path: Path, header: list[str]) -> list[RowProblem]:
+    """A column named twice: a row would keep only the last of its values, so refuse the file."""
+    repeated = [name for name, n in Counter(header).items() if n > 1 and name]
+    return [
+        RowProblem(
+            path,
+            1,
+            name,
+            "the header names this column twice (columns "
+            + " and ".join(str(i) for i, h in enumerate(header, start=1) if h == name)
+            + "); keep one",
+        )
+        for name in repeated
+    ]
 
 
 _SHAPE = "\x00fields"  # marks a row whose number of fields differs from the header's

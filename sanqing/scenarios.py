@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from sanqing.answers import SimulatedAnswers
 from sanqing.errors import ScenarioError, describe_validation
@@ -15,6 +15,8 @@ from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
 
 DEFAULT_SCENARIO = "orange-rainstorm"
+#: A scenario given by file rather than by name ends like this (or names a folder).
+SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 class FindingInput(BaseModel):
@@ -53,15 +55,36 @@ class Scenario(BaseModel):
     roads: list[RoadReport] = Field(default_factory=list)
     # What the commander, the villages and the patrol answer: a drill never waits.
     answers: SimulatedAnswers = Field(default_factory=SimulatedAnswers)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def ref(self) -> str:
+        """What loads this very file again, from any process: its name, or its absolute path.
+
+        The name only when the file is ``config/scenarios/<name>.yaml``: a copy elsewhere
+        with the same name may hold other answers.
+        """
+        if self._source is None or self._source == scenario_path(self.name):
+            return self.name
+        return str(self._source)
 
 
-def load_scenario(path: Path | str | None = None) -> Scenario:
-    """Load a scenario file by path, or by name from ``config/scenarios/``."""
-    if path is None:
-        path = DEFAULT_SCENARIO
-    p = Path(path)
-    if not p.suffix:
-        p = get_settings().scenarios_dir / f"{p.name}.yaml"
+def scenario_path(scenario: Path | str | None = None) -> Path:
+    """The file of a scenario: a name from ``config/scenarios/``, or a path anywhere.
+
+    A path ends in ``.yaml``/``.yml`` or names a folder (``./x``, ``/srv/x``); it is
+    taken from the working directory when relative, and returned absolute, so a flow
+    run started elsewhere finds the same file.
+    """
+    p = Path(scenario or DEFAULT_SCENARIO).expanduser()
+    if p.suffix in SCENARIO_SUFFIXES or len(p.parts) > 1:
+        return p.resolve()
+    return (get_settings().scenarios_dir / f"{p.name}.yaml").resolve()
+
+
+def load_scenario(scenario: Path | str | None = None) -> Scenario:
+    """Load a scenario by name (``config/scenarios/<name>.yaml``) or from a file anywhere."""
+    p = scenario_path(scenario)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -71,6 +94,8 @@ def load_scenario(path: Path | str | None = None) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: expected a mapping at the top level")
     try:
-        return Scenario.model_validate(data)
+        sc = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(f"{p}: invalid scenario\n  {describe_validation(exc)}") from exc
+    sc._source = p
+    return sc

@@ -11,7 +11,9 @@ Layout under the output folder::
     reports/<kind>-<seq>.{txt,html,json}
 
 SMS files mask the phone numbers: the folder is for reading and printing; the
-full number stays in the outbox for a real gateway.
+full number stays in the outbox for a real gateway. Names come from the registry:
+each becomes one safe file name (``sanqing.paths.inside``), so a village called
+``../../x`` or a 300-character cadre name still lands in its folder.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from sanqing.channels.base import Message, SendResult
 from sanqing.models import Cadre, Channel, Notice, NoticeStatus, Report, Village, utcnow
+from sanqing.paths import inside
 from sanqing.privacy import mask_phone
 
 
@@ -33,10 +36,6 @@ from sanqing.privacy import mask_phone
 class FileDelivery:
     notices: Counter[str] = field(default_factory=Counter)
     reports: list[str] = field(default_factory=list)
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
 def deliver_to_files(
@@ -72,21 +71,23 @@ def deliver_to_files(
         village = villages.get(n.village_code or "", n.village_code or "town")
         if n.channel == Channel.SMS:
             to = f"{mask_phone(n.address)}（{n.recipient}）"
-            grouped[notices_dir / "sms" / f"{village}.txt"].append(
+            grouped[inside(notices_dir, "sms", village, suffix=".txt")].append(
                 f"收件人：{to}\n{n.body.strip()}\n"
             )
         elif n.channel in (Channel.WECHAT, Channel.LOUDSPEAKER):
-            grouped[notices_dir / n.channel / f"{village}.txt"].append(n.body)
+            grouped[inside(notices_dir, n.channel, village, suffix=".txt")].append(n.body)
         elif n.channel == Channel.COUNTY:
             pass  # the reports upward are written whole under reports/ below
         elif n.channel == Channel.CARD:
-            grouped[notices_dir / "card" / village / f"{_safe(n.recipient)}.html"].append(n.body)
+            path = inside(notices_dir, "card", village, n.recipient, suffix=".html")
+            grouped[path].append(n.body)
         else:
-            who = _safe(cadres.get(n.recipient, n.recipient))
+            who = cadres.get(n.recipient, n.recipient)
             ext = "html" if n.body_format == "html" else "txt"
-            grouped[notices_dir / n.channel / f"{village}-{who}-{_safe(n.recipient)}.{ext}"].append(
-                n.body
+            path = inside(
+                notices_dir, n.channel, f"{village}-{who}-{n.recipient}", suffix=f".{ext}"
             )
+            grouped[path].append(n.body)
         result.notices[n.channel] += 1
         if mark_sent and n.status == NoticeStatus.PENDING:
             n.status = NoticeStatus.SENT
@@ -99,9 +100,9 @@ def deliver_to_files(
     for r in session.exec(select(Report).where(Report.activation_id == activation_id)):
         stem = f"{r.kind}-{r.seq}"
         reports_dir.mkdir(parents=True, exist_ok=True)
-        (reports_dir / f"{stem}.txt").write_text(r.text, encoding="utf-8")
-        (reports_dir / f"{stem}.html").write_text(r.html, encoding="utf-8")
-        (reports_dir / f"{stem}.json").write_text(
+        inside(reports_dir, stem, suffix=".txt").write_text(r.text, encoding="utf-8")
+        inside(reports_dir, stem, suffix=".html").write_text(r.html, encoding="utf-8")
+        inside(reports_dir, stem, suffix=".json").write_text(
             json.dumps(r.payload, ensure_ascii=False, indent=2), encoding="utf-8"
         )
         if mark_sent and r.status == NoticeStatus.PENDING:
@@ -124,7 +125,7 @@ class FileSender:
 
     def send(self, msg: Message) -> SendResult:
         ext = "html" if msg.text.lstrip().startswith("<") else "txt"
-        path = self.folder / f"{_safe(msg.key)}.{ext}"
+        path = inside(self.folder, msg.key, suffix=f".{ext}")
         path.parent.mkdir(parents=True, exist_ok=True)
         head = f"收件人：{mask_phone(msg.to)}\n" if msg.to and ext == "txt" else ""
         path.write_text(head + msg.text, encoding="utf-8")

@@ -10,26 +10,16 @@ message again rewrites the same files: the channel is idempotent.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from sanqing.channels.base import ChannelError, Message, SendResult
+from sanqing.paths import inside
 
 ESPEAK = shutil.which("espeak-ng")
 ESPEAK_TIMEOUT_S = 60
-_UNSAFE = re.compile(r"[^\w.-]")
-
-
-def safe_name(key: str) -> str:
-    """A file name for ``key``; a short hash keeps two keys that clean up alike apart."""
-    cleaned = _UNSAFE.sub("_", key).strip(".") or "_"
-    if cleaned == key:
-        return key
-    return f"{cleaned}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:8]}"
 
 
 class Loudspeaker:
@@ -49,12 +39,12 @@ class Loudspeaker:
 
     def send(self, msg: Message) -> SendResult:
         """Write the script, and the audio when espeak-ng is there; raises ChannelError."""
-        stem = safe_name(msg.key)
+        # The key names the files; a key that is no plain file name is cleaned up (and hashed).
         script = self.script(msg.text)
-        txt = self.out_dir / f"{stem}.txt"
+        txt = inside(self.out_dir, msg.key, suffix=".txt")
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            tmp = txt.with_name(f".{stem}.txt.tmp")
+            tmp = txt.with_name(f".{txt.name}.tmp")
             tmp.write_text(script, encoding="utf-8")
             os.replace(tmp, txt)
         except OSError as exc:
@@ -64,8 +54,8 @@ class Loudspeaker:
             ) from exc
         if not self.espeak:
             return SendResult(provider_id=str(txt), detail="script only (no espeak-ng)")
-        wav = self.out_dir / f"{stem}.wav"
-        tmp_wav = wav.with_name(f".{stem}.tmp.wav")
+        wav = inside(self.out_dir, msg.key, suffix=".wav")
+        tmp_wav = wav.with_name(f".{wav.stem}.tmp.wav")
         cmd = [self.espeak, "-v", "cmn", "-s", "150", "-w", str(tmp_wav)]
         shown = " ".join(cmd)  # the command without the text, for the error message
         # A text starting with "-" would be read as an option; a leading space is not spoken.

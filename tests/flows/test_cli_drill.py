@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func
@@ -212,7 +216,8 @@ def test_a_drill_whose_gateway_refuses_says_so_and_keeps_the_reason(
     from tests.fakes import FakeEndpoint
 
     with FakeEndpoint() as sms:
-        sms.fail_next(100_000, status=400, body={"error": "unknown sender"})
+        # the gateway's words are printed as written: "[/red]" is no markup
+        sms.fail_next(100_000, status=400, body={"error": "[/red] unknown sender"})
         monkeypatch.setenv("SANQING_SMS_URL", sms.url("/send"))
         monkeypatch.setenv("SANQING_SMS_RATE_PER_S", "0")
         get_settings.cache_clear()
@@ -224,5 +229,120 @@ def test_a_drill_whose_gateway_refuses_says_so_and_keeps_the_reason(
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert summary["delivery"]["sms"]["failed"] == summary["notices_by_channel"]["sms"]
     assert "HTTP 400" in summary["delivery_errors"]["sms"]
-    assert "未送达" in output and "HTTP 400" in output
+    assert "未送达" in output and "HTTP 400" in output and "[/red] unknown sender" in output
     assert not (tmp_path / "notices" / "county").exists()  # reports are under reports/
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+
+def _edit_csv(path: Path, edit: Any) -> None:
+    with path.open(encoding="utf-8", newline="") as fh:
+        table = list(csv.reader(fh))
+    edit(table)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(table)
+
+
+@pytest.fixture
+def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of config/ that sanqing reads instead of the checkout's."""
+    from sanqing.settings import REPO_ROOT, get_settings
+
+    config = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config)
+    monkeypatch.setenv("SANQING_CONFIG_DIR", str(config))
+    get_settings.cache_clear()
+    return config
+
+
+def test_a_hostile_registry_drills_and_every_file_lands_under_out(
+    db_url: str, tmp_path: Path, config_copy: Path
+) -> None:
+    town = config_copy / "towns" / "jifeng"
+    long_name = "名" * 200  # the longest the registry takes: 600 bytes of UTF-8
+    hostile = {"峰南村": "../../../../x", "柳湾村": "[/red]x", "庙坪村": long_name}
+
+    def villages(table: list[list[str]]) -> None:
+        for row in table[1:]:
+            row[1] = hostile.get(row[1], row[1])
+
+    def cadres(table: list[list[str]]) -> None:
+        name, village = table[0].index("name"), table[0].index("village_code")
+        for i, row in enumerate(table[1:]):
+            if row[village]:
+                row[name] = ("a/b", "..", long_name, "\u202e[/red]")[i % 4]
+
+    def households(table: list[list[str]]) -> None:
+        head = table[0].index("head_name")
+        for row in table[1:]:
+            if row[head] != "马有喜":  # the scenario's roll call names him
+                row[head] = ".."
+
+    _edit_csv(town / "villages.csv", villages)
+    _edit_csv(town / "cadres.csv", cadres)
+    _edit_csv(town / "households.csv", households)
+    out = tmp_path / "a" / "b" / "out"
+    code, output = drill("--out", str(out))
+    assert code == 0, output
+    assert "[/red]x" in output  # the table shows the name as written
+    assert sorted(os.listdir(tmp_path / "a")) == ["b"] and os.listdir(tmp_path / "a" / "b") == [
+        "out"
+    ]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert (
+        len(list((out / "notices" / "card").rglob("*.html"))) == summary["households_to_relocate"]
+    )
+    assert len(list((out / "notices" / "wechat").iterdir())) == 6  # one per village
+    for f in files:
+        assert f.resolve().is_relative_to(out.resolve())
+        assert all(len(part.encode("utf-8")) <= 255 for part in f.relative_to(out).parts)
+
+
+def test_a_scenario_file_anywhere_runs_with_its_own_answers(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sanqing.models import Approval
+    from sanqing.settings import REPO_ROOT
+
+    scenario = (REPO_ROOT / "config" / "scenarios" / "orange-rainstorm.yaml").read_text("utf-8")
+    # the same name as the sample, other answers: the file given is the file used
+    mine = scenario.replace("鸡峰镇防汛抗旱指挥部指挥长", "演练用外部脚本指挥长")
+    assert mine != scenario
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "my.yaml").write_text(mine, encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, output = drill("--scenario", "my.yaml", "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    with session_scope() as s:
+        act = s.exec(select(Activation)).one()
+        assert act.status == "stood_down"
+        approval = s.exec(select(Approval)).one()
+        assert approval.approver == "演练用外部脚本指挥长"
+
+
+def test_a_drill_that_fails_after_activation_stands_it_down(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sanqing.settings import REPO_ROOT, get_settings
+
+    # A template someone deleted: the plan is activated, then the notices cannot be written.
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO_ROOT / "templates", templates)
+    (templates / "zh-CN" / "notices" / "relocation.sms.txt.j2").unlink()
+    monkeypatch.setenv("SANQING_TEMPLATES_DIR", str(templates))
+    get_settings.cache_clear()
+    code, output = drill("--out", str(tmp_path / "out"))
+    assert code == 2, output
+    assert output.splitlines()[-1].startswith("错误 / error: ")
+    with session_scope() as s:
+        act = s.exec(select(Activation)).one()
+        assert act.status == "stood_down"  # its shelter places and machines are free again
+        ended = [e for e in s.exec(select(TimelineEvent)) if e.action == "结束应急响应"]
+        assert len(ended) == 1 and "演练中断" in ended[0].detail
+    # the next drill is not blocked by the failed one, and finds its places free
+    monkeypatch.delenv("SANQING_TEMPLATES_DIR")
+    get_settings.cache_clear()
+    code, output = drill("--out", str(tmp_path / "out"))
+    assert code == 0, output

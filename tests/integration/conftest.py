@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sanqing.prefect_server import LocalPrefectServer
+from sanqing.prefect_server import LocalPrefectServer, free_port
 from sanqing.settings import REPO_ROOT
 
 
@@ -111,17 +111,82 @@ def running_control_room(tmp_path: Path, *, ui: bool) -> Iterator[LocalPrefectSe
     try:
         yield server
     finally:
-        for _ in range(2):
-            if serve.poll() is None:
-                serve.send_signal(signal.SIGINT)
-                time.sleep(1)
-        try:
-            serve.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
-            serve.wait()
+        _stop_serve(serve)
         log.close()
         server.stop()
+
+
+def _stop_serve(serve: subprocess.Popen[bytes]) -> None:
+    """SIGINT twice, as Prefect's runner wants; SIGKILL to its group if it hangs."""
+    for _ in range(2):
+        if serve.poll() is None:
+            serve.send_signal(signal.SIGINT)
+            time.sleep(1)
+    try:
+        serve.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(serve.pid, signal.SIGKILL)
+        serve.wait()
+
+
+@dataclass
+class ControlRoom:
+    api_url: str
+    ui_url: str
+    log: Path
+    serve: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serving_control_room(
+    tmp_path: Path, *, host: str = "127.0.0.1", env: dict[str, str] | None = None
+) -> Iterator[ControlRoom]:
+    """`sanqing serve` as a duty officer starts it: it starts its own Prefect server.
+
+    ``env`` adds to the environment (``PREFECT_SERVER_API_AUTH_STRING``…). Waits for
+    the server's health probe (unauthenticated by design); serve's output goes to
+    ``tmp_path / "serve.log"``. serve stops its server when it stops.
+    """
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    full_env = os.environ | {
+        "PREFECT_HOME": str(tmp_path / "serve-home"),
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    full_env.pop("PREFECT_API_URL", None)
+    full_env |= env or {}
+    log_path = tmp_path / "serve.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--host", host, "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    room = ControlRoom(f"{base}/api", base, log_path, serve)
+    try:
+        deadline = time.monotonic() + 180
+        while not _healthy(room.api_url):
+            if serve.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("serve did not start its server: " + log_path.read_text())
+            time.sleep(0.5)
+        yield room
+    finally:
+        _stop_serve(serve)
+        log.close()
+
+
+def _healthy(api_url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
 
 
 def wait_for_deployments(

@@ -1,10 +1,12 @@
-"""The control room for real: `sanqing serve` against a `prefect server start` on 127.0.0.1.
+"""The control room for real: `sanqing serve --host 0.0.0.0` with its own Prefect server.
 
-Starts a Prefect server (temporary home), runs `sanqing serve` in a child process and
-works it through the API as a duty officer would in the UI: a drill that never waits;
-a level-II response that pauses for the commander's approval and the villages' roll
-calls; a raise to level I that the commander rejects; the after-rain patrol that ends
-it. Then it stops serve before the server.
+Runs `sanqing serve` in a child process, open to the network as a duty officer would
+for colleagues' browsers, and so with a password (``PREFECT_SERVER_API_AUTH_STRING``):
+the API refuses a client without it, and every run serve starts must carry it. Then
+it works the control room through the API as a duty officer would in the UI: a drill
+that never waits; a level-II response that pauses for the commander's approval and the
+villages' roll calls; a raise to level I that the commander rejects; the after-rain
+patrol that ends it. Stopping serve stops its server.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sanqing.models import (
 )
 from sanqing.reporting import summarize
 from sanqing.settings import get_settings
-from tests.integration.conftest import running_control_room, wait_for_deployments
+from tests.integration.conftest import serving_control_room, wait_for_deployments
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +47,15 @@ DEPLOYMENTS = (
 )
 
 
+#: The control room's password (HTTP basic auth, "user:password").
+AUTH = "duty:flood-2026"
+
+
 @pytest.fixture
 def control_room(db_url: str, tmp_path: Path) -> Iterator[str]:
-    with running_control_room(tmp_path, ui=False) as server:
-        yield server.api_url
+    env = {"PREFECT_SERVER_API_AUTH_STRING": AUTH, "PREFECT_UI_ENABLED": "false"}
+    with serving_control_room(tmp_path, host="0.0.0.0", env=env) as room:
+        yield room.api_url
 
 
 def wait_for(run_id: Any, done: Any, what: str, log: Path, timeout: float = 180) -> Any:
@@ -98,14 +105,22 @@ def resume(run_id: Any, answer: dict[str, Any]) -> Any:
 def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
     control_room: str, tmp_path: Path
 ) -> None:
+    import httpx
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.client.schemas.responses import SetStateStatus
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    # Open to the network, so with a password: the health probe alone answers without it.
+    assert httpx.get(f"{control_room}/health").status_code == 200
+    assert httpx.get(f"{control_room}/admin/version").status_code == 401
+    assert httpx.get(f"{control_room}/admin/version", auth=("duty", "wrong")).status_code == 401
+    user, password = AUTH.split(":")
+    assert httpx.get(f"{control_room}/admin/version", auth=(user, password)).status_code == 200
 
     log = tmp_path / "serve.log"
-    with temporary_settings(updates={PREFECT_API_URL: control_room}):
+    with temporary_settings(updates={PREFECT_API_URL: control_room, PREFECT_API_AUTH_STRING: AUTH}):
         wait_for_deployments(control_room, DEPLOYMENTS, log)
         with get_client(sync_client=True) as client:
             watch = client.read_deployment_by_name("rain-watch/rain-watch")

@@ -275,3 +275,106 @@ def test_ensure_registry_loads_once_and_finds_towns(db_url: str) -> None:
             find_town(session, "nowhere")
     with pytest.raises(UnknownTown, match="Known towns: jifeng"):
         ensure_registry("nowhere")
+
+
+# --- hostile ledgers: what looks right but is not -----------------------------------------
+
+
+def test_a_header_that_repeats_a_column_is_refused_and_nothing_is_loaded(
+    db_url: str, jifeng_copy: Path
+) -> None:
+    # A second "capacity" column would win in a dict: every shelter got its 99,999 places.
+    table = _table(jifeng_copy / "shelters.csv")
+    _write(
+        jifeng_copy / "shelters.csv",
+        [[*r, "99999" if i else "capacity"] for i, r in enumerate(table)],
+    )
+    with pytest.raises(RegistryError) as caught, db.session_scope() as session:
+        load_town_dir(session, jifeng_copy)
+    (p,) = caught.value.problems
+    assert (p.file.name, p.row, p.column) == ("shelters.csv", 1, "capacity")
+    assert "twice" in p.reason and "5" in p.reason and f"{len(table[0]) + 1}" in p.reason
+    with db.session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Shelter)).one() == 0
+
+
+def test_codes_ids_and_phones_take_ascii_digits_and_no_invisible_characters(
+    db_url: str, jifeng_copy: Path
+) -> None:
+    households = _table(jifeng_copy / "households.csv")
+    col = {name: i for i, name in enumerate(households[0])}
+    threatened = {t["household_code"] for t in _rows(jifeng_copy / "hazard_threats.csv")}
+    free = [i for i, r in enumerate(households) if i and r[0] not in threatened]
+    full_width_id, full_width_phone, zero_width_code, arabic_digit, bidi_grid = free[:5]
+    fw = str.maketrans("0123456789", "０１２３４５６７８９")
+    households[full_width_id][col["head_id_number"]] = households[full_width_id][
+        col["head_id_number"]
+    ].translate(fw)
+    phone = households[full_width_phone][col["phone"]]
+    households[full_width_phone][col["phone"]] = phone[:2] + phone[2:].translate(fw)  # 13８…
+    code = households[zero_width_code][0]
+    households[zero_width_code][0] = code[:-2] + "\u200b" + code[-2:]
+    households[arabic_digit][col["village_code"]] = (
+        households[arabic_digit][col["village_code"]][:-1] + "\u0663"
+    )  # ARABIC-INDIC DIGIT THREE
+    households[bidi_grid][col["grid_code"]] = "\u202e" + households[bidi_grid][col["grid_code"]]
+    _write(jifeng_copy / "households.csv", households)
+
+    with db.session_scope() as session:
+        report = load_town_dir(session, jifeng_copy)
+
+    file = "households.csv"
+    expect = {
+        full_width_id: ("head_id_number", "FULLWIDTH DIGIT"),
+        full_width_phone: ("phone", "FULLWIDTH DIGIT"),
+        zero_width_code: ("code", "U+200B"),
+        arabic_digit: ("village_code", "ARABIC-INDIC DIGIT"),
+        bidi_grid: ("grid_code", "U+202E"),
+    }
+    for i, (column, char) in expect.items():
+        (p,) = _problems_at(report.problems, file, i + 1)
+        assert p.column == column and char in p.reason, p
+        assert f"{file}:{i + 1} [{column}]" in str(p)
+    (p,) = _problems_at(report.problems, file, full_width_id + 1)
+    # the script of the digit, never the digit: an ID number is personal data
+    assert "ASCII" in p.reason and "６" not in p.reason and "U+FF" not in p.reason
+    (p,) = _problems_at(report.problems, file, zero_width_code + 1)
+    assert "invisible" in p.reason
+    assert len(report.problems) == len(expect)
+    assert report.counts["households"] == len(households) - 1 - len(expect)
+    with db.session_scope() as session:
+        assert session.get(Household, code) is None
+        assert session.get(Household, code[:-2] + "\u200b" + code[-2:]) is None
+
+
+def test_names_lose_invisible_characters_and_control_characters_are_refused(
+    db_url: str, jifeng_copy: Path
+) -> None:
+    villages = _table(jifeng_copy / "villages.csv")
+    village_code, village_name = villages[2][0], villages[2][1]
+    villages[2][1] = village_name[:1] + "\u200b" + village_name[1:] + "\ufeff"
+    _write(jifeng_copy / "villages.csv", villages)
+    cadres = _table(jifeng_copy / "cadres.csv")
+    name = cadres[0].index("name")
+    cadre_code, cadre_name = cadres[1][0], cadres[1][name]
+    cadres[1][name] = "\u202e" + cadre_name
+    _write(jifeng_copy / "cadres.csv", cadres)
+    households = _table(jifeng_copy / "households.csv")
+    head = households[0].index("head_name")
+    threatened = {t["household_code"] for t in _rows(jifeng_copy / "hazard_threats.csv")}
+    bad = next(i for i, r in enumerate(households) if i and r[0] not in threatened)
+    households[bad][head] = households[bad][head] + "\x00\x1b[2J"
+    _write(jifeng_copy / "households.csv", households)
+
+    with db.session_scope() as session:
+        report = load_town_dir(session, jifeng_copy)
+
+    (p,) = report.problems
+    assert (p.file.name, p.row, p.column) == ("households.csv", bad + 1, "head_name")
+    assert "control character" in p.reason and "U+0000" in p.reason
+    assert households[bad][head][:2] not in p.reason  # a resident's name is not echoed
+    with db.session_scope() as session:
+        village = session.get(Village, village_code)
+        cadre = session.get(Cadre, cadre_code)
+        assert village is not None and village.name == village_name
+        assert cadre is not None and cadre.name == cadre_name
