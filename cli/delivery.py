@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console
+from cli.common import console, fail
+from sanqing.errors import SanqingError
 
 
 def deliver(
@@ -25,8 +26,11 @@ def deliver(
     from sanqing.db import init_db
     from sanqing.delivery import deliver_until_settled, outbox_counts
 
-    init_db()
-    stats = deliver_until_settled(settle_s=settle)
+    try:
+        init_db()
+        stats = deliver_until_settled(settle_s=settle)
+    except SanqingError as exc:  # a database that cannot be opened: one line, not a traceback
+        raise fail(exc) from exc
     outbox = outbox_counts()
     console.print_json(
         data={

@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import console, fail, prepare_prefect_env
+from cli.common import (
+    check_folders,
+    console,
+    fail,
+    local_prefect_api,
+    plain,
+    prepare_prefect_env,
+)
 from sanqing.errors import SanqingError
 from sanqing.plans import Level
 from sanqing.settings import DEFAULT_LOCALE, DEFAULT_TOWN, get_settings
@@ -56,11 +63,11 @@ def patrol(
     except (SanqingError, ValueError) as exc:
         raise fail(exc) from exc
     if done:
-        console.print(f"雨后巡查确认安全：{act_id} 应急响应已结束，终报已生成。")
+        console.print(plain(f"雨后巡查确认安全：{act_id} 应急响应已结束，终报已生成。"))
     elif danger:
-        console.print(f"雨后巡查仍有险情：{act_id} 应急响应继续，群众不得返回。")
+        console.print(plain(f"雨后巡查仍有险情：{act_id} 应急响应继续，群众不得返回。"))
     else:
-        console.print(f"雨后巡查已记录：{act_id} 尚未申请结束响应，解除后即可结束。")
+        console.print(plain(f"雨后巡查已记录：{act_id} 尚未申请结束响应，解除后即可结束。"))
 
 
 def ack(
@@ -83,7 +90,7 @@ def ack(
             n = acknowledge(session, activation_id=act.id, cadre=cadre, note=note)
     except SanqingError as exc:
         raise fail(exc) from exc
-    console.print(f"已叫应：{cadre} 的 {n} 份任务记为已回复。")
+    console.print(plain(f"已叫应：{cadre} 的 {n} 份任务记为已回复。"))
 
 
 def respond(
@@ -111,6 +118,7 @@ def respond(
     from sanqing.registry import ensure_registry
 
     settings = get_settings()
+    check_folders(settings)
     if level is None and warning is None:
         raise fail(SanqingError("give --level, or --warning with a document to take it from"))
     try:
@@ -122,7 +130,11 @@ def respond(
     except (SanqingError, ValueError) as exc:
         raise fail(exc) from exc
     prepare_prefect_env(settings)
-    with console.status("运行防汛应急响应 / running the flood response under Prefect…"):
+    # Our own local Prefect server unless one is configured: it ends with this command.
+    with (
+        console.status("运行防汛应急响应 / running the flood response under Prefect…"),
+        local_prefect_api(),
+    ):
         figures = flood_response(
             town=town_code, level=level, warning=info, drill=False, locale=locale
         )

@@ -21,6 +21,7 @@ from sanqing.channels.file import deliver_to_files
 from sanqing.db import session_scope
 from sanqing.errors import SanqingError
 from sanqing.models import InspectionPhase, Town
+from sanqing.paths import inside
 from sanqing.plans import Level, load_plan
 from sanqing.registry import find_town
 from sanqing.scenarios import FindingInput, RoadReport
@@ -290,7 +291,7 @@ def report_upward(
 )
 def write_print_folder(activation_id: str) -> tuple[str, dict[str, int]]:
     """The current notices, cards and reports as files to open and print (outbox unchanged)."""
-    folder = get_settings().data_dir / "print" / activation_id
+    folder = inside(get_settings().data_dir / "print", activation_id)
     with session_scope() as session:
         written = deliver_to_files(
             session=session, activation_id=activation_id, out_dir=folder, mark_sent=False
