@@ -23,6 +23,7 @@ and their worker starts first.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -269,6 +270,16 @@ class _Pass:
     stats: DeliveryStats
     #: Set when a worker died: the others stop after the message in hand.
     stop: threading.Event = field(default_factory=threading.Event)
+    #: ``time.monotonic()`` after which workers stop after the message in hand (None: never).
+    until: float | None = None
+
+    def should_stop(self, channel: str) -> bool:
+        """A worker died, the channel went down, or the pass's time is up."""
+        return (
+            self.stop.is_set()
+            or self.stats.is_down(channel)
+            or (self.until is not None and time.monotonic() >= self.until)
+        )
 
 
 def deliver_outbox(
@@ -283,10 +294,13 @@ def deliver_outbox(
     owner: str | None = None,
     after_send: Callable[[Notice], None] | None = None,
     backoff: Sequence[float] = BACKOFF_S,
+    until: float | None = None,
 ) -> DeliveryStats:
     """Send every due row of the channels in ``senders``, each channel in its own worker.
 
-    The reports upward are claimed first. Returns what happened in this pass.
+    The reports upward are claimed first. Returns what happened in this pass. With
+    ``until`` (a ``time.monotonic()`` value) the workers stop once it has passed and
+    hand back, untouched, the rows they had not tried: a later pass sends them.
     ``after_send`` runs between a send and its record (tests simulate a crash there);
     an exception in one worker stops the others after their message in hand and is
     raised here once they have stopped.
@@ -302,6 +316,7 @@ def deliver_outbox(
         activation_id=activation_id,
         after_send=after_send,
         stats=DeliveryStats(),
+        until=until,
     )
     run.stats.expired = expire_overdue(now=now(), ttl=ttl, activation_id=activation_id)
     channels = sorted(senders, key=lambda ch: ch != FIRST_CHANNEL)  # stable: county first
@@ -361,7 +376,7 @@ def _serve_channel(run: _Pass, channel: str, first: list[str] | None) -> None:
         with session_scope() as session:
             rows = {n.id: n for n in session.exec(select(Notice).where(col(Notice.id).in_(ids)))}
         for i, nid in enumerate(ids):
-            if run.stop.is_set() or run.stats.is_down(channel):
+            if run.should_stop(channel):
                 for rest in ids[i:]:  # release them for a later pass
                     _record(rest, run.owner)
                 return
@@ -433,10 +448,12 @@ def deliver_until_settled(
     """Deliver with the configured senders; go on retrying what falls due within ``settle_s``.
 
     The drill settles for a while so its summary says what went; the schedule does
-    one pass (``settle_s=0``) and leaves the rest to its next run. A channel with a
-    wrong key or URL is left out of the later passes: it would only fail again.
+    one pass (``settle_s=0``) and leaves the rest to its next run. With ``settle_s``
+    the whole call ends by then, even inside a pass (1,400 SMS at 20 a second take
+    longer than a drill's minute): what was not tried stays pending for the next run.
+    A channel with a wrong key or URL is left out of the later passes: it would only
+    fail again.
     """
-    import time
 
     from sanqing.channels.config import senders_from_settings
     from sanqing.settings import get_settings
@@ -456,6 +473,7 @@ def deliver_until_settled(
                 ttl=timedelta(hours=settings.message_ttl_hours),
                 max_attempts=settings.delivery_max_attempts,
                 backoff=settings.delivery_backoff_s or BACKOFF_S,
+                until=deadline if settle_s > 0 else None,
             )
             total.merge(stats)
             for channel in stats.misconfigured():

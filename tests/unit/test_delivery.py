@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -517,3 +518,34 @@ def test_settling_leaves_a_misconfigured_channel_alone_and_retries_the_others(
     assert len(tried) == 1  # a wrong key is not tried again and again while settling
     assert stats.by_channel["sms"]["channel_error"] == 1 and "sms" in stats.channels_down
     assert set(statuses(sms_ids).values()) == {"pending"}
+
+
+class SlowSender(FakeSender):
+    """Takes a while per message, like a gateway at its rate limit."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(name)
+        self.seconds = seconds
+
+    def send(self, msg: Message) -> SendResult:
+        time.sleep(self.seconds)
+        return super().send(msg)
+
+
+def test_a_pass_with_a_deadline_stops_in_time_and_the_rest_goes_once_later(db_url: str) -> None:
+    """A drill's minute ends inside a long pass: what was not tried is sent by the next run."""
+    act = activate()
+    ids = put_notices(act, 60)
+    sms = SlowSender("sms", seconds=0.05)
+    clock = Clock(NOW)
+    stats = deliver_outbox({"sms": sms}, activation_id=act, now=clock, until=time.monotonic() + 0.5)
+    first = len(sms.sent)
+    assert 0 < first < 60 and stats.as_dict()["sms"]["sent"] == first
+    left = [nid for nid, st in statuses(ids).items() if st == "pending"]
+    assert len(left) == 60 - first
+    with session_scope() as s:  # handed back untouched: no lease, no attempt counted
+        rows = s.exec(select(Notice).where(col(Notice.id).in_(left))).all()
+        assert all(r.lease_owner is None and r.attempts == 0 for r in rows)
+    deliver_outbox({"sms": sms}, activation_id=act, now=clock)
+    assert set(statuses(ids).values()) == {"sent"}
+    assert sorted(m.key for m in sms.sent) == sorted(ids)  # every row once, none twice
