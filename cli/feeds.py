@@ -129,7 +129,7 @@ def warnings_ingest(
         with session_scope() as session:
             pending = pending_decisions(session=session, now=clock)
         for p in pending:
-            carry_out(p, plan="flood", locale=get_settings().locale)
+            carry_out(p, plan="flood", locale=get_settings().locale, now=clock)
     if json_out:
         for d in decided:
             typer.echo(json.dumps(warning_json(d), ensure_ascii=False))

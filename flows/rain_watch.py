@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, task
@@ -16,7 +18,7 @@ from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning
-from sanqing.feeds.watch import Pending, mark_done
+from sanqing.feeds.watch import Pending, mark_done, why_not_carried_out
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
@@ -175,14 +177,33 @@ def respond(
     return touched
 
 
-def carry_out(p: Pending, *, plan: str, locale: str) -> list[str]:
-    """Carry out a stored decision and mark it done."""
+@dataclass(frozen=True)
+class CarriedOut:
+    """What became of one pending decision: the activations it touched, or why it was skipped."""
+
+    pending: Pending
+    activations: list[str] = field(default_factory=list)
+    skipped: str | None = None  # not carried out: withdrawn meanwhile, or already done
+
+
+def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None) -> CarriedOut:
+    """Check again that the decision is still to do, carry it out and mark it done.
+
+    A cancel or an update may have come in since the decision was read: a decision
+    whose warning is no longer live is not carried out (it is marked done, with why).
+    An error carrying it out propagates and the decision stays pending.
+    """
+    with session_scope() as session:
+        why = why_not_carried_out(session=session, record_id=p.record_id, now=now)
+    if why is not None:
+        get_logger("sanqing.watch").info("decision on %s not carried out: %s", p.record_id, why)
+        return CarriedOut(p, skipped=why)
     touched = respond(p.warning, p.decision, plan=plan, locale=locale)
     with session_scope() as session:
         mark_done(
             session=session, record_id=p.record_id, activation_id=touched[0] if touched else None
         )
-    return touched
+    return CarriedOut(p, touched)
 
 
 @flow(name="rain-watch", log_prints=False)
@@ -226,7 +247,7 @@ def rain_watch(
         # This poll's decisions and any left over from a failed run or a preview.
         for p in read_pending():
             try:
-                touched = carry_out(p, plan=plan, locale=locale)
+                touched = carry_out(p, plan=plan, locale=locale).activations
             except Exception as exc:
                 failed += 1
                 logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)

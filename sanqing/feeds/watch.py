@@ -16,12 +16,22 @@ from sanqing.feeds.decide import (
     decision_of,
     holders,
     ingest,
+    not_live,
     record_rejection,
+    withdraw,
+    withdrawn_why,
 )
 from sanqing.feeds.fetch import FetchError, fetch, is_url
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.parse import parse_document
-from sanqing.models import Activation, ActivationStatus, FeedRecord, FeedState, utcnow
+from sanqing.models import (
+    Activation,
+    ActivationStatus,
+    FeedRecord,
+    FeedState,
+    Patrol,
+    utcnow,
+)
 from sanqing.plans import Plan
 from sanqing.settings import get_settings
 
@@ -168,7 +178,11 @@ class Pending:
 
 
 def pending_decisions(*, session: Session, now: datetime | None = None) -> list[Pending]:
-    """Every decision still to carry out, oldest first; a start whose warning expired meanwhile is dropped."""
+    """Every decision still to carry out, oldest first.
+
+    A start or level change whose warning has meanwhile expired, ended or been
+    superseded (see ``decide.not_live``) is not returned: it is marked done, with why.
+    """
     now = now or utcnow()
     rows = session.exec(
         select(FeedRecord)
@@ -180,18 +194,33 @@ def pending_decisions(*, session: Session, now: datetime | None = None) -> list[
     ).all()
     out: list[Pending] = []
     for rec in rows:
-        warning = FeedWarning.model_validate(rec.warning)
-        if (
-            rec.action != Action.STAND_DOWN
-            and warning.expires is not None
-            and warning.expires <= now
-        ):
-            rec.done = True
-            rec.reason += "（执行前已过期，未执行）"
-            session.add(rec)
+        why = not_live(session, rec, now=now)
+        if why is not None:
+            withdraw(session, [rec], why=why)
             continue
-        out.append(Pending(rec.id, warning, decision_of(rec)))
+        out.append(Pending(rec.id, FeedWarning.model_validate(rec.warning), decision_of(rec)))
     return out
+
+
+def why_not_carried_out(
+    *, session: Session, record_id: str, now: datetime | None = None
+) -> str | None:
+    """Check a pending decision again just before it is carried out: None, or why not.
+
+    Read again from the database (a cancel may have come in since it was read): a
+    decision already done, or whose warning is no longer live, is not carried out;
+    the latter is marked done with the reason.
+    """
+    now = now or utcnow()
+    rec = session.get(FeedRecord, record_id, populate_existing=True)
+    if rec is None:
+        return f"decision {record_id} is not stored"
+    if rec.done:
+        return withdrawn_why(rec) or f"decision on {rec.identifier} was already carried out"
+    why = not_live(session, rec, now=now)
+    if why is not None:
+        withdraw(session, [rec], why=why)
+    return why
 
 
 def mark_done(*, session: Session, record_id: str, activation_id: str | None) -> None:
@@ -207,10 +236,15 @@ def mark_done(*, session: Session, record_id: str, activation_id: str | None) ->
 def expired_responses(
     *, session: Session, plan: Plan, now: datetime | None = None
 ) -> list[tuple[str, bool]]:
-    """Running responses whose warnings have all expired: ``(town_code, drill)`` to stand down.
+    """Running responses no warning holds any more: ``(town_code, drill)`` to stand down.
 
-    The warnings are marked ended. A response no warning ever held (a manual
-    start) is left to the commander.
+    A response is the feed's to end when a warning not yet ended holds its town, or
+    when a warning of its own (the one it was started or last continued by, or a
+    decision carried out on it) has ended: a cancel whose stand-down failed or was
+    lost. It ends once none of the warnings in force (not ended, not expired, not
+    superseded) holds it; its warnings are marked ended. A response no warning ever
+    held (a manual start) is left to the commander, and so is one whose stand-down
+    was already asked for (it waits for its after-rain patrol): it is not asked twice.
     """
     now = now or utcnow()
     open_acts = session.exec(
@@ -219,18 +253,18 @@ def expired_responses(
         )
     ).all()
     records = session.exec(
-        select(FeedRecord).where(
-            FeedRecord.ended == False,  # noqa: E712 - SQL expression
-            col(FeedRecord.action).in_([a.value for a in HOLDING_ACTIONS]),
-        )
+        select(FeedRecord).where(col(FeedRecord.action).in_([a.value for a in HOLDING_ACTIONS]))
     ).all()
     out: list[tuple[str, bool]] = []
     for act in open_acts:
+        if _stand_down_requested(session, act):
+            continue
         held_by = [
             r
             for r in records
             if act.town_code in r.town_codes
             and (r.status.strip().lower() in DRILL_STATUSES) == act.drill
+            and (not r.ended or _of_activation(r, act))
         ]
         if not held_by or holders(session, town_code=act.town_code, drill=act.drill, now=now):
             continue
@@ -239,3 +273,16 @@ def expired_responses(
             session.add(r)
         out.append((act.town_code, act.drill))
     return out
+
+
+def _of_activation(rec: FeedRecord, act: Activation) -> bool:
+    """Whether the record's warning started, continued or was carried out on the activation."""
+    return rec.activation_id == act.id or (
+        act.warning_identifier is not None and rec.identifier == act.warning_identifier
+    )
+
+
+def _stand_down_requested(session: Session, act: Activation) -> bool:
+    """The stand-down was asked for: the after-rain patrol gate is open (command.request_stand_down)."""
+    patrol = session.get(Patrol, act.id)
+    return patrol is not None and bool(patrol.reason)

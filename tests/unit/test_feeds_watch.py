@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
-from sanqing import response
+from sanqing import command, response
 from sanqing.db import session_scope
 from sanqing.feeds.decide import ingest
 from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult
@@ -57,7 +57,16 @@ def test_when_every_warning_holding_a_response_expired_it_is_stood_down(db_url: 
         ]
     with session_scope() as s:
         assert all(r.ended for r in s.exec(select(FeedRecord)))
-        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=8)) == []
+        # not stood down yet (the stand-down failed): asked again at the next poll ...
+        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=8)) == [
+            ("621221106", False)
+        ]
+        act = response.open_activation(s, town_code="621221106", plan=plan.plan, drill=False)
+        assert act is not None
+        # ... and no more once the stand-down is asked for (the after-rain patrol decides)
+        command.request_stand_down(s, activation_id=act.id, plan=plan, reason="预警已过期")
+    with session_scope() as s:
+        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=9)) == []
 
 
 def test_a_refused_document_is_recorded_beside_the_good_warnings(db_url: str) -> None:
