@@ -51,7 +51,15 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from pydantic import ValidationError
 
 from sanqing.errors import SanqingError
-from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult, Reference, SourceFormat
+from sanqing.feeds.model import (
+    OUT_OF_RANGE,
+    FeedWarning,
+    ParseFailure,
+    ParseResult,
+    Reference,
+    SourceFormat,
+    fits_utc,
+)
 from sanqing.plans import Colour
 
 CAP_NAMESPACES = {
@@ -267,6 +275,8 @@ def parse_cap_time(text: str | None, element: str, notes: list[str] | None = Non
         parsed = datetime.fromisoformat(normal)
     except ValueError as exc:
         raise CapError(element, f"time {value!r} is not a valid date/time: {exc}") from None
+    if not fits_utc(parsed):
+        raise CapError(element, f"time {value!r} {OUT_OF_RANGE}")
     if normal != value and notes is not None:
         notes.append(
             f"<{element}> time {value!r} is not strict CAP (YYYY-MM-DDThh:mm:ss±hh:mm);"

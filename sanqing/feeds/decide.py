@@ -983,6 +983,9 @@ def record_rejection(
     digest = hashlib.sha256(
         f"{source}\x00{sender}\x00{identifier}\x00{reason}".encode()
     ).hexdigest()
+    # What was refused may hold U+0000 (JSON does), which PostgreSQL cannot store.
+    source, sender, reason = (_printable(t) for t in (source, sender, reason))
+    identifier = _printable(identifier) if identifier is not None else None
     rid = f"reject|{(identifier or '')[:80]}|{digest[:16]}"
     upsert(
         session,
@@ -1009,6 +1012,10 @@ def record_rejection(
     rec = session.get(FeedRecord, rid, populate_existing=True)
     assert rec is not None
     return rec
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\\x00")
 
 
 def open_activation_of(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin
 
 import httpx
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
 from sanqing.db import session_scope, upsert
@@ -35,8 +37,15 @@ from sanqing.models import (
 from sanqing.plans import Plan
 from sanqing.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 #: An index lists at most this many messages worth fetching in one poll.
 MAX_LINKS_PER_POLL = 50
+#: What a bad warning can raise while it is decided and stored: it becomes a ``reject``.
+WARNING_FAULTS = (ValueError, TypeError, ArithmeticError, StatementError)
+#: Errors of the database that the data of one warning causes (others are the database's
+#: own trouble: they fail the poll, which is retried, and nothing is lost).
+DATA_ERRORS = (DataError, IntegrityError)
 
 
 def poll(
@@ -142,26 +151,68 @@ class Decided:
 def ingest_results(
     *, session: Session, results: list[ParseResult], plan: Plan, now: datetime | None = None
 ) -> list[Decided]:
-    """Decide and store every warning; store every refusal as ``reject``."""
+    """Decide and store every warning, each in its own unit; store every refusal as ``reject``.
+
+    A warning that cannot be decided or stored (a value the database refuses, a time
+    out of range once in UTC) is rolled back alone, to a savepoint, and stored as a
+    ``reject`` naming it and why: the others of the batch are kept.
+    """
     now = now or utcnow()
     out: list[Decided] = []
     for result in results:
         for warning in result.warnings:
-            out.append(
-                Decided(warning, ingest(session=session, warning=warning, plan=plan, now=now))
-            )
+            out.append(_ingest_one(session, warning, plan, now))
         for failure in result.failures:
-            record_rejection(
-                session=session,
-                source=failure.source,
-                identifier=failure.identifier,
-                reason=failure.reason,
-                now=now,
-            )
-            out.append(
-                Decided(None, Decision(action=Action.REJECT, reason=failure.reason), failure)
-            )
+            out.append(_reject(session, failure, now))
     return out
+
+
+def _ingest_one(session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decided:
+    try:
+        with session.begin_nested():
+            return Decided(warning, ingest(session=session, warning=warning, plan=plan, now=now))
+    except WARNING_FAULTS as exc:
+        if isinstance(exc, DBAPIError) and not isinstance(exc, DATA_ERRORS):
+            raise  # the database, not the warning: the poll is retried, nothing is lost
+        reason = (
+            f"{warning.source or 'feed'}: warning {warning.identifier} could not be decided"
+            f" or stored ({_fault(exc)}); the other warnings are kept"
+        )
+        failure = ParseFailure(source=warning.source, identifier=warning.identifier, reason=reason)
+        log.warning("warning %s refused: %s", warning.identifier, reason)
+        return _reject(
+            session,
+            failure,
+            now,
+            sender=warning.sender,
+            source_format=warning.source_format.value,
+        )
+
+
+def _fault(exc: Exception) -> str:
+    """The cause in one line (SQLAlchemy wraps it with the whole statement and parameters)."""
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    return f"{type(cause).__name__}: {cause}"
+
+
+def _reject(
+    session: Session,
+    failure: ParseFailure,
+    now: datetime,
+    *,
+    sender: str = "",
+    source_format: str = "",
+) -> Decided:
+    record_rejection(
+        session=session,
+        source=failure.source,
+        identifier=failure.identifier,
+        reason=failure.reason,
+        now=now,
+        sender=sender,
+        source_format=source_format,
+    )
+    return Decided(None, Decision(action=Action.REJECT, reason=failure.reason), failure)
 
 
 #: Decisions that something must be done about.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from cli import app
+from sanqing.db import session_scope
+from sanqing.models import FeedRecord
 from sanqing.settings import REPO_ROOT
 
 FEEDS = REPO_ROOT / "tests" / "data" / "feeds"
@@ -77,3 +81,32 @@ def test_an_unreadable_source_is_a_rejection_not_a_crash(db_url: str, tmp_path) 
         "reject",
         "activate",
     ]  # in the order of the sources
+
+
+def test_a_poisoned_document_is_rejected_and_the_orange_beside_it_is_decided(
+    db_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    data = Path(ORANGE).read_bytes()
+    bad = tmp_path / "overflow.xml"
+    bad.write_bytes(
+        data.replace(
+            b"<expires>2026-07-13T18:30:00+08:00</expires>",
+            b"<expires>9999-12-31T23:59:59-23:59</expires>",
+        ).replace(b"_20260712183000_1", b"_OVERFLOW_1")
+    )
+    code, lines = ingest(str(bad), ORANGE, "--json", "--now", NOW)
+    assert code == 0
+    assert [line["decision"]["action"] for line in lines] == ["reject", "activate"]
+    assert lines[0]["identifier"] == "62122141600000_OVERFLOW_1"
+    assert "<expires>" in lines[0]["decision"]["reason"]
+    assert "9999-12-31T23:59:59-23:59" in lines[0]["decision"]["reason"]
+    with session_scope() as s:
+        actions = {r.identifier: r.action for r in s.exec(select(FeedRecord))}
+    assert actions == {
+        "62122141600000_OVERFLOW_1": "reject",
+        "62122141600000_20260712183000_1": "activate",
+    }
+    # the next ingest works: the same documents again, and nothing is lost or doubled
+    code, lines = ingest(str(bad), ORANGE, "--json", "--now", NOW)
+    assert code == 0
+    assert [line["decision"]["action"] for line in lines] == ["reject", "duplicate"]
