@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -12,6 +14,7 @@ from sanqing.errors import SanqingError
 DEFAULT_TIMEOUT_S = 15.0
 #: A warning document is a few kilobytes; an index a few hundred. Anything far larger is refused.
 MAX_RESPONSE_BYTES = 2_000_000
+READ_CHUNK_BYTES = 65_536
 
 
 class FetchError(SanqingError, OSError):
@@ -35,6 +38,56 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+def read_file(source: str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> bytes:
+    """A local feed document: a regular file only, and never more than ``max_bytes`` read.
+
+    The size a file claims is not trusted (a link to ``/dev/zero`` claims 0 bytes and
+    never ends): at most ``max_bytes + 1`` bytes are read. A FIFO, a device or a socket
+    is refused before anything is read; opening without blocking, a FIFO nobody writes
+    to cannot hang the poll.
+    """
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise FetchError(f"{source}: cannot read ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise FetchError(f"{source}: not a regular file ({_file_kind(mode)}), refused")
+        try:
+            data = _read_at_most(f, max_bytes + 1)
+        except OSError as exc:  # FetchError is an OSError too: only the read's are caught
+            raise FetchError(f"{source}: cannot read ({exc.strerror})") from exc
+    if len(data) > max_bytes:
+        raise FetchError(f"{source}: more than the {max_bytes} bytes allowed, refused")
+    return data
+
+
+def _read_at_most(f: BinaryIO, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = f.read(min(left, READ_CHUNK_BYTES))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"
+
+
 def fetch(
     source: str,
     *,
@@ -45,14 +98,7 @@ def fetch(
 ) -> Fetched:
     """Read ``source`` (a path or an http(s) URL); conditional when ``etag``/``last_modified``."""
     if not is_url(source):
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise FetchError(f"{source}: {size} bytes, more than the {max_bytes} allowed")
-            return Fetched(source, path.read_bytes())
-        except OSError as exc:
-            raise FetchError(f"{source}: cannot read ({exc.strerror})") from exc
+        return Fetched(source, read_file(source, max_bytes=max_bytes))
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
