@@ -9,6 +9,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
@@ -18,7 +19,7 @@ from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning
-from sanqing.feeds.watch import Pending, mark_done, why_not_carried_out
+from sanqing.feeds.watch import Decided, Pending, mark_done, why_not_carried_out
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
@@ -212,49 +213,36 @@ def rain_watch(
 ) -> list[dict[str, Any]]:
     """雨情值守：轮询预警信息源，按预警自动启动、提升、降低或结束防汛应急响应。
 
-    Polls every feed in config/feeds.yaml (conditional requests, retries on
-    network errors), records every warning and the decision taken on it, and
-    starts the flood response for exactly the villages a warning covers,
-    raises or lowers its level on an update, and stands it down with a final
-    report on a cancel or all-clear. A malformed or hostile warning is recorded
-    as rejected and never stops the others. Exercise/Test warnings start drills.
+    Polls every feed in config/feeds.yaml at once (conditional requests, retries on
+    network errors, and a deadline per feed), records every warning and the
+    decision taken on it as soon as its feed has answered, and starts the flood
+    response for exactly the villages a warning covers, raises or lowers its level
+    on an update, and stands it down with a final report on a cancel or all-clear.
+    A slow or failing feed never delays the others; a malformed or hostile warning
+    is recorded as rejected and never stops the others. Exercise/Test warnings
+    start drills.
     """
     config = load_feeds()
-    futures = [poll_feed.submit(f.name, f.url, f.area_codes, f.area_desc) for f in config.feeds]
-    results = []
     logger = get_run_logger()
-    for feed, fut in zip(config.feeds, futures, strict=True):
-        fut.wait()
-        if fut.state.is_completed():
-            results.append(fut.result())
-        else:  # the feed is down after its retries: the others still count
-            logger.error("feed %s failed after retries: %s", feed.name, fut.state.message)
-    decided = decide_warnings(results, plan_name=plan)
-    remember_feed_validators(results)  # only now: what they gave is stored
-    out: list[dict[str, Any]] = [
-        {
-            "identifier": d.warning.identifier
-            if d.warning
-            else (d.failure.identifier if d.failure else None),
-            "decision": d.decision.model_dump(mode="json"),
-            "activations": [],
-        }
-        for d in decided
-    ]
-    failed = 0
+    feeds = {
+        poll_feed.submit(f.name, f.url, f.area_codes, f.area_desc, f.deadline_s): f
+        for f in config.feeds
+    }
+    out: list[dict[str, Any]] = []
+    failed: set[str] = set()  # decisions that could not be carried out in this run
+    for fut in as_completed(list(feeds)):  # each feed as it answers: none waits for another
+        fut.wait()  # done already: this only takes its final state
+        if not fut.state.is_completed():  # down after its retries, or past its deadline
+            logger.error("feed %s failed: %s", feeds[fut].name, fut.state.message)
+            continue
+        result = fut.result()
+        out += [_entry(d) for d in decide_warnings([result], plan_name=plan)]
+        remember_feed_validators([result])  # only now: what it gave is stored
+        if respond_to_warnings:
+            _carry_out_pending(out, failed, plan=plan, locale=locale)
     if respond_to_warnings:
-        by_id = {o["identifier"]: o for o in out if o["identifier"]}
-        # This poll's decisions and any left over from a failed run or a preview.
-        for p in read_pending():
-            try:
-                touched = carry_out(p, plan=plan, locale=locale).activations
-            except Exception as exc:
-                failed += 1
-                logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
-                continue
-            if p.warning.identifier in by_id:
-                by_id[p.warning.identifier]["activations"] = touched
-    if respond_to_warnings:
+        # Decisions left over from a failed run or a preview, when no feed had news.
+        _carry_out_pending(out, failed, plan=plan, locale=locale)
         for town, drill in expire_warnings(plan_name=plan):
             act = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
             out.append(
@@ -270,10 +258,40 @@ def rain_watch(
             )
     if failed:
         raise RuntimeError(
-            f"{failed} decision(s) could not be carried out; they stay pending and are "
+            f"{len(failed)} decision(s) could not be carried out; they stay pending and are "
             "retried at the next poll"
         )
     return out
+
+
+def _entry(d: Decided) -> dict[str, Any]:
+    """One line of the watch's result: the warning (or refusal), its decision, activations."""
+    return {
+        "identifier": d.warning.identifier
+        if d.warning
+        else (d.failure.identifier if d.failure else None),
+        "decision": d.decision.model_dump(mode="json"),
+        "activations": [],
+    }
+
+
+def _carry_out_pending(
+    out: list[dict[str, Any]], failed: set[str], *, plan: str, locale: str
+) -> None:
+    """Carry out every pending decision not yet failed in this run; note what each touched."""
+    logger = get_run_logger()
+    by_id = {o["identifier"]: o for o in out if o["identifier"]}
+    for p in read_pending():
+        if p.record_id in failed:
+            continue
+        try:
+            touched = carry_out(p, plan=plan, locale=locale).activations
+        except Exception as exc:
+            failed.add(p.record_id)
+            logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
+            continue
+        if p.warning.identifier in by_id:
+            by_id[p.warning.identifier]["activations"] = touched
 
 
 def serve_watch() -> None:

@@ -23,7 +23,14 @@ from sanqing.feeds.decide import (
     withdraw,
     withdrawn_why,
 )
-from sanqing.feeds.fetch import FetchError, fetch, is_url
+from sanqing.feeds.fetch import (
+    FEED_DEADLINE_S,
+    Deadline,
+    FetchError,
+    deadline_client,
+    fetch,
+    is_url,
+)
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.parse import parse_document
 from sanqing.models import (
@@ -56,6 +63,7 @@ def poll(
     client: httpx.Client | None = None,
     now: datetime | None = None,
     conditional: bool = True,
+    deadline_s: float = FEED_DEADLINE_S,
 ) -> ParseResult:
     """Fetch a feed if it changed (ETag / Last-Modified), follow index links, parse it all.
 
@@ -64,18 +72,24 @@ def poll(
     linked message that fails on the network fails the whole poll (to be
     retried); one that cannot be read is a failure of its own and never hides
     the others.
+
+    The whole poll — the index and every message it links to — has ``deadline_s``
+    seconds: an index not read by then fails the poll (not retried at once: the next
+    scheduled poll asks again), and a linked message not read by then is a failure of
+    its own, the poll incomplete (its index is read whole again next time).
     """
     now = now or utcnow()
+    deadline = Deadline.after(deadline_s)
     etag = modified = None
     if conditional:
         with session_scope() as session:
             state = session.get(FeedState, url)
             if state is not None:
                 etag, modified = state.etag, state.last_modified
-    http = client or httpx.Client(timeout=get_settings().feed_timeout_s, follow_redirects=True)
+    http = client or deadline_client(deadline, timeout=get_settings().feed_timeout_s)
     try:
         try:
-            got = fetch(url, client=http, etag=etag, last_modified=modified)
+            got = fetch(url, client=http, etag=etag, last_modified=modified, deadline=deadline)
         except FetchError as exc:
             if conditional:
                 _remember(url, now=now, error=str(exc))
@@ -98,17 +112,27 @@ def poll(
                 result.complete = False  # read the index whole again next time
                 continue
             try:
-                sub = fetch(target, client=http)
+                sub = fetch(target, client=http, deadline=deadline)
             except FetchError as exc:
                 if exc.retryable:
                     raise  # retry the poll: nothing is saved before everything is read
                 result.failures.append(ParseFailure(source=target, reason=str(exc)))
+                if exc.deadline:
+                    result.complete = False
                 continue
             inner = parse_document(
                 sub.data, source=target, area_codes=area_codes, area_desc=area_desc
             )
             result.warnings.extend(inner.warnings)
             result.failures.extend(inner.failures)
+            if inner.links:  # an index linking to an index: one level is followed, not more
+                result.failures.append(
+                    ParseFailure(
+                        source=target,
+                        reason=f"{target}: an index linked from the index {url}; its"
+                        f" {len(inner.links)} link(s) are not followed (one level only)",
+                    )
+                )
         return result
     finally:
         if client is None:
