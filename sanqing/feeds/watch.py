@@ -252,29 +252,50 @@ class Pending:
     decision: Decision
 
 
-def pending_decisions(*, session: Session, now: datetime | None = None) -> list[Pending]:
-    """Every decision still to carry out, oldest first.
+@dataclass(frozen=True)
+class Withdrawn:
+    """A decision dropped before it was carried out, and why."""
 
-    A start or level change whose warning has meanwhile expired, ended or been
-    superseded (see ``decide.not_live``) is not returned: it is marked done, with why.
-    """
+    record_id: str
+    identifier: str
+    action: str
+    why: str
+
+
+def withdraw_stale(*, session: Session, now: datetime | None = None) -> list[Withdrawn]:
+    """Mark done every start or level change whose warning has meanwhile expired, ended or
+    been superseded (see ``decide.not_live``): it is not carried out. Returns them."""
     now = now or utcnow()
-    rows = session.exec(
-        select(FeedRecord)
-        .where(
-            FeedRecord.done == False,  # noqa: E712 - SQL expression
-            col(FeedRecord.action).in_([a.value for a in ACTING]),
-        )
-        .order_by(col(FeedRecord.received_at), col(FeedRecord.id))
-    ).all()
-    out: list[Pending] = []
-    for rec in rows:
+    out: list[Withdrawn] = []
+    for rec in _pending_records(session):
         why = not_live(session, rec, now=now)
         if why is not None:
             withdraw(session, [rec], why=why)
-            continue
-        out.append(Pending(rec.id, FeedWarning.model_validate(rec.warning), decision_of(rec)))
+            out.append(Withdrawn(rec.id, rec.identifier, rec.action, why))
     return out
+
+
+def pending_decisions(*, session: Session, now: datetime | None = None) -> list[Pending]:
+    """Every decision still to carry out, oldest first; stale ones are withdrawn first
+    (``withdraw_stale``)."""
+    withdraw_stale(session=session, now=now)
+    return [
+        Pending(rec.id, FeedWarning.model_validate(rec.warning), decision_of(rec))
+        for rec in _pending_records(session)
+    ]
+
+
+def _pending_records(session: Session) -> list[FeedRecord]:
+    return list(
+        session.exec(
+            select(FeedRecord)
+            .where(
+                FeedRecord.done == False,  # noqa: E712 - SQL expression
+                col(FeedRecord.action).in_([a.value for a in ACTING]),
+            )
+            .order_by(col(FeedRecord.received_at), col(FeedRecord.id))
+        )
+    )
 
 
 def why_not_carried_out(

@@ -74,9 +74,11 @@ def test_a_clock_without_offset_is_refused(db_url: str) -> None:
     assert result.exit_code == 2 and "offset" in result.output
 
 
-def test_an_unreadable_source_is_a_rejection_not_a_crash(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreadable_source_is_a_rejection_and_the_exit_code_says_so(
+    db_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     code, lines = ingest(str(tmp_path / "missing.xml"), ORANGE, "--json", "--now", NOW)
-    assert code == 0
+    assert code == 1  # not everything could be read; what could, is decided and printed
     assert [line["decision"]["action"] for line in lines] == [
         "reject",
         "activate",
@@ -110,3 +112,39 @@ def test_a_poisoned_document_is_rejected_and_the_orange_beside_it_is_decided(
     code, lines = ingest(str(bad), ORANGE, "--json", "--now", NOW)
     assert code == 0
     assert [line["decision"]["action"] for line in lines] == ["reject", "duplicate"]
+
+
+WIDE = {"COLUMNS": "400"}  # rich wraps table cells at the terminal's width
+
+
+def test_every_document_gives_a_line_even_an_empty_index(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    empty = tmp_path / "index.atom"
+    empty.write_text('<feed xmlns="http://www.w3.org/2005/Atom"><id>x</id></feed>')
+    code, lines = ingest(str(empty), ORANGE, "--json", "--now", NOW)
+    assert code == 0
+    assert len(lines) == 2 and all(set(line) == KEYS for line in lines)
+    assert "no warnings in this document" in lines[0]["decision"]["reason"]
+    assert str(empty) in lines[0]["decision"]["reason"]
+    result = CliRunner().invoke(app, ["warnings", "ingest", str(empty), "--now", NOW], env=WIDE)
+    assert result.exit_code == 0 and "no warnings in this document" in result.stdout
+
+
+MARKUP = "[/red]x[bold]"
+
+
+def test_markup_in_the_data_is_printed_as_written(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = Path(ORANGE).read_bytes()
+    doc = tmp_path / "markup.xml"
+    doc.write_bytes(
+        data.replace(b"62122141600000_20260712183000_1", MARKUP.encode())
+        .replace(b"<headline>", f"<headline>{MARKUP}".encode())
+        .replace(b"<areaDesc>", b"<areaDesc>[/]")
+    )
+    result = CliRunner().invoke(app, ["warnings", "ingest", str(doc), "--now", NOW], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert MARKUP in result.stdout
+    # an error message quoting the data is printed as written too
+    missing = tmp_path / f"{MARKUP}.xml"
+    result = CliRunner().invoke(app, ["warnings", "ingest", str(missing), "--now", NOW], env=WIDE)
+    assert result.exit_code == 1
+    assert MARKUP in result.output.replace("\n", "")

@@ -701,3 +701,23 @@ def test_the_model_refuses_a_time_that_cannot_be_stored(text: str) -> None:
             sent=datetime.fromisoformat(text),
             source_format=SourceFormat.CAP,
         )
+
+
+def _bare_alert() -> str:
+    text = (DATA / "cap/circle_only.xml").read_text(encoding="utf-8")
+    return text[text.index("<alert") :]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        lambda a: f'<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id>{a}</feed>',
+        lambda a: f'<rss version="2.0"><channel><title>t</title>{a}</channel></rss>',
+    ],
+    ids=["atom", "rss"],
+)
+def test_an_alert_outside_any_entry_is_read_with_a_note(doc) -> None:  # type: ignore[no-untyped-def]
+    result = parse_document(doc(_bare_alert()).encode(), source="index.xml")
+    assert result.failures == [] and result.links == []
+    [w] = result.warnings
+    assert any("outside" in n for n in w.notes)
