@@ -148,3 +148,29 @@ def test_markup_in_the_data_is_printed_as_written(db_url: str, tmp_path) -> None
     result = CliRunner().invoke(app, ["warnings", "ingest", str(missing), "--now", NOW], env=WIDE)
     assert result.exit_code == 1
     assert MARKUP in result.output.replace("\n", "")
+
+
+def test_a_poisoned_message_in_an_index_does_not_lose_the_orange_of_the_same_poll(
+    db_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """One feed, one poll: its index links to an overflowing alert and to the orange."""
+    data = Path(ORANGE).read_bytes()
+    (tmp_path / "bad.xml").write_bytes(
+        data.replace(
+            b"<sent>2026-07-12T18:30:00+08:00", b"<sent>0001-01-01T00:00:00+14:00"
+        ).replace(b"_20260712183000_1", b"_OVERFLOW_2")
+    )
+    (tmp_path / "orange.xml").write_bytes(data)
+    index = tmp_path / "index.atom"
+    entries = "".join(
+        f'<entry><id>{n}</id><link type="application/cap+xml" href="{n}.xml"/></entry>'
+        for n in ("bad", "orange")
+    )
+    index.write_text(f'<feed xmlns="http://www.w3.org/2005/Atom"><id>i</id>{entries}</feed>')
+    code, lines = ingest(str(index), "--json", "--now", NOW)
+    assert code == 0
+    by_action = {line["decision"]["action"]: line for line in lines}
+    assert set(by_action) == {"activate", "reject"}
+    assert "<sent>" in by_action["reject"]["decision"]["reason"]
+    code, lines = ingest(str(index), "--json", "--now", NOW)  # the next poll still works
+    assert code == 0 and {line["decision"]["action"] for line in lines} == {"duplicate", "reject"}
