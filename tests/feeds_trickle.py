@@ -1,7 +1,7 @@
 """A feed server on 127.0.0.1 that never finishes an answer: one byte every half second.
 
-``/body``: the status line and headers at once, then the body a byte at a time (a
-per-read timeout never fires). ``/headers``: even the headers a byte at a time.
+``…/body``: the status line and headers at once, then the body a byte at a time (a
+per-read timeout never fires). ``…/headers``: even the headers a byte at a time.
 It trickles until the client hangs up, or for ``max_seconds`` at most (so that a
 client without a deadline still ends, later, and the test can say what went wrong).
 ``hung_up_at[path]`` is the wall-clock time the client went away.
@@ -34,7 +34,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         t = self.server.trickle
         t.requests.append(self.path)
-        if self.path == "/headers":
+        if self.path.endswith("/headers"):  # also through a proxy: an absolute URL
             # long enough that, a byte at a time, the headers alone outlast any test's patience
             head = (
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n"

@@ -130,15 +130,21 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 
 def deadline_client(deadline: Deadline, *, timeout: float = DEFAULT_TIMEOUT_S) -> httpx.Client:
-    """An HTTP client whose reads never wait past ``deadline``, the headers' included."""
-    transport = httpx.HTTPTransport()
-    pool = getattr(transport, "_pool", None)
-    # httpx builds its connection pool itself; its network backend is where every read of
-    # every connection passes. Without it (another httpx), fetch still checks the deadline
-    # between the chunks of a body.
-    if isinstance(pool, httpcore.ConnectionPool):
-        pool._network_backend = _DeadlineBackend(pool._network_backend, deadline)
-    return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+    """An HTTP client whose reads never wait past ``deadline``, the headers' included.
+
+    Built as any client (so proxies from the environment still apply), then each of its
+    transports — direct and proxied — gets connections that stop at the deadline: httpx
+    builds its connection pools itself, and their network backend is where every read of
+    every connection passes. Without one (another httpx), ``fetch`` still checks the
+    deadline between the chunks of a body.
+    """
+    client = httpx.Client(timeout=timeout, follow_redirects=True)
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        if isinstance(pool, httpcore.ConnectionPool):  # HTTP and SOCKS proxies are pools too
+            pool._network_backend = _DeadlineBackend(pool._network_backend, deadline)
+    return client
 
 
 @dataclass(frozen=True)

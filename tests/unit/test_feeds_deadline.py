@@ -88,3 +88,22 @@ def test_ingest_reads_sources_concurrently_and_a_slow_one_only_fails_itself(
     lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]  # type: ignore[attr-defined]
     assert [line["decision"]["action"] for line in lines] == ["reject", "activate"]
     assert "deadline" in lines[0]["decision"]["reason"]
+
+
+def test_a_proxy_from_the_environment_is_used_and_bound_by_the_deadline_too(
+    trickle: TrickleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a proxy (HTTP_PROXY), the feed is still read through it, and still on time."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", trickle.url("/"))
+    got = guarded(
+        poll,
+        url="http://feed.example.invalid/headers",
+        area_codes=[],
+        area_desc="",
+        conditional=False,
+        deadline_s=1,
+    )
+    assert trickle.requests == ["http://feed.example.invalid/headers"]  # through the proxy
+    assert isinstance(got, FetchError) and "deadline" in str(got), got
