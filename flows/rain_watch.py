@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import queue
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
@@ -18,7 +19,7 @@ from sanqing.answers import SimulatedAnswers
 from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
-from sanqing.feeds.model import Action, Decision, FeedWarning
+from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
 from sanqing.feeds.watch import Decided, Pending, mark_done, why_not_carried_out
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
@@ -207,6 +208,10 @@ def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None
     return CarriedOut(p, touched)
 
 
+#: The polls of one watch run, in the order they finish.
+Answers = queue.Queue[PrefectFuture[ParseResult]]
+
+
 @flow(name="rain-watch", log_prints=False)
 def rain_watch(
     respond_to_warnings: bool = True, plan: str = "flood", locale: str = DEFAULT_LOCALE
@@ -230,19 +235,28 @@ def rain_watch(
     }
     out: list[dict[str, Any]] = []
     failed: set[str] = set()  # decisions that could not be carried out in this run
-    for fut in as_completed(list(feeds)):  # each feed as it answers: none waits for another
-        fut.wait()  # done already: this only takes its final state
-        if not fut.state.is_completed():  # down after its retries, or past its deadline
-            logger.error("feed %s failed: %s", feeds[fut].name, fut.state.message)
-            continue
-        result = fut.result()
-        out += [_entry(d) for d in decide_warnings([result], plan_name=plan)]
-        remember_feed_validators([result])  # only now: what it gave is stored
+    answers: Answers = queue.Queue()
+    for fut in feeds:
+        fut.add_done_callback(answers.put)
+    left = len(feeds)
+    while left:
+        # Whatever feeds have answered by now are decided and stored first, then carried
+        # out: a slow feed never delays the others, nor a long response their decisions.
+        answered = _answered(answers)
+        left -= len(answered)
+        for fut in answered:
+            fut.wait()  # done already: this only takes its final state
+            if not fut.state.is_completed():  # down after its retries, or past its deadline
+                logger.error("feed %s failed: %s", feeds[fut].name, fut.state.message)
+                continue
+            result = fut.result()
+            out += [_entry(d) for d in decide_warnings([result], plan_name=plan)]
+            remember_feed_validators([result])  # only now: what it gave is stored
         if respond_to_warnings:
             _carry_out_pending(out, failed, plan=plan, locale=locale)
     if respond_to_warnings:
-        # Decisions left over from a failed run or a preview, when no feed had news.
-        _carry_out_pending(out, failed, plan=plan, locale=locale)
+        if not feeds:  # after each answer above; else decisions left by a preview or a failure
+            _carry_out_pending(out, failed, plan=plan, locale=locale)
         for town, drill in expire_warnings(plan_name=plan):
             act = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
             out.append(
@@ -262,6 +276,16 @@ def rain_watch(
             "retried at the next poll"
         )
     return out
+
+
+def _answered(answers: Answers) -> list[PrefectFuture[ParseResult]]:
+    """The polls that are done: waits for the first, then takes all done by now."""
+    done = [answers.get()]
+    while True:
+        try:
+            done.append(answers.get_nowait())
+        except queue.Empty:
+            return done
 
 
 def _entry(d: Decided) -> dict[str, Any]:
