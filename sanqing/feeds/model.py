@@ -61,7 +61,10 @@ class Reference(BaseModel):
     identifier: str
     sent: datetime | None = None
 
-    _sent_storable = field_validator("sent")(_storable)
+    @field_validator("sent")
+    @classmethod
+    def _sent_storable(cls, value: datetime | None) -> datetime | None:
+        return _storable(value)
 
 
 class FeedWarning(BaseModel):
