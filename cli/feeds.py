@@ -1,18 +1,41 @@
-"""``sanqing warnings …``: read warnings, decide what each means, respond."""
+"""``sanqing warnings …``: read warnings, decide what each means, respond.
+
+What comes from a feed (identifiers, headlines, areas, reasons) is printed as plain
+text, never read as rich markup: a ``[/red]`` in a warning is shown as written.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from cli.common import console, fail, prepare_prefect_env
+from cli.common import console, err, fail, prepare_prefect_env
 from sanqing.errors import SanqingError
+from sanqing.feeds.fetch import FEED_DEADLINE_S
 from sanqing.settings import DEFAULT_TOWN, get_settings
 
+if TYPE_CHECKING:
+    from flows.rain_watch import CarriedOut
+    from sanqing.feeds.model import ParseResult
+    from sanqing.feeds.watch import Decided, Pending
+
 warnings_app = typer.Typer(help="Warnings from feeds: read, decide, respond.", no_args_is_help=True)
+
+#: Sources ``warnings ingest`` reads at the same time (a thread each, each with its deadline).
+MAX_PARALLEL_SOURCES = 8
+#: Exit code when a source could not be read at all, or a decision could not be carried out
+#: (everything else was still read, decided and printed).
+EXIT_INCOMPLETE = 1
+NO_WARNINGS = "no warnings in this document (文档中没有预警)"
 
 
 def warning_json(decided: Any) -> dict[str, Any]:
@@ -61,6 +84,63 @@ def warning_json(decided: Any) -> dict[str, Any]:
     }
 
 
+def _fail(exc: Exception) -> typer.Exit:
+    """``fail``, with the message's brackets shown as written (it may quote feed data)."""
+    return fail(ValueError(escape(str(exc))))
+
+
+def _clock(now: str | None) -> datetime | None:
+    if now is None:
+        return None
+    try:
+        clock = datetime.fromisoformat(now)
+    except ValueError as exc:
+        raise fail(ValueError(f"--now {now!r} is not an ISO time")) from exc
+    if clock.tzinfo is None:
+        raise fail(ValueError(f"--now {now!r} needs an offset, e.g. 2026-07-12T20:00:00+08:00"))
+    return clock
+
+
+def _read_sources(
+    sources: Sequence[str],
+    *,
+    area_codes: list[str],
+    area_desc: str,
+    clock: datetime | None,
+    deadline_s: float,
+) -> list[tuple[ParseResult, bool]]:
+    """Every source read at once, each within its deadline; in the order given, with
+    whether it could not be read at all."""
+    from sanqing.feeds.fetch import FetchError
+    from sanqing.feeds.model import ParseFailure, ParseResult
+    from sanqing.feeds.watch import poll
+
+    def read(source: str) -> tuple[ParseResult, bool]:
+        try:
+            got = poll(
+                url=source,
+                area_codes=area_codes,
+                area_desc=area_desc,
+                now=clock,
+                conditional=False,
+                deadline_s=deadline_s,
+            )
+        except FetchError as exc:  # one unreadable source never stops the others
+            return ParseResult(failures=[ParseFailure(source=source, reason=str(exc))]), True
+        return got, False
+
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_SOURCES, len(sources)))) as pool:
+        return list(pool.map(read, sources))
+
+
+def _nothing_in(source: str) -> Decided:
+    """The line of a document that held no warning and no refusal (an empty index)."""
+    from sanqing.feeds.model import Action, Decision
+    from sanqing.feeds.watch import Decided
+
+    return Decided(None, Decision(action=Action.IGNORE, reason=f"{source}: {NO_WARNINGS}"))
+
+
 @warnings_app.command("ingest")
 def warnings_ingest(
     sources: Annotated[
@@ -79,83 +159,170 @@ def warnings_ingest(
         list[str] | None, typer.Option(help="Division code a QWeather answer stands for.")
     ] = None,
     area_desc: Annotated[str, typer.Option(help="Area name a QWeather answer stands for.")] = "",
+    deadline: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds a source (index and linked messages) may take."),
+    ] = FEED_DEADLINE_S,
     town: Annotated[
         str, typer.Option(help="Registry to load on a fresh data directory.")
     ] = DEFAULT_TOWN,
 ) -> None:
-    """Read warnings, store them and decide what each means; respond only with --respond."""
-    from datetime import datetime
+    """Read warnings, store them and decide what each means; respond only with --respond.
 
+    Sources are read at the same time, each within --deadline. Every document gives
+    at least one line. Exit code 1 when a source could not be read at all (or, with
+    --respond, a decision could not be carried out); the others are still read and printed.
+    """
     from sanqing.db import session_scope
-    from sanqing.feeds.fetch import FetchError
-    from sanqing.feeds.model import ParseFailure, ParseResult
-    from sanqing.feeds.watch import ingest_results, poll
+    from sanqing.feeds.watch import ingest_results
     from sanqing.plans import load_plan
     from sanqing.registry import ensure_registry
 
-    clock = None
-    if now is not None:
-        try:
-            clock = datetime.fromisoformat(now)
-        except ValueError as exc:
-            raise fail(ValueError(f"--now {now!r} is not an ISO time")) from exc
-        if clock.tzinfo is None:
-            raise fail(ValueError(f"--now {now!r} needs an offset, e.g. 2026-07-12T20:00:00+08:00"))
+    clock = _clock(now)
     try:
         ensure_registry(town)
-        results: list[ParseResult] = []
-        for source in sources:
-            try:
-                results.append(
-                    poll(
-                        url=source,
-                        area_codes=area_code or [],
-                        area_desc=area_desc,
-                        now=clock,
-                        conditional=False,
-                    )
-                )
-            except FetchError as exc:  # one unreadable source never stops the others
-                results.append(ParseResult(failures=[ParseFailure(source=source, reason=str(exc))]))
+        read = _read_sources(
+            sources,
+            area_codes=area_code or [],
+            area_desc=area_desc,
+            clock=clock,
+            deadline_s=deadline,
+        )
+        plan = load_plan()
+        decided: list[Decided] = []
         with session_scope() as session:
-            decided = ingest_results(session=session, results=results, plan=load_plan(), now=clock)
+            for source, (result, _) in zip(sources, read, strict=True):
+                lines = ingest_results(session=session, results=[result], plan=plan, now=clock)
+                decided += lines or [_nothing_in(source)]
     except SanqingError as exc:
-        raise fail(exc) from exc
-    if respond:  # this ingest's decisions, and any left pending by an earlier run
-        prepare_prefect_env(get_settings())
-        from flows.rain_watch import carry_out
-        from sanqing.feeds.watch import pending_decisions
-
-        with session_scope() as session:
-            pending = pending_decisions(session=session, now=clock)
-        for p in pending:
-            carry_out(p, plan="flood", locale=get_settings().locale)
+        raise _fail(exc) from exc
+    unreadable = sum(failed for _, failed in read)
     if json_out:
         for d in decided:
             typer.echo(json.dumps(warning_json(d), ensure_ascii=False))
-        return
+    else:
+        console.print(_warnings_table(decided))
+    outcomes = _respond(clock) if respond else []
+    if respond and not json_out:  # stdout stays JSON lines with --json
+        console.print(_respond_table(outcomes))
+    not_done = [o for o in outcomes if o.failed]
+    for o in not_done:
+        err.print(Text(f"{o.identifier}: {o.result}"))
+    if unreadable:
+        err.print(f"{unreadable} 个信息源无法读取 / source(s) could not be read at all")
+    if unreadable or not_done:
+        raise typer.Exit(code=EXIT_INCOMPLETE)
+
+
+def _warnings_table(decided: Sequence[Decided]) -> Table:
     table = Table(title="预警 / warnings")
-    for col in (
-        "identifier",
-        "type",
-        "hazard",
-        "colour",
-        "decision",
-        "level",
-        "villages",
-        "reason",
-    ):
+    for col in ("identifier", "type", "hazard", "colour", "decision", "level", "villages"):
         table.add_column(col)
+    table.add_column("reason", overflow="fold")
     for item in decided:
         warning, decision = item.warning, item.decision
+        identifier = warning.identifier if warning else (item.failure and item.failure.identifier)
         table.add_row(
-            warning.identifier if warning else "—",
-            warning.msg_type if warning else "—",
-            (warning.hazard or "—") if warning else "—",
-            (warning.colour or "—") if warning else "—",
-            decision.action.value,
-            decision.level.value if decision.level else "—",
-            str(len(decision.village_codes)),
-            decision.reason,
+            *(
+                Text(str(v))
+                for v in (
+                    identifier or "—",
+                    warning.msg_type if warning else "—",
+                    (warning.hazard or "—") if warning else "—",
+                    (warning.colour or "—") if warning else "—",
+                    decision.action.value,
+                    decision.level.value if decision.level else "—",
+                    len(decision.village_codes),
+                    decision.reason,
+                )
+            )
         )
-    console.print(table)
+    return table
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one pending decision, as ``warnings respond`` prints it."""
+
+    identifier: str
+    action: str
+    level: str | None
+    towns: list[str]
+    result: str
+    failed: bool = False
+
+
+def _respond(clock: datetime | None) -> list[Outcome]:
+    """Carry out every pending decision now, as the watch does after its poll."""
+    prepare_prefect_env(get_settings())
+    from flows.rain_watch import carry_out
+    from sanqing.db import session_scope
+    from sanqing.feeds.watch import pending_decisions, withdraw_stale
+
+    with session_scope() as session:
+        stale = withdraw_stale(session=session, now=clock)
+        pending = pending_decisions(session=session, now=clock)
+    outcomes = [
+        Outcome(w.identifier, w.action, None, [], f"未执行，已撤回 / withdrawn: {w.why}")
+        for w in stale
+    ]
+    for p in pending:
+        try:
+            done = carry_out(p, plan="flood", locale=get_settings().locale, now=clock)
+        except Exception as exc:  # one failure never stops the others; it stays pending
+            outcomes.append(_outcome(p, f"失败，仍待执行 / failed, stays pending: {exc}", True))
+            continue
+        outcomes.append(_outcome(p, _what_it_did(done)))
+    return outcomes
+
+
+def _outcome(p: Pending, result: str, failed: bool = False) -> Outcome:
+    d = p.decision
+    level = d.level.value if d.level else None
+    return Outcome(p.warning.identifier, d.action.value, level, d.town_codes, result, failed)
+
+
+def _what_it_did(done: CarriedOut) -> str:
+    if done.skipped is not None:
+        return f"未执行 / not carried out: {done.skipped}"
+    if done.activations:
+        return f"已执行 / carried out: {', '.join(done.activations)}"
+    return "已执行 / carried out (handed to the flood-response deployment, or nothing running)"
+
+
+def _respond_table(outcomes: Sequence[Outcome]) -> Table | Text:
+    if not outcomes:
+        return Text("没有待执行的决定 / no decisions pending")
+    table = Table(title="执行 / carried out")
+    for col in ("identifier", "decision", "level", "towns"):
+        table.add_column(col)
+    table.add_column("result", overflow="fold")
+    for o in outcomes:
+        table.add_row(
+            *(Text(v) for v in (o.identifier, o.action, o.level or "—", ", ".join(o.towns) or "—")),
+            Text(o.result, style="red" if o.failed else ""),
+        )
+    return table
+
+
+@warnings_app.command("respond")
+def warnings_respond(
+    now: Annotated[
+        str | None, typer.Option(help="Fix the clock (ISO time with offset) for expiry checks.")
+    ] = None,
+) -> None:
+    """Carry out the pending decisions now (what the rain watch does after its poll).
+
+    Decisions stored without --respond, or left by a failed run: each is checked
+    again first (a cancel, an update or the expiry since withdraws it), then carried
+    out. Prints what became of each. Exit code 1 when one could not be carried out:
+    it stays pending, for the next run or the watch.
+    """
+    clock = _clock(now)
+    try:
+        outcomes = _respond(clock)
+    except SanqingError as exc:
+        raise _fail(exc) from exc
+    console.print(_respond_table(outcomes))
+    if any(o.failed for o in outcomes):
+        raise typer.Exit(code=EXIT_INCOMPLETE)

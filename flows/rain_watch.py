@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
@@ -15,8 +19,8 @@ from sanqing.answers import SimulatedAnswers
 from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
-from sanqing.feeds.model import Action, Decision, FeedWarning
-from sanqing.feeds.watch import Pending, mark_done
+from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
+from sanqing.feeds.watch import Decided, Pending, mark_done, why_not_carried_out
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
@@ -175,14 +179,37 @@ def respond(
     return touched
 
 
-def carry_out(p: Pending, *, plan: str, locale: str) -> list[str]:
-    """Carry out a stored decision and mark it done."""
+@dataclass(frozen=True)
+class CarriedOut:
+    """What became of one pending decision: the activations it touched, or why it was skipped."""
+
+    pending: Pending
+    activations: list[str] = field(default_factory=list)
+    skipped: str | None = None  # not carried out: withdrawn meanwhile, or already done
+
+
+def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None) -> CarriedOut:
+    """Check again that the decision is still to do, carry it out and mark it done.
+
+    A cancel or an update may have come in since the decision was read: a decision
+    whose warning is no longer live is not carried out (it is marked done, with why).
+    An error carrying it out propagates and the decision stays pending.
+    """
+    with session_scope() as session:
+        why = why_not_carried_out(session=session, record_id=p.record_id, now=now)
+    if why is not None:
+        get_logger("sanqing.watch").info("decision on %s not carried out: %s", p.record_id, why)
+        return CarriedOut(p, skipped=why)
     touched = respond(p.warning, p.decision, plan=plan, locale=locale)
     with session_scope() as session:
         mark_done(
             session=session, record_id=p.record_id, activation_id=touched[0] if touched else None
         )
-    return touched
+    return CarriedOut(p, touched)
+
+
+#: The polls of one watch run, in the order they finish.
+Answers = queue.Queue[PrefectFuture[ParseResult]]
 
 
 @flow(name="rain-watch", log_prints=False)
@@ -191,49 +218,45 @@ def rain_watch(
 ) -> list[dict[str, Any]]:
     """雨情值守：轮询预警信息源，按预警自动启动、提升、降低或结束防汛应急响应。
 
-    Polls every feed in config/feeds.yaml (conditional requests, retries on
-    network errors), records every warning and the decision taken on it, and
-    starts the flood response for exactly the villages a warning covers,
-    raises or lowers its level on an update, and stands it down with a final
-    report on a cancel or all-clear. A malformed or hostile warning is recorded
-    as rejected and never stops the others. Exercise/Test warnings start drills.
+    Polls every feed in config/feeds.yaml at once (conditional requests, retries on
+    network errors, and a deadline per feed), records every warning and the
+    decision taken on it as soon as its feed has answered, and starts the flood
+    response for exactly the villages a warning covers, raises or lowers its level
+    on an update, and stands it down with a final report on a cancel or all-clear.
+    A slow or failing feed never delays the others; a malformed or hostile warning
+    is recorded as rejected and never stops the others. Exercise/Test warnings
+    start drills.
     """
     config = load_feeds()
-    futures = [poll_feed.submit(f.name, f.url, f.area_codes, f.area_desc) for f in config.feeds]
-    results = []
     logger = get_run_logger()
-    for feed, fut in zip(config.feeds, futures, strict=True):
-        fut.wait()
-        if fut.state.is_completed():
-            results.append(fut.result())
-        else:  # the feed is down after its retries: the others still count
-            logger.error("feed %s failed after retries: %s", feed.name, fut.state.message)
-    decided = decide_warnings(results, plan_name=plan)
-    remember_feed_validators(results)  # only now: what they gave is stored
-    out: list[dict[str, Any]] = [
-        {
-            "identifier": d.warning.identifier
-            if d.warning
-            else (d.failure.identifier if d.failure else None),
-            "decision": d.decision.model_dump(mode="json"),
-            "activations": [],
-        }
-        for d in decided
-    ]
-    failed = 0
-    if respond_to_warnings:
-        by_id = {o["identifier"]: o for o in out if o["identifier"]}
-        # This poll's decisions and any left over from a failed run or a preview.
-        for p in read_pending():
-            try:
-                touched = carry_out(p, plan=plan, locale=locale)
-            except Exception as exc:
-                failed += 1
-                logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
+    feeds = {
+        poll_feed.submit(f.name, f.url, f.area_codes, f.area_desc, f.deadline_s): f
+        for f in config.feeds
+    }
+    out: list[dict[str, Any]] = []
+    failed: set[str] = set()  # decisions that could not be carried out in this run
+    answers: Answers = queue.Queue()
+    for fut in feeds:
+        fut.add_done_callback(answers.put)
+    left = len(feeds)
+    while left:
+        # Whatever feeds have answered by now are decided and stored first, then carried
+        # out: a slow feed never delays the others, nor a long response their decisions.
+        answered = _answered(answers)
+        left -= len(answered)
+        for fut in answered:
+            fut.wait()  # done already: this only takes its final state
+            if not fut.state.is_completed():  # down after its retries, or past its deadline
+                logger.error("feed %s failed: %s", feeds[fut].name, fut.state.message)
                 continue
-            if p.warning.identifier in by_id:
-                by_id[p.warning.identifier]["activations"] = touched
+            result = fut.result()
+            out += [_entry(d) for d in decide_warnings([result], plan_name=plan)]
+            remember_feed_validators([result])  # only now: what it gave is stored
+        if respond_to_warnings:
+            _carry_out_pending(out, failed, plan=plan, locale=locale)
     if respond_to_warnings:
+        if not feeds:  # after each answer above; else decisions left by a preview or a failure
+            _carry_out_pending(out, failed, plan=plan, locale=locale)
         for town, drill in expire_warnings(plan_name=plan):
             act = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
             out.append(
@@ -249,10 +272,50 @@ def rain_watch(
             )
     if failed:
         raise RuntimeError(
-            f"{failed} decision(s) could not be carried out; they stay pending and are "
+            f"{len(failed)} decision(s) could not be carried out; they stay pending and are "
             "retried at the next poll"
         )
     return out
+
+
+def _answered(answers: Answers) -> list[PrefectFuture[ParseResult]]:
+    """The polls that are done: waits for the first, then takes all done by now."""
+    done = [answers.get()]
+    while True:
+        try:
+            done.append(answers.get_nowait())
+        except queue.Empty:
+            return done
+
+
+def _entry(d: Decided) -> dict[str, Any]:
+    """One line of the watch's result: the warning (or refusal), its decision, activations."""
+    return {
+        "identifier": d.warning.identifier
+        if d.warning
+        else (d.failure.identifier if d.failure else None),
+        "decision": d.decision.model_dump(mode="json"),
+        "activations": [],
+    }
+
+
+def _carry_out_pending(
+    out: list[dict[str, Any]], failed: set[str], *, plan: str, locale: str
+) -> None:
+    """Carry out every pending decision not yet failed in this run; note what each touched."""
+    logger = get_run_logger()
+    by_id = {o["identifier"]: o for o in out if o["identifier"]}
+    for p in read_pending():
+        if p.record_id in failed:
+            continue
+        try:
+            touched = carry_out(p, plan=plan, locale=locale).activations
+        except Exception as exc:
+            failed.add(p.record_id)
+            logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
+            continue
+        if p.warning.identifier in by_id:
+            by_id[p.warning.identifier]["activations"] = touched
 
 
 def serve_watch() -> None:

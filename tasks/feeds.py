@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from sanqing.db import session_scope
-from sanqing.feeds.fetch import FetchError
+from sanqing.feeds.fetch import FEED_DEADLINE_S, FetchError
 from sanqing.feeds.model import ParseResult
 from sanqing.feeds.watch import (
     Decided,
@@ -41,9 +41,19 @@ def network_trouble(task: Any, task_run: Any, state: Any) -> bool:
     retry_delay_seconds=POLL_RETRY_DELAYS,
     retry_condition_fn=network_trouble,
 )
-def poll_feed(name: str, url: str, area_codes: list[str], area_desc: str) -> ParseResult:
-    """Fetch the feed (conditionally), follow its index links, parse every warning."""
-    result = poll(url=url, area_codes=area_codes, area_desc=area_desc)
+def poll_feed(
+    name: str,
+    url: str,
+    area_codes: list[str],
+    area_desc: str,
+    deadline_s: float = FEED_DEADLINE_S,
+) -> ParseResult:
+    """Fetch the feed (conditionally), follow its index links, parse every warning.
+
+    The whole poll has ``deadline_s`` seconds; a feed that misses it fails without retry
+    (the next scheduled poll asks again), so it never holds the others up.
+    """
+    result = poll(url=url, area_codes=area_codes, area_desc=area_desc, deadline_s=deadline_s)
     get_run_logger().info(
         "%s: %d warnings, %d refused, %d links",
         name,

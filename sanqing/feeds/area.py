@@ -6,8 +6,9 @@ Plain functions over the registry rows, no database access:
   with it (6 digits: a county, 9: a town, 12: a village). Codes padded with
   zeros to a longer form (``621221000000``, ``621200``) are read as the shorter
   division they name. Values that are not numeric or not 6, 9 or 12 digits long
-  (and geocodes of foreign schemes such as SAME/FIPS) are not used; ``notes``
-  says so.
+  are not used, and only geocodes whose ``valueName`` names a Chinese division
+  code scheme count (``DIVISION_SCHEMES``): a SAME, FIPS, UGC or ISO 3166-2 code
+  that happens to be six digits is no Chinese county. ``notes`` says so.
 - a **polygon** (closed ring of ``(lat, lon)``) covers a village whose point lies
   inside it; a point exactly on an edge or vertex counts as inside.
 - a **circle** (``lat, lon, radius_km``) covers a village whose point is within
@@ -32,8 +33,21 @@ POLYGON = "polygon"
 CIRCLE = "circle"
 AREA_DESC = "area_desc"
 
-#: Geocode schemes that are numeric but not Chinese administrative-division codes.
-FOREIGN_SCHEMES = frozenset({"SAME", "FIPS", "FIPS6", "UGC", "EMMA_ID", "NUTS", "NUTS2", "NUTS3"})
+#: CAP geocode ``valueName``s that denote Chinese administrative-division codes (GB/T 2260,
+#: extended to town and village level by the statistical division codes), compared after
+#: ``scheme_key`` (case, spaces, '/', '-', '_' and '.' ignored). Anything else — SAME, FIPS6,
+#: UGC, ISO 3166-2, EMMA_ID, NUTS, postcodes, an empty name — is another scheme, whose
+#: numbers mean something else:
+#:
+#: - ``行政区划代码`` / ``行政区代码`` / ``区划代码``: the Chinese names of the code;
+#: - ``GB/T 2260`` / ``GB 2260`` / ``GB2260``: the national standard that defines it;
+#: - ``ADCODE`` / ``areaCode``: the names China's early-warning release systems and map
+#:   services (AMap/高德 ``adcode``) give the same code in their CAP and JSON feeds;
+#: - ``admin``: sanqing's own name (the QWeather adapter writes ``("admin", code)``, and the
+#:   sample feeds use it).
+DIVISION_SCHEMES = frozenset(
+    {"行政区划代码", "行政区代码", "区划代码", "gbt2260", "gb2260", "adcode", "areacode", "admin"}
+)
 #: Lengths of administrative-division codes: county, town, village.
 CODE_LENGTHS = (6, 9, 12)
 #: Two points closer than this (degrees) are the same point for the on-edge test (~1 mm).
@@ -52,6 +66,11 @@ class Coverage:
     @property
     def empty(self) -> bool:
         return not self.village_codes
+
+
+def scheme_key(value_name: str) -> str:
+    """A geocode ``valueName`` compared loosely: ``GB/T 2260`` → ``gbt2260``."""
+    return "".join(c for c in value_name.casefold() if c not in " /-_.\t")
 
 
 def division_prefix(value: str) -> str | None:
@@ -121,8 +140,12 @@ def covered_villages(
     notes: list[str] = []
     prefixes: list[str] = []
     for name, value in warning.geocodes:
-        prefix = None if name.strip().upper() in FOREIGN_SCHEMES else division_prefix(value)
-        if prefix is None:
+        if scheme_key(name) not in DIVISION_SCHEMES:
+            notes.append(
+                f"geocode {name or '(no valueName)'}={value!r} is not an administrative-division"
+                " code (another scheme): not used"
+            )
+        elif (prefix := division_prefix(value)) is None:
             notes.append(
                 f"geocode {name}={value!r} is not an administrative-division code: not used"
             )

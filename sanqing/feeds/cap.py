@@ -51,7 +51,15 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from pydantic import ValidationError
 
 from sanqing.errors import SanqingError
-from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult, Reference, SourceFormat
+from sanqing.feeds.model import (
+    OUT_OF_RANGE,
+    FeedWarning,
+    ParseFailure,
+    ParseResult,
+    Reference,
+    SourceFormat,
+    fits_utc,
+)
 from sanqing.plans import Colour
 
 CAP_NAMESPACES = {
@@ -267,6 +275,8 @@ def parse_cap_time(text: str | None, element: str, notes: list[str] | None = Non
         parsed = datetime.fromisoformat(normal)
     except ValueError as exc:
         raise CapError(element, f"time {value!r} is not a valid date/time: {exc}") from None
+    if not fits_utc(parsed):
+        raise CapError(element, f"time {value!r} {OUT_OF_RANGE}")
     if normal != value and notes is not None:
         notes.append(
             f"<{element}> time {value!r} is not strict CAP (YYYY-MM-DDThh:mm:ss±hh:mm);"
@@ -898,8 +908,24 @@ def _parse_atom(feed: Element, source: str) -> ParseResult:
             links.append(resolve_link(_choose_link(candidates, "entry"), source))
         except CapError as exc:
             result.failures.append(_failure(source, ident, f"Atom entry {n} {exc}"))
+    _stray_alerts(feed, source, "Atom <feed>", result)
     result.links = _unique(links)
     return result
+
+
+def _stray_alerts(parent: Element, source: str, where: str, result: ParseResult) -> None:
+    """Read the CAP alerts a feed carries outside any entry or item, each with a note.
+
+    Not where Atom or RSS puts content, but a whole CAP alert all the same: read, not
+    passed over in silence.
+    """
+    for n, elem in enumerate((c for c in parent if _split(c.tag)[1] == "alert"), start=1):
+        warning, failure = _alert_result(elem, f"{source}#alert{n}")
+        if warning:
+            warning.notes.append(f"CAP <alert> directly in the {where}, outside any entry")
+            result.warnings.append(warning)
+        if failure:
+            result.failures.append(failure)
 
 
 def _parse_rss(rss: Element, source: str) -> ParseResult:
@@ -938,5 +964,6 @@ def _parse_rss(rss: Element, source: str) -> ParseResult:
             links.append(resolve_link(_choose_link(candidates, "item"), source))
         except CapError as exc:
             result.failures.append(_failure(source, guid_text or None, f"RSS item {n} {exc}"))
+    _stray_alerts(channel, source, "RSS <channel>", result)
     result.links = _unique(links)
     return result

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sanqing.errors import ConfigError, describe_validation
+from sanqing.feeds.fetch import FEED_DEADLINE_S
 from sanqing.settings import get_settings
 
 DEFAULT_POLL_INTERVAL = timedelta(minutes=5)
@@ -27,6 +28,13 @@ class FeedSource(BaseModel):
         description="for feeds that carry no area (QWeather): the division codes the location stands for",
     )
     area_desc: str = Field("", title="区域")
+    deadline_s: float = Field(
+        FEED_DEADLINE_S,
+        gt=0,
+        le=3600,
+        title="时限（秒）",
+        description="the whole poll of this feed (index and linked messages) is given up after this",
+    )
 
 
 class FeedsConfig(BaseModel):

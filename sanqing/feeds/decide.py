@@ -26,6 +26,9 @@ Rules, in order:
    (not ended, not expired) holds it: then it is downgraded to that warning's
    level if that is lower, else left running (``ignore``). Unknown references,
    or no running response: ``ignore``. A cancel is never "expired".
+3b. An Alert or Update that a recorded Update (holding a response) or Cancel/all-clear
+   already references — the newer message came in first, as from an index listing
+   the newest first — is ``ignore``d: the newer one stands for it.
 4. An Alert or Update already expired at ``now``, without a flood-plan hazard
    (or one the plan has no levels for), or without a colour, is ``ignore``d; so is
    one that covers no registered village.
@@ -44,6 +47,14 @@ Rules, in order:
    (for a stand-down or a downgrade after a cancel: the towns concerned, and their
    villages). ``level`` is the plan level of the warning's hazard and colour,
    except for a downgrade: the level the response goes down to.
+
+Decisions still to carry out follow their chain (``record``): an Update that holds a
+response supersedes the pending starts and level changes of what it references (an
+update to red of a pending orange activation leaves one activation, the update's, at
+level I), and a Cancel/all-clear withdraws those of the chain it ends (nothing starts
+after the all-clear). Withdrawn records stay as history, ``done`` with a reason that
+says so (``withdraw``). Just before a decision is carried out, ``not_live`` checks
+again that its warning has not ended, expired or been superseded since.
 
 "In force" (for rules 3 and 5): a recorded warning that holds the town (see
 ``record``), not ended, not expired, and not superseded by a recorded Update that
@@ -89,6 +100,10 @@ MESSAGE_TYPES = frozenset({"alert", "update", "cancel"})
 HOLDING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.IGNORE)
 #: Decisions the caller must carry out; their record stays ``done=False`` until it has.
 ACTING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.STAND_DOWN)
+#: Decisions a later update, cancel or all-clear withdraws while they are still to do.
+WITHDRAWABLE = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE)
+#: Appended to the reason of a withdrawn decision (the record stays, as history).
+WITHDRAWN_NOTE = "（未执行，已撤回 withdrawn: {why}）"
 #: Every reason of a decision about drills starts with this, and only those: it is how a
 #: stored decision keeps its ``drill`` flag (``FeedRecord`` has no column for it).
 DRILL_PREFIX = "drill ("
@@ -264,6 +279,87 @@ def _supersedes(rec: FeedRecord) -> bool:
     return _record_ends(rec) or _holds(rec)
 
 
+def referenced_back(session: Session, references: Sequence[Reference]) -> list[FeedRecord]:
+    """The recorded warnings ``references`` name, and what those reference in turn (no followers)."""
+    found: dict[str, FeedRecord] = {}
+    frontier = [(r.sender, r.identifier) for r in references]
+    while frontier:
+        new = [r for r in _lookup(session, frontier) if r.id not in found]
+        found.update((r.id, r) for r in new)
+        frontier = [ref for r in new for ref in _stored_refs(r)]
+    return sorted(found.values(), key=lambda r: r.id)
+
+
+def superseded_by(session: Session, *, sender: str, identifier: str) -> FeedRecord | None:
+    """The recorded update (holding a response) or cancel/all-clear that references this warning."""
+    own = record_id(sender, identifier)
+    for f in sorted(_followers(session), key=lambda r: (r.received_at, r.id)):
+        if (
+            f.id != own
+            and _supersedes(f)
+            and any(_same_message(s, i, sender, identifier) for s, i in _stored_refs(f))
+        ):
+            return f
+    return None
+
+
+def withdraw(session: Session, records: Iterable[FeedRecord], *, why: str) -> list[str]:
+    """Mark the records' decisions still to carry out as done without carrying them out.
+
+    Only starts and level changes (activate, escalate, downgrade) are withdrawn: a
+    stand-down still to do stays (it ends something that may be running). The record
+    stays as history; its reason says that, and why, it was withdrawn.
+    """
+    out = []
+    for rec in records:
+        if rec.done or rec.action not in WITHDRAWABLE:
+            continue
+        rec.done = True
+        rec.reason = f"{rec.reason}{WITHDRAWN_NOTE.format(why=why)}"
+        session.add(rec)
+        out.append(rec.id)
+    if out:
+        session.flush()
+    return out
+
+
+def withdrawn_why(rec: FeedRecord) -> str | None:
+    """Why a record's decision was withdrawn (see ``withdraw``), or None when it was not."""
+    opening, closing = WITHDRAWN_NOTE.split("{why}")
+    _, sep, tail = rec.reason.rpartition(opening)
+    return tail.removesuffix(closing) if sep else None
+
+
+def not_live(session: Session, rec: FeedRecord, *, now: datetime) -> str | None:
+    """Why a record's start or level change must not be carried out any more, or None.
+
+    Its warning ended (cancelled, all-clear, expired by the watch), expired at ``now``,
+    or was superseded by an update or a cancel recorded since. A cancel's or an
+    all-clear's own decision (a stand-down, a downgrade) always stands.
+    """
+    if _record_ends(rec) or rec.action not in WITHDRAWABLE:
+        return None
+    later = superseded_by(session, sender=rec.sender, identifier=rec.identifier)
+    if later is not None:
+        return _superseded_why(later)
+    if rec.ended:
+        return f"its warning {rec.identifier} has ended (cancelled, all-clear or expired)"
+    if rec.expires is not None and rec.expires <= now:
+        return f"its warning {rec.identifier} expired at {rec.expires.isoformat()}"
+    return None
+
+
+def _superseded_why(later: FeedRecord) -> str:
+    if _record_ends(later):
+        return _ended_by(later.msg_type, later.identifier)
+    return f"superseded by update {later.identifier} before it was carried out"
+
+
+def _ended_by(msg_type: str, identifier: str) -> str:
+    what = "cancel" if msg_type.strip().lower() == "cancel" else "all-clear"
+    return f"the {what} {identifier} ended the warning before it was carried out"
+
+
 def holders(
     session: Session, *, town_code: str, drill: bool, now: datetime, exclude: Iterable[str] = ()
 ) -> list[FeedRecord]:
@@ -373,6 +469,13 @@ def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime)
         return _ignore(warning, f"message type {warning.msg_type!r} carries no warning")
     if ends_warnings(warning):
         return _assess_end(session, warning, plan, now)
+    later = superseded_by(session, sender=warning.sender, identifier=warning.identifier)
+    if later is not None:
+        # An index listing the newest message first: its update or cancel came in first.
+        what = "cancelled" if _record_ends(later) else "superseded"
+        return _ignore(
+            warning, f"already {what} by {later.identifier}, received before it: starts nothing"
+        )
     if warning.expires is not None and warning.expires < now:
         return _ignore(warning, f"already expired at {warning.expires.isoformat()}")
     if warning.hazard is None:
@@ -793,15 +896,39 @@ def record(
     }
     upsert(session, FeedRecord, [row], update=refresh)
     if ends and status_counts and warning.references:
-        chain = [r.id for r in referenced_chain(session, warning.references) if r.id != rid]
+        chain = [r for r in referenced_chain(session, warning.references) if r.id != rid]
         if chain:
             session.execute(
-                update(FeedRecord).where(col(FeedRecord.id).in_(chain)).values(ended=True)
+                update(FeedRecord)
+                .where(col(FeedRecord.id).in_([r.id for r in chain]))
+                .values(ended=True)
             )
+            # A chain never carried out starts nothing after its cancel or all-clear.
+            withdraw(session, chain, why=_ended_by(warning.msg_type, warning.identifier))
+    elif _update_holds(warning, decision) and status_counts:
+        # The update stands for what it references: their starts still to do give way to
+        # its own decision (one activation, at the update's level).
+        earlier = [r for r in referenced_back(session, warning.references) if r.id != rid]
+        withdraw(
+            session,
+            earlier,
+            why=f"superseded by update {warning.identifier} before it was carried out",
+        )
     session.flush()
     rec = session.get(FeedRecord, rid, populate_existing=True)
     assert rec is not None
     return rec
+
+
+def _update_holds(warning: FeedWarning, decision: Decision) -> bool:
+    """An update whose decision holds a response (see ``_holds``): it supersedes."""
+    return (
+        warning.msg_type.strip().lower() == "update"
+        and bool(warning.references)
+        and decision.action in HOLDING_ACTIONS
+        and decision.level is not None
+        and bool(decision.town_codes)
+    )
 
 
 def _union_area(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -856,6 +983,9 @@ def record_rejection(
     digest = hashlib.sha256(
         f"{source}\x00{sender}\x00{identifier}\x00{reason}".encode()
     ).hexdigest()
+    # What was refused may hold U+0000 (JSON does), which PostgreSQL cannot store.
+    source, sender, reason = (_printable(t) for t in (source, sender, reason))
+    identifier = _printable(identifier) if identifier is not None else None
     rid = f"reject|{(identifier or '')[:80]}|{digest[:16]}"
     upsert(
         session,
@@ -882,6 +1012,10 @@ def record_rejection(
     rec = session.get(FeedRecord, rid, populate_existing=True)
     assert rec is not None
     return rec
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\\x00")
 
 
 def open_activation_of(

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sanqing.plans import Colour, Level
+
+#: Why a time is refused although it is written correctly (see ``fits_utc``).
+OUT_OF_RANGE = "is out of the calendar once converted to UTC (year 1-9999), as every time is stored"
+
+
+def fits_utc(value: datetime) -> bool:
+    """Whether an aware time can be converted to UTC (``9999-12-31T23:59-23:59`` cannot)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+def _storable(value: datetime | None) -> datetime | None:
+    """A time sanqing can store: aware, and within the calendar in UTC."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise ValueError(f"time {value.isoformat()} has no offset from UTC")
+    if not fits_utc(value):
+        raise ValueError(f"time {value.isoformat()} {OUT_OF_RANGE}")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a text inside ``value`` holds U+0000 (JSON may; PostgreSQL stores none)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, BaseModel):
+        return any(_has_nul(v) for _, v in value)
+    return False
 
 
 class SourceFormat(StrEnum):
@@ -25,6 +60,11 @@ class Reference(BaseModel):
     sender: str = ""
     identifier: str
     sent: datetime | None = None
+
+    @field_validator("sent")
+    @classmethod
+    def _sent_storable(cls, value: datetime | None) -> datetime | None:
+        return _storable(value)
 
 
 class FeedWarning(BaseModel):
@@ -60,6 +100,18 @@ class FeedWarning(BaseModel):
     circles: list[tuple[float, float, float]] = Field(default_factory=list)  # lat, lon, km
     geocodes: list[tuple[str, str]] = Field(default_factory=list)  # (valueName, value)
     notes: list[str] = Field(default_factory=list)
+
+    @field_validator("sent", "onset", "expires")
+    @classmethod
+    def _times_storable(cls, value: datetime | None) -> datetime | None:
+        return _storable(value)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        for name, value in self:
+            if _has_nul(value):
+                raise ValueError(f"{name} holds a NUL character (U+0000), which cannot be stored")
+        return self
 
     @property
     def all_clear(self) -> bool:

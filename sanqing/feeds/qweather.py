@@ -21,7 +21,15 @@ from pydantic import ValidationError
 
 from sanqing.errors import SanqingError
 from sanqing.feeds.cap import colour_from_severity, colour_from_text, hazard_from_text
-from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult, Reference, SourceFormat
+from sanqing.feeds.model import (
+    OUT_OF_RANGE,
+    FeedWarning,
+    ParseFailure,
+    ParseResult,
+    Reference,
+    SourceFormat,
+    fits_utc,
+)
 from sanqing.plans import Colour
 
 # Event type codes that matter to the flood plan.
@@ -86,9 +94,12 @@ def parse_qweather_time(value: Any, field: str) -> datetime:
             field, f"time {text!r} is not YYYY-MM-DDThh:mm[:ss]±hh:mm (the offset is required)"
         )
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise QWeatherError(field, f"time {text!r} is not a valid date/time: {exc}") from None
+    if not fits_utc(parsed):
+        raise QWeatherError(field, f"time {text!r} {OUT_OF_RANGE}")
+    return parsed
 
 
 def _str(value: Any) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin
 
 import httpx
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
 from sanqing.db import session_scope, upsert
@@ -16,17 +18,41 @@ from sanqing.feeds.decide import (
     decision_of,
     holders,
     ingest,
+    not_live,
     record_rejection,
+    withdraw,
+    withdrawn_why,
 )
-from sanqing.feeds.fetch import FetchError, fetch, is_url
+from sanqing.feeds.fetch import (
+    FEED_DEADLINE_S,
+    Deadline,
+    FetchError,
+    deadline_client,
+    fetch,
+    is_url,
+)
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.parse import parse_document
-from sanqing.models import Activation, ActivationStatus, FeedRecord, FeedState, utcnow
+from sanqing.models import (
+    Activation,
+    ActivationStatus,
+    FeedRecord,
+    FeedState,
+    Patrol,
+    utcnow,
+)
 from sanqing.plans import Plan
 from sanqing.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 #: An index lists at most this many messages worth fetching in one poll.
 MAX_LINKS_PER_POLL = 50
+#: What a bad warning can raise while it is decided and stored: it becomes a ``reject``.
+WARNING_FAULTS = (ValueError, TypeError, ArithmeticError, StatementError)
+#: Errors of the database that the data of one warning causes (others are the database's
+#: own trouble: they fail the poll, which is retried, and nothing is lost).
+DATA_ERRORS = (DataError, IntegrityError)
 
 
 def poll(
@@ -37,6 +63,7 @@ def poll(
     client: httpx.Client | None = None,
     now: datetime | None = None,
     conditional: bool = True,
+    deadline_s: float = FEED_DEADLINE_S,
 ) -> ParseResult:
     """Fetch a feed if it changed (ETag / Last-Modified), follow index links, parse it all.
 
@@ -45,18 +72,24 @@ def poll(
     linked message that fails on the network fails the whole poll (to be
     retried); one that cannot be read is a failure of its own and never hides
     the others.
+
+    The whole poll — the index and every message it links to — has ``deadline_s``
+    seconds: an index not read by then fails the poll (not retried at once: the next
+    scheduled poll asks again), and a linked message not read by then is a failure of
+    its own, the poll incomplete (its index is read whole again next time).
     """
     now = now or utcnow()
+    deadline = Deadline.after(deadline_s)
     etag = modified = None
     if conditional:
         with session_scope() as session:
             state = session.get(FeedState, url)
             if state is not None:
                 etag, modified = state.etag, state.last_modified
-    http = client or httpx.Client(timeout=get_settings().feed_timeout_s, follow_redirects=True)
+    http = client or deadline_client(deadline, timeout=get_settings().feed_timeout_s)
     try:
         try:
-            got = fetch(url, client=http, etag=etag, last_modified=modified)
+            got = fetch(url, client=http, etag=etag, last_modified=modified, deadline=deadline)
         except FetchError as exc:
             if conditional:
                 _remember(url, now=now, error=str(exc))
@@ -79,17 +112,27 @@ def poll(
                 result.complete = False  # read the index whole again next time
                 continue
             try:
-                sub = fetch(target, client=http)
+                sub = fetch(target, client=http, deadline=deadline)
             except FetchError as exc:
                 if exc.retryable:
                     raise  # retry the poll: nothing is saved before everything is read
                 result.failures.append(ParseFailure(source=target, reason=str(exc)))
+                if exc.deadline:
+                    result.complete = False
                 continue
             inner = parse_document(
                 sub.data, source=target, area_codes=area_codes, area_desc=area_desc
             )
             result.warnings.extend(inner.warnings)
             result.failures.extend(inner.failures)
+            if inner.links:  # an index linking to an index: one level is followed, not more
+                result.failures.append(
+                    ParseFailure(
+                        source=target,
+                        reason=f"{target}: an index linked from the index {url}; its"
+                        f" {len(inner.links)} link(s) are not followed (one level only)",
+                    )
+                )
         return result
     finally:
         if client is None:
@@ -132,26 +175,68 @@ class Decided:
 def ingest_results(
     *, session: Session, results: list[ParseResult], plan: Plan, now: datetime | None = None
 ) -> list[Decided]:
-    """Decide and store every warning; store every refusal as ``reject``."""
+    """Decide and store every warning, each in its own unit; store every refusal as ``reject``.
+
+    A warning that cannot be decided or stored (a value the database refuses, a time
+    out of range once in UTC) is rolled back alone, to a savepoint, and stored as a
+    ``reject`` naming it and why: the others of the batch are kept.
+    """
     now = now or utcnow()
     out: list[Decided] = []
     for result in results:
         for warning in result.warnings:
-            out.append(
-                Decided(warning, ingest(session=session, warning=warning, plan=plan, now=now))
-            )
+            out.append(_ingest_one(session, warning, plan, now))
         for failure in result.failures:
-            record_rejection(
-                session=session,
-                source=failure.source,
-                identifier=failure.identifier,
-                reason=failure.reason,
-                now=now,
-            )
-            out.append(
-                Decided(None, Decision(action=Action.REJECT, reason=failure.reason), failure)
-            )
+            out.append(_reject(session, failure, now))
     return out
+
+
+def _ingest_one(session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decided:
+    try:
+        with session.begin_nested():
+            return Decided(warning, ingest(session=session, warning=warning, plan=plan, now=now))
+    except WARNING_FAULTS as exc:
+        if isinstance(exc, DBAPIError) and not isinstance(exc, DATA_ERRORS):
+            raise  # the database, not the warning: the poll is retried, nothing is lost
+        reason = (
+            f"{warning.source or 'feed'}: warning {warning.identifier} could not be decided"
+            f" or stored ({_fault(exc)}); the other warnings are kept"
+        )
+        failure = ParseFailure(source=warning.source, identifier=warning.identifier, reason=reason)
+        log.warning("warning %s refused: %s", warning.identifier, reason)
+        return _reject(
+            session,
+            failure,
+            now,
+            sender=warning.sender,
+            source_format=warning.source_format.value,
+        )
+
+
+def _fault(exc: Exception) -> str:
+    """The cause in one line (SQLAlchemy wraps it with the whole statement and parameters)."""
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    return f"{type(cause).__name__}: {cause}"
+
+
+def _reject(
+    session: Session,
+    failure: ParseFailure,
+    now: datetime,
+    *,
+    sender: str = "",
+    source_format: str = "",
+) -> Decided:
+    record_rejection(
+        session=session,
+        source=failure.source,
+        identifier=failure.identifier,
+        reason=failure.reason,
+        now=now,
+        sender=sender,
+        source_format=source_format,
+    )
+    return Decided(None, Decision(action=Action.REJECT, reason=failure.reason), failure)
 
 
 #: Decisions that something must be done about.
@@ -167,31 +252,71 @@ class Pending:
     decision: Decision
 
 
-def pending_decisions(*, session: Session, now: datetime | None = None) -> list[Pending]:
-    """Every decision still to carry out, oldest first; a start whose warning expired meanwhile is dropped."""
+@dataclass(frozen=True)
+class Withdrawn:
+    """A decision dropped before it was carried out, and why."""
+
+    record_id: str
+    identifier: str
+    action: str
+    why: str
+
+
+def withdraw_stale(*, session: Session, now: datetime | None = None) -> list[Withdrawn]:
+    """Mark done every start or level change whose warning has meanwhile expired, ended or
+    been superseded (see ``decide.not_live``): it is not carried out. Returns them."""
     now = now or utcnow()
-    rows = session.exec(
-        select(FeedRecord)
-        .where(
-            FeedRecord.done == False,  # noqa: E712 - SQL expression
-            col(FeedRecord.action).in_([a.value for a in ACTING]),
-        )
-        .order_by(col(FeedRecord.received_at), col(FeedRecord.id))
-    ).all()
-    out: list[Pending] = []
-    for rec in rows:
-        warning = FeedWarning.model_validate(rec.warning)
-        if (
-            rec.action != Action.STAND_DOWN
-            and warning.expires is not None
-            and warning.expires <= now
-        ):
-            rec.done = True
-            rec.reason += "（执行前已过期，未执行）"
-            session.add(rec)
-            continue
-        out.append(Pending(rec.id, warning, decision_of(rec)))
+    out: list[Withdrawn] = []
+    for rec in _pending_records(session):
+        why = not_live(session, rec, now=now)
+        if why is not None:
+            withdraw(session, [rec], why=why)
+            out.append(Withdrawn(rec.id, rec.identifier, rec.action, why))
     return out
+
+
+def pending_decisions(*, session: Session, now: datetime | None = None) -> list[Pending]:
+    """Every decision still to carry out, oldest first; stale ones are withdrawn first
+    (``withdraw_stale``)."""
+    withdraw_stale(session=session, now=now)
+    return [
+        Pending(rec.id, FeedWarning.model_validate(rec.warning), decision_of(rec))
+        for rec in _pending_records(session)
+    ]
+
+
+def _pending_records(session: Session) -> list[FeedRecord]:
+    return list(
+        session.exec(
+            select(FeedRecord)
+            .where(
+                FeedRecord.done == False,  # noqa: E712 - SQL expression
+                col(FeedRecord.action).in_([a.value for a in ACTING]),
+            )
+            .order_by(col(FeedRecord.received_at), col(FeedRecord.id))
+        )
+    )
+
+
+def why_not_carried_out(
+    *, session: Session, record_id: str, now: datetime | None = None
+) -> str | None:
+    """Check a pending decision again just before it is carried out: None, or why not.
+
+    Read again from the database (a cancel may have come in since it was read): a
+    decision already done, or whose warning is no longer live, is not carried out;
+    the latter is marked done with the reason.
+    """
+    now = now or utcnow()
+    rec = session.get(FeedRecord, record_id, populate_existing=True)
+    if rec is None:
+        return f"decision {record_id} is not stored"
+    if rec.done:
+        return withdrawn_why(rec) or f"decision on {rec.identifier} was already carried out"
+    why = not_live(session, rec, now=now)
+    if why is not None:
+        withdraw(session, [rec], why=why)
+    return why
 
 
 def mark_done(*, session: Session, record_id: str, activation_id: str | None) -> None:
@@ -207,10 +332,15 @@ def mark_done(*, session: Session, record_id: str, activation_id: str | None) ->
 def expired_responses(
     *, session: Session, plan: Plan, now: datetime | None = None
 ) -> list[tuple[str, bool]]:
-    """Running responses whose warnings have all expired: ``(town_code, drill)`` to stand down.
+    """Running responses no warning holds any more: ``(town_code, drill)`` to stand down.
 
-    The warnings are marked ended. A response no warning ever held (a manual
-    start) is left to the commander.
+    A response is the feed's to end when a warning not yet ended holds its town, or
+    when a warning of its own (the one it was started or last continued by, or a
+    decision carried out on it) has ended: a cancel whose stand-down failed or was
+    lost. It ends once none of the warnings in force (not ended, not expired, not
+    superseded) holds it; its warnings are marked ended. A response no warning ever
+    held (a manual start) is left to the commander, and so is one whose stand-down
+    was already asked for (it waits for its after-rain patrol): it is not asked twice.
     """
     now = now or utcnow()
     open_acts = session.exec(
@@ -219,18 +349,18 @@ def expired_responses(
         )
     ).all()
     records = session.exec(
-        select(FeedRecord).where(
-            FeedRecord.ended == False,  # noqa: E712 - SQL expression
-            col(FeedRecord.action).in_([a.value for a in HOLDING_ACTIONS]),
-        )
+        select(FeedRecord).where(col(FeedRecord.action).in_([a.value for a in HOLDING_ACTIONS]))
     ).all()
     out: list[tuple[str, bool]] = []
     for act in open_acts:
+        if _stand_down_requested(session, act):
+            continue
         held_by = [
             r
             for r in records
             if act.town_code in r.town_codes
             and (r.status.strip().lower() in DRILL_STATUSES) == act.drill
+            and (not r.ended or _of_activation(r, act))
         ]
         if not held_by or holders(session, town_code=act.town_code, drill=act.drill, now=now):
             continue
@@ -239,3 +369,16 @@ def expired_responses(
             session.add(r)
         out.append((act.town_code, act.drill))
     return out
+
+
+def _of_activation(rec: FeedRecord, act: Activation) -> bool:
+    """Whether the record's warning started, continued or was carried out on the activation."""
+    return rec.activation_id == act.id or (
+        act.warning_identifier is not None and rec.identifier == act.warning_identifier
+    )
+
+
+def _stand_down_requested(session: Session, act: Activation) -> bool:
+    """The stand-down was asked for: the after-rain patrol gate is open (command.request_stand_down)."""
+    patrol = session.get(Patrol, act.id)
+    return patrol is not None and bool(patrol.reason)

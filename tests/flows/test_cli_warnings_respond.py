@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -26,3 +28,73 @@ def test_respond_starts_the_response_and_links_the_record(db_url: str) -> None:
         assert s.exec(select(Relocation)).first() is not None
         (record,) = s.exec(select(FeedRecord)).all()
         assert record.action == "activate" and record.activation_id == act.id
+
+
+CAP = REPO_ROOT / "tests" / "data" / "feeds" / "cap"
+RED = str(CAP / "rainstorm_red_update.xml")
+CANCEL = str(CAP / "rainstorm_cancel.xml")
+LATER = "2026-07-13T07:00:00+08:00"  # after the cancel; none of the warnings expired yet
+WIDE = {"COLUMNS": "400"}
+
+
+def run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, ["warnings", *args], env=WIDE)
+
+
+def test_a_chain_cancelled_before_any_respond_starts_nothing(db_url: str) -> None:
+    for doc in (ORANGE, RED, CANCEL):
+        assert run("ingest", doc, "--now", LATER).exit_code == 0
+    result = run("respond", "--now", LATER)
+    assert result.exit_code == 0, result.output
+    assert "no decisions pending" in result.stdout
+    result = run("ingest", ORANGE, "--respond", "--now", LATER)  # a duplicate, then respond
+    assert result.exit_code == 0, result.output
+    with session_scope() as s:
+        assert s.exec(select(Activation)).all() == []
+        records = s.exec(select(FeedRecord)).all()
+        assert all(r.done for r in records)
+
+
+def test_respond_carries_out_an_orange_and_its_red_update_as_one_level_one(db_url: str) -> None:
+    for doc in (ORANGE, RED):
+        assert run("ingest", doc, "--now", LATER).exit_code == 0
+    result = run("respond", "--now", LATER)
+    assert result.exit_code == 0, result.output
+    assert "62122141600000_20260712213000_2" in result.stdout and "carried out" in result.stdout
+    with session_scope() as s:
+        (act,) = s.exec(select(Activation)).all()
+        assert act.level == "I"
+        orange = s.exec(
+            select(FeedRecord).where(FeedRecord.identifier == "62122141600000_20260712183000_1")
+        ).one()
+        assert orange.done and orange.activation_id is None and "withdrawn" in orange.reason
+    assert "no decisions pending" in run("respond", "--now", LATER).stdout
+
+
+def test_a_decision_that_cannot_be_carried_out_stays_pending_and_the_exit_code_says_so(
+    db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import flows.rain_watch as watch
+
+    markup = "[/red]x[bold]"
+    doc = tmp_path / "orange.xml"
+    doc.write_bytes(
+        Path(ORANGE).read_bytes().replace(b"62122141600000_20260712183000_1", markup.encode())
+    )
+    assert run("ingest", str(doc), "--now", LATER).exit_code == 0
+
+    def down(**kw: object) -> None:
+        raise RuntimeError("Prefect API went away")
+
+    monkeypatch.setattr(watch, "flood_response", down)
+    result = run("respond", "--now", LATER)
+    assert result.exit_code == 1
+    assert markup in result.stdout and "stays pending" in result.stdout
+    with session_scope() as s:
+        assert not s.exec(select(FeedRecord)).one().done
+    monkeypatch.undo()
+    result = run("respond", "--now", LATER)
+    assert result.exit_code == 0, result.output
+    with session_scope() as s:
+        record, act = s.exec(select(FeedRecord)).one(), s.exec(select(Activation)).one()
+        assert record.done and record.activation_id == act.id

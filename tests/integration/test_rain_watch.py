@@ -208,3 +208,38 @@ def test_nothing_is_lost_when_a_message_or_the_response_fails(
         (act,) = s.exec(select(Activation)).all()
         assert record.done and record.activation_id == act.id and act.level == "II"
     assert watched_feed.requests.count(f"/cap/{ALERT_ID}.xml") == 2  # 503, then read
+
+
+def test_a_trickling_feed_never_delays_the_decisions_of_the_others(
+    db_url: str, watched_feed, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A second feed sends a byte every half second: the first one's warning is decided
+    and stored while it still trickles; it fails alone, at its deadline, saying so."""
+    from datetime import UTC, datetime
+
+    from flows.rain_watch import rain_watch
+    from sanqing.models import FeedState
+    from sanqing.registry import ensure_registry
+    from tests.feeds_trickle import TrickleServer
+
+    ensure_registry("jifeng")
+    watched_feed.documents["/atom.xml"] = atom(ALERT_ID)
+    with TrickleServer() as trickle:
+        slow = trickle.url("/body")
+        feeds = get_settings().config_dir / "feeds.yaml"
+        feeds.write_text(
+            feeds.read_text(encoding="utf-8")
+            + f"  - name: 慢源\n    url: {slow}\n    deadline_s: 15\n",
+            encoding="utf-8",
+        )
+        out = rain_watch()
+        assert "/body" in trickle.hung_up_at  # our client hung up, at the deadline
+        hung_up = datetime.fromtimestamp(trickle.hung_up_at["/body"], tz=UTC)
+    assert [o["decision"]["action"] for o in out] == ["activate"]
+    with session_scope() as s:
+        (record,) = s.exec(select(FeedRecord)).all()
+        assert record.identifier == ALERT_ID and record.done
+        assert record.received_at < hung_up  # decided while the slow feed still trickled
+        assert s.exec(select(Activation)).one().level == "II"
+        state = s.get(FeedState, slow)
+        assert state is not None and state.last_error and "deadline" in state.last_error

@@ -259,3 +259,22 @@ def test_a_warning_elsewhere_covers_nothing(kw: dict[str, Any]) -> None:
     cov = covered_villages(warning(**kw), VILLAGES, TOWNS)
     assert cov.empty
     assert cov.village_codes == [] and cov.town_codes == [] and cov.how == {}
+
+
+@pytest.mark.parametrize(
+    "name", ["ISO3166-2", "FIPS6", "UGC", "SAME", "EMMA_ID", "NUTS3", "postcode", "ZIP", ""]
+)
+@pytest.mark.parametrize("value", ["621221", "621221106", "621221106202"])
+def test_geocodes_of_foreign_schemes_are_never_read_as_chinese_codes(name: str, value: str) -> None:
+    cov = covered_villages(warning(geocodes=[(name, value)]), VILLAGES, TOWNS)
+    assert cov.village_codes == []
+    assert any("not an administrative-division code" in n and repr(value) in n for n in cov.notes)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["行政区划代码", "admin", "ADCODE", "adcode", "GB/T 2260", "GB2260", "areaCode", "AreaCode"],
+)
+def test_the_names_of_chinese_division_codes_are_read(name: str) -> None:
+    cov = covered_villages(warning(geocodes=[(name, "621221106202")]), VILLAGES, TOWNS)
+    assert cov.village_codes == ["621221106202"]

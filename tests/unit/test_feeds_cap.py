@@ -661,3 +661,63 @@ def test_rss_item_with_only_an_html_link_is_a_failure_naming_it() -> None:
     assert result.links == []
     [f] = result.failures
     assert "HTML" in f.reason and "page/7.html" in f.reason
+
+
+# ------------------------------------------------- times beyond the calendar
+
+# Valid as written, but out of the calendar once converted to UTC (what is stored).
+OVERFLOWS = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"]
+
+
+@pytest.mark.parametrize("text", OVERFLOWS)
+@pytest.mark.parametrize(
+    ("old", "element"),
+    [(b"2026-07-12T19:15:00+08:00", "<sent>"), (b"2026-07-12T23:15:00+08:00", "<expires>")],
+)
+def test_a_time_that_overflows_in_utc_is_a_failure_naming_element_and_value(
+    text: str, old: bytes, element: str
+) -> None:
+    data = (DATA / "cap/circle_only.xml").read_bytes()
+    assert old in data
+    result = parse_document(data.replace(old, text.encode()), source="x.xml")
+    assert result.warnings == []
+    [failure] = result.failures
+    assert element in failure.reason and text in failure.reason and "UTC" in failure.reason
+
+
+def test_a_reference_sent_that_overflows_keeps_the_reference_with_a_note() -> None:
+    refs = cap.parse_references(f"成县,A-1,{OVERFLOWS[0]}", notes := [])
+    assert refs == [Reference(sender="成县", identifier="A-1", sent=None)]
+    assert any(OVERFLOWS[0] in n for n in notes)
+
+
+@pytest.mark.parametrize("text", OVERFLOWS)
+def test_the_model_refuses_a_time_that_cannot_be_stored(text: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="UTC"):
+        FeedWarning(
+            identifier="X",
+            sent=datetime.fromisoformat(text),
+            source_format=SourceFormat.CAP,
+        )
+
+
+def _bare_alert() -> str:
+    text = (DATA / "cap/circle_only.xml").read_text(encoding="utf-8")
+    return text[text.index("<alert") :]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        lambda a: f'<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id>{a}</feed>',
+        lambda a: f'<rss version="2.0"><channel><title>t</title>{a}</channel></rss>',
+    ],
+    ids=["atom", "rss"],
+)
+def test_an_alert_outside_any_entry_is_read_with_a_note(doc) -> None:  # type: ignore[no-untyped-def]
+    result = parse_document(doc(_bare_alert()).encode(), source="index.xml")
+    assert result.failures == [] and result.links == []
+    [w] = result.warnings
+    assert any("outside" in n for n in w.notes)

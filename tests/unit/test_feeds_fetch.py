@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -53,3 +54,47 @@ def test_oversized_response_is_refused() -> None:
     big = client(lambda r: httpx.Response(200, content=b"x" * 5000))
     with pytest.raises(FetchError, match="larger than 1000 bytes"):
         fetch("http://feed.test/a", client=big, max_bytes=1000)
+
+
+def fetch_in_thread(source: str) -> BaseException | object:
+    """Run fetch where a hang cannot hold up the test run: what it returned or raised."""
+    import threading
+
+    out: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            out.append(fetch(source, max_bytes=1000))
+        except BaseException as exc:
+            out.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout=30)  # generous: a refusal is immediate, a hang never ends
+    assert not t.is_alive(), f"fetch({source!r}) still running: it hangs"
+    return out[0]
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "feed.xml"
+    os.mkfifo(fifo)
+    got = fetch_in_thread(str(fifo))
+    assert isinstance(got, FetchError) and "not a regular file" in str(got)
+    assert str(fifo) in str(got)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_link_to_a_device_is_refused(tmp_path: Path, device: str) -> None:
+    link = tmp_path / "feed.xml"
+    link.symlink_to(device)
+    got = fetch_in_thread(str(link))
+    assert isinstance(got, FetchError) and "not a regular file" in str(got)
+
+
+def test_a_file_is_read_up_to_the_limit_and_refused_beyond_it(tmp_path: Path) -> None:
+    p = tmp_path / "a.xml"
+    p.write_bytes(b"x" * 1000)
+    assert fetch(str(p), max_bytes=1000).data == b"x" * 1000
+    p.write_bytes(b"x" * 1001)
+    with pytest.raises(FetchError, match="more than the 1000 bytes allowed"):
+        fetch(str(p), max_bytes=1000)

@@ -158,3 +158,13 @@ def test_not_json_and_wrong_shapes() -> None:
         True,
         True,
     ]
+
+
+def test_a_time_that_overflows_in_utc_fails_alone_naming_the_field() -> None:
+    doc = json.loads((DATA / "v1_current.json").read_text(encoding="utf-8"))
+    doc["alerts"][0]["expireTime"] = "9999-12-31T23:59:59-23:59"
+    result = parse_qweather(json.dumps(doc).encode(), source="q.json", area_codes=AREA)
+    assert "20260712183000621221001" not in [w.identifier for w in result.warnings]
+    assert len(result.warnings) == 3  # the others are read (the sample's fifth fails anyway)
+    bad = next(f for f in result.failures if f.identifier == "20260712183000621221001")
+    assert "alerts[0].expireTime" in bad.reason and "9999-12-31T23:59:59-23:59" in bad.reason

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
-from sanqing import response
+from sanqing import command, response
 from sanqing.db import session_scope
 from sanqing.feeds.decide import ingest
 from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult
@@ -57,7 +57,16 @@ def test_when_every_warning_holding_a_response_expired_it_is_stood_down(db_url: 
         ]
     with session_scope() as s:
         assert all(r.ended for r in s.exec(select(FeedRecord)))
-        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=8)) == []
+        # not stood down yet (the stand-down failed): asked again at the next poll ...
+        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=8)) == [
+            ("621221106", False)
+        ]
+        act = response.open_activation(s, town_code="621221106", plan=plan.plan, drill=False)
+        assert act is not None
+        # ... and no more once the stand-down is asked for (the after-rain patrol decides)
+        command.request_stand_down(s, activation_id=act.id, plan=plan, reason="预警已过期")
+    with session_scope() as s:
+        assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=9)) == []
 
 
 def test_a_refused_document_is_recorded_beside_the_good_warnings(db_url: str) -> None:
@@ -75,3 +84,54 @@ def test_a_refused_document_is_recorded_beside_the_good_warnings(db_url: str) ->
     with session_scope() as s:
         actions = sorted(r.action for r in s.exec(select(FeedRecord)))
     assert actions == ["activate", "reject"]
+
+
+def test_a_warning_that_cannot_be_stored_is_rejected_alone_and_the_next_ingest_works(
+    db_url: str,
+) -> None:
+    """One poisoned warning in a batch (past the model's checks) never loses the others."""
+    ensure_registry("jifeng")
+    # model_construct: as if a parser let a time through that overflows once stored in UTC
+    poisoned = warning("W-BAD", NOW).model_copy(
+        update={"expires": datetime.fromisoformat("9999-12-31T23:59:59-23:59")}
+    )
+    batch = [ParseResult(warnings=[poisoned, warning("W-OK", NOW + timedelta(hours=6))])]
+    with session_scope() as s:
+        decided = ingest_results(session=s, results=batch, plan=load_plan(), now=NOW)
+    assert [x.decision.action for x in decided] == ["reject", "activate"]
+    assert "W-BAD" in decided[0].decision.reason and "stored" in decided[0].decision.reason
+    with session_scope() as s:
+        stored = {r.identifier: r for r in s.exec(select(FeedRecord))}
+    assert stored["W-OK"].action == "activate" and not stored["W-OK"].done
+    assert stored["W-BAD"].action == "reject" and "Overflow" in stored["W-BAD"].reason
+    later = [ParseResult(warnings=[warning("W-NEXT", NOW + timedelta(hours=6))])]
+    with session_scope() as s:  # the next poll still works
+        assert ingest_results(session=s, results=later, plan=load_plan(), now=NOW)[0].warning
+
+
+def test_a_nul_character_in_a_json_warning_is_refused_and_stored_as_a_reject(
+    db_url: str,
+) -> None:
+    """JSON may carry U+0000, which PostgreSQL cannot store: refused alone, on every backend."""
+    import json
+
+    from sanqing.feeds.parse import parse_document
+    from sanqing.settings import REPO_ROOT
+
+    path = REPO_ROOT / "tests" / "data" / "feeds" / "qweather" / "v1_current.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["alerts"][0]["id"] = "20260712183000621221001\x00"
+    doc["alerts"][1]["headline"] = "成县气象台\x00发布暴雨红色预警"
+    result = parse_document(json.dumps(doc).encode(), source="q.json", area_codes=["621221106"])
+    assert {f.identifier for f in result.failures} >= {
+        "20260712183000621221001\x00",
+        "20260712213000621221002",
+    }
+    ensure_registry("jifeng")
+    with session_scope() as s:
+        decided = ingest_results(session=s, results=[result], plan=load_plan(), now=NOW)
+    assert sum(d.decision.action == "reject" for d in decided) == len(result.failures)
+    with session_scope() as s:
+        stored = list(s.exec(select(FeedRecord)))
+    assert all("\x00" not in r.identifier + r.reason for r in stored)
+    assert len(stored) == len(decided)
