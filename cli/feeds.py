@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -82,11 +81,6 @@ def warning_json(decided: Any) -> dict[str, Any]:
         "geocodes": [list(g) for g in w["geocodes"]],
         "decision": d,
     }
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    """``fail``, with the message's brackets shown as written (it may quote feed data)."""
-    return fail(ValueError(escape(str(exc))))
 
 
 def _clock(now: str | None) -> datetime | None:
@@ -195,7 +189,7 @@ def warnings_ingest(
                 lines = ingest_results(session=session, results=[result], plan=plan, now=clock)
                 decided += lines or [_nothing_in(source)]
     except SanqingError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     unreadable = sum(failed for _, failed in read)
     if json_out:
         for d in decided:
@@ -322,7 +316,7 @@ def warnings_respond(
     try:
         outcomes = _respond(clock)
     except SanqingError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(_respond_table(outcomes))
     if any(o.failed for o in outcomes):
         raise typer.Exit(code=EXIT_INCOMPLETE)
