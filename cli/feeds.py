@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import console, err, fail, prepare_prefect_env
+from cli.common import console, err, fail, local_prefect_api, prepare_prefect_env
 from sanqing.errors import SanqingError
 from sanqing.feeds.fetch import FEED_DEADLINE_S
 from sanqing.settings import DEFAULT_TOWN, get_settings
@@ -260,13 +260,17 @@ def _respond(clock: datetime | None) -> list[Outcome]:
         Outcome(w.identifier, w.action, None, [], f"未执行，已撤回 / withdrawn: {w.why}")
         for w in stale
     ]
-    for p in pending:
-        try:
-            done = carry_out(p, plan="flood", locale=get_settings().locale, now=clock)
-        except Exception as exc:  # one failure never stops the others; it stays pending
-            outcomes.append(_outcome(p, f"失败，仍待执行 / failed, stays pending: {exc}", True))
-            continue
-        outcomes.append(_outcome(p, _what_it_did(done)))
+    if not pending:
+        return outcomes
+    # Flows run on our own local Prefect server unless one is configured: it ends with us.
+    with local_prefect_api():
+        for p in pending:
+            try:
+                done = carry_out(p, plan="flood", locale=get_settings().locale, now=clock)
+            except Exception as exc:  # one failure never stops the others; it stays pending
+                outcomes.append(_outcome(p, f"失败，仍待执行 / failed, stays pending: {exc}", True))
+                continue
+            outcomes.append(_outcome(p, _what_it_did(done)))
     return outcomes
 
 
