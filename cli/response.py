@@ -138,6 +138,8 @@ def respond(
         figures = flood_response(
             town=town_code, level=level, warning=info, drill=False, locale=locale
         )
+    if figures.get("activation_id") is None:  # cancelled or superseded while it started
+        raise fail(SanqingError(f"no response opened: {figures.get('reason')}"))
     if record is not None:
         from sanqing.db import session_scope
         from sanqing.feeds.watch import mark_done
@@ -158,7 +160,8 @@ def _read_warning(source: str, town_code: str) -> tuple[WarningInfo, str | None]
     stays pending for the watch.
     """
     from sanqing.db import session_scope
-    from sanqing.feeds.decide import ends_warnings, record_id
+    from sanqing.feeds.decide import ends_warnings, is_drill, record_id
+    from sanqing.feeds.liveness import warning_gone
     from sanqing.feeds.watch import ingest_results, poll
     from sanqing.plans import load_plan
 
@@ -180,11 +183,27 @@ def _read_warning(source: str, town_code: str) -> tuple[WarningInfo, str | None]
         raise SanqingError(f"{source}: nothing to respond to ({why})")
     d = usable[0]
     assert d.warning is not None and d.warning.colour is not None
+    if is_drill(d.warning):
+        raise SanqingError(
+            f"{source}: warning {d.warning.identifier} is an exercise ({d.warning.status}): "
+            "respond runs real responses only; `sanqing warnings ingest FILE --respond` "
+            "runs it as a drill"
+        )
+    with session_scope() as session:
+        gone = warning_gone(session, sender=d.warning.sender, identifier=d.warning.identifier)
+    if gone is not None:  # cancelled, all-clear, superseded or withdrawn: never restarted here
+        raise SanqingError(
+            f"{source}: warning {d.warning.identifier} is no longer in force: {gone}"
+        )
     villages = [c for c in d.decision.village_codes if c.startswith(town_code)]
+    if not villages and not d.decision.village_codes:  # expired, draft, no area …
+        raise SanqingError(
+            f"{source}: warning {d.warning.identifier} is not acted on: {d.decision.reason}"
+        )
     if not villages:
         raise SanqingError(
             f"{source}: warning {d.warning.identifier} covers no village of town {town_code} "
-            f"(area: {d.warning.area_desc or '—'}; decision: {d.decision.reason})"
+            f"(area: {d.warning.area_desc or '—'})"
         )
     info = WarningInfo(
         identifier=d.warning.identifier,

@@ -80,7 +80,8 @@ def county_response(
             by_town[town] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     if failed:
         get_run_logger().error("%d of %d towns failed: %s", len(failed), len(towns), failed)
-    ok = [r["figures"] for r in by_town.values() if r["ok"]]
+    # (a town whose warning was cancelled meanwhile opened nothing: no figures to add)
+    ok = [r["figures"] for r in by_town.values() if r["ok"] and r["figures"].get("activation_id")]
     return {
         "towns": by_town,
         "failed": failed,

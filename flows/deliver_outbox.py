@@ -30,10 +30,8 @@ def deliver(activation_id: str | None, settle_s: float) -> dict[str, Any]:
 def fallback(locale: str) -> int:
     """Residents the SMS did not reach go on their cadre's call list."""
     added = 0
-    with session_scope() as session:
-        for act_id in session.exec(
-            select(Activation.id).where(Activation.status == ActivationStatus.ACTIVE)
-        ):
+    for act_id in running():  # a transaction each: one holds its activation against a stand-down
+        with session_scope() as session:
             added += fallback_unreached(session, activation_id=act_id, locale=locale)
     return added
 
@@ -42,13 +40,19 @@ def fallback(locale: str) -> int:
 def chase_acknowledgements(plan: str) -> dict[str, int]:
     """Cadre tasks not answered in time: resent, then handed up the chain (叫应)."""
     resent = forwarded = 0
-    with session_scope() as session:
-        for act_id in session.exec(
-            select(Activation.id).where(Activation.status == ActivationStatus.ACTIVE)
-        ):
+    for act_id in running():
+        with session_scope() as session:
             r = chase(session, activation_id=act_id, plan=load_plan(plan))
-            resent, forwarded = resent + r.resent, forwarded + r.forwarded
+        resent, forwarded = resent + r.resent, forwarded + r.forwarded
     return {"resent": resent, "forwarded": forwarded}
+
+
+def running() -> list[str]:
+    """The open activations (each step re-checks under its lock: one may end meanwhile)."""
+    with session_scope() as session:
+        return list(
+            session.exec(select(Activation.id).where(Activation.status == ActivationStatus.ACTIVE))
+        )
 
 
 @flow(name="deliver-outbox", flow_run_name="deliver-outbox")

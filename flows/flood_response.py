@@ -125,6 +125,8 @@ def flood_response(
 
     # 1. 启动预案
     act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario)
+    if act.refused is not None:  # its warning was cancelled or superseded meanwhile
+        return {"activation_id": None, "town": town, "status": "not_started", "reason": act.refused}
     if not act.open:  # this warning's response has ended: nothing to run again
         return finished(act.activation_id)
     # Villages fan out one task each; a big town's go in groups (a task run costs ~10 ms).

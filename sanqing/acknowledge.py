@@ -36,7 +36,7 @@ from sanqing.models import (
 )
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
-from sanqing.response import get_activation, log_event
+from sanqing.response import get_activation, hold_open, log_event
 from sanqing.settings import get_settings
 
 #: What a cadre must answer: their task list, call list and escalation lists.
@@ -88,9 +88,15 @@ def _originals(session: Session, activation_id: str) -> list[Notice]:
 def chase(
     session: Session, *, activation_id: str, plan: Plan, now: datetime | None = None
 ) -> ChaseResult:
-    """Resend or hand up every sent cadre task not acknowledged in time (see module doc)."""
+    """Resend or hand up every sent cadre task not acknowledged in time (see module doc).
+
+    Nothing once the activation has ended: nobody is chased after the all-clear.
+    """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
+    held = hold_open(session, activation_id)
+    if held is None:
+        return ChaseResult(0, 0)
+    act = held
     rule = plan.defaults.acknowledgement
     period_s = rule.within_minutes * 60
     have = set(

@@ -26,7 +26,7 @@ from sanqing.models import (
     utcnow,
 )
 from sanqing.rendering import render
-from sanqing.response import get_activation, log_event
+from sanqing.response import hold_open, log_event
 
 UNREACHED = (NoticeStatus.FAILED.value, NoticeStatus.EXPIRED.value)
 
@@ -36,10 +36,14 @@ def fallback_unreached(
 ) -> int:
     """Put households whose resident SMS failed or expired on their cadre's call list.
 
-    Returns the number of households newly put on a list; each goes on once.
+    Returns the number of households newly put on a list; each goes on once. Nothing
+    once the activation has ended: no call list after the all-clear.
     """
     now = now or utcnow()
-    act = get_activation(session, activation_id)
+    held = hold_open(session, activation_id)
+    if held is None:
+        return 0
+    act = held
     failed = list(
         session.exec(
             select(Notice).where(

@@ -39,6 +39,7 @@ from sanqing.models import (
     Machine,
     Notice,
     NoticeStatus,
+    Patrol,
     Relocation,
     RelocationStatus,
     RiskLevel,
@@ -204,8 +205,11 @@ def hold_open(session: Session, activation_id: str) -> Activation | None:
             .with_for_update(read=True)
         )
     else:
+        # A non-key column: rewriting the key would make SQLite check every child row.
         session.execute(
-            update(Activation).where(col(Activation.id) == activation_id).values(id=Activation.id)
+            update(Activation)
+            .where(col(Activation.id) == activation_id)
+            .values(updated_at=Activation.updated_at)
         )
     act = session.get(Activation, activation_id, populate_existing=True)
     if act is None:
@@ -275,6 +279,9 @@ class ActivationResult:
     #: again after its stand-down): nothing was changed, and no step should run.
     open: bool = True
     stood_down_at: datetime | None = None
+    #: Set when nothing was opened because the trigger's warning is no longer in force
+    #: (cancelled, all-clear, superseded): why. ``activation_id`` is then empty.
+    refused: str | None = None
 
 
 def activate_plan(
@@ -310,6 +317,13 @@ def activate_plan(
         )
     villages = villages_of(session, town_code=town.code, only=mine)
     same = session.get(Activation, act_id, populate_existing=True)
+    if warning is not None and (same is None or same.status == ActivationStatus.ACTIVE):
+        # The warning may have joined another response (a manual start it confirmed, a
+        # first warning it rode along with): that one ended is its end too.
+        same = (
+            _ended_with(session, town_code=town.code, plan=plan.plan, drill=drill, warning=warning)
+            or same
+        )
     if same is not None and same.status != ActivationStatus.ACTIVE and warning is not None:
         return ActivationResult(
             activation_id=same.id,
@@ -432,6 +446,31 @@ def activate_plan(
     )
 
 
+def _ended_with(
+    session: Session, *, town_code: str, plan: str, drill: bool, warning: WarningInfo
+) -> Activation | None:
+    """The town's ended activation this warning started or joined, if any."""
+    ended = list(
+        session.exec(
+            select(Activation).where(
+                Activation.town_code == town_code,
+                Activation.plan == plan,
+                Activation.drill == drill,
+                Activation.status == ActivationStatus.STOOD_DOWN,
+            )
+        )
+    )
+    started = [a for a in ended if a.warning_identifier == warning.identifier]
+    if started:
+        return started[0]
+    joined = session.exec(
+        select(TimelineEvent.activation_id).where(
+            col(TimelineEvent.id).in_([f"{a.id}:warning:{warning.identifier}" for a in ended])
+        )
+    ).first()
+    return session.get(Activation, joined) if joined else None
+
+
 def _next_free_id(session: Session, base: str) -> str:
     """``base-2``, ``base-3`` …: the first id no activation has yet."""
     n = 2
@@ -500,6 +539,10 @@ def _continue_activation(
         act.village_codes = merged
         act.updated_at = now
     old = Level(act.level)
+    if level.rank > old.rank or (
+        warning is not None and warning.identifier != act.warning_identifier
+    ):
+        _withdraw_stand_down(session, act=act, town=town, now=now)
     if level.rank > old.rank:
         act.level = level.value
         act.updated_at = now
@@ -527,6 +570,28 @@ def _continue_activation(
             simulated=act.drill,
         )
     session.add(act)
+
+
+def _withdraw_stand_down(session: Session, *, act: Activation, town: Town, now: datetime) -> None:
+    """A new warning or a higher level while the stand-down waits for the patrol: it no
+    longer ends the response (an all-clear patrol must not end a response a red warning
+    still needs); the gate opens again when the new warning ends."""
+    patrol = session.get(Patrol, act.id)
+    if patrol is None or not patrol.reason or act.status != ActivationStatus.ACTIVE:
+        return
+    was = patrol.reason
+    patrol.reason, patrol.all_clear = "", None
+    session.add(patrol)
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"stand-down-withdrawn:{now.isoformat()}",
+        actor=town.office,
+        action="撤回结束响应申请",
+        detail=f"险情再起，响应继续；原申请：{was}",
+        at=now,
+        simulated=act.drill,
+    )
 
 
 def set_level(

@@ -100,7 +100,7 @@ def warnings_of(session: Session, act: Activation) -> list[str]:
             select(TimelineEvent.id)
             .where(
                 TimelineEvent.activation_id == act.id,
-                col(TimelineEvent.id).startswith(prefix),
+                col(TimelineEvent.id).startswith(prefix, autoescape=True),
             )
             .order_by(col(TimelineEvent.at))
         )

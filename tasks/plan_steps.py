@@ -20,6 +20,7 @@ from sanqing import notices, reporting, response
 from sanqing.channels.file import deliver_to_files
 from sanqing.db import session_scope
 from sanqing.errors import SanqingError
+from sanqing.feeds.liveness import warning_gone
 from sanqing.models import InspectionPhase, Town
 from sanqing.paths import inside
 from sanqing.plans import Level, load_plan
@@ -56,10 +57,34 @@ def activate_plan(
     plan_name: str = "flood",
     scenario: str | None = None,
 ) -> response.ActivationResult:
-    """Open the activation, put the duty roster on, alert the cadres."""
+    """Open the activation, put the duty roster on, alert the cadres.
+
+    Under the town lock, the warning is read once more first: one cancelled or
+    superseded since the watch handed it on opens nothing.
+    """
     plan = load_plan(plan_name)
     with session_scope() as session:
         t: Town = find_town(session, town)
+        response.lock_town(session, t.code)
+        gone = (
+            warning_gone(session, sender=warning.sender, identifier=warning.identifier)
+            if warning is not None
+            else None
+        )
+        if gone is not None:
+            get_run_logger().warning(
+                "warning %s is no longer in force (%s): no response is opened for it",
+                warning.identifier if warning else "",
+                gone,
+            )
+            return response.ActivationResult(
+                activation_id="",
+                level=level.value,
+                created=False,
+                village_codes=[],
+                open=False,
+                refused=gone,
+            )
         result = response.activate_plan(
             session=session,
             town=t,

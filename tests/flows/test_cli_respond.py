@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,19 @@ def live_warning(tmp_path: Path, identifier: str = "CX-ORANGE-LIVE") -> Path:
     )
     xml = xml.replace("62122141600000_20260712183000_1", identifier)
     path = tmp_path / f"{identifier}.xml"
+    path.write_text(xml, encoding="utf-8")
+    return path
+
+
+def live_copy(tmp_path: Path, name: str) -> Path:
+    """A sample CAP file with every time moved so that it was sent an hour ago."""
+    xml = (SAMPLE.parent / name).read_text(encoding="utf-8")
+    times = set(re.findall(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", xml))
+    sent = datetime.fromisoformat(re.search(r"<sent>([^<]+)</sent>", xml)[1])  # type: ignore[index]
+    now = datetime.now(UTC) - timedelta(hours=1)
+    for t in times:
+        xml = xml.replace(t, (now + (datetime.fromisoformat(t) - sent)).isoformat("T", "seconds"))
+    path = tmp_path / name
     path.write_text(xml, encoding="utf-8")
     return path
 
@@ -99,5 +113,45 @@ def test_respond_refuses_what_it_cannot_answer_in_one_line(db_url: str, tmp_path
     assert code == 2 and "nothing to respond to" in out
     code, out = sanqing("stand-down", "--town", "jifeng", "--reason", "x")
     assert code == 2 and "no open response" in out
+    with session_scope() as s:
+        assert s.exec(select(Activation)).all() == []
+
+
+def test_respond_refuses_an_exercise_and_a_cancelled_warning(db_url: str, tmp_path: Path) -> None:
+    code, out = sanqing(
+        "respond", "--town", "jifeng", "--warning", str(live_copy(tmp_path, "exercise.xml"))
+    )
+    assert code == 2 and "exercise" in out
+    # the orange warning and its cancel came in without --respond: nothing may start now
+    orange = live_copy(tmp_path, "rainstorm_orange_zh_en.xml")
+    for doc in (orange, live_copy(tmp_path, "rainstorm_cancel.xml")):
+        code, out = sanqing("warnings", "ingest", str(doc))
+        assert code == 0, out
+    code, out = sanqing("respond", "--town", "jifeng", "--warning", str(orange))
+    assert code == 2 and "no longer in force" in out, out
+    with session_scope() as s:
+        assert s.exec(select(Activation)).all() == []
+
+
+def test_a_warning_cancelled_after_the_hand_off_opens_no_response(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The watch handed the orange decision on; the cancel is stored before the run starts."""
+    from flows.flood_response import flood_response
+    from sanqing.feeds.model import FeedWarning
+
+    orange = live_copy(tmp_path, "rainstorm_orange_zh_en.xml")
+    for doc in (orange, live_copy(tmp_path, "rainstorm_cancel.xml")):
+        assert sanqing("warnings", "ingest", str(doc))[0] == 0
+    with session_scope() as s:
+        rec = s.exec(select(FeedRecord).where(FeedRecord.msg_type == "Alert")).one()
+        fw = FeedWarning.model_validate(rec.warning)
+    figures = flood_response(
+        town="jifeng",
+        warning={"identifier": fw.identifier, "sender": fw.sender, "colour": "orange"},
+        drill=False,
+    )
+    assert figures["activation_id"] is None and figures["status"] == "not_started"
+    assert "62122141600000_20260713060000_3" in figures["reason"]  # the cancel names itself
     with session_scope() as s:
         assert s.exec(select(Activation)).all() == []
