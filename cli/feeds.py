@@ -284,7 +284,8 @@ def _what_it_did(done: CarriedOut) -> str:
     if done.skipped is not None:
         return f"未执行 / not carried out: {done.skipped}"
     if done.activations:
-        return f"已执行 / carried out: {', '.join(done.activations)}"
+        also = "".join(f"; 未执行 / not carried out: {why}" for why in done.left_alone)
+        return f"已执行 / carried out: {', '.join(done.activations)}{also}"
     return "已执行 / carried out (handed to the flood-response deployment, or nothing running)"
 
 

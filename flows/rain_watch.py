@@ -20,7 +20,14 @@ from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
-from sanqing.feeds.watch import Decided, Pending, mark_done, why_not_carried_out
+from sanqing.feeds.watch import (
+    Decided,
+    Pending,
+    left_alone,
+    mark_done,
+    why_not_carried_out,
+)
+from sanqing.models import Activation
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
@@ -50,21 +57,46 @@ def warning_info(warning: FeedWarning, decision: Decision) -> WarningInfo:
     )
 
 
+@dataclass(frozen=True)
+class Acted:
+    """What a stand-down or a downgrade did in one town."""
+
+    activation_id: str | None = None  # the activation it acted on; None: nothing running
+    left_alone: str | None = None  # the open activation was not the one decided for: why
+
+
+def _left_alone(act: Activation, targets: list[str] | None, what: str) -> Acted | None:
+    """The town's open activation is not the one the decision was for: say so, act on nothing."""
+    why = left_alone(act, targets)
+    if why is None:
+        return None
+    get_logger("sanqing.watch").warning("%s of %s not carried out: %s", what, act.town_code, why)
+    return Acted(left_alone=why)
+
+
 @task(name="stand-down", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def stand_down_town(
-    town_code: str, drill: bool, reason: str, plan_name: str, locale: str
-) -> str | None:
+    town_code: str,
+    drill: bool,
+    reason: str,
+    plan_name: str,
+    locale: str,
+    targets: list[str] | None = None,
+) -> Acted:
     """End the town's running response (final report, 终报) once the after-rain patrol allows.
 
     A drill's patrol answers itself. A real response waits for the patrol's all-clear:
     with the after-rain-patrol deployment on the server, a run of it is started and
-    waits in the control room for the patrol's form.
+    waits in the control room for the patrol's form. With ``targets`` (the activations
+    the decision was taken for), any other open response is left alone.
     """
     plan = load_plan(plan_name)
     with session_scope() as session:
         act = response.open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
         if act is None:
-            return None
+            return Acted()
+        if (skip := _left_alone(act, targets, "stand-down")) is not None:
+            return skip
         done = command.end_response(
             session,
             activation_id=act.id,
@@ -84,20 +116,28 @@ def stand_down_town(
             # one patrol run per stand-down request (a later all-clear may ask again)
             idempotency_key=f"patrol:{act_id}:{hashlib.sha1(reason.encode()).hexdigest()[:10]}",
         )
-    return act_id
+    return Acted(act_id)
 
 
 @task(name="lower-level", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def lower_level(
-    town_code: str, drill: bool, level: Level, reason: str, plan_name: str
-) -> str | None:
-    """A downgrade: the running response continues at the lower level."""
+    town_code: str,
+    drill: bool,
+    level: Level,
+    reason: str,
+    plan_name: str,
+    targets: list[str] | None = None,
+) -> Acted:
+    """A downgrade: the running response continues at the lower level (with ``targets``:
+    only the one the decision was taken for)."""
     with session_scope() as session:
         act = response.open_activation(session, town_code=town_code, plan=plan_name, drill=drill)
         if act is None:
-            return None
+            return Acted()
+        if (skip := _left_alone(act, targets, "downgrade")) is not None:
+            return skip
         response.set_level(session=session, activation_id=act.id, level=level, reason=reason)
-        return act.id
+        return Acted(act.id)
 
 
 #: When a Prefect server has this deployment (``sanqing serve`` / ``prefect deploy``), the
@@ -120,14 +160,29 @@ def deployment_available(name: str = FLOOD_DEPLOYMENT) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Responded:
+    """What carrying out one decision did: the activations touched, and what it left alone."""
+
+    activations: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)  # why, per town
+
+
 def respond(
-    warning: FeedWarning, decision: Decision, *, plan: str = "flood", locale: str = DEFAULT_LOCALE
-) -> list[str]:
-    """Carry out one decision for every town it covers; return the activations touched.
+    warning: FeedWarning,
+    decision: Decision,
+    *,
+    plan: str = "flood",
+    locale: str = DEFAULT_LOCALE,
+    targets: list[str] | None = None,
+) -> Responded:
+    """Carry out one decision for every town it covers; say which activations it touched.
 
     With the flood-response deployment on the server, the run is handed to it
     (idempotency key: warning, town and action, so a retried watch starts it once)
-    and the activation is known only when that run has started.
+    and the activation is known only when that run has started. A stand-down or a
+    downgrade acts only on ``targets``, the activations it was decided for (any open
+    one when None): it leaves any other alone, and says why.
     """
     drill = decision.drill
     if is_drill(warning) and not drill:
@@ -135,8 +190,9 @@ def respond(
         get_logger("sanqing.watch").warning(
             "drill message %s refers to a real response: not carried out", warning.identifier
         )
-        return []
+        return Responded()
     touched: list[str] = []
+    skipped: list[str] = []
     starts = decision.action in (Action.ACTIVATE, Action.ESCALATE)
     deployed = starts and deployment_available(FLOOD_DEPLOYMENT)
     for town in decision.town_codes:
@@ -171,12 +227,14 @@ def respond(
             )
             touched.append(figures["activation_id"])
         elif decision.action == Action.DOWNGRADE and decision.level is not None:
-            act = lower_level(town, drill, decision.level, decision.reason, plan)
-            touched += [act] if act else []
+            acted = lower_level(town, drill, decision.level, decision.reason, plan, targets)
+            touched += [acted.activation_id] if acted.activation_id else []
+            skipped += [acted.left_alone] if acted.left_alone else []
         elif decision.action == Action.STAND_DOWN:
-            act = stand_down_town(town, drill, decision.reason, plan, locale)
-            touched += [act] if act else []
-    return touched
+            acted = stand_down_town(town, drill, decision.reason, plan, locale, targets)
+            touched += [acted.activation_id] if acted.activation_id else []
+            skipped += [acted.left_alone] if acted.left_alone else []
+    return Responded(touched, skipped)
 
 
 @dataclass(frozen=True)
@@ -186,6 +244,7 @@ class CarriedOut:
     pending: Pending
     activations: list[str] = field(default_factory=list)
     skipped: str | None = None  # not carried out: withdrawn meanwhile, or already done
+    left_alone: list[str] = field(default_factory=list)  # towns it did not act on, and why
 
 
 def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None) -> CarriedOut:
@@ -193,19 +252,27 @@ def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None
 
     A cancel or an update may have come in since the decision was read: a decision
     whose warning is no longer live is not carried out (it is marked done, with why).
-    An error carrying it out propagates and the decision stays pending.
+    A stand-down or downgrade whose response has ended since leaves a response opened
+    after it alone: it is marked done, its reason saying so. An error carrying it out
+    propagates and the decision stays pending.
     """
     with session_scope() as session:
         why = why_not_carried_out(session=session, record_id=p.record_id, now=now)
     if why is not None:
         get_logger("sanqing.watch").info("decision on %s not carried out: %s", p.record_id, why)
         return CarriedOut(p, skipped=why)
-    touched = respond(p.warning, p.decision, plan=plan, locale=locale)
+    did = respond(p.warning, p.decision, plan=plan, locale=locale, targets=p.targets)
+    touched = did.activations
     with session_scope() as session:
         mark_done(
-            session=session, record_id=p.record_id, activation_id=touched[0] if touched else None
+            session=session,
+            record_id=p.record_id,
+            activation_id=touched[0] if touched else None,
+            notes=did.left_alone,
         )
-    return CarriedOut(p, touched)
+    if did.left_alone and not touched:
+        return CarriedOut(p, skipped="; ".join(did.left_alone), left_alone=did.left_alone)
+    return CarriedOut(p, touched, left_alone=did.left_alone)
 
 
 #: The polls of one watch run, in the order they finish.
@@ -258,7 +325,7 @@ def rain_watch(
         if not feeds:  # after each answer above; else decisions left by a preview or a failure
             _carry_out_pending(out, failed, plan=plan, locale=locale)
         for town, drill in expire_warnings(plan_name=plan):
-            act = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
+            acted = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
             out.append(
                 {
                     "identifier": None,
@@ -267,7 +334,7 @@ def rain_watch(
                         "reason": "warnings expired",
                         "town_codes": [town],
                     },
-                    "activations": [act] if act else [],
+                    "activations": [acted.activation_id] if acted.activation_id else [],
                 }
             )
     if failed:

@@ -924,12 +924,14 @@ def record(
     decision: Decision,
     now: datetime,
     activation_id: str | None = None,
+    targets: list[str] | None = None,
 ) -> FeedRecord:
     """Store the warning and its decision (once: a second call leaves the first record).
 
     The record keeps the whole decision (``decision_of`` rebuilds it) and is
     ``done=False`` when the decision must be carried out (activate, escalate,
-    downgrade, stand_down): the caller marks it done once it has.
+    downgrade, stand_down): the caller marks it done once it has. ``targets``: the
+    activations a stand-down or downgrade acts on (``targets_of``).
 
     A repeat decided again because its area is wider (see ``_wider_repeat``) updates
     the stored record in place: the new decision (over both areas), and the stored
@@ -965,6 +967,7 @@ def record(
             "town_codes",
             "village_codes",
             "done",
+            "targets",
         ]
     status_counts = warning.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES
     # The end this message is or comes under: a cancel or all-clear, or one received
@@ -996,6 +999,7 @@ def record(
         "town_codes": list(decision.town_codes),
         "village_codes": sorted(decision.village_codes),
         "activation_id": activation_id,
+        "targets": targets,
         "done": decision.action not in ACTING_ACTIONS,
         "ended": end is not None,
         "received_at": now,
@@ -1064,10 +1068,32 @@ def decision_of(record: FeedRecord) -> Decision:
 
 def ingest(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:
     """Decide on the warning and record it (a duplicate is not recorded again)."""
-    decision = decide(session=session, warning=warning, plan=plan, now=now)
+    assessment = assess(session=session, warning=warning, plan=plan, now=now)
+    decision = assessment.decision
     if decision.action != Action.DUPLICATE:
-        record(session=session, warning=warning, decision=decision, now=now)
+        record(
+            session=session,
+            warning=warning,
+            decision=decision,
+            now=now,
+            targets=targets_of(assessment),
+        )
     return decision
+
+
+def targets_of(assessment: Assessment) -> list[str] | None:
+    """The open activations a stand-down or downgrade acts on (None for anything else).
+
+    Carried out later (a failed run, a preview), it acts on these and on no other: a
+    response opened since (the commander stood the old one down by hand and started
+    anew) is not the one the warning's end was decided for.
+    """
+    action = assessment.decision.action
+    if action not in (Action.STAND_DOWN, Action.DOWNGRADE):
+        return None
+    return sorted(
+        {t.activation_id for t in assessment.towns if t.action == action and t.activation_id}
+    )
 
 
 def record_rejection(

@@ -23,6 +23,7 @@ from sanqing.feeds.model import Action, Decision, FeedWarning, Reference, Source
 from sanqing.feeds.watch import (
     Pending,
     expired_responses,
+    left_alone,
     mark_done,
     pending_decisions,
     why_not_carried_out,
@@ -110,6 +111,8 @@ def carry_out(p: Pending, plan: Plan) -> str | None:
             ).activation_id
         else:
             act = response.open_activation(s, town_code=TOWN, plan=plan.plan, drill=dec.drill)
+            if act is not None and left_alone(act, p.targets) is not None:
+                act = None  # not the response it was decided for (as the watch does)
             if act is not None and dec.action == Action.STAND_DOWN:
                 response.stand_down(session=s, activation_id=act.id, reason="解除", now=NOW)
                 act_id = act.id
@@ -349,3 +352,41 @@ def test_an_update_that_ties_a_running_response_to_an_earlier_cancel_stands_it_d
     carry_out_pending(plan)
     (act,) = activations()
     assert act.status == ActivationStatus.STOOD_DOWN
+
+
+YELLOW = w("U-2", msg_type="Update", colour="yellow", event="暴雨黄色预警", references=[ref("A-1")])
+
+
+@pytest.mark.parametrize(
+    ("then", "action"),
+    [(CANCEL, Action.STAND_DOWN), (YELLOW, Action.DOWNGRADE)],
+    ids=["stand-down", "downgrade"],
+)
+def test_a_stand_down_or_downgrade_keeps_the_activation_it_was_decided_for(
+    plan: Plan, then: FeedWarning, action: Action
+) -> None:
+    ingest(ORANGE, plan)
+    assert records()[rid("A-1")].targets is None  # a start has none
+    carry_out_pending(plan)
+    (x,) = activations()
+    assert ingest(then, plan).action == action
+    (p,) = pending()
+    assert p.targets == [x.id] and records()[p.record_id].targets == [x.id]
+    with session_scope() as s:
+        response.stand_down(session=s, activation_id=x.id, reason="指挥长解除", now=NOW)
+        y = response.activate_plan(
+            session=s,
+            town=find_town(s, TOWN),
+            plan=plan,
+            level=Level.III,
+            warning=None,
+            drill=False,
+            now=NOW + timedelta(hours=1),
+        ).activation_id
+    with session_scope() as s:
+        act, old = s.get(Activation, y), s.get(Activation, x.id)
+        assert act is not None and old is not None
+        why = left_alone(act, p.targets)
+        assert why is not None and y in why and x.id in why
+        assert left_alone(old, p.targets) is None
+        assert left_alone(act, None) is None  # a record from before targets: any open one
