@@ -9,6 +9,7 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 import httpx
+from sqlalchemy import false, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
@@ -181,8 +182,12 @@ def ingest_results(
     A warning that cannot be decided or stored (a value the database refuses, a time
     out of range once in UTC) is rolled back alone, to a savepoint, and stored as a
     ``reject`` naming it and why: the others of the batch are kept.
+
+    On SQLite the database write lock is taken first (``hold_write_lock``): call this
+    before anything else in the session's transaction.
     """
     now = now or utcnow()
+    hold_write_lock(session)
     out: list[Decided] = []
     for result in results:
         for warning in result.warnings:
@@ -190,6 +195,20 @@ def ingest_results(
         for failure in result.failures:
             out.append(_reject(session, failure, now))
     return out
+
+
+def hold_write_lock(session: Session) -> None:
+    """On SQLite, take the database write lock now, for the rest of the transaction.
+
+    A savepoint begins a deferred transaction: the decision's reads pin a snapshot, and
+    if another connection commits before the first INSERT, that INSERT cannot upgrade
+    the stale snapshot and fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT)
+    without waiting. An UPDATE as the first statement takes the write lock even when it
+    matches no row: ingests then wait their turn (the busy timeout) and read what is
+    committed. PostgreSQL needs nothing: its writers do not block its readers.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(FeedState).where(false()).values(url=FeedState.url))
 
 
 def _ingest_one(session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decided:
