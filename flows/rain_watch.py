@@ -308,7 +308,10 @@ def rain_watch(
     left = len(feeds)
     while left:
         # Whatever feeds have answered by now are decided and stored first, then carried
-        # out: a slow feed never delays the others, nor a long response their decisions.
+        # out: a slow feed never delays the others' decisions. A response carried out here
+        # does: on the embedded default it runs as a subflow (minutes), and feeds that
+        # answer meanwhile are decided after it. With the flood-response deployment on the
+        # server it is handed off at once (see ``respond``).
         answered = _answered(answers)
         left -= len(answered)
         for fut in answered:
@@ -324,25 +327,100 @@ def rain_watch(
     if respond_to_warnings:
         if not feeds:  # after each answer above; else decisions left by a preview or a failure
             _carry_out_pending(out, failed, plan=plan, locale=locale)
-        for town, drill in expire_warnings(plan_name=plan):
-            acted = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
+        for ended in end_responses_no_warning_holds(plan=plan, locale=locale):
             out.append(
                 {
                     "identifier": None,
                     "decision": {
                         "action": "stand_down",
-                        "reason": "warnings expired",
-                        "town_codes": [town],
+                        "reason": "warnings expired or cancelled",
+                        "town_codes": [ended.town],
                     },
-                    "activations": [acted.activation_id] if acted.activation_id else [],
+                    "activations": [ended.activation_id] if ended.activation_id else [],
                 }
             )
+            if ended.error is not None:
+                failed.add(f"end:{ended.town}")
     if failed:
         raise RuntimeError(
-            f"{len(failed)} decision(s) could not be carried out; they stay pending and are "
-            "retried at the next poll"
+            f"{len(failed)} decision(s) or stand-down(s) could not be carried out; they stay "
+            "pending and are retried at the next poll"
         )
     return out
+
+
+#: Why the watch ends a response no warning holds any more (the final report says it).
+NO_WARNING_HOLDS_IT = "预警已结束（过期或取消），应急响应结束"
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A response ended because no warning holds it any more (all expired or cancelled)."""
+
+    town: str
+    drill: bool
+    activation_id: str | None = None  # None: nothing running any more
+    error: str | None = None  # the stand-down failed, and why
+
+
+def end_responses_no_warning_holds(
+    *, plan: str, locale: str, now: datetime | None = None
+) -> list[Ended]:
+    """Stand down every response whose warnings have all expired or been cancelled.
+
+    What the watch does after carrying out its decisions (``expired_responses``): it also
+    ends a response whose cancel's stand-down was lost. One failure never stops the others.
+    """
+    out: list[Ended] = []
+    for town, drill in expire_warnings(plan_name=plan, now=now):
+        try:
+            acted = stand_down_town(town, drill, NO_WARNING_HOLDS_IT, plan, locale)
+        except Exception as exc:
+            get_run_logger().error("stand-down of %s failed: %s", town, exc)
+            out.append(Ended(town, drill, error=str(exc)))
+            continue
+        out.append(Ended(town, drill, acted.activation_id))
+    return out
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One pending decision ``respond_now`` took up: what became of it, or why it failed."""
+
+    pending: Pending
+    done: CarriedOut | None = None
+    error: str | None = None  # could not be carried out: it stays pending
+
+
+@dataclass(frozen=True)
+class Responses:
+    """What ``respond_now`` did: the pending decisions, then the responses it ended."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    ended: list[Ended] = field(default_factory=list)
+
+
+@flow(name="warnings-respond", log_prints=False)
+def respond_now(
+    plan: str = "flood", locale: str = DEFAULT_LOCALE, now: datetime | None = None
+) -> Responses:
+    """执行待办的预警决定：启动、调整或结束防汛应急响应，并结束预警均已过期或取消的响应。
+
+    What the rain watch does after its poll, without polling (``sanqing warnings
+    respond``): every pending decision is checked again and carried out, then every
+    response no warning holds any more (all expired or cancelled) is stood down. A
+    decision that fails stays pending, for the next run or the watch; the others go on.
+    ``now`` fixes the clock of the expiry checks.
+    """
+    logger = get_run_logger()
+    attempts: list[Attempt] = []
+    for p in read_pending(now=now):
+        try:
+            attempts.append(Attempt(p, carry_out(p, plan=plan, locale=locale, now=now)))
+        except Exception as exc:  # one failure never stops the others; it stays pending
+            logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
+            attempts.append(Attempt(p, error=str(exc)))
+    return Responses(attempts, end_responses_no_warning_holds(plan=plan, locale=locale, now=now))
 
 
 def _answered(answers: Answers) -> list[PrefectFuture[ParseResult]]:
