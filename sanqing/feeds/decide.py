@@ -58,7 +58,9 @@ update to red of a pending orange activation leaves one activation, the update's
 level I), and a Cancel/all-clear withdraws those of the chain it ends (nothing starts
 after the all-clear). Withdrawn records stay as history, ``done`` with a reason that
 says so (``withdraw``). Just before a decision is carried out, ``not_live`` checks
-again that its warning has not ended, expired or been superseded since.
+again that its warning has not ended, expired or been superseded since. A stand-down
+or a downgrade keeps the activations it was decided for (``targets_of``): carried out
+later, it acts on those only, never on a response opened since.
 
 "In force" (for rules 3 and 5): a recorded warning that holds the town (see
 ``record``), not ended, not expired, not superseded by a recorded Update that
