@@ -247,31 +247,47 @@ class Outcome:
 
 
 def _respond(clock: datetime | None) -> list[Outcome]:
-    """Carry out every pending decision now, as the watch does after its poll."""
+    """Carry out every pending decision now, then end the responses no warning holds any
+    more (all expired or cancelled): what the watch does after its poll."""
     prepare_prefect_env(get_settings())
-    from flows.rain_watch import carry_out
+    from flows.rain_watch import respond_now
     from sanqing.db import session_scope
-    from sanqing.feeds.watch import pending_decisions, withdraw_stale
+    from sanqing.feeds.watch import expired_responses, pending_decisions, withdraw_stale
+    from sanqing.plans import load_plan
 
     with session_scope() as session:
         stale = withdraw_stale(session=session, now=clock)
         pending = pending_decisions(session=session, now=clock)
+    with session_scope() as session:
+        ending = expired_responses(session=session, plan=load_plan(), now=clock)
+        session.rollback()  # only a look: the flow ends them and marks their warnings
     outcomes = [
         Outcome(w.identifier, w.action, None, [], f"未执行，已撤回 / withdrawn: {w.why}")
         for w in stale
     ]
-    if not pending:
-        return outcomes
+    if not pending and not ending:
+        return outcomes  # no Prefect server started for nothing
     # Flows run on our own local Prefect server unless one is configured: it ends with us.
     with local_prefect_api():
-        for p in pending:
-            try:
-                done = carry_out(p, plan="flood", locale=get_settings().locale, now=clock)
-            except Exception as exc:  # one failure never stops the others; it stays pending
-                outcomes.append(_outcome(p, f"失败，仍待执行 / failed, stays pending: {exc}", True))
-                continue
-            outcomes.append(_outcome(p, _what_it_did(done)))
+        did = respond_now(plan="flood", locale=get_settings().locale, now=clock)
+    for a in did.attempts:
+        if a.done is None:
+            outcomes.append(
+                _outcome(a.pending, f"失败，仍待执行 / failed, stays pending: {a.error}", True)
+            )
+        else:
+            outcomes.append(_outcome(a.pending, _what_it_did(a.done)))
+    for e in did.ended:
+        if e.error is not None:
+            result, failed = f"结束失败 / stand-down failed: {e.error}", True
+        else:
+            result, failed = f"{ENDED} {e.activation_id or '—'}", False
+        outcomes.append(Outcome("—", "stand_down", None, [e.town], result, failed))
     return outcomes
+
+
+#: The line of a response ended because no warning holds it any more.
+ENDED = "预警均已结束（过期或取消），结束响应 / no warning holds it any more (expired or cancelled): stand-down asked for"
 
 
 def _outcome(p: Pending, result: str, failed: bool = False) -> Outcome:
@@ -284,7 +300,8 @@ def _what_it_did(done: CarriedOut) -> str:
     if done.skipped is not None:
         return f"未执行 / not carried out: {done.skipped}"
     if done.activations:
-        return f"已执行 / carried out: {', '.join(done.activations)}"
+        also = "".join(f"; 未执行 / not carried out: {why}" for why in done.left_alone)
+        return f"已执行 / carried out: {', '.join(done.activations)}{also}"
     return "已执行 / carried out (handed to the flood-response deployment, or nothing running)"
 
 
@@ -313,8 +330,9 @@ def warnings_respond(
 
     Decisions stored without --respond, or left by a failed run: each is checked
     again first (a cancel, an update or the expiry since withdraws it), then carried
-    out. Prints what became of each. Exit code 1 when one could not be carried out:
-    it stays pending, for the next run or the watch.
+    out. Then the responses whose warnings have all expired or been cancelled are
+    stood down. Prints what became of each. Exit code 1 when one could not be carried
+    out: it stays pending, for the next run or the watch.
     """
     clock = _clock(now)
     try:

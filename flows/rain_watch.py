@@ -20,7 +20,14 @@ from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
-from sanqing.feeds.watch import Decided, Pending, mark_done, why_not_carried_out
+from sanqing.feeds.watch import (
+    Decided,
+    Pending,
+    left_alone,
+    mark_done,
+    why_not_carried_out,
+)
+from sanqing.models import Activation
 from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from sanqing.warning import WarningInfo
@@ -50,21 +57,46 @@ def warning_info(warning: FeedWarning, decision: Decision) -> WarningInfo:
     )
 
 
+@dataclass(frozen=True)
+class Acted:
+    """What a stand-down or a downgrade did in one town."""
+
+    activation_id: str | None = None  # the activation it acted on; None: nothing running
+    left_alone: str | None = None  # the open activation was not the one decided for: why
+
+
+def _left_alone(act: Activation, targets: list[str] | None, what: str) -> Acted | None:
+    """The town's open activation is not the one the decision was for: say so, act on nothing."""
+    why = left_alone(act, targets)
+    if why is None:
+        return None
+    get_logger("sanqing.watch").warning("%s of %s not carried out: %s", what, act.town_code, why)
+    return Acted(left_alone=why)
+
+
 @task(name="stand-down", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def stand_down_town(
-    town_code: str, drill: bool, reason: str, plan_name: str, locale: str
-) -> str | None:
+    town_code: str,
+    drill: bool,
+    reason: str,
+    plan_name: str,
+    locale: str,
+    targets: list[str] | None = None,
+) -> Acted:
     """End the town's running response (final report, 终报) once the after-rain patrol allows.
 
     A drill's patrol answers itself. A real response waits for the patrol's all-clear:
     with the after-rain-patrol deployment on the server, a run of it is started and
-    waits in the control room for the patrol's form.
+    waits in the control room for the patrol's form. With ``targets`` (the activations
+    the decision was taken for), any other open response is left alone.
     """
     plan = load_plan(plan_name)
     with session_scope() as session:
         act = response.open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
         if act is None:
-            return None
+            return Acted()
+        if (skip := _left_alone(act, targets, "stand-down")) is not None:
+            return skip
         done = command.end_response(
             session,
             activation_id=act.id,
@@ -84,20 +116,28 @@ def stand_down_town(
             # one patrol run per stand-down request (a later all-clear may ask again)
             idempotency_key=f"patrol:{act_id}:{hashlib.sha1(reason.encode()).hexdigest()[:10]}",
         )
-    return act_id
+    return Acted(act_id)
 
 
 @task(name="lower-level", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def lower_level(
-    town_code: str, drill: bool, level: Level, reason: str, plan_name: str
-) -> str | None:
-    """A downgrade: the running response continues at the lower level."""
+    town_code: str,
+    drill: bool,
+    level: Level,
+    reason: str,
+    plan_name: str,
+    targets: list[str] | None = None,
+) -> Acted:
+    """A downgrade: the running response continues at the lower level (with ``targets``:
+    only the one the decision was taken for)."""
     with session_scope() as session:
         act = response.open_activation(session, town_code=town_code, plan=plan_name, drill=drill)
         if act is None:
-            return None
+            return Acted()
+        if (skip := _left_alone(act, targets, "downgrade")) is not None:
+            return skip
         response.set_level(session=session, activation_id=act.id, level=level, reason=reason)
-        return act.id
+        return Acted(act.id)
 
 
 #: When a Prefect server has this deployment (``sanqing serve`` / ``prefect deploy``), the
@@ -120,14 +160,29 @@ def deployment_available(name: str = FLOOD_DEPLOYMENT) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Responded:
+    """What carrying out one decision did: the activations touched, and what it left alone."""
+
+    activations: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)  # why, per town
+
+
 def respond(
-    warning: FeedWarning, decision: Decision, *, plan: str = "flood", locale: str = DEFAULT_LOCALE
-) -> list[str]:
-    """Carry out one decision for every town it covers; return the activations touched.
+    warning: FeedWarning,
+    decision: Decision,
+    *,
+    plan: str = "flood",
+    locale: str = DEFAULT_LOCALE,
+    targets: list[str] | None = None,
+) -> Responded:
+    """Carry out one decision for every town it covers; say which activations it touched.
 
     With the flood-response deployment on the server, the run is handed to it
     (idempotency key: warning, town and action, so a retried watch starts it once)
-    and the activation is known only when that run has started.
+    and the activation is known only when that run has started. A stand-down or a
+    downgrade acts only on ``targets``, the activations it was decided for (any open
+    one when None): it leaves any other alone, and says why.
     """
     drill = decision.drill
     if is_drill(warning) and not drill:
@@ -135,8 +190,9 @@ def respond(
         get_logger("sanqing.watch").warning(
             "drill message %s refers to a real response: not carried out", warning.identifier
         )
-        return []
+        return Responded()
     touched: list[str] = []
+    skipped: list[str] = []
     starts = decision.action in (Action.ACTIVATE, Action.ESCALATE)
     deployed = starts and deployment_available(FLOOD_DEPLOYMENT)
     for town in decision.town_codes:
@@ -171,12 +227,14 @@ def respond(
             )
             touched.append(figures["activation_id"])
         elif decision.action == Action.DOWNGRADE and decision.level is not None:
-            act = lower_level(town, drill, decision.level, decision.reason, plan)
-            touched += [act] if act else []
+            acted = lower_level(town, drill, decision.level, decision.reason, plan, targets)
+            touched += [acted.activation_id] if acted.activation_id else []
+            skipped += [acted.left_alone] if acted.left_alone else []
         elif decision.action == Action.STAND_DOWN:
-            act = stand_down_town(town, drill, decision.reason, plan, locale)
-            touched += [act] if act else []
-    return touched
+            acted = stand_down_town(town, drill, decision.reason, plan, locale, targets)
+            touched += [acted.activation_id] if acted.activation_id else []
+            skipped += [acted.left_alone] if acted.left_alone else []
+    return Responded(touched, skipped)
 
 
 @dataclass(frozen=True)
@@ -186,6 +244,7 @@ class CarriedOut:
     pending: Pending
     activations: list[str] = field(default_factory=list)
     skipped: str | None = None  # not carried out: withdrawn meanwhile, or already done
+    left_alone: list[str] = field(default_factory=list)  # towns it did not act on, and why
 
 
 def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None) -> CarriedOut:
@@ -193,19 +252,27 @@ def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None
 
     A cancel or an update may have come in since the decision was read: a decision
     whose warning is no longer live is not carried out (it is marked done, with why).
-    An error carrying it out propagates and the decision stays pending.
+    A stand-down or downgrade whose response has ended since leaves a response opened
+    after it alone: it is marked done, its reason saying so. An error carrying it out
+    propagates and the decision stays pending.
     """
     with session_scope() as session:
         why = why_not_carried_out(session=session, record_id=p.record_id, now=now)
     if why is not None:
         get_logger("sanqing.watch").info("decision on %s not carried out: %s", p.record_id, why)
         return CarriedOut(p, skipped=why)
-    touched = respond(p.warning, p.decision, plan=plan, locale=locale)
+    did = respond(p.warning, p.decision, plan=plan, locale=locale, targets=p.targets)
+    touched = did.activations
     with session_scope() as session:
         mark_done(
-            session=session, record_id=p.record_id, activation_id=touched[0] if touched else None
+            session=session,
+            record_id=p.record_id,
+            activation_id=touched[0] if touched else None,
+            notes=did.left_alone,
         )
-    return CarriedOut(p, touched)
+    if did.left_alone and not touched:
+        return CarriedOut(p, skipped="; ".join(did.left_alone), left_alone=did.left_alone)
+    return CarriedOut(p, touched, left_alone=did.left_alone)
 
 
 #: The polls of one watch run, in the order they finish.
@@ -241,7 +308,10 @@ def rain_watch(
     left = len(feeds)
     while left:
         # Whatever feeds have answered by now are decided and stored first, then carried
-        # out: a slow feed never delays the others, nor a long response their decisions.
+        # out: a slow feed never delays the others' decisions. A response carried out here
+        # does: on the embedded default it runs as a subflow (minutes), and feeds that
+        # answer meanwhile are decided after it. With the flood-response deployment on the
+        # server it is handed off at once (see ``respond``).
         answered = _answered(answers)
         left -= len(answered)
         for fut in answered:
@@ -257,25 +327,100 @@ def rain_watch(
     if respond_to_warnings:
         if not feeds:  # after each answer above; else decisions left by a preview or a failure
             _carry_out_pending(out, failed, plan=plan, locale=locale)
-        for town, drill in expire_warnings(plan_name=plan):
-            act = stand_down_town(town, drill, "预警已过期，应急响应结束", plan, locale)
+        for ended in end_responses_no_warning_holds(plan=plan, locale=locale):
             out.append(
                 {
                     "identifier": None,
                     "decision": {
                         "action": "stand_down",
-                        "reason": "warnings expired",
-                        "town_codes": [town],
+                        "reason": "warnings expired or cancelled",
+                        "town_codes": [ended.town],
                     },
-                    "activations": [act] if act else [],
+                    "activations": [ended.activation_id] if ended.activation_id else [],
                 }
             )
+            if ended.error is not None:
+                failed.add(f"end:{ended.town}")
     if failed:
         raise RuntimeError(
-            f"{len(failed)} decision(s) could not be carried out; they stay pending and are "
-            "retried at the next poll"
+            f"{len(failed)} decision(s) or stand-down(s) could not be carried out; they stay "
+            "pending and are retried at the next poll"
         )
     return out
+
+
+#: Why the watch ends a response no warning holds any more (the final report says it).
+NO_WARNING_HOLDS_IT = "预警已结束（过期或取消），应急响应结束"
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A response ended because no warning holds it any more (all expired or cancelled)."""
+
+    town: str
+    drill: bool
+    activation_id: str | None = None  # None: nothing running any more
+    error: str | None = None  # the stand-down failed, and why
+
+
+def end_responses_no_warning_holds(
+    *, plan: str, locale: str, now: datetime | None = None
+) -> list[Ended]:
+    """Stand down every response whose warnings have all expired or been cancelled.
+
+    What the watch does after carrying out its decisions (``expired_responses``): it also
+    ends a response whose cancel's stand-down was lost. One failure never stops the others.
+    """
+    out: list[Ended] = []
+    for town, drill in expire_warnings(plan_name=plan, now=now):
+        try:
+            acted = stand_down_town(town, drill, NO_WARNING_HOLDS_IT, plan, locale)
+        except Exception as exc:
+            get_run_logger().error("stand-down of %s failed: %s", town, exc)
+            out.append(Ended(town, drill, error=str(exc)))
+            continue
+        out.append(Ended(town, drill, acted.activation_id))
+    return out
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One pending decision ``respond_now`` took up: what became of it, or why it failed."""
+
+    pending: Pending
+    done: CarriedOut | None = None
+    error: str | None = None  # could not be carried out: it stays pending
+
+
+@dataclass(frozen=True)
+class Responses:
+    """What ``respond_now`` did: the pending decisions, then the responses it ended."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    ended: list[Ended] = field(default_factory=list)
+
+
+@flow(name="warnings-respond", log_prints=False)
+def respond_now(
+    plan: str = "flood", locale: str = DEFAULT_LOCALE, now: datetime | None = None
+) -> Responses:
+    """执行待办的预警决定：启动、调整或结束防汛应急响应，并结束预警均已过期或取消的响应。
+
+    What the rain watch does after its poll, without polling (``sanqing warnings
+    respond``): every pending decision is checked again and carried out, then every
+    response no warning holds any more (all expired or cancelled) is stood down. A
+    decision that fails stays pending, for the next run or the watch; the others go on.
+    ``now`` fixes the clock of the expiry checks.
+    """
+    logger = get_run_logger()
+    attempts: list[Attempt] = []
+    for p in read_pending(now=now):
+        try:
+            attempts.append(Attempt(p, carry_out(p, plan=plan, locale=locale, now=now)))
+        except Exception as exc:  # one failure never stops the others; it stays pending
+            logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
+            attempts.append(Attempt(p, error=str(exc)))
+    return Responses(attempts, end_responses_no_warning_holds(plan=plan, locale=locale, now=now))
 
 
 def _answered(answers: Answers) -> list[PrefectFuture[ParseResult]]:

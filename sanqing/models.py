@@ -553,6 +553,9 @@ class FeedRecord(SQLModel, table=True):
     done: bool = True  # False until the decision was carried out (activate/escalate/…)
     ended: bool = False  # cancelled, superseded by a cancel, all-clear or expired
     received_at: datetime = _ts(nullable=False)
+    # The open activations a stand-down or downgrade was decided for (one per town); it
+    # acts on no other. None: a start, or a record stored before this column.
+    targets: list[str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class FeedState(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import task
@@ -73,11 +74,13 @@ def decide_warnings(results: list[ParseResult], plan_name: str = "flood") -> lis
 
 
 @task(name="expire-warnings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def expire_warnings(plan_name: str = "flood") -> list[tuple[str, bool]]:
-    """Towns whose warnings have all expired: their responses end."""
+def expire_warnings(
+    plan_name: str = "flood", now: datetime | None = None
+) -> list[tuple[str, bool]]:
+    """Towns whose warnings have all expired or been cancelled: their responses end."""
     plan = load_plan(plan_name)
     with session_scope() as session:
-        return expired_responses(session=session, plan=plan)
+        return expired_responses(session=session, plan=plan, now=now)
 
 
 @task(name="remember-feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
@@ -87,7 +90,7 @@ def remember_feed_validators(results: list[ParseResult]) -> None:
 
 
 @task(name="pending-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def read_pending() -> list[Pending]:
+def read_pending(now: datetime | None = None) -> list[Pending]:
     """Decisions stored but not yet carried out (this poll's and any left over)."""
     with session_scope() as session:
-        return pending_decisions(session=session)
+        return pending_decisions(session=session, now=now)

@@ -26,9 +26,13 @@ Rules, in order:
    (not ended, not expired) holds it: then it is downgraded to that warning's
    level if that is lower, else left running (``ignore``). Unknown references,
    or no running response: ``ignore``. A cancel is never "expired".
-3b. An Alert or Update that a recorded Update (holding a response) or Cancel/all-clear
-   already references — the newer message came in first, as from an index listing
-   the newest first — is ``ignore``d: the newer one stands for it.
+3b. An Alert or Update that a recorded Update (holding a response) already references,
+   or that a recorded Cancel/all-clear reaches — references directly or through other
+   recorded messages, whatever their own decision (``ended_by``) — is ``ignore``d: the
+   newer message came in first, as from an index listing the newest first, and stands
+   for it. Except a message that only now ties an end to a response already running (a
+   cancel naming the update, the alert started, then the update): that response stands
+   down (rule 3, on behalf of the end).
 4. An Alert or Update already expired at ``now``, without a flood-plan hazard
    (or one the plan has no levels for), or without a colour, is ``ignore``d; so is
    one that covers no registered village.
@@ -54,13 +58,15 @@ update to red of a pending orange activation leaves one activation, the update's
 level I), and a Cancel/all-clear withdraws those of the chain it ends (nothing starts
 after the all-clear). Withdrawn records stay as history, ``done`` with a reason that
 says so (``withdraw``). Just before a decision is carried out, ``not_live`` checks
-again that its warning has not ended, expired or been superseded since.
+again that its warning has not ended, expired or been superseded since. A stand-down
+or a downgrade keeps the activations it was decided for (``targets_of``): carried out
+later, it acts on those only, never on a response opened since.
 
 "In force" (for rules 3 and 5): a recorded warning that holds the town (see
-``record``), not ended, not expired, and not superseded by a recorded Update that
+``record``), not ended, not expired, not superseded by a recorded Update that
 itself holds a response (an update ignored for want of a colour or a flood hazard
-supersedes nothing) or by a Cancel/all-clear; the level it needs is the plan level
-of its hazard and colour.
+supersedes nothing), and not reached by a recorded Cancel/all-clear; the level it
+needs is the plan level of its hazard and colour.
 
 ``Exercise``/``Test`` warnings follow the same rules against drill activations.
 ``Decision.drill`` says whether the activations concerned are drills: for an Alert
@@ -290,8 +296,61 @@ def referenced_back(session: Session, references: Sequence[Reference]) -> list[F
     return sorted(found.values(), key=lambda r: r.id)
 
 
+def _reach(end: FeedRecord, followers: Sequence[FeedRecord]) -> set[tuple[str, str]]:
+    """What a recorded message names, directly or through the recorded messages it names.
+
+    ``followers`` are the recorded updates and cancels (``_followers``): the only records
+    that name others. Each one reached counts whatever its own decision: an update that was
+    ignored (say, "already cancelled") still ties the cancel to what it updates.
+    """
+    reached: set[tuple[str, str]] = set()
+    frontier = _stored_refs(end)
+    while frontier:
+        new = [ref for ref in frontier if ref not in reached]
+        reached.update(new)
+        frontier = [
+            ref
+            for f in followers
+            if f.id != end.id and any(_same_message(s, i, f.sender, f.identifier) for s, i in new)
+            for ref in _stored_refs(f)
+        ]
+    return reached
+
+
+def _ends(rec: FeedRecord) -> bool:
+    """A recorded cancel or all-clear of a status that counts: it ends what it reaches."""
+    return rec.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES and _record_ends(rec)
+
+
+def _ended_refs(followers: Sequence[FeedRecord]) -> list[tuple[str, str]]:
+    """Every message a recorded cancel or all-clear ends (see ``ended_by``)."""
+    return [ref for f in followers if _ends(f) for ref in _reach(f, followers)]
+
+
+def ended_by(session: Session, *, sender: str, identifier: str) -> FeedRecord | None:
+    """The recorded cancel or all-clear that ends this warning, or None.
+
+    It ends it when it references it directly or through other recorded messages, in
+    whatever order they arrived: a cancel that names only the update ends the alert the
+    update references too, even when the alert came last (an index listing the newest
+    first) and the update was ignored as "already cancelled".
+    """
+    own = record_id(sender, identifier)
+    followers = _followers(session)
+    for f in sorted(followers, key=lambda r: (r.received_at, r.id)):
+        if f.id == own or not _ends(f):
+            continue
+        if any(_same_message(s, i, sender, identifier) for s, i in _reach(f, followers)):
+            return f
+    return None
+
+
 def superseded_by(session: Session, *, sender: str, identifier: str) -> FeedRecord | None:
-    """The recorded update (holding a response) or cancel/all-clear that references this warning."""
+    """The recorded cancel/all-clear that ends this warning (``ended_by``), else the
+    recorded update holding a response that references it."""
+    end = ended_by(session, sender=sender, identifier=identifier)
+    if end is not None:
+        return end
     own = record_id(sender, identifier)
     for f in sorted(_followers(session), key=lambda r: (r.received_at, r.id)):
         if (
@@ -334,8 +393,9 @@ def not_live(session: Session, rec: FeedRecord, *, now: datetime) -> str | None:
     """Why a record's start or level change must not be carried out any more, or None.
 
     Its warning ended (cancelled, all-clear, expired by the watch), expired at ``now``,
-    or was superseded by an update or a cancel recorded since. A cancel's or an
-    all-clear's own decision (a stand-down, a downgrade) always stands.
+    was superseded by an update recorded since, or is reached by a cancel or all-clear
+    recorded since, directly or through the messages between them (``ended_by``). A
+    cancel's or an all-clear's own decision (a stand-down, a downgrade) always stands.
     """
     if _record_ends(rec) or rec.action not in WITHDRAWABLE:
         return None
@@ -366,8 +426,8 @@ def holders(
     """The warnings in force that hold the town's response.
 
     In force: not ended, not expired, and not superseded by a recorded Update that holds
-    a response itself, or by a Cancel/all-clear (see ``_supersedes``); an update stands
-    for the warnings it references from then on.
+    a response itself (see ``_supersedes``), nor ended by a Cancel/all-clear that
+    reaches it (``ended_by``); an update stands for the warnings it references from then on.
     """
     skip = set(exclude)
     rows = session.exec(
@@ -377,7 +437,10 @@ def holders(
             col(FeedRecord.level).is_not(None),
         )
     ).all()
-    superseding = [ref for f in _followers(session) if _supersedes(f) for ref in _stored_refs(f)]
+    followers = _followers(session)
+    superseding = _ended_refs(followers) + [
+        ref for f in followers if _supersedes(f) for ref in _stored_refs(f)
+    ]
     return [
         r
         for r in rows
@@ -472,6 +535,10 @@ def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime)
     later = superseded_by(session, sender=warning.sender, identifier=warning.identifier)
     if later is not None:
         # An index listing the newest message first: its update or cancel came in first.
+        if _record_ends(later):
+            late = _late_end(session, warning, plan, now, later)
+            if late is not None:
+                return late
         what = "cancelled" if _record_ends(later) else "superseded"
         return _ignore(
             warning, f"already {what} by {later.identifier}, received before it: starts nothing"
@@ -671,8 +738,38 @@ def _assess_town(
     )
 
 
-def _assess_end(session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Assessment:
-    what = "cancel" if warning.msg_type.strip().lower() == "cancel" else "all-clear"
+def _late_end(
+    session: Session, warning: FeedWarning, plan: Plan, now: datetime, end: FeedRecord
+) -> Assessment | None:
+    """The stand-down of what ``warning`` ties to an end received before it, or None.
+
+    A cancel that names only the update, then the alert (started), then the update: only
+    the update, coming last, tells that the cancel ends the alert too. What the alert
+    started stands down then, as if the cancel had come after both. Only a stand-down:
+    anything else (nothing running, another warning still in force) is the plain
+    "already cancelled" ignore, and the response goes on as its other warnings say.
+    """
+    if not warning.references:
+        return None
+    chain = referenced_chain(session, warning.references)
+    if not any(_holds(r) and not r.ended for r in chain):
+        return None  # the end reached them already when it came (or nothing held a town)
+    late = _assess_end(session, warning, plan, now, by=end)
+    return late if late.decision.action == Action.STAND_DOWN else None
+
+
+def _assess_end(
+    session: Session,
+    warning: FeedWarning,
+    plan: Plan,
+    now: datetime,
+    *,
+    by: FeedRecord | None = None,
+) -> Assessment:
+    """The decision on a cancel or all-clear; or, ``by`` given, on a message that end reaches
+    (``_late_end``): what ``warning`` references ends, on behalf of ``by``."""
+    msg_type = by.msg_type if by is not None else warning.msg_type
+    what = "cancel" if msg_type.strip().lower() == "cancel" else "all-clear"
     if not warning.references:
         return _ignore(warning, f"a {what} that references no warning ends nothing")
     chain = referenced_chain(session, warning.references)
@@ -752,6 +849,9 @@ def _assess_end(session: Session, warning: FeedWarning, plan: Plan, now: datetim
                 )
             )
     ended = ", ".join(r.identifier for r in chain)
+    if by is not None:
+        what = f"{what} {by.identifier} (received before {warning.identifier})"
+        ended = f"{warning.identifier} and with it {ended}"
     if not decisions:
         return Assessment(
             Decision(
@@ -826,19 +926,23 @@ def record(
     decision: Decision,
     now: datetime,
     activation_id: str | None = None,
+    targets: list[str] | None = None,
 ) -> FeedRecord:
     """Store the warning and its decision (once: a second call leaves the first record).
 
     The record keeps the whole decision (``decision_of`` rebuilds it) and is
     ``done=False`` when the decision must be carried out (activate, escalate,
-    downgrade, stand_down): the caller marks it done once it has.
+    downgrade, stand_down): the caller marks it done once it has. ``targets``: the
+    activations a stand-down or downgrade acts on (``targets_of``).
 
     A repeat decided again because its area is wider (see ``_wider_repeat``) updates
     the stored record in place: the new decision (over both areas), and the stored
     warning's geocodes, polygons and circles become the union of both arrivals'.
 
     A cancel or all-clear that was acted on or ignored (not a duplicate, not a draft)
-    marks the chain of warnings it ends ``ended``, and itself too. A record holds a
+    marks the chain of warnings it ends ``ended``, and itself too; so does a message
+    that a cancel or all-clear received before it reaches (``ended_by``): it ties what
+    it references to that end. A record holds a
     town's response (for later cancels and downgrades) when its action is activate,
     escalate, downgrade, or an ignore that names towns and a level (the running
     response continues); ignores for any other reason name no towns.
@@ -865,12 +969,19 @@ def record(
             "town_codes",
             "village_codes",
             "done",
+            "targets",
         ]
-    ends = ends_warnings(warning) and decision.action not in (
-        Action.DUPLICATE,
-        Action.REJECT,
-    )
     status_counts = warning.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES
+    # The end this message is or comes under: a cancel or all-clear, or one received
+    # before it that reaches it (``ended_by``). It ends what the message references.
+    end: tuple[str, str] | None = None
+    if status_counts and decision.action not in (Action.DUPLICATE, Action.REJECT):
+        if ends_warnings(warning):
+            end = (warning.msg_type, warning.identifier)
+        elif (
+            earlier_end := ended_by(session, sender=warning.sender, identifier=warning.identifier)
+        ) is not None:
+            end = (earlier_end.msg_type, earlier_end.identifier)
     row: dict[str, Any] = {
         "id": rid,
         "identifier": warning.identifier,
@@ -890,12 +1001,13 @@ def record(
         "town_codes": list(decision.town_codes),
         "village_codes": sorted(decision.village_codes),
         "activation_id": activation_id,
+        "targets": targets,
         "done": decision.action not in ACTING_ACTIONS,
-        "ended": ends and status_counts,
+        "ended": end is not None,
         "received_at": now,
     }
     upsert(session, FeedRecord, [row], update=refresh)
-    if ends and status_counts and warning.references:
+    if end is not None and warning.references:
         chain = [r for r in referenced_chain(session, warning.references) if r.id != rid]
         if chain:
             session.execute(
@@ -904,7 +1016,7 @@ def record(
                 .values(ended=True)
             )
             # A chain never carried out starts nothing after its cancel or all-clear.
-            withdraw(session, chain, why=_ended_by(warning.msg_type, warning.identifier))
+            withdraw(session, chain, why=_ended_by(*end))
     elif _update_holds(warning, decision) and status_counts:
         # The update stands for what it references: their starts still to do give way to
         # its own decision (one activation, at the update's level).
@@ -958,10 +1070,32 @@ def decision_of(record: FeedRecord) -> Decision:
 
 def ingest(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:
     """Decide on the warning and record it (a duplicate is not recorded again)."""
-    decision = decide(session=session, warning=warning, plan=plan, now=now)
+    assessment = assess(session=session, warning=warning, plan=plan, now=now)
+    decision = assessment.decision
     if decision.action != Action.DUPLICATE:
-        record(session=session, warning=warning, decision=decision, now=now)
+        record(
+            session=session,
+            warning=warning,
+            decision=decision,
+            now=now,
+            targets=targets_of(assessment),
+        )
     return decision
+
+
+def targets_of(assessment: Assessment) -> list[str] | None:
+    """The open activations a stand-down or downgrade acts on (None for anything else).
+
+    Carried out later (a failed run, a preview), it acts on these and on no other: a
+    response opened since (the commander stood the old one down by hand and started
+    anew) is not the one the warning's end was decided for.
+    """
+    action = assessment.decision.action
+    if action not in (Action.STAND_DOWN, Action.DOWNGRADE):
+        return None
+    return sorted(
+        {t.activation_id for t in assessment.towns if t.action == action and t.activation_id}
+    )
 
 
 def record_rejection(

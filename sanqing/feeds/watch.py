@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin
 
 import httpx
+from sqlalchemy import false, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
@@ -180,8 +182,12 @@ def ingest_results(
     A warning that cannot be decided or stored (a value the database refuses, a time
     out of range once in UTC) is rolled back alone, to a savepoint, and stored as a
     ``reject`` naming it and why: the others of the batch are kept.
+
+    On SQLite the database write lock is taken first (``hold_write_lock``): call this
+    before anything else in the session's transaction.
     """
     now = now or utcnow()
+    hold_write_lock(session)
     out: list[Decided] = []
     for result in results:
         for warning in result.warnings:
@@ -189,6 +195,20 @@ def ingest_results(
         for failure in result.failures:
             out.append(_reject(session, failure, now))
     return out
+
+
+def hold_write_lock(session: Session) -> None:
+    """On SQLite, take the database write lock now, for the rest of the transaction.
+
+    A savepoint begins a deferred transaction: the decision's reads pin a snapshot, and
+    if another connection commits before the first INSERT, that INSERT cannot upgrade
+    the stale snapshot and fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT)
+    without waiting. An UPDATE as the first statement takes the write lock even when it
+    matches no row: ingests then wait their turn (the busy timeout) and read what is
+    committed. PostgreSQL needs nothing: its writers do not block its readers.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(FeedState).where(false()).values(url=FeedState.url))
 
 
 def _ingest_one(session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decided:
@@ -250,6 +270,9 @@ class Pending:
     record_id: str
     warning: FeedWarning
     decision: Decision
+    #: The activations a stand-down or downgrade was decided for (``decide.targets_of``);
+    #: None: a start, or a record stored before targets were kept (any open one).
+    targets: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -280,7 +303,7 @@ def pending_decisions(*, session: Session, now: datetime | None = None) -> list[
     (``withdraw_stale``)."""
     withdraw_stale(session=session, now=now)
     return [
-        Pending(rec.id, FeedWarning.model_validate(rec.warning), decision_of(rec))
+        Pending(rec.id, FeedWarning.model_validate(rec.warning), decision_of(rec), rec.targets)
         for rec in _pending_records(session)
     ]
 
@@ -319,14 +342,42 @@ def why_not_carried_out(
     return why
 
 
-def mark_done(*, session: Session, record_id: str, activation_id: str | None) -> None:
-    """The decision was carried out: it is not pending any more."""
+def mark_done(
+    *,
+    session: Session,
+    record_id: str,
+    activation_id: str | None,
+    notes: Sequence[str] = (),
+) -> None:
+    """The decision was carried out: it is not pending any more.
+
+    ``notes``: what of it was not carried out, and why (``left_alone``); added to its reason.
+    """
     rec = session.get(FeedRecord, record_id)
     if rec is not None:
         rec.done = True
         if activation_id:
             rec.activation_id = activation_id
+        rec.reason += "".join(LEFT_ALONE_NOTE.format(why=n) for n in notes)
         session.add(rec)
+
+
+#: Added to the reason of a decision for what of it was not carried out.
+LEFT_ALONE_NOTE = "（未执行 not carried out: {why}）"
+
+
+def left_alone(act: Activation, targets: Sequence[str] | None) -> str | None:
+    """Why a stand-down or downgrade must leave the town's open activation alone, or None.
+
+    It acts only on the activation it was decided for: once that one has ended (the
+    commander stood it down by hand), a response opened since is another one, which the
+    warning's end or downgrade was never about; so is the response of a town the decision
+    covers without acting on it. ``targets`` None (a record stored before they were
+    kept): any open one.
+    """
+    if targets is None or act.id in targets:
+        return None
+    return f"{act.id} is not the response it was decided for ({', '.join(targets)}): left alone"
 
 
 def expired_responses(

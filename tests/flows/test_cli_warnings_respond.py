@@ -9,9 +9,14 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from cli import app
+from sanqing import command, response
 from sanqing.db import session_scope
+from sanqing.feeds.watch import mark_done
 from sanqing.models import Activation, FeedRecord, Relocation
+from sanqing.plans import Level, load_plan
+from sanqing.registry import find_town
 from sanqing.settings import REPO_ROOT
+from sanqing.warning import WarningInfo
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 ORANGE = str(REPO_ROOT / "tests" / "data" / "feeds" / "cap" / "rainstorm_orange_zh_en.xml")
@@ -98,3 +103,42 @@ def test_a_decision_that_cannot_be_carried_out_stays_pending_and_the_exit_code_s
     with session_scope() as s:
         record, act = s.exec(select(FeedRecord)).one(), s.exec(select(Activation)).one()
         assert record.done and record.activation_id == act.id
+
+
+def start_from_orange() -> str:
+    """The orange warning ingested, and its response started (by hand: quicker than a run)."""
+    assert run("ingest", ORANGE, "--now", LATER).exit_code == 0
+    with session_scope() as s:
+        rec = s.exec(select(FeedRecord)).one()
+        act = response.activate_plan(
+            session=s,
+            town=find_town(s, "jifeng"),
+            plan=load_plan(),
+            level=Level.II,
+            warning=WarningInfo(identifier=rec.identifier, colour="orange"),
+            drill=False,
+        ).activation_id
+        mark_done(session=s, record_id=rec.id, activation_id=act)
+    return act
+
+
+@pytest.mark.parametrize("how", ["expired", "cancelled"])
+def test_respond_ends_the_responses_no_warning_holds_any_more(db_url: str, how: str) -> None:
+    """As the watch does after its poll: one line per response it ends, asked once."""
+    act = start_from_orange()
+    clock = LATER
+    if how == "cancelled":
+        assert run("ingest", CANCEL, "--now", LATER).exit_code == 0
+        with session_scope() as s:  # the cancel's stand-down was lost: done, never happened
+            cancel = s.exec(select(FeedRecord).where(FeedRecord.msg_type == "Cancel")).one()
+            assert cancel.action == "stand_down"
+            mark_done(session=s, record_id=cancel.id, activation_id=None)
+    else:
+        clock = "2026-07-14T07:00:00+08:00"  # the orange warning expired at 18:30 the day before
+    result = run("respond", "--now", clock)
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stdout.splitlines() if act in x]
+    assert "stand_down" in line and "621221106" in line and "expired or cancelled" in line
+    with session_scope() as s:
+        assert command.patrol_state(s, act)["requested"] is True  # waits for the patrol
+    assert "no decisions pending" in run("respond", "--now", clock).stdout  # asked once

@@ -51,8 +51,8 @@ def test_a_decision_becomes_one_deployment_run_with_the_warning(
         town_codes=["621221106"],
         village_codes=["621221106202"],
     )
-    assert respond(w, d) == []  # the activation is opened by the deployment run, not here
-    assert respond(w, d) == []  # a retried watch: the idempotency key keeps it to one run
+    assert respond(w, d).activations == []  # the deployment run opens the activation
+    assert respond(w, d).activations == []  # a retried watch: the idempotency key, one run
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
@@ -92,6 +92,6 @@ def test_an_exercise_message_never_ends_a_real_response(db_url: str) -> None:
         status="Exercise",
     )
     d = Decision(action=Action.STAND_DOWN, reason="chain", town_codes=["621221106"], drill=False)
-    assert respond(cancel, d) == []
+    assert respond(cancel, d).activations == []
     with session_scope() as s:
         assert s.get(response.Activation, act).status == "active"

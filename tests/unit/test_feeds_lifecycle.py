@@ -10,6 +10,7 @@ does with a decision (``carry_out_pending``).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import permutations
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from sanqing.feeds.model import Action, Decision, FeedWarning, Reference, Source
 from sanqing.feeds.watch import (
     Pending,
     expired_responses,
+    left_alone,
     mark_done,
     pending_decisions,
     why_not_carried_out,
@@ -66,6 +68,8 @@ ORANGE = w("A-1")
 RED = w("U-1", msg_type="Update", colour="red", event="暴雨红色预警", references=[ref("A-1")])
 CANCEL = w("C-1", msg_type="Cancel", colour=None, geocodes=[], references=[ref("A-1"), ref("U-1")])
 ALL_CLEAR = w("U-9", msg_type="Update", response_types=["AllClear"], references=[ref("U-1")])
+#: A cancel that names only the update: the alert belongs to its chain through the update.
+CANCEL_OF_UPDATE = w("C-2", msg_type="Cancel", colour=None, geocodes=[], references=[ref("U-1")])
 
 
 @pytest.fixture
@@ -107,6 +111,8 @@ def carry_out(p: Pending, plan: Plan) -> str | None:
             ).activation_id
         else:
             act = response.open_activation(s, town_code=TOWN, plan=plan.plan, drill=dec.drill)
+            if act is not None and left_alone(act, p.targets) is not None:
+                act = None  # not the response it was decided for (as the watch does)
             if act is not None and dec.action == Action.STAND_DOWN:
                 response.stand_down(session=s, activation_id=act.id, reason="解除", now=NOW)
                 act_id = act.id
@@ -282,3 +288,105 @@ def test_a_manual_start_after_cancelled_warnings_is_left_to_the_commander(plan: 
         )
     with session_scope() as s:
         assert expired_responses(session=s, plan=plan, now=NOW + timedelta(days=1)) == []
+
+
+ENDS = pytest.mark.parametrize(
+    "end", [CANCEL_OF_UPDATE, ALL_CLEAR], ids=["cancel-of-update", "all-clear-of-update"]
+)
+ORDERS = pytest.mark.parametrize("order", list(permutations("AUE")), ids="".join)
+
+
+@ENDS
+@ORDERS
+def test_in_no_order_of_arrival_does_a_chain_start_after_its_end_when_carried_out_later(
+    plan: Plan, end: FeedWarning, order: tuple[str, ...]
+) -> None:
+    """Alert A, its update U, and an end E that names only U, ingested in any order
+    (an index listing the newest first gives E, U, A), then carried out: nothing starts."""
+    messages = {"A": ORANGE, "U": RED, "E": end}
+    for key in order:
+        ingest(messages[key], plan)
+    assert pending() == []
+    carry_out_pending(plan)
+    assert activations() == []
+    alert = records()[rid("A-1")]
+    assert alert.done and alert.activation_id is None
+
+
+@ENDS
+@ORDERS
+def test_in_no_order_of_arrival_does_a_chain_start_after_its_end_when_carried_out_at_once(
+    plan: Plan, end: FeedWarning, order: tuple[str, ...]
+) -> None:
+    """Carried out after each arrival (the watch): once the end is in and linked to the
+    alert (the update is in too), nothing starts, and at the end nothing runs.
+
+    Only an alert that comes before the update links it to the end (E, A, U) can start a
+    response: the update, when it comes, stands it down.
+    """
+    messages = {"A": ORANGE, "U": RED, "E": end}
+    seen: set[str] = set()
+    for key in order:
+        ingest(messages[key], plan)
+        seen.add(key)
+        before = {a.id for a in activations()}
+        carry_out_pending(plan)
+        started = [a.id for a in activations() if a.id not in before]
+        if {"U", "E"} <= seen:
+            assert started == [], f"started after the end was known: {started}"
+    assert [a.id for a in activations() if a.status == ActivationStatus.ACTIVE] == []
+    assert pending() == []
+
+
+def test_an_update_that_ties_a_running_response_to_an_earlier_cancel_stands_it_down(
+    plan: Plan,
+) -> None:
+    """The cancel names only the update; the alert came before the update and started."""
+    assert ingest(CANCEL_OF_UPDATE, plan).action == Action.IGNORE  # names nothing known yet
+    ingest(ORANGE, plan)
+    carry_out_pending(plan)
+    (act,) = activations()
+    dec = ingest(RED, plan)
+    assert dec.action == Action.STAND_DOWN and "C-2" in dec.reason and act.id in dec.reason
+    assert records()[rid("A-1")].ended
+    carry_out_pending(plan)
+    (act,) = activations()
+    assert act.status == ActivationStatus.STOOD_DOWN
+
+
+YELLOW = w("U-2", msg_type="Update", colour="yellow", event="暴雨黄色预警", references=[ref("A-1")])
+
+
+@pytest.mark.parametrize(
+    ("then", "action"),
+    [(CANCEL, Action.STAND_DOWN), (YELLOW, Action.DOWNGRADE)],
+    ids=["stand-down", "downgrade"],
+)
+def test_a_stand_down_or_downgrade_keeps_the_activation_it_was_decided_for(
+    plan: Plan, then: FeedWarning, action: Action
+) -> None:
+    ingest(ORANGE, plan)
+    assert records()[rid("A-1")].targets is None  # a start has none
+    carry_out_pending(plan)
+    (x,) = activations()
+    assert ingest(then, plan).action == action
+    (p,) = pending()
+    assert p.targets == [x.id] and records()[p.record_id].targets == [x.id]
+    with session_scope() as s:
+        response.stand_down(session=s, activation_id=x.id, reason="指挥长解除", now=NOW)
+        y = response.activate_plan(
+            session=s,
+            town=find_town(s, TOWN),
+            plan=plan,
+            level=Level.III,
+            warning=None,
+            drill=False,
+            now=NOW + timedelta(hours=1),
+        ).activation_id
+    with session_scope() as s:
+        act, old = s.get(Activation, y), s.get(Activation, x.id)
+        assert act is not None and old is not None
+        why = left_alone(act, p.targets)
+        assert why is not None and y in why and x.id in why
+        assert left_alone(old, p.targets) is None
+        assert left_alone(act, None) is None  # a record from before targets: any open one

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import event, update
 from sqlmodel import select
 
 from sanqing import command, response
-from sanqing.db import session_scope
+from sanqing.db import get_engine, session_scope
 from sanqing.feeds.decide import ingest
 from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.watch import expired_responses, ingest_results
-from sanqing.models import FeedRecord
+from sanqing.models import FeedRecord, Town
 from sanqing.plans import Level, load_plan
 from sanqing.registry import ensure_registry, find_town
 from sanqing.warning import WarningInfo
@@ -135,3 +139,54 @@ def test_a_nul_character_in_a_json_warning_is_refused_and_stored_as_a_reject(
         stored = list(s.exec(select(FeedRecord)))
     assert all("\x00" not in r.identifier + r.reason for r in stored)
     assert len(stored) == len(decided)
+
+
+#: How long the other writer goes on holding its transaction once the ingest writes.
+OTHER_WRITER_HOLDS_S = 0.5
+
+
+def test_an_ingest_waits_for_another_writer_and_then_succeeds(db_url: str) -> None:
+    """Another connection (the outbox, a response step) holds a write transaction while a
+    batch is ingested: the ingest waits for it (busy timeout) and stores everything.
+
+    On SQLite a savepoint begins a deferred transaction: reads first pinned a snapshot
+    that the other writer's commit made stale, and the first INSERT failed at once with
+    "database is locked" (SQLITE_BUSY_SNAPSHOT; no busy wait helps).
+    """
+    ensure_registry("jifeng")
+    plan = load_plan()
+    batch = [ParseResult(warnings=[warning(f"W-{i}", NOW + timedelta(hours=6)) for i in range(3)])]
+    engine = get_engine()
+    writes = threading.Event()
+
+    def spot(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.current_thread().name == "ingest" and statement.lstrip().upper().startswith(
+            ("INSERT", "UPDATE")
+        ):
+            writes.set()  # the ingest is about to write (or to wait for the write lock)
+
+    outcome: dict[str, Any] = {}
+
+    def run_ingest() -> None:
+        try:
+            with session_scope() as s:
+                outcome["decided"] = ingest_results(session=s, results=batch, plan=plan, now=NOW)
+        except Exception as exc:  # reported below, in the test's thread
+            outcome["error"] = exc
+
+    event.listen(engine, "before_cursor_execute", spot)
+    try:
+        ingest = threading.Thread(target=run_ingest, name="ingest")
+        with session_scope() as other:
+            other.execute(update(Town).values(key=Town.key))  # holds the write lock
+            ingest.start()
+            assert writes.wait(timeout=120)
+            time.sleep(OTHER_WRITER_HOLDS_S)  # the ingest now waits (or has its snapshot)
+        ingest.join(timeout=300)
+    finally:
+        event.remove(engine, "before_cursor_execute", spot)
+    assert not ingest.is_alive()
+    assert "error" not in outcome, outcome.get("error")
+    assert [x.decision.action for x in outcome["decided"]] == ["activate"] * 3
+    with session_scope() as s:
+        assert sorted(r.identifier for r in s.exec(select(FeedRecord))) == ["W-0", "W-1", "W-2"]
