@@ -225,7 +225,10 @@ def respond(
                 locale=locale,
                 plan=plan,
             )
-            touched.append(figures["activation_id"])
+            if figures.get("activation_id"):
+                touched.append(figures["activation_id"])
+            else:  # its warning was cancelled or superseded while the run started
+                skipped.append(f"{town}: {figures.get('reason')}")
         elif decision.action == Action.DOWNGRADE and decision.level is not None:
             acted = lower_level(town, drill, decision.level, decision.reason, plan, targets)
             touched += [acted.activation_id] if acted.activation_id else []

@@ -8,6 +8,7 @@ those villages only) → an update to red (escalated, same activation) → a can
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -233,7 +234,11 @@ def test_a_trickling_feed_never_delays_the_decisions_of_the_others(
             encoding="utf-8",
         )
         out = rain_watch()
-        assert "/body" in trickle.hung_up_at  # our client hung up, at the deadline
+        # our client hung up at the deadline; the server notices at its next byte
+        deadline = time.monotonic() + 30
+        while "/body" not in trickle.hung_up_at and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "/body" in trickle.hung_up_at
         hung_up = datetime.fromtimestamp(trickle.hung_up_at["/body"], tz=UTC)
     assert [o["decision"]["action"] for o in out] == ["activate"]
     with session_scope() as s:
