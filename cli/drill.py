@@ -102,6 +102,17 @@ def drill(
         json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     _print_summary(summary, sum(delivery.notices.values()))
+    if figures.get("ended_before_this_run"):
+        # The same scenario is the same drill: its response ended, so nothing ran again.
+        err.print(
+            plain(
+                f"此演练（{activation_id}）已于此前运行并结束，本次未重新运行，以上为该次结果。"
+                "如需从头再演练一次，请用新的数据目录（SANQING_DATA_DIR）。\n"
+                "This drill had already run and ended; nothing ran again and the figures above "
+                "are that run's. To drill again from the start, use a fresh SANQING_DATA_DIR."
+            ),
+            soft_wrap=True,
+        )
 
 
 def _print_summary(s: dict[str, Any], files: int) -> None:

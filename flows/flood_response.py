@@ -198,6 +198,7 @@ def finished(activation_id: str) -> dict[str, Any]:
         figures = reporting.summarize(session=session, activation_id=activation_id)
     report = latest_report(activation_id)
     _publish_artifacts(figures, report.text if report else "")
+    figures["ended_before_this_run"] = True
     return figures
 
 

@@ -138,8 +138,11 @@ def test_drill_writes_notices_reports_and_a_summary_that_agrees_with_the_db(
 
 
 def test_drill_twice_gives_the_same_figures(db_url: str, tmp_path: Path) -> None:
-    assert drill("--out", str(tmp_path / "a"))[0] == 0
-    assert drill("--out", str(tmp_path / "b"))[0] == 0
+    code, first = drill("--out", str(tmp_path / "a"))
+    assert code == 0 and "本次未重新运行" not in first
+    code, again = drill("--out", str(tmp_path / "b"))
+    # the second run says that nothing ran again, rather than looking like a new drill
+    assert code == 0 and "本次未重新运行" in again and "SANQING_DATA_DIR" in again
     a = json.loads((tmp_path / "a" / "summary.json").read_text(encoding="utf-8"))
     b = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
     for key in ("flow_seconds", "out_dir"):
