@@ -123,6 +123,8 @@ class RelocationStatus(StrEnum):
     REFUSED = "refused"
     UNREACHABLE = "unreachable"
     RETURNED = "returned"
+    WITH_RELATIVES = "with_relatives"  # 投亲靠友: safe, staying with family or friends
+    REMOVED = "removed"  # 带离: removed by the town under the local regulations (应撤必撤)
 
 
 class RoadStatus(StrEnum):
@@ -345,6 +347,9 @@ class Activation(SQLModel, table=True):
     status: str = ActivationStatus.ACTIVE
     drill: bool = False
     trigger: str  # warning / manual / drill
+    # On what basis the level was started: warning (预警自动), county_notice (县防指通知),
+    # town_assessment (镇防指会商研判); None on rows written before the basis was kept.
+    basis: str | None = None
     warning_identifier: str | None = None
     warning: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     scenario: str | None = None
@@ -402,6 +407,9 @@ class Relocation(SQLModel, table=True):
     shelter_code: str | None = None  # None with status ordered and shortfall=True: no room
     shortfall: bool = False
     status: str = RelocationStatus.ORDERED
+    # 带离: who removed the household and when (status removed)
+    removed_by: str | None = None
+    removed_at: datetime | None = _ts()
     ordered_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
 
