@@ -18,6 +18,7 @@ from cli.common import (
     prepare_prefect_env,
 )
 from sanqing.errors import SanqingError
+from sanqing.models import StartBasis
 from sanqing.plans import Level
 from sanqing.settings import DEFAULT_LOCALE, DEFAULT_TOWN, get_settings
 from sanqing.warning import WarningInfo
@@ -103,6 +104,14 @@ def respond(
         typer.Option(help="A CAP or QWeather document (file or URL) the response answers."),
     ] = None,
     locale: Annotated[str, typer.Option(help="Language of notices and reports.")] = DEFAULT_LOCALE,
+    basis: Annotated[
+        StartBasis | None,
+        typer.Option(
+            help="On what basis the level starts (启动依据): county_notice 县防指通知, "
+            "town_assessment 镇防指会商研判, warning 预警自动; default: the warning if "
+            "given, else town_assessment."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Run a real flood response for a town now, from the terminal (no control room).
@@ -136,7 +145,7 @@ def respond(
         local_prefect_api(),
     ):
         figures = flood_response(
-            town=town_code, level=level, warning=info, drill=False, locale=locale
+            town=town_code, level=level, warning=info, drill=False, locale=locale, basis=basis
         )
     if figures.get("activation_id") is None:  # cancelled or superseded while it started
         raise fail(SanqingError(f"no response opened: {figures.get('reason')}"))

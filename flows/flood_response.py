@@ -29,7 +29,7 @@ from sanqing.answers import ApprovalAnswer, SimulatedAnswers
 from sanqing.db import session_scope
 from sanqing.errors import AnswerError
 from sanqing.labels import label
-from sanqing.models import Activation, InspectionPhase, Report, Village
+from sanqing.models import Activation, InspectionPhase, Report, StartBasis, Village
 from sanqing.plans import Level, load_plan
 from sanqing.registry import ensure_registry
 from sanqing.response import check_field_reports, village_groups
@@ -37,9 +37,12 @@ from sanqing.scenarios import FindingInput, RoadReport, load_scenario
 from sanqing.settings import DEFAULT_LOCALE, get_settings
 from sanqing.warning import WarningInfo
 from tasks.command_steps import (
+    approval_needed,
     escalate_unconfirmed,
+    inform_commander,
     outstanding,
     record_approval,
+    record_follow_up,
     record_roll_call,
     request_approval,
 )
@@ -96,6 +99,12 @@ def flood_response(
     scenario: str | None = Field(
         None, description="演练脚本名称", json_schema_extra={"title": "演练脚本"}
     ),
+    basis: StartBasis | None = Field(
+        None,
+        description="county_notice 县防指通知 / town_assessment 镇防指会商研判 / warning 预警自动；"
+        "不填：有预警按预警，无预警按镇防指会商研判",
+        json_schema_extra={"title": "启动依据"},
+    ),
 ) -> dict[str, Any]:
     """防汛应急响应：启动预案 → 隐患排查 → 人员转移 → 道路抢通 → 向上报告。
 
@@ -124,7 +133,7 @@ def flood_response(
         )
 
     # 1. 启动预案
-    act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario)
+    act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario, basis=basis)
     if act.refused is not None:  # its warning was cancelled or superseded meanwhile
         return {"activation_id": None, "town": town, "status": "not_started", "reason": act.refused}
     if not act.open:  # this warning's response has ended: nothing to run again
@@ -146,10 +155,15 @@ def flood_response(
         )
     )
 
-    # 3. 人员转移: the commander approves first where the plan says so; then who moves
-    #    per village, shelters for the town, and the notices
+    # 3. 人员转移: danger found, a point that cannot be judged, a danger zone at night
+    #    move at once (三个紧急撤离) and the commander is told; the planned, wider moves
+    #    wait for the commander's approval where the plan says so. Then per village who
+    #    moves, shelters for the town, and the notices.
     answers = simulated_answers(drill, scenario)
-    if approve_moves(act.activation_id, plan, answers):
+    if approval_needed(act.activation_id, plan_name=plan):
+        move_at_once(act.activation_id, villages, plan=plan, locale=locale)
+    approved = approve_moves(act.activation_id, plan, answers)
+    if approved:
         progress.wait(plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)))
         assign_shelters(act.activation_id, plan_name=plan)
         progress.wait(
@@ -162,9 +176,35 @@ def flood_response(
     # 4. 道路抢通
     clear_roads(act.activation_id, roads or [], plan_name=plan)
 
+    # 雨中除险: while it rains the monitors patrol their points again; danger found now
+    # moves the households it threatens at once, as before the approval
+    if (
+        phase == InspectionPhase.BEFORE
+        and InspectionPhase.DURING in the_plan.level(act.level).inspection_phases
+    ):
+        in_rain = inspect_hazards.map(
+            unmapped(act.activation_id),
+            villages,
+            unmapped(InspectionPhase.DURING),
+            unmapped(answers.during if answers else []),
+            unmapped(drill),
+            unmapped(plan),
+        ).result()
+        if any(r.dangerous for group in in_rain for r in group):
+            move_at_once(act.activation_id, villages, plan=plan, locale=locale, all_=approved)
+
     # 5. 向上报告: the initial report, then the villages' roll call and a follow-up (续报)
     report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
     if take_roll_call(act.activation_id, plan=plan, locale=locale, answers=answers):
+        # a place freed by 投亲靠友 goes to a household that had none; its cadre's lists anew
+        placed = assign_shelters(act.activation_id, plan_name=plan)
+        if placed.changed_villages:
+            issue_notices.map(
+                unmapped(act.activation_id),
+                village_groups(list(placed.changed_villages)),
+                unmapped(locale),
+                unmapped(plan),
+            ).result()
         report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
 
     with session_scope() as session:
@@ -244,6 +284,29 @@ def simulated_answers(drill: bool, scenario: str | None) -> SimulatedAnswers | N
     return load_scenario(scenario).answers if scenario else SimulatedAnswers()
 
 
+def move_at_once(
+    activation_id: str, villages: list[list[str]], *, plan: str, locale: str, all_: bool = False
+) -> bool:
+    """三个紧急撤离: order who moves at once, place them, tell them and the commander.
+
+    Only the villages where someone moves now are told; with ``all_`` (the planned
+    moves were approved already) everyone the level moves is ordered. Returns
+    whether anyone moves now.
+    """
+    results = plan_relocations.map(
+        unmapped(activation_id), villages, unmapped(plan), unmapped(not all_)
+    ).result()
+    moving = [r.village_code for group in results for r in group if r.households]
+    if not moving:
+        return False
+    assign_shelters(activation_id, plan_name=plan)
+    issue_notices.map(
+        unmapped(activation_id), village_groups(moving), unmapped(locale), unmapped(plan)
+    ).result()
+    inform_commander(activation_id, locale=locale)
+    return True
+
+
 def approve_moves(activation_id: str, plan: str, answers: SimulatedAnswers | None) -> bool:
     """Whether residents may be told to move: asks the commander when the plan says so.
 
@@ -284,6 +347,10 @@ def take_roll_call(
     if answers is not None:
         record_roll_call(activation_id, answers.roll_calls, simulated=True)
         escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
+        # 应撤必撤: each step up the chain reports back, and whoever is still out goes on up
+        for n, round_ in enumerate(answers.follow_ups, start=1):
+            record_follow_up(activation_id, round_, n)
+            escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
         return True
     if not can_answer():
         return False

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sanqing.models import InspectionStatus
+
 
 class ApprovalAnswer(BaseModel):
     """指挥长审批：是否下达群众转移令。"""
@@ -25,6 +27,16 @@ class ApprovalAnswer(BaseModel):
     remarks: str = Field("", max_length=500, title="意见")
 
 
+class FindingInput(BaseModel):
+    """What a monitor found at a hazard point (by code or by name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hazard: str = Field(title="隐患点", description="hazard point code or name")
+    status: InspectionStatus = Field(title="结果")
+    note: str = Field("", title="情况")
+
+
 class RollCallStatus(StrEnum):
     """What a village reports of one household (点名结果)."""
 
@@ -32,6 +44,8 @@ class RollCallStatus(StrEnum):
     IN_SHELTER = "in_shelter"  # 已到集中安置点
     REFUSED = "refused"  # 拒不转移
     UNREACHABLE = "unreachable"  # 联系不上
+    WITH_RELATIVES = "with_relatives"  # 投亲靠友
+    REMOVED = "removed"  # 已带离（拒不转移，由镇组织带离；须填带离负责人）
 
 
 class Others(StrEnum):
@@ -50,9 +64,11 @@ class HouseholdRollCall(BaseModel):
     household: str = Field(min_length=1, title="户", description="户编号，或本村唯一的户主姓名")
     status: RollCallStatus = Field(
         title="情况",
-        description="moved 已转移 / in_shelter 已到安置点 / refused 拒绝 / unreachable 联系不上",
+        description="moved 已转移 / in_shelter 已到安置点 / with_relatives 投亲靠友 / "
+        "refused 拒绝 / unreachable 联系不上 / removed 已带离",
     )
     note: str = Field("", max_length=200, title="备注")
+    by: str = Field("", max_length=40, title="带离负责人", description="已带离时必填：谁带离")
 
 
 class VillageRollCall(BaseModel):
@@ -99,6 +115,12 @@ class SimulatedAnswers(BaseModel):
     )
     # Villages not listed report every household in its shelter (or moved, with no place).
     roll_calls: list[VillageRollCall] = Field(default_factory=list)
+    # 雨中除险: what the monitors find on their patrol while it rains (points not named: no
+    # change, marked simulated); danger found now moves the threatened households at once.
+    during: list[FindingInput] = Field(default_factory=list)
+    # 应撤必撤: what each step up the chain found, round by round (after the first
+    # secretary, after the town leader, after 带离 …); only the households named change.
+    follow_ups: list[list[VillageRollCall]] = Field(default_factory=list, max_length=5)
     patrol: PatrolAnswer = PatrolAnswer(
         all_clear=True, name="演练巡查组", remarks="雨后巡查未发现新险情"
     )

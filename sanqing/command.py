@@ -12,7 +12,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -48,6 +48,7 @@ from sanqing.models import (
     ReportKind,
     Town,
     Village,
+    Zone,
     utcnow,
 )
 from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
@@ -61,15 +62,20 @@ from sanqing.response import (
     log_event,
     stand_down,
 )
+from sanqing.rules.relocation import REASON_CANNOT_JUDGE, REASON_DANGER_FINDING
 
 #: Households whose safety nobody has confirmed: they are escalated when overdue.
 UNCONFIRMED = (RelocationStatus.ORDERED, RelocationStatus.UNREACHABLE)
+#: 应撤必撤: those chased up the chain — unconfirmed, and those who refuse.
+CHASED = (*UNCONFIRMED, RelocationStatus.REFUSED)
 
 _ROLL_CALL_STATUS = {
     RollCallStatus.MOVED: RelocationStatus.MOVED,
     RollCallStatus.IN_SHELTER: RelocationStatus.IN_SHELTER,
     RollCallStatus.REFUSED: RelocationStatus.REFUSED,
     RollCallStatus.UNREACHABLE: RelocationStatus.UNREACHABLE,
+    RollCallStatus.WITH_RELATIVES: RelocationStatus.WITH_RELATIVES,
+    RollCallStatus.REMOVED: RelocationStatus.REMOVED,
 }
 
 
@@ -106,13 +112,11 @@ def request_approval(
     """
     now = now or utcnow()
     held = hold_open(session, activation_id)
-    if held is None:
+    if held is None or not approval_needed(session, act=held, plan=plan):
         return None
     act = held
     rule = plan.level(act.level).approval
     manual = act.warning is None
-    if rule.when == ApprovalWhen.NEVER or (rule.when == ApprovalWhen.MANUAL and not manual):
-        return None
     rows = list(
         session.exec(
             select(Approval)
@@ -120,12 +124,6 @@ def request_approval(
             .order_by(col(Approval.requested_at), col(Approval.id))
         )
     )
-    rank = Level(act.level).rank
-    if any(
-        r.decision and ApprovalDecision(r.decision).moves and Level(r.level).rank >= rank
-        for r in rows
-    ):
-        return None
     level = Level(act.level)
     reason = (
         f"{level.label_zh}响应，人工启动（无预警）"
@@ -162,6 +160,7 @@ def request_approval(
             f"- 事由：{reason}",
             f"- 范围：{_scope_text(plan, level)}",
             f"- 排查发现险情：{_dangers_text(session, activation_id)}",
+            f"- 已紧急撤离（不等审批）：{_urgent_text(session, activation_id)}",
             f"- {rule.timeout_minutes:g} 分钟内无答复：{on_timeout}",
             "",
             "批准后立即通知群众转移；不批准则不下达转移令，排查、抢通和报告照常进行。",
@@ -177,6 +176,127 @@ def request_approval(
     )
 
 
+def approval_needed(session: Session, *, act: Activation, plan: Plan) -> bool:
+    """Whether the planned moves of ``act`` wait for the commander (no approval covers them yet)."""
+    rule = plan.level(act.level).approval
+    if rule.when == ApprovalWhen.NEVER or (rule.when == ApprovalWhen.MANUAL and act.warning):
+        return False
+    rank = Level(act.level).rank
+    return not any(
+        r.decision and ApprovalDecision(r.decision).moves and Level(r.level).rank >= rank
+        for r in session.exec(select(Approval).where(Approval.activation_id == act.id))
+    )
+
+
+def _urgent(session: Session, activation_id: str) -> list[Relocation]:
+    return list(
+        session.exec(
+            select(Relocation)
+            .where(Relocation.activation_id == activation_id, Relocation.urgent == True)  # noqa: E712
+            .order_by(col(Relocation.priority), col(Relocation.household_code))
+        )
+    )
+
+
+def _urgent_text(session: Session, activation_id: str) -> str:
+    rels = _urgent(session, activation_id)
+    return f"{len(rels)}户{sum(r.people for r in rels)}人" if rels else "无"
+
+
+def inform_commander(
+    session: Session, *, activation_id: str, locale: str, now: datetime | None = None
+) -> int:
+    """三个紧急撤离: tell the commander who moved at once, without waiting for approval.
+
+    A timeline entry and an SMS to the commander (the town's first leader when the
+    activation names none), once per count of urgent households. Returns how many.
+    """
+    now = now or utcnow()
+    act = hold_open(session, activation_id)
+    if act is None:
+        return 0
+    rels = _urgent(session, activation_id)
+    if not rels:
+        return 0
+    town = session.get(Town, act.town_code)
+    assert town is not None
+    leaders = session.exec(
+        select(Cadre)
+        .where(Cadre.town_code == town.code, Cadre.role == CadreRole.TOWN_LEADER)
+        .order_by(col(Cadre.code))
+    ).all()
+    commander = session.get(Cadre, act.commander_code) if act.commander_code else None
+    commander = commander or (leaders[0] if leaders else None)
+    why: dict[str, int] = defaultdict(int)
+    for r in rels:
+        for reason in r.reasons:
+            if reason in (REASON_DANGER_FINDING, REASON_CANNOT_JUDGE):
+                why[reason] += 1
+        if not set(r.reasons) & {REASON_DANGER_FINDING, REASON_CANNOT_JUDGE}:
+            why["night"] += 1
+    people = sum(r.people for r in rels)
+    ctx = {
+        "drill": act.drill,
+        "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
+        "to": {
+            "name": commander.name if commander else "",
+            "title": commander.title if commander else "",
+        },
+        "households": len(rels),
+        "people": people,
+        "danger_finding": why[REASON_DANGER_FINDING],
+        "cannot_judge": why[REASON_CANNOT_JUDGE],
+        "night": why["night"],
+        "villages": len({r.village_code for r in rels}),
+        "at": now,
+    }
+    if commander and commander.phone:
+        upsert(
+            session,
+            Notice,
+            [
+                {
+                    "id": f"{act.id}:sms:urgent:{commander.code}:{len(rels)}",
+                    "activation_id": act.id,
+                    "village_code": None,
+                    "channel": Channel.SMS.value,
+                    "purpose": "urgent_moves",
+                    "audience": "cadre",
+                    "recipient": commander.code,
+                    "address": commander.phone,
+                    "locale": locale,
+                    "subject": "紧急撤离情况报告",
+                    "body": render("notices/urgent.sms.txt", locale=locale, **ctx).strip(),
+                    "body_format": "text",
+                    "status": NoticeStatus.PENDING.value,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+            ],
+        )
+    parts = [
+        f"{label}{n}户"
+        for label, n in (
+            ("排查发现险情", why[REASON_DANGER_FINDING]),
+            ("险情不能研判", why[REASON_CANNOT_JUDGE]),
+            ("夜间危险区", why["night"]),
+        )
+        if n
+    ]
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"urgent-informed:{len(rels)}",
+        actor="镇应急办",
+        action="紧急撤离情况报告指挥长",
+        detail=f"不等审批已紧急撤离{len(rels)}户{people}人（{'、'.join(parts)}），"
+        f"已报告{commander.title + commander.name if commander else '指挥长'}",
+        at=now,
+        simulated=act.drill,
+    )
+    return len(rels)
+
+
 def _scope_text(plan: Plan, level: Level) -> str:
     scope = plan.level(level).relocate
     parts = []
@@ -184,8 +304,11 @@ def _scope_text(plan: Plan, level: Level) -> str:
         parts.append("隐患区内五保户、独居老人、行动不便、留守儿童、困难户")
     if scope.dangerous_house_ratings:
         parts.append(f"{'/'.join(scope.dangerous_house_ratings)}级危房住户")
-    if scope.hazard_risk_at_least:
-        parts.append("受威胁区全部住户")
+    risk = {"low": "", "medium": "中高风险", "high": "高风险", "very_high": "极高风险"}
+    for zone, name in (("danger", "危险区"), ("alert", "威胁区")):
+        bar = scope.risk_bar(Zone(zone))
+        if bar is not None and zone in scope.zones:
+            parts.append(f"{risk[bar.value]}隐患点{name}全部住户")
     if scope.on_danger_finding:
         parts.append("发现险情的隐患点受威胁户")
     return "；".join(parts) or "无"
@@ -306,6 +429,7 @@ def record_roll_call(
     problems: list[str] = []
     plan: list[tuple[str, dict[str, RelocationStatus], Others]] = []
     seen: set[str] = set()
+    removed_by: dict[str, str] = {}
     rels_by_village: dict[str, dict[str, Relocation]] = {}
     for i, rc in enumerate(roll_calls):
         where = f"villages[{i}]"
@@ -350,7 +474,14 @@ def record_roll_call(
             if hcode in statuses:
                 problems.append(f"{where}.households[{j}]: the same household is listed twice")
                 continue
+            if h.status == RollCallStatus.REMOVED and not (h.by.strip() or rc.reporter.strip()):
+                problems.append(
+                    f"{where}.households[{j}]: 带离 must say who removed the household (by)"
+                )
+                continue
             statuses[hcode] = _ROLL_CALL_STATUS[h.status]
+            if h.status == RollCallStatus.REMOVED:
+                removed_by[hcode] = mask_text((h.by or rc.reporter).strip())
         plan.append((code, statuses, rc.others))
     if problems:
         raise AnswerError(problems)
@@ -373,6 +504,8 @@ def record_roll_call(
                 continue
             if new != r.status:
                 r.status, r.updated_at = new.value, now
+                if new == RelocationStatus.REMOVED:
+                    r.removed_by, r.removed_at = removed_by[hcode], now
                 session.add(r)
                 result.changed += 1
         counts = _counts(rels_by_village[code].values())
@@ -401,7 +534,9 @@ def _counts(rels: object) -> dict[str, int]:
 def _counts_text(counts: dict[str, int]) -> str:
     order = [
         RelocationStatus.IN_SHELTER,
+        RelocationStatus.WITH_RELATIVES,
         RelocationStatus.MOVED,
+        RelocationStatus.REMOVED,
         RelocationStatus.REFUSED,
         RelocationStatus.UNREACHABLE,
         RelocationStatus.ORDERED,
@@ -471,11 +606,55 @@ def simulate_roll_call(
         )
 
 
+def simulate_follow_up(
+    session: Session, *, activation_id: str, listed: Sequence[VillageRollCall], round_: int
+) -> RollCallResult:
+    """A drill's report back from a step up the chain: only the households it names change.
+
+    A script that does not fit this level's list changes nothing, and the timeline says so.
+    """
+    only_named = [rc.model_copy(update={"others": Others.UNCONFIRMED}) for rc in listed]
+    try:
+        return record_roll_call(
+            session, activation_id=activation_id, roll_calls=only_named, simulated=True
+        )
+    except AnswerError as exc:
+        act = get_activation(session, activation_id)
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"follow-up-script:{act.level}:{round_}",
+            actor="演练导调",
+            action="演练脚本核实回报不适用",
+            detail=f"第{round_}轮核实回报与本级转移名单不符（{len(exc.problems)}处），未采用",
+            simulated=True,
+        )
+        return RollCallResult()
+
+
 @dataclass(frozen=True)
 class EscalationResult:
     households: int
     villages: int
     notices: int
+
+
+#: 应撤必撤: the steps a household nobody confirmed safe goes up, one per roll-call period.
+STEP_SECRETARY = "roll_call"  # the village's first secretary checks door to door
+STEP_TOWN_LEADER = "town_leader"  # then the town leader
+STEP_REMOVAL = "removal"  # then 带离: the town removes a refusing household (danger zone, Ⅱ/Ⅰ)
+CHAIN = (STEP_SECRETARY, STEP_TOWN_LEADER, STEP_REMOVAL)
+
+
+def _next_step(rel: Relocation, done: Sequence[str], level: Level) -> str | None:
+    """The household's next step up the chain, or None when it has gone as far as it goes."""
+    step = next((s for s in CHAIN if s not in done), None)
+    if step == STEP_REMOVAL and not (
+        rel.status == RelocationStatus.REFUSED
+        and (rel.zone == Zone.DANGER or level.rank >= Level.II.rank)
+    ):
+        return None  # 带离 is for those who refuse, in a danger zone or at Ⅱ/Ⅰ
+    return step
 
 
 def escalate_unconfirmed(
@@ -487,33 +666,44 @@ def escalate_unconfirmed(
     now: datetime | None = None,
     overdue_only: bool = True,
 ) -> EscalationResult:
-    """Hand households nobody confirmed (ordered or unreachable) to the village's first secretary.
+    """应撤必撤: households nobody confirmed safe, or that refuse, go one step up the chain.
 
-    With ``overdue_only``, only orders older than the level's roll-call time count.
-    Each household is escalated once; the secretary gets an SMS with the count and a
-    task list with the households (the town leader when the village has no secretary).
+    Unconfirmed (ordered, unreachable) and refusing households go to the village's
+    first secretary, then to the town leader; a refusing household in a danger zone,
+    or at Ⅱ/Ⅰ, then goes to 带离 (the town removes it under the local regulations,
+    recorded with who and when by a roll call ``removed``). One step per call: with
+    ``overdue_only``, a step is taken only a roll-call period after the order or the
+    step before. The recipient gets an SMS with the count and a task list with the
+    households (the town leader when the village has no first secretary).
     """
     now = now or utcnow()
     held = hold_open(session, activation_id)
     if held is None:  # ended: nobody is chased for a response that is over
         return EscalationResult(0, 0, 0)
     act = held
-    cutoff = now - timedelta(minutes=plan.level(act.level).roll_call.within_minutes)
-    done = set(
-        session.exec(select(Escalation.household_code).where(Escalation.activation_id == act.id))
-    )
-    query = select(Relocation).where(
-        Relocation.activation_id == act.id,
-        col(Relocation.status).in_([s.value for s in UNCONFIRMED]),
-    )
-    if overdue_only:
-        query = query.where(col(Relocation.ordered_at) <= cutoff)
-    rels = [
-        r
-        for r in session.exec(query.order_by(col(Relocation.priority)))
-        if r.household_code not in done
-    ]
-    if not rels:
+    level = Level(act.level)
+    period = timedelta(minutes=plan.level(act.level).roll_call.within_minutes)
+    done: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for e in session.exec(select(Escalation).where(Escalation.activation_id == act.id)):
+        done[e.household_code][e.kind] = e.at
+    steps: dict[str, list[Relocation]] = defaultdict(list)
+    for r in session.exec(
+        select(Relocation)
+        .where(
+            Relocation.activation_id == act.id,
+            col(Relocation.status).in_([s.value for s in CHASED]),
+        )
+        .order_by(col(Relocation.priority), col(Relocation.household_code))
+    ):
+        taken = done.get(r.household_code, {})
+        step = _next_step(r, list(taken), level)
+        if step is None:
+            continue
+        since = max(taken.values(), default=r.ordered_at)
+        if overdue_only and _aware(since) > now - period:
+            continue
+        steps[step].append(r)
+    if not steps:
         return EscalationResult(0, 0, 0)
     town = session.get(Town, act.town_code)
     assert town is not None
@@ -526,112 +716,171 @@ def escalate_unconfirmed(
         ),
         None,
     )
+    rels = [r for step in CHAIN for r in steps.get(step, [])]
     households = {
         h.code: h
         for h in session.exec(
             select(Household).where(col(Household.code).in_([r.household_code for r in rels]))
         )
     }
-    by_village: dict[str, list[Relocation]] = defaultdict(list)
-    for r in rels:
-        by_village[r.village_code].append(r)
     notices = 0
-    for vcode, vrels in sorted(by_village.items()):
-        village = session.get(Village, vcode)
-        assert village is not None
-        to = next(
-            (
-                c
-                for c in sorted(cadres.values(), key=lambda c: c.code)
-                if c.village_code == vcode and c.role == CadreRole.FIRST_SECRETARY
-            ),
-            leader,
-        )
-        items = [
-            {
-                "head": households[r.household_code].head_name,
-                "group": households[r.household_code].group_name,
-                "address": households[r.household_code].address,
-                "members": r.people,
-                "status": r.status,
-                "cadre": cadres[r.cadre_code].name if r.cadre_code in cadres else "",
-                "vulnerabilities": r.vulnerabilities,
-            }
-            for r in vrels
-        ]
-        ctx = {
-            "drill": act.drill,
-            "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
-            "village": {"name": village.name},
-            "to": {"name": to.name if to else "", "title": to.title if to else ""},
-            "level_name": plan.level(act.level).name,
-            "households": items,
-            "people": sum(r.people for r in vrels),
-            "unreachable": sum(1 for r in vrels if r.status == RelocationStatus.UNREACHABLE),
-            "at": now,
-        }
-        batch = hashlib.sha1(",".join(r.household_code for r in vrels).encode()).hexdigest()[:10]
-        recipient = to.code if to else vcode
-        rows = []
-        for channel, template, fmt in (
-            (Channel.SMS, "notices/escalation.sms.txt", "text"),
-            (Channel.TASK_LIST, "notices/escalation.txt", "text"),
-        ):
-            if channel == Channel.SMS and not (to and to.phone):
-                continue
-            rows.append(
-                {
-                    "id": f"{act.id}:{channel.value}:escalation:{recipient}:{batch}",
-                    "activation_id": act.id,
-                    "village_code": vcode,
-                    "channel": channel.value,
-                    "purpose": "escalation",
-                    "audience": "cadre",
-                    "recipient": recipient,
-                    "address": to.phone if to and channel == Channel.SMS else None,
-                    "locale": locale,
-                    "subject": f"{village.name}未核实转移户",
-                    "body": render(template, locale=locale, **ctx).strip(),
-                    "body_format": fmt,
-                    "status": NoticeStatus.PENDING.value,
-                    "attempts": 0,
-                    "created_at": now,
-                }
+    villages: set[str] = set()
+    for step in CHAIN:
+        by_village: dict[str, list[Relocation]] = defaultdict(list)
+        for r in steps.get(step, []):
+            by_village[r.village_code].append(r)
+        for vcode, vrels in sorted(by_village.items()):
+            village = session.get(Village, vcode)
+            assert village is not None
+            villages.add(vcode)
+            to = leader
+            if step == STEP_SECRETARY:
+                to = next(
+                    (
+                        c
+                        for c in sorted(cadres.values(), key=lambda c: c.code)
+                        if c.village_code == vcode and c.role == CadreRole.FIRST_SECRETARY
+                    ),
+                    leader,
+                )
+            notices += _escalate_village(
+                session,
+                act=act,
+                town=town,
+                village=village,
+                rels=vrels,
+                households=households,
+                cadres=cadres,
+                to=to,
+                step=step,
+                level_name=plan.level(act.level).name,
+                locale=locale,
+                now=now,
             )
-        upsert(session, Notice, rows)
-        notices += len(rows)
-        upsert(
-            session,
-            Escalation,
-            [
-                {
-                    "id": f"{act.id}:{r.household_code}:roll_call",
-                    "activation_id": act.id,
-                    "village_code": vcode,
-                    "household_code": r.household_code,
-                    "kind": "roll_call",
-                    "status_then": r.status,
-                    "to_cadre_code": to.code if to else None,
-                    "at": now,
-                }
-                for r in vrels
-            ],
+    return EscalationResult(households=len(rels), villages=len(villages), notices=notices)
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite gives naive datetimes back; they were written in UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _escalate_village(
+    session: Session,
+    *,
+    act: Activation,
+    town: Town,
+    village: Village,
+    rels: list[Relocation],
+    households: dict[str, Household],
+    cadres: dict[str, Cadre],
+    to: Cadre | None,
+    step: str,
+    level_name: str,
+    locale: str,
+    now: datetime,
+) -> int:
+    """One step up the chain for one village's households: notices, records, the timeline."""
+    items = [
+        {
+            "head": households[r.household_code].head_name,
+            "group": households[r.household_code].group_name,
+            "address": households[r.household_code].address,
+            "members": r.people,
+            "status": r.status,
+            "cadre": cadres[r.cadre_code].name if r.cadre_code in cadres else "",
+            "vulnerabilities": r.vulnerabilities,
+        }
+        for r in rels
+    ]
+    ctx = {
+        "drill": act.drill,
+        "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
+        "village": {"name": village.name},
+        "to": {"name": to.name if to else "", "title": to.title if to else ""},
+        "level_name": level_name,
+        "households": items,
+        "people": sum(r.people for r in rels),
+        "unreachable": sum(1 for r in rels if r.status == RelocationStatus.UNREACHABLE),
+        "refused": sum(1 for r in rels if r.status == RelocationStatus.REFUSED),
+        "step": step,
+        "at": now,
+    }
+    codes = ",".join(r.household_code for r in rels)
+    # the first step keeps the ids it always had; later steps name themselves
+    batch = hashlib.sha1(
+        (codes if step == STEP_SECRETARY else f"{step}:{codes}").encode()
+    ).hexdigest()[:10]
+    recipient = to.code if to else village.code
+    rows = []
+    for channel, template, fmt in (
+        (Channel.SMS, "notices/escalation.sms.txt", "text"),
+        (Channel.TASK_LIST, "notices/escalation.txt", "text"),
+    ):
+        if channel == Channel.SMS and not (to and to.phone):
+            continue
+        rows.append(
+            {
+                "id": f"{act.id}:{channel.value}:escalation:{recipient}:{batch}",
+                "activation_id": act.id,
+                "village_code": village.code,
+                "channel": channel.value,
+                "purpose": "escalation",
+                "audience": "cadre",
+                "recipient": recipient,
+                "address": to.phone if to and channel == Channel.SMS else None,
+                "locale": locale,
+                "subject": f"{village.name}{'拒不转移户带离' if step == STEP_REMOVAL else '未核实转移户'}",
+                "body": render(template, locale=locale, **ctx).strip(),
+                "body_format": fmt,
+                "status": NoticeStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+            }
         )
-        log_event(
-            session,
-            activation_id=act.id,
-            key=f"escalated:{vcode}:{batch}",
-            actor="镇应急办",
-            action="未核实转移户上报",
-            detail=(
-                f"{village.name}{len(vrels)}户{ctx['people']}人未确认转移到位"
-                f"（其中联系不上{ctx['unreachable']}户），已交{to.title if to else ''}"
-                f"{to.name if to else '镇带班领导'}入户核实"
-            ),
-            at=now,
-            simulated=act.drill,
+    upsert(session, Notice, rows)
+    upsert(
+        session,
+        Escalation,
+        [
+            {
+                "id": f"{act.id}:{r.household_code}:{step}",
+                "activation_id": act.id,
+                "village_code": village.code,
+                "household_code": r.household_code,
+                "kind": step,
+                "status_then": r.status,
+                "to_cadre_code": to.code if to else None,
+                "at": now,
+            }
+            for r in rels
+        ],
+    )
+    whom = f"{to.title if to else ''}{to.name if to else '镇带班领导'}"
+    if step == STEP_REMOVAL:
+        action = "拒不转移户组织带离"
+        detail = (
+            f"{village.name}{len(rels)}户{ctx['people']}人经劝导仍拒不转移，"
+            f"已交{whom}依法组织带离（应撤必撤）"
         )
-    return EscalationResult(households=len(rels), villages=len(by_village), notices=notices)
+    else:
+        action = "未核实转移户上报" if step == STEP_SECRETARY else "未核实转移户上报镇领导"
+        detail = (
+            f"{village.name}{len(rels)}户{ctx['people']}人未确认转移到位"
+            f"（其中联系不上{ctx['unreachable']}户、拒绝转移{ctx['refused']}户），"
+            f"已交{whom}入户核实"
+        )
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"escalated:{village.code}:{batch}",
+        actor="镇应急办",
+        action=action,
+        detail=detail,
+        at=now,
+        simulated=act.drill,
+    )
+    return len(rows)
 
 
 # --- after-rain patrol and stand-down (雨后巡查) --------------------------------------------------

@@ -26,7 +26,13 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "colour": {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"},
         "hazard": {"rainstorm": "暴雨", "geological": "地质灾害气象风险", "flood": "山洪"},
         "phase": {"before": "雨前排查", "during": "雨中除险", "after": "雨后巡查"},
-        "inspection": {"assigned": "待排查", "ok": "正常", "watch": "需关注", "danger": "有险情"},
+        "inspection": {
+            "assigned": "待排查",
+            "ok": "正常",
+            "watch": "需关注",
+            "danger": "有险情",
+            "cannot_judge": "不能研判",
+        },
         "road": {"blocked": "等待机械", "dispatched": "正在抢通", "reopened": "已抢通恢复通行"},
         "report_kind": {"initial": "首报", "follow_up": "续报", "final": "终报", "daily": "日报"},
         "reason": {
@@ -34,6 +40,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "dangerous_house": "居住危房",
             "hazard_risk": "受高风险隐患点威胁",
             "danger_finding": "排查发现险情",
+            "cannot_judge": "险情不能研判",
         },
         "role": {
             "town_leader": "镇领导",
@@ -50,6 +57,8 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "refused": "拒绝转移",
             "unreachable": "联系不上",
             "returned": "已返回",
+            "with_relatives": "投亲靠友",
+            "removed": "已带离",
         },
         "channel": {
             "sms": "短信",
@@ -96,6 +105,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "ok": "normal",
             "watch": "watch",
             "danger": "danger",
+            "cannot_judge": "cannot be judged",
         },
         "road": {
             "blocked": "blocked, waiting",
@@ -113,6 +123,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "dangerous_house": "lives in a dangerous house",
             "hazard_risk": "threatened by a high-risk hazard",
             "danger_finding": "danger found on inspection",
+            "cannot_judge": "the monitor cannot judge the danger",
         },
         "role": {
             "town_leader": "town leader",
@@ -129,6 +140,8 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "refused": "refused",
             "unreachable": "unreachable",
             "returned": "returned home",
+            "with_relatives": "staying with relatives",
+            "removed": "removed by the town",
         },
         "channel": {
             "sms": "SMS",

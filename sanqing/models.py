@@ -98,6 +98,22 @@ class SafetyRating(StrEnum):
     D = "D"
 
 
+class StartBasis(StrEnum):
+    """On what basis a response level was started (启动依据), as the reports say it."""
+
+    WARNING = "warning"  # 预警自动启动
+    COUNTY_NOTICE = "county_notice"  # 县防指通知
+    TOWN_ASSESSMENT = "town_assessment"  # 镇防指会商研判
+
+    @property
+    def label_zh(self) -> str:
+        return {
+            "warning": "依据预警自动启动",
+            "county_notice": "依据县防指通知启动",
+            "town_assessment": "经镇防指会商研判启动",
+        }[self.value]
+
+
 class ActivationStatus(StrEnum):
     ACTIVE = "active"
     STOOD_DOWN = "stood_down"
@@ -114,6 +130,7 @@ class InspectionStatus(StrEnum):
     OK = "ok"
     WATCH = "watch"  # signs to watch, no immediate danger
     DANGER = "danger"  # danger found: threatened households move
+    CANNOT_JUDGE = "cannot_judge"  # 不能研判: the monitor cannot tell; treated as danger
 
 
 class RelocationStatus(StrEnum):
@@ -407,6 +424,8 @@ class Relocation(SQLModel, table=True):
     shelter_code: str | None = None  # None with status ordered and shortfall=True: no room
     shortfall: bool = False
     status: str = RelocationStatus.ORDERED
+    # 紧急撤离: ordered at once (danger found, cannot be judged, at night), before any approval
+    urgent: bool = False
     # 带离: who removed the household and when (status removed)
     removed_by: str | None = None
     removed_at: datetime | None = _ts()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -49,8 +50,15 @@ class RelocationScope(Strict):
     vulnerable_in_hazard_zones: bool = False
     dangerous_house_ratings: list[str] = Field(default_factory=list)
     hazard_risk_at_least: RiskLevel | None = None
+    # A lower bar for some zones: e.g. {danger: low} moves everyone of a danger zone
+    # while the alert zones move from ``hazard_risk_at_least`` up (中高风险区).
+    hazard_risk_by_zone: dict[Zone, RiskLevel] = Field(default_factory=dict)
     zones: list[Zone] = Field(default_factory=list)
     on_danger_finding: bool = True
+
+    def risk_bar(self, zone: Zone) -> RiskLevel | None:
+        """The lowest hazard risk that moves a household of ``zone`` (None: risk moves nobody)."""
+        return self.hazard_risk_by_zone.get(zone, self.hazard_risk_at_least)
 
     @model_validator(mode="after")
     def _ratings_known(self) -> RelocationScope:
@@ -65,6 +73,7 @@ class RelocationScope(Strict):
             self.vulnerable_in_hazard_zones
             or self.dangerous_house_ratings
             or self.hazard_risk_at_least is not None
+            or bool(self.hazard_risk_by_zone)
         )
 
 
@@ -88,10 +97,21 @@ class OnTimeout(StrEnum):
     HOLD = "hold"  # no move orders; the response goes on without them
 
 
+class Urgent(StrEnum):
+    """三个紧急撤离: triggers that move the threatened households at once, approval or not."""
+
+    DANGER_FINDING = "danger_finding"  # 发现异常险情
+    CANNOT_JUDGE = "cannot_judge"  # 险情不能研判
+    NIGHT = "night"  # 夜间: the planned moves of danger zones do not wait for the morning
+
+
 class ApprovalRule(Strict):
+    """The commander approves the planned, wider moves; the ``bypass`` triggers never wait."""
+
     when: ApprovalWhen = ApprovalWhen.MANUAL
     timeout_minutes: float = Field(30, gt=0, le=24 * 60)
     on_timeout: OnTimeout = OnTimeout.HOLD
+    bypass: list[Urgent] = Field(default_factory=lambda: list(Urgent))
 
 
 class RollCallRule(Strict):
@@ -147,6 +167,14 @@ class PlanDefaults(Strict):
     # nothing changed since the last report. Due within daily_report_within_minutes.
     daily_report_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     daily_report_within_minutes: int = Field(60, ge=1, le=24 * 60)
+    # 夜间 for the urgent-move rule (local time, the town's clock; may wrap midnight).
+    night_from: str = Field("20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    night_until: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    def is_night(self, local: time) -> bool:
+        """Whether the local time ``local`` falls in the plan's night."""
+        start, end = (time.fromisoformat(t) for t in (self.night_from, self.night_until))
+        return start <= local or local < end if start > end else start <= local < end
 
 
 class Plan(Strict):

@@ -46,7 +46,13 @@ from sanqing.rendering import cn_number, render
 from sanqing.response import OCCUPYING, _local_tz, get_activation, hold_town_open, log_event
 from sanqing.rules.relocation import VULNERABILITIES
 
-RELOCATED = (RelocationStatus.MOVED, RelocationStatus.IN_SHELTER)
+#: Out of harm's way: moved, in a shelter, with relatives (投亲靠友) or removed (带离).
+RELOCATED = (
+    RelocationStatus.MOVED,
+    RelocationStatus.IN_SHELTER,
+    RelocationStatus.WITH_RELATIVES,
+    RelocationStatus.REMOVED,
+)
 
 
 def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
@@ -163,6 +169,8 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         "level": act.level,
         "drill": act.drill,
         "status": act.status,
+        # 启动依据: warning / county_notice / town_assessment (rows before it was kept: guessed)
+        "basis": act.basis or ("warning" if act.warning else "town_assessment"),
         "activated_at": act.activated_at.isoformat(),
         "warning": act.warning.get("identifier") if act.warning else None,
         "villages": len(per_village),
@@ -206,8 +214,10 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         "households_refused": sum(1 for r in rels if r.status == RelocationStatus.REFUSED),
         "households_unreachable": sum(1 for r in rels if r.status == RelocationStatus.UNREACHABLE),
         "households_unconfirmed": sum(1 for r in rels if r.status == RelocationStatus.ORDERED),
-        "households_escalated": session.exec(
-            select(func.count()).select_from(Escalation).where(Escalation.activation_id == act.id)
+        "households_escalated": session.exec(  # each household once, however far it went
+            select(func.count(func.distinct(Escalation.household_code))).where(
+                Escalation.activation_id == act.id
+            )
         ).one(),
         "approval": _latest_approval(session, act.id),
         "on_duty": len(duty),

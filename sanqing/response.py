@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ from sanqing.models import (
     RoadSegment,
     RoadStatus,
     Shelter,
+    StartBasis,
     TimelineEvent,
     Town,
     Village,
@@ -62,7 +63,13 @@ from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
 
 #: Relocations that hold a place in their shelter.
-OCCUPYING = (RelocationStatus.ORDERED, RelocationStatus.MOVED, RelocationStatus.IN_SHELTER)
+#: Statuses that hold a shelter place (投亲靠友 frees it; 带离 takes the household to one).
+OCCUPYING = (
+    RelocationStatus.ORDERED,
+    RelocationStatus.MOVED,
+    RelocationStatus.IN_SHELTER,
+    RelocationStatus.REMOVED,
+)
 _ID_UNSAFE = re.compile(r"[^0-9A-Za-z_.\-]+")
 
 
@@ -293,9 +300,14 @@ def activate_plan(
     warning: WarningInfo | None,
     drill: bool,
     scenario: str | None = None,
+    basis: StartBasis | None = None,
     now: datetime | None = None,
 ) -> ActivationResult:
     """Open (or continue) the town's activation, put the duty roster on, log who was alerted.
+
+    ``basis`` (启动依据): a warning starts on the warning unless told otherwise; a
+    manual start is the town's own assessment (镇防指会商研判) unless the county
+    ordered it (县防指通知).
 
     Under the town lock, so two triggers at once give one activation. A town has at
     most one open activation per plan (drills apart): any trigger while it runs
@@ -348,6 +360,7 @@ def activate_plan(
     commander = leaders[0].code if leaders else None
     if existing is None:
         trigger = "drill" if drill else ("warning" if warning else "manual")
+        basis = basis or (StartBasis.WARNING if warning else StartBasis.TOWN_ASSESSMENT)
         upsert(
             session,
             Activation,
@@ -360,6 +373,7 @@ def activate_plan(
                     "status": ActivationStatus.ACTIVE,
                     "drill": drill,
                     "trigger": trigger,
+                    "basis": basis.value,
                     "warning_identifier": warning.identifier if warning else None,
                     "warning": warning.model_dump(mode="json") if warning else None,
                     "scenario": scenario,
@@ -377,7 +391,7 @@ def activate_plan(
             key="activated",
             actor=town.office,
             action="启动应急响应",
-            detail=f"{town.name}启动防汛{level.label_zh}应急响应（{what}）",
+            detail=f"{town.name}启动防汛{level.label_zh}应急响应（{what}，{basis.label_zh}）",
             at=now,
             simulated=drill,
         )
@@ -781,13 +795,13 @@ def inspect_hazards(
     )
     names = {hz.code: hz.name for hz in hazards}
     for r in rows:
-        if r["status"] == InspectionStatus.DANGER:
+        if r["status"] in (InspectionStatus.DANGER, InspectionStatus.CANNOT_JUDGE):
             log_event(
                 session,
                 activation_id=activation_id,
                 key=f"danger:{r['hazard_code']}",
                 actor=r["inspector_code"] or "监测员",
-                action="发现险情",
+                action="发现险情" if r["status"] == InspectionStatus.DANGER else "险情不能研判",
                 detail=f"{names[r['hazard_code']]}：{r['finding']}",
                 at=now,
                 simulated=drill,
@@ -829,12 +843,16 @@ def plan_relocations(
     activation_id: str,
     village_code: str,
     plan: Plan,
+    urgent_only: bool = False,
     now: datetime | None = None,
 ) -> VillageRelocationResult:
     """Decide who in the village moves, in what order and with which cadre; record it.
 
-    Nothing when the activation has ended (``closed``); the village is held while it
-    decides, so two runs for the town never decide it at once.
+    With ``urgent_only``, only the households that move at once whatever the
+    approval (三个紧急撤离: danger found, a point that cannot be judged, danger zones
+    at night; the plan's ``approval.bypass``): the run orders them before it asks
+    the commander. Nothing when the activation has ended (``closed``); the village is
+    held while it decides, so two runs for the town never decide it at once.
     """
     now = now or utcnow()
     held = hold_open(session, activation_id)
@@ -874,6 +892,13 @@ def plan_relocations(
     candidates = rules.select_households(
         households=households, threats=threats, hazards=hazards, scope=scope, findings=findings
     )
+    night = plan.defaults.is_night(now.astimezone(_local_tz()).time())
+    bypass = plan.level(act.level).approval.bypass
+    urgent = {
+        c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=night)
+    }
+    if urgent_only:
+        candidates = [c for c in candidates if c.household.code in urgent]
     existing = {
         r.household_code: r
         for r in read_rows(
@@ -930,6 +955,7 @@ def plan_relocations(
             "reasons": list(cand.reasons),
             "vulnerabilities": list(cand.vulnerabilities),
             "max_risk": cand.max_risk.value if cand.max_risk else None,
+            "urgent": hh.code in urgent,
         }
         if hh.code in existing:
             old = existing[hh.code]
@@ -976,6 +1002,7 @@ def plan_relocations(
             "reasons",
             "vulnerabilities",
             "max_risk",
+            "urgent",
             "updated_at",
         ],
     )
@@ -985,7 +1012,7 @@ def plan_relocations(
             activation_id=activation_id,
             key=f"relocation-ordered:{village_code}:{len(existing) + len(new)}",
             actor=village_code,
-            action="下达转移指令",
+            action="紧急撤离（不等审批）" if urgent_only else "下达转移指令",
             detail=f"新增转移{len(new)}户{sum(c.household.members for c in new)}人",
             at=now,
             simulated=act.drill,
@@ -1005,6 +1032,8 @@ class ShelterResult:
     shortfall_people: int
     shelters_used: int
     closed: bool = False  # the activation had ended: the step did nothing
+    # villages whose households got (or lost) a place in this call: their lists are due again
+    changed_villages: tuple[str, ...] = field(default=(), compare=False)
 
 
 def assign_town_shelters(
@@ -1078,11 +1107,13 @@ def assign_town_shelters(
     )
     by_hh = {r.household_code: r for r in waiting}
     changes = []
+    changed_villages: set[str] = set()
     for p in placements:
         r = by_hh[p.household_code]
         shortfall = p.shelter_code is None
         if r.shelter_code == p.shelter_code and r.shortfall == shortfall:
             continue
+        changed_villages.add(r.village_code)
         changes.append(
             {"id": r.id, "shelter_code": p.shelter_code, "shortfall": shortfall, "updated_at": now}
         )
@@ -1112,6 +1143,7 @@ def assign_town_shelters(
         shortfall_households=len(short),
         shortfall_people=sum(r.people for r in short),
         shelters_used=len({r.shelter_code for r in all_rel if r.shelter_code}),
+        changed_villages=tuple(sorted(changed_villages)),
     )
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from sanqing.answers import FindingInput as FindingInput  # re-exported: field reports live here too
 from sanqing.answers import SimulatedAnswers
 from sanqing.errors import ScenarioError, describe_validation
-from sanqing.models import InspectionStatus
 from sanqing.plans import Level
 from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
@@ -17,16 +17,6 @@ from sanqing.warning import WarningInfo
 DEFAULT_SCENARIO = "orange-rainstorm"
 #: A scenario given by file rather than by name ends like this (or names a folder).
 SCENARIO_SUFFIXES = (".yaml", ".yml")
-
-
-class FindingInput(BaseModel):
-    """What a monitor found at a hazard point (by code or by name)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hazard: str = Field(title="隐患点", description="hazard point code or name")
-    status: InspectionStatus = Field(title="结果")
-    note: str = Field("", title="情况")
 
 
 class RoadReport(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from sanqing import command
+from sanqing import command, response
 from sanqing.answers import ApprovalAnswer, PatrolAnswer, VillageRollCall
 from sanqing.db import session_scope
 from sanqing.models import ApprovalDecision
@@ -33,6 +33,23 @@ def request_approval(
         return command.request_approval(
             session, activation_id=activation_id, plan=load_plan(plan_name)
         )
+
+
+@task(name="approval-needed", **RETRY)  # type: ignore[call-overload]
+def approval_needed(activation_id: str, plan_name: str = "flood") -> bool:
+    """Whether the planned moves still wait for the commander."""
+    with session_scope() as session:
+        act = response.hold_open(session, activation_id)
+        return act is not None and command.approval_needed(
+            session, act=act, plan=load_plan(plan_name)
+        )
+
+
+@task(name="inform-commander", **RETRY)  # type: ignore[call-overload]
+def inform_commander(activation_id: str, locale: str = "zh-CN") -> int:
+    """Tell the commander who moved at once, before the approval (三个紧急撤离)."""
+    with session_scope() as session:
+        return command.inform_commander(session, activation_id=activation_id, locale=locale)
 
 
 @task(name="record-approval", **RETRY)  # type: ignore[call-overload]
@@ -67,6 +84,17 @@ def record_roll_call(
             )
     with session_scope() as session:
         return command.simulate_roll_call(session, activation_id=activation_id, listed=roll_calls)
+
+
+@task(name="record-follow-up", **RETRY)  # type: ignore[call-overload]
+def record_follow_up(
+    activation_id: str, roll_calls: list[VillageRollCall], round_: int
+) -> command.RollCallResult:
+    """A drill's report back from a step up the chain (应撤必撤): the named households only."""
+    with session_scope() as session:
+        return command.simulate_follow_up(
+            session, activation_id=activation_id, listed=roll_calls, round_=round_
+        )
 
 
 @task(name="outstanding-roll-call", **RETRY)  # type: ignore[call-overload]

@@ -21,7 +21,7 @@ from sanqing.channels.file import deliver_to_files
 from sanqing.db import session_scope
 from sanqing.errors import SanqingError
 from sanqing.feeds.liveness import warning_gone
-from sanqing.models import InspectionPhase, Town
+from sanqing.models import InspectionPhase, StartBasis, Town
 from sanqing.paths import inside
 from sanqing.plans import Level, load_plan
 from sanqing.registry import find_town
@@ -56,6 +56,7 @@ def activate_plan(
     drill: bool,
     plan_name: str = "flood",
     scenario: str | None = None,
+    basis: StartBasis | None = None,
 ) -> response.ActivationResult:
     """Open the activation, put the duty roster on, alert the cadres.
 
@@ -93,6 +94,7 @@ def activate_plan(
             warning=warning,
             drill=drill,
             scenario=scenario,
+            basis=basis,
         )
     logger = get_run_logger()
     if not result.open:
@@ -190,14 +192,21 @@ def inspect_hazards(
     retry_condition_fn=not_bad_input,
 )
 def plan_relocations(
-    activation_id: str, villages: list[str], plan_name: str = "flood"
+    activation_id: str, villages: list[str], plan_name: str = "flood", urgent_only: bool = False
 ) -> list[response.VillageRelocationResult]:
-    """Decide who in these villages moves, in what order, with which cadre."""
+    """Decide who in these villages moves, in what order, with which cadre.
+
+    ``urgent_only``: only those who move at once, before any approval (三个紧急撤离).
+    """
     plan = load_plan(plan_name)
     return _each_village(
         villages,
         lambda session, code: response.plan_relocations(
-            session=session, activation_id=activation_id, village_code=code, plan=plan
+            session=session,
+            activation_id=activation_id,
+            village_code=code,
+            plan=plan,
+            urgent_only=urgent_only,
         ),
     )
 

@@ -8,7 +8,7 @@ hardship households first (people before property); then the higher hazard risk.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sanqing.models import (
@@ -21,7 +21,7 @@ from sanqing.models import (
     RiskLevel,
     Zone,
 )
-from sanqing.plans import RelocationScope
+from sanqing.plans import RelocationScope, Urgent
 
 #: Vulnerabilities in the order they are served first.
 VULNERABILITIES: tuple[str, ...] = (
@@ -38,6 +38,7 @@ REASON_VULNERABLE = "vulnerable_in_hazard_zone"
 REASON_DANGEROUS_HOUSE = "dangerous_house"
 REASON_HAZARD_RISK = "hazard_risk"
 REASON_DANGER_FINDING = "danger_finding"
+REASON_CANNOT_JUDGE = "cannot_judge"  # 不能研判: moved as if danger had been found
 
 #: Cadres who can take over door visits when a responsible cadre has too many households.
 VISITING_ROLES = frozenset(
@@ -74,6 +75,20 @@ class Candidate:
         return (_ZONE_RANK[self.zone], vuln, risk, self.household.code)
 
 
+def is_urgent(candidate: Candidate, *, bypass: Collection[Urgent], night: bool) -> bool:
+    """三个紧急撤离: whether the household moves at once, without waiting for approval.
+
+    Danger found at one of its points, a point its monitor cannot judge, or (at
+    night) any planned move out of a danger zone: each counts only when the plan
+    lists it in ``approval.bypass``.
+    """
+    return (
+        (Urgent.DANGER_FINDING in bypass and REASON_DANGER_FINDING in candidate.reasons)
+        or (Urgent.CANNOT_JUDGE in bypass and REASON_CANNOT_JUDGE in candidate.reasons)
+        or (Urgent.NIGHT in bypass and night and candidate.zone == Zone.DANGER)
+    )
+
+
 def select_households(
     *,
     households: Iterable[Household],
@@ -91,7 +106,6 @@ def select_households(
     by_household: dict[str, list[HazardThreat]] = defaultdict(list)
     for t in threats:
         by_household[t.household_code].append(t)
-    min_risk = scope.hazard_risk_at_least
     scoped_zones = set(scope.zones)
     out: list[Candidate] = []
     for hh in households:
@@ -107,13 +121,19 @@ def select_households(
             t_zone = Zone(t.zone)
             risk = RiskLevel(hazard.risk)
             matched: list[str] = []
-            danger_found = findings.get(t.hazard_code) == InspectionStatus.DANGER
+            finding = findings.get(t.hazard_code)
+            danger_found = finding in (InspectionStatus.DANGER, InspectionStatus.CANNOT_JUDGE)
             if danger_found and scope.on_danger_finding:
-                matched.append(REASON_DANGER_FINDING)
+                matched.append(
+                    REASON_DANGER_FINDING
+                    if finding == InspectionStatus.DANGER
+                    else REASON_CANNOT_JUDGE
+                )
                 t_zone = Zone.DANGER  # danger seen on the ground: the whole threatened area
             if t_zone in scoped_zones or danger_found:
                 if vulns and scope.vulnerable_in_hazard_zones:
                     matched.append(REASON_VULNERABLE)
+                min_risk = scope.risk_bar(t_zone)
                 if min_risk is not None and risk.rank >= min_risk.rank:
                     matched.append(REASON_HAZARD_RISK)
             if not matched:

@@ -15,6 +15,8 @@ from sanqing.db import session_scope
 from sanqing.models import (
     Activation,
     DutyShift,
+    Escalation,
+    HazardThreat,
     Household,
     Inspection,
     Notice,
@@ -26,6 +28,7 @@ from sanqing.models import (
 )
 from sanqing.privacy import contains_personal_data
 from sanqing.reporting import summarize
+from sanqing.response import OCCUPYING
 from sanqing.scenarios import load_scenario
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
@@ -78,10 +81,9 @@ def test_drill_runs_the_five_steps_and_the_figures_agree_with_the_database(db_ur
     with session_scope() as s:
         rels = list(s.exec(select(Relocation)))
         assert len(rels) == figures["households_to_relocate"] > 0
-        assert figures["households_relocated"] == sum(1 for r in rels if r.status == "in_shelter")
-        assert figures["people_relocated"] == sum(
-            r.people for r in rels if r.status == "in_shelter"
-        )
+        safe = ("in_shelter", "moved", "with_relatives", "removed")
+        assert figures["households_relocated"] == sum(1 for r in rels if r.status in safe)
+        assert figures["people_relocated"] == sum(r.people for r in rels if r.status in safe)
         assert figures["shelter_shortfall_people"] == sum(r.people for r in rels if r.shortfall)
         # every relocated household has a cadre, and either a shelter or a recorded shortfall
         assert all(r.cadre_code for r in rels)
@@ -90,13 +92,28 @@ def test_drill_runs_the_five_steps_and_the_figures_agree_with_the_database(db_ur
         cap = {sh.code: sh.capacity for sh in s.exec(select(Shelter))}
         used: dict[str, int] = {}
         for r in rels:
-            if r.shelter_code:
+            if r.shelter_code and r.status in OCCUPYING:  # 投亲靠友 gave its place back
                 used[r.shelter_code] = used.get(r.shelter_code, 0) + r.people
         assert all(used[c] <= cap[c] for c in used)
         # the danger found at 石门洞 moves everyone it threatens
-        insp = {i.hazard_code: i for i in s.exec(select(Inspection))}
-        danger = [i for i in insp.values() if i.status == "danger"]
-        assert len(danger) == figures["hazard_points_dangerous"] == 2
+        insp = list(s.exec(select(Inspection)))
+        danger = {i.hazard_code for i in insp if i.status == "danger"}
+        # two before the rain (石门洞, the rockfall road), one on the patrol in the rain (鸡心大沟)
+        assert len(danger) == figures["hazard_points_dangerous"] == 3
+        assert {i.phase for i in insp} == {"before", "during"}
+        in_rain = [i for i in insp if i.phase == "during" and i.status == "danger"]
+        assert len(in_rain) == 1
+        # 雨中除险: the households 鸡心大沟 threatens moved at once, before anyone approved
+        threatened = set(
+            s.exec(
+                select(HazardThreat.household_code).where(
+                    HazardThreat.hazard_code == in_rain[0].hazard_code
+                )
+            )
+        )
+        by_hh = {r.household_code: r for r in rels}
+        assert threatened <= set(by_hh)
+        assert all(by_hh[h].urgent and "danger_finding" in by_hh[h].reasons for h in threatened)
         # the blocked road got a machine and was reopened
         roads = list(s.exec(select(RoadIncident)))
         assert len(roads) == figures["roads_blocked"] == 1
@@ -109,22 +126,55 @@ def test_drill_runs_the_five_steps_and_the_figures_agree_with_the_database(db_ur
             assert "【演练】" in report.text
             assert not contains_personal_data(report.text + report.html + str(report.payload))
             assert not any(name in report.text for name in heads if len(name) >= 2)
-        assert "拒绝转移1户" in reports[1].text and "拒绝转移" not in reports[0].text
+        assert "拒绝转移" not in reports[0].text
+        # 应撤必撤: 马有喜 refused the secretary and the town leader, and was removed (带离)
+        refused = next(r for r in rels if r.removed_by)
+        assert refused.status == "removed" and "谢虎建" in refused.removed_by
+        steps = s.exec(
+            select(Escalation.kind).where(Escalation.household_code == refused.household_code)
+        ).all()
+        assert sorted(steps) == ["removal", "roll_call", "town_leader"]
+        # the unreachable household was found with relatives: it is safe, and went no higher
+        found = next(r for r in rels if r.status == "with_relatives")
+        assert s.exec(
+            select(Escalation.kind).where(Escalation.household_code == found.household_code)
+        ).all() == ["roll_call"]
         # every notice is marked as a drill
         notices = list(s.exec(select(Notice)))
         assert notices and all("演练" in n.body for n in notices)
         by_channel: dict[str, int] = {}
         for n in notices:
-            by_channel[n.channel] = by_channel.get(n.channel, 0) + 1
+            if n.status != "superseded":  # a village's lists, reissued after the approval
+                by_channel[n.channel] = by_channel.get(n.channel, 0) + 1
         assert figures["notices_by_channel"] == by_channel
-        # one SMS per household with a phone: relocation orders for movers, warnings for the
-        # rest; and one to the first secretary of the village with an unreachable household
-        phones = s.exec(
-            select(func.count()).select_from(Household).where(Household.phone.is_not(None))
-        ).one()
+        # one relocation order per moving household with a phone, a warning for the rest;
+        # the villages 石门洞 threatens were told at once, before the approval: who moved
+        # only after it had the warning first, then the order. SMS up the chain for the
+        # refusing and the unreachable household, and to the commander.
+        phones = set(s.exec(select(Household.code).where(Household.phone.is_not(None))))
+        moving = {r.household_code for r in rels}
+        sms = [n for n in notices if n.channel == "sms"]
+        orders = {n.recipient for n in sms if n.purpose == "relocation"}
+        warned = [n.recipient for n in sms if n.purpose == "warning"]
+        assert orders == moving & phones and len(warned) == len(set(warned))
+        assert set(warned) >= phones - moving and set(warned) <= phones
+        # told before their order: the rest of the villages told at once before the approval
+        # (石门洞), and those the patrol in the rain moved (鸡心大沟), warned with everyone
+        rain_points = {i.hazard_code for i in in_rain}
+        first_wave = {
+            r.village_code for r in rels if r.urgent and not rain_points & set(r.hazard_codes)
+        }
+        waited = {r.household_code for r in rels if r.village_code in first_wave and not r.urgent}
+        in_the_rain = {r.household_code for r in rels if rain_points & set(r.hazard_codes)}
+        early = set(warned) - (phones - moving)
+        assert waited & phones <= early <= (waited | in_the_rain) and waited
         escalations = [n for n in notices if n.purpose == "escalation"]
         assert {n.channel for n in escalations} == {"sms", "task_list"}
-        assert by_channel["sms"] == phones + 1
+        # the commander is told twice: 石门洞 before the approval, 鸡心大沟 in the rain
+        assert [n.channel for n in notices if n.purpose == "urgent_moves"] == ["sms", "sms"]
+        # up the chain: both secretaries, then the town leader (马有喜), then his 带离
+        assert sum(1 for n in escalations if n.channel == "sms") == 4
+        assert by_channel["sms"] == len(phones) + len(early) + 4 + 2
         assert by_channel["card"] == len(rels)
         assert summarize(session=s, activation_id=figures["activation_id"]) == figures
 

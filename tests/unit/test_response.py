@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from sanqing import response
+from sanqing import reporting, response
 from sanqing.db import session_scope
 from sanqing.errors import UnknownVillage
 from sanqing.models import (
+    Activation,
     Inspection,
     InspectionPhase,
     Relocation,
@@ -391,3 +392,40 @@ def test_a_big_towns_villages_fan_out_in_at_most_six_groups() -> None:
     groups = response.village_groups(many)
     assert len(groups) <= 6 and [v for g in groups for v in g] == many  # all, in order, once
     assert response.village_groups([]) == []
+
+
+def test_the_basis_of_a_start_is_kept_and_said(db_url: str) -> None:
+    """启动依据: a warning, the county's notice or the town's own assessment."""
+    from sanqing.models import StartBasis
+
+    by_warning = activate()
+    with session_scope() as s:
+        response.stand_down(session=s, activation_id=by_warning, reason="解除")
+    ensure_registry("jifeng")
+    with session_scope() as s:
+        ordered = response.activate_plan(
+            session=s,
+            town=find_town(s, "jifeng"),
+            plan=load_plan(),
+            level=Level.III,
+            warning=None,
+            drill=False,
+            basis=StartBasis.COUNTY_NOTICE,
+            now=NOW,
+        ).activation_id
+    with session_scope() as s:
+        response.stand_down(session=s, activation_id=ordered, reason="解除")
+    own = activate(warning=None)
+    with session_scope() as s:
+        assert [s.get(Activation, a).basis for a in (by_warning, ordered, own)] == [  # type: ignore[union-attr]
+            "warning",
+            "county_notice",
+            "town_assessment",
+        ]
+        started = s.exec(
+            select(TimelineEvent.detail).where(
+                TimelineEvent.activation_id == ordered, TimelineEvent.action == "启动应急响应"
+            )
+        ).one()
+        assert "依据县防指通知启动" in started
+        assert reporting.summarize(session=s, activation_id=own)["basis"] == "town_assessment"

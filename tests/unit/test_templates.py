@@ -48,6 +48,7 @@ NOTICES = (
     "notices/escalation.sms.txt",
     "notices/escalation.txt",
     "notices/phone_call.txt",
+    "notices/urgent.sms.txt",
 )
 REPORTS = ("reports/initial.txt", "reports/initial.html")
 TEMPLATES = NOTICES + REPORTS
@@ -325,6 +326,8 @@ def notice_context(
         ],
         "people": sum(m["people"] for m in MOVES[:2]),
         "unreachable": 1,
+        "refused": 0,
+        "step": "roll_call",
         "at": REPORTED_AT,
     }
     extra: dict[str, dict[str, Any]] = {
@@ -336,6 +339,16 @@ def notice_context(
         "notices/card.html": {"move": moves[0], "cadre": cadre},
         "notices/tasks.txt": {"cadre": cadre, "moves": moves, "inspections": inspections},
         "notices/escalation.sms.txt": escalation,
+        # What ``command.inform_commander`` tells the commander: moves made before approval.
+        "notices/urgent.sms.txt": {
+            "to": {"name": "徐文成", "title": "镇党委副书记、镇长"},
+            "households": 3,
+            "people": 11,
+            "villages": 2,
+            "danger_finding": 2,
+            "cannot_judge": 1,
+            "night": 0,
+        },
         "notices/escalation.txt": escalation,
         # What ``fallback.fallback_unreached`` gives a cadre: households the SMS missed.
         "notices/phone_call.txt": {
@@ -602,3 +615,21 @@ def test_the_final_report_says_the_response_ended_and_when_people_go_home(locale
         assert "终报" in text and "后续工作" in text and "返回" in text and "下一步工作" not in text
     else:
         assert "Final report" in text and "return in groups" in text and "Next steps" not in text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_the_removal_step_asks_for_removal_and_who_did_it(locale: str) -> None:
+    """应撤必撤: after the town leader, a refusing household is removed, and who did it is reported."""
+    ctx = context("notices/escalation.txt", locale) | {"step": "removal", "refused": 1}
+    text = render("notices/escalation.txt", locale=locale, **ctx)
+    sms = render("notices/escalation.sms.txt", locale=locale, **ctx)
+    if locale == "zh-CN":
+        assert "带离督办单" in text and "依法带离" in text and "带离人和时间" in text
+        assert "应撤必撤" in sms and "带离" in sms
+    else:
+        assert "remove them now" in text and "who removed them" in text
+        assert "remove them now" in sms
+    leader = context("notices/escalation.txt", locale) | {"step": "town_leader", "refused": 1}
+    assert ("第一书记核实后仍未到位" if locale == "zh-CN" else "after the first secretary") in (
+        render("notices/escalation.txt", locale=locale, **leader)
+    )
