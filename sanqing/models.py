@@ -594,3 +594,21 @@ class FeedState(SQLModel, table=True):
     last_polled_at: datetime | None = _ts()
     last_ok_at: datetime | None = _ts()
     last_error: str | None = None
+
+
+class Casualty(SQLModel, table=True):
+    """People dead, missing or injured in a response (人员伤亡), as counts with a note.
+
+    One row per report of the town office (``<activation>:<seq>``); the figures of a
+    response are the sums of its rows. Counts only: no names, phones or ID numbers.
+    """
+
+    id: str = Field(primary_key=True)
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    village_code: str | None = None
+    dead: int = 0
+    missing: int = 0
+    injured: int = 0
+    note: str = ""
+    reported_by: str = ""
+    at: datetime = _ts(nullable=False)

@@ -78,8 +78,22 @@ class RelocationScope(Strict):
 
 
 class ReportDeadlines(Strict):
-    initial_within_minutes: int = Field(30, gt=0, le=24 * 60)
+    """Report deadlines of a level; the first two count from the event (the warning
+    received, else the first danger found, else the activation)."""
+
+    phone_within_minutes: int = Field(30, gt=0, le=24 * 60)  # 电话报告 to the county 防指
+    initial_within_minutes: int = Field(60, gt=0, le=24 * 60)  # the written 首报
     follow_up_every_hours: float = Field(6, gt=0, le=48)
+
+    @model_validator(mode="after")
+    def _phone_first(self) -> ReportDeadlines:
+        if self.phone_within_minutes > self.initial_within_minutes:
+            raise ValueError(
+                f"phone_within_minutes ({self.phone_within_minutes}) is after "
+                f"initial_within_minutes ({self.initial_within_minutes}): the phone report "
+                "comes first"
+            )
+        return self
 
 
 class ApprovalWhen(StrEnum):

@@ -207,7 +207,10 @@ def test_escalation_to_level_i_extends_the_same_activation_without_duplicates(db
             ("follow_up", 3),
         ]
         assert "续报二" in reports[2].text
-        assert f"应转移{i['households_to_relocate']}户" in reports[2].text
+        # a 续报 gives what changed: the households the level-I orders added
+        added = i["households_to_relocate"] - ii["households_to_relocate"]
+        assert f"新增转移对象{added}户" in reports[2].text
+        assert "应转移" not in reports[2].text  # no repeat of the first report
         assert reports[2].payload["figures"]["level"] == "I"
         assert reports[1].payload["figures"]["level"] == "II"
         # every cadre's current door-visit list names every household they must move

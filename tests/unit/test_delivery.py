@@ -332,8 +332,8 @@ def test_the_daily_report_comes_once_a_day_late_if_late_and_zero_when_nothing_ch
         daily = reporting.daily_report(session=s, activation_id=act, plan=plan, now=late)
         assert daily is not None and daily.kind == "daily" and daily.seq == 20260713
         assert daily.late and "30分钟" in daily.text  # the report says it is late, and by how much
-        assert "（7月13日日报）" in daily.title and "（7月13日日报）" in daily.text
-        assert "零报告" in daily.text  # nothing changed since the initial report
+        # nothing changed since the initial report: a zero report (零报告), so titled
+        assert "（7月13日零报告）" in daily.title and "（7月13日零报告）" in daily.text
         again = reporting.daily_report(
             session=s, activation_id=act, plan=plan, now=late + timedelta(hours=1)
         )
