@@ -372,10 +372,10 @@ def print_cards(
         )
         done.households += 1
         done.missing += 0 if h.card_issued else 1
-    for kind, cards in (
-        ("monitor", monitor_cards(book, plan=plan, locale=locale)),
-        ("responsible", responsible_cards(book, locale=locale, holders=holders)),
-    ):
+    monitors = monitor_cards(book, plan=plan, locale=locale)
+    responsible = responsible_cards(book, locale=locale, holders=holders)
+    done.monitors, done.responsible = len(monitors), len(responsible)
+    for kind, cards in (("monitor", monitors), ("responsible", responsible)):
         for wc in cards:
             who = wc["cadre"]
             write(
@@ -384,5 +384,4 @@ def print_cards(
                 ),
                 render("notices/work_card.html", locale=locale, card=wc, **common),
             )
-            setattr(done, kind, getattr(done, kind) + 1)
     return done

@@ -260,6 +260,8 @@ def issue_notices(
                 "status": NoticeStatus.PENDING.value,
                 "attempts": 0,
                 "created_at": now,
+                # What the platform puts in front: the print folder shows it as received.
+                "payload": {"signature": signature} if channel == Channel.SMS else None,
             }
         )
 

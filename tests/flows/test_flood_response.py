@@ -125,7 +125,9 @@ def test_drill_runs_the_five_steps_and_the_figures_agree_with_the_database(db_ur
         escalations = [n for n in notices if n.purpose == "escalation"]
         assert {n.channel for n in escalations} == {"sms", "task_list"}
         assert by_channel["sms"] == phones + 1
-        assert by_channel["card"] == len(rels)
+        # cards were handed out before the season: only the missing ones are printed
+        missing = {h.code for h in s.exec(select(Household)) if not h.card_issued}
+        assert by_channel["card"] == len([r for r in rels if r.household_code in missing]) > 0
         assert summarize(session=s, activation_id=figures["activation_id"]) == figures
 
 

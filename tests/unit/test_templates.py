@@ -15,6 +15,7 @@ resident's personal data, and a missing variable fails loudly.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from sanqing.errors import TemplateMissing
 from sanqing.labels import label
 from sanqing.notices import warning_context
 from sanqing.privacy import contains_personal_data
-from sanqing.rendering import render
+from sanqing.rendering import cn_number, render
 from sanqing.settings import SUPPORTED_LOCALES, get_settings
 from sanqing.sms import GSM7_BASIC, GSM7_EXTENDED, segments
 
@@ -731,3 +732,77 @@ def test_the_final_report_says_the_response_ended_and_when_people_go_home(locale
         assert "终报" in text and "后续工作" in text and "返回" in text and "下一步工作" not in text
     else:
         assert "Final report" in text and "return in groups" in text and "Next steps" not in text
+
+
+# --- Gansu practice in every notice ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NOTICES)
+@pytest.mark.parametrize("drill", [False, True])
+def test_notices_write_levels_one_way_and_say_she_not_zu(name: str, drill: bool) -> None:
+    text = render(name, locale="zh-CN", **context(name, "zh-CN", drill=drill))
+    assert not re.search(r"[一二三四]级|[IV]+级|[1-4]级", text), text
+    assert not re.search(r"[一二三四五六七八九十]组|村组|组长", text), text
+    if name in SMS:
+        assert "【" not in text and "】" not in text
+
+
+@pytest.mark.parametrize(
+    ("hazard", "colour", "formal"),
+    [
+        ("rainstorm", "orange", "暴雨橙色预警信号"),
+        ("flood", "red", "山洪灾害气象风险红色预警"),
+        ("geological", "yellow", "地质灾害气象风险黄色预警"),
+    ],
+)
+def test_warnings_are_named_as_issued(hazard: str, colour: str, formal: str) -> None:
+    ctx = notice_context("notices/warning.sms.txt", "zh-CN")
+    ctx["warning"] = warning_context(WARNING | {"hazard": hazard, "colour": colour}, "zh-CN")
+    assert render("notices/warning.sms.txt", locale="zh-CN", **ctx).startswith(formal + "已发布")
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("repeats", [1, 2, 3])
+def test_the_broadcast_is_written_out_as_often_as_it_says(locale: str, repeats: int) -> None:
+    ctx = notice_context("notices/broadcast.loudspeaker.txt", locale, drill=True)
+    ctx["repeats"] = repeats
+    text = render("notices/broadcast.loudspeaker.txt", locale=locale, **ctx)
+    opening = "乡亲们请注意" if locale == "zh-CN" else "Attention, people of"
+    assert text.count(opening) == repeats
+    said = f"共{cn_number(repeats)}遍" if locale == "zh-CN" else f"of {repeats})"
+    assert text.count(said) == repeats
+    assert text.rstrip().endswith("演练结束。" if locale == "zh-CN" else "The drill is over.")
+    for group in ctx["summary"]["group_shelters"]:
+        assert text.count(group["group"]) == repeats  # which 社 goes where, every time
+
+
+def test_a_dangerous_house_sms_says_the_house_is_unsafe_not_a_danger_zone() -> None:
+    ctx = notice_context("notices/relocation.sms.txt", "zh-CN")
+    ctx["move"] = move_ctx(MOVES[1] | {"shelter": SHELTER}, "zh-CN")
+    text = render("notices/relocation.sms.txt", locale="zh-CN", **ctx)
+    assert "危险区" not in text and "您家处于" not in text
+    assert "您家房屋为D级危房，大雨中不安全" in text
+    assert text.rstrip().endswith(CADRE["phone"]) and "未接到通知不要返回" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "title"),
+    [
+        ("geological", "地质灾害防灾避险明白卡"),
+        ("flash_flood", "山洪灾害防御明白卡"),
+        ("house", "危房避险明白卡"),
+    ],
+)
+def test_the_card_is_titled_for_its_hazard(kind: str, title: str) -> None:
+    ctx = notice_context("notices/card.html", "zh-CN")
+    ctx["card"] = card_ctx(MOVES[0], "zh-CN", kind=kind)
+    assert f"<h1>{title}</h1>" in render("notices/card.html", locale="zh-CN", **ctx)
+
+
+def test_the_monitor_card_lists_points_checks_and_whom_to_call() -> None:
+    ctx = notice_context("notices/work_card.html", "zh-CN") | {
+        "card": work_card_ctx("monitor", "zh-CN")
+    }
+    text = render("notices/work_card.html", locale="zh-CN", **ctx)
+    assert "鸡心村后山滑坡" in text and "坡体有无新裂缝或裂缝加宽" in text
+    assert SHELTER_MANAGER["phone"] in text and TOWN["duty_phone"] in text
