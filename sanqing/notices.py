@@ -358,21 +358,24 @@ def issue_notices(
     # Only shelters that really took this village's households: never send people to a
     # shelter without room.
     village_shelters = [shelter_ctx(s) for s in used_shelters]
-    # Which 社 goes where, for the loudspeaker: every shelter a 社's households were sent to.
+    # Which 社 goes where, for the loudspeaker: 社 sent to the same shelters are said together.
     group_shelters: dict[str, set[str]] = defaultdict(set)
     for r in relocations:
         group_shelters[households[r.household_code].group_name].add(r.shelter_code or "")
+    same_way: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for g in groups:
+        same_way[tuple(sorted(group_shelters[g]))].append(g)
     summary = {
         "households": len(relocations),
         "people": sum(r.people for r in relocations),
         "groups": groups,
         "group_shelters": [
             {
-                "group": g,
-                "shelters": [shelter_ctx(c) for c in sorted(group_shelters[g]) if c],
-                "shortfall": "" in group_shelters[g],
+                "groups": gs,
+                "shelters": [shelter_ctx(c) for c in codes if c],
+                "shortfall": "" in codes,
             }
-            for g in groups
+            for codes, gs in same_way.items()
         ],
         "shelters": [s for s in village_shelters if s],
         "hazards": [hazard_ctx(h) for h in village_hazards],

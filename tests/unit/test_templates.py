@@ -397,8 +397,8 @@ def notice_context(
         "people": sum(m["people"] for m in MOVES),
         "groups": ["一社", "三社"],
         "group_shelters": [
-            {"group": "一社", "shelters": [], "shortfall": True},
-            {"group": "三社", "shelters": [SHELTER], "shortfall": False},
+            {"groups": ["一社"], "shelters": [], "shortfall": True},
+            {"groups": ["三社"], "shelters": [SHELTER], "shortfall": False},
         ],
         "shelters": [SHELTER],
         "hazards": [hazard_ctx(h, locale) for _, h in sorted(HAZARDS.items())],
@@ -772,8 +772,9 @@ def test_the_broadcast_is_written_out_as_often_as_it_says(locale: str, repeats: 
     said = f"共{cn_number(repeats)}遍" if locale == "zh-CN" else f"of {repeats})"
     assert text.count(said) == repeats
     assert text.rstrip().endswith("演练结束。" if locale == "zh-CN" else "The drill is over.")
-    for group in ctx["summary"]["group_shelters"]:
-        assert text.count(group["group"]) == repeats  # which 社 goes where, every time
+    for way in ctx["summary"]["group_shelters"]:
+        for group in way["groups"]:
+            assert text.count(group) == repeats  # which 社 goes where, every time
 
 
 def test_a_dangerous_house_sms_says_the_house_is_unsafe_not_a_danger_zone() -> None:
