@@ -76,6 +76,7 @@ def _environment(templates_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],  # lists built in a template (the door list's reasons)
     )
     env.filters["mask_phone"] = mask_phone
     env.filters["time"] = _format_time

@@ -807,3 +807,11 @@ def test_the_monitor_card_lists_points_checks_and_whom_to_call() -> None:
     text = render("notices/work_card.html", locale="zh-CN", **ctx)
     assert "鸡心村后山滑坡" in text and "坡体有无新裂缝或裂缝加宽" in text
     assert SHELTER_MANAGER["phone"] in text and TOWN["duty_phone"] in text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_door_list_reasons_escape_hazard_names(locale: str) -> None:
+    ctx = notice_context("notices/door_visit.html", locale)
+    ctx["moves"][0]["hazards"][0]["name"] = "<b>后山</b>"
+    html = render("notices/door_visit.html", locale=locale, **ctx)
+    assert "<b>" not in html and "&lt;b&gt;后山&lt;/b&gt;" in html and "<br>" in html
