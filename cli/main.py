@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import delivery, drill, feeds, response, serve, setup
+from cli import cards, delivery, drill, feeds, response, serve, setup
 
 app = typer.Typer(
     help="sanqing (三情): township emergency plans run as Prefect flows.", no_args_is_help=True
@@ -20,4 +20,5 @@ app.command("stand-down")(response.stand_down)
 app.command()(response.patrol)
 app.command()(response.ack)
 app.command()(delivery.deliver)
+app.command()(cards.cards)
 app.add_typer(feeds.warnings_app, name="warnings")

@@ -47,7 +47,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "first_secretary": "驻村第一书记",
             "village_cadre": "村干部",
             "team_member": "驻村工作队员",
-            "group_leader": "村民小组长",
+            "group_leader": "社长",
             "grid_member": "网格员",
         },
         "relocation": {

@@ -205,6 +205,8 @@ class Town(SQLModel, table=True):
     duty_phone: str
     lat: float
     lon: float
+    medical_unit: str | None = None  # 救护单位: the town's 卫生院
+    medical_unit_phone: str | None = None
 
 
 class Village(SQLModel, table=True):
@@ -254,7 +256,7 @@ class Household(SQLModel, table=True):
     code: str = Field(primary_key=True)
     village_code: str = Field(foreign_key="village.code", index=True)
     grid_code: str | None = None
-    group_name: str  # 村民小组: 一组, 二组 …
+    group_name: str  # 村民小组 (社 in Longnan): 一社, 二社 …
     head_name: str
     head_id_number: str | None = None  # personal data: never in logs or reports
     phone: str | None = None  # personal data: never in logs or reports
@@ -270,6 +272,7 @@ class Household(SQLModel, table=True):
     elderly_alone: bool = False  # 独居老人
     mobility_impaired: bool = False  # 行动不便
     responsible_cadre_code: str | None = None  # 包保责任人
+    card_issued: bool = True  # 避险明白卡 handed out before the flood season
 
 
 class HazardPoint(SQLModel, table=True):

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from sanqing import sms
+from sanqing.cards import household_card, load_book, person, shelter_context, town_context
 from sanqing.db import upsert
 from sanqing.labels import group_order, label
 from sanqing.models import (
@@ -31,6 +32,7 @@ from sanqing.models import (
     Notice,
     NoticeStatus,
     Relocation,
+    SafetyRating,
     Shelter,
     Town,
     Village,
@@ -41,6 +43,8 @@ from sanqing.rendering import render
 from sanqing.response import hold_open, lock_village, log_event, read_rows
 from sanqing.warning import WarningInfo
 
+#: House ratings whose residents are told their house is unsafe in heavy rain.
+UNSAFE_HOUSE_RATINGS = frozenset({SafetyRating.C, SafetyRating.D})
 #: Notices that are re-issued when their content changes (one per cadre or village).
 VERSIONED = frozenset({Channel.WECHAT, Channel.LOUDSPEAKER, Channel.DOOR_VISIT, Channel.TASK_LIST})
 
@@ -59,18 +63,44 @@ class NoticeResult:
     closed: bool = False  # the activation had ended: nothing was written
 
 
+#: How a warning is named to residents: 暴雨橙色预警信号, 山洪灾害气象风险橙色预警.
+FORMAL_WARNING_NAMES = {
+    "zh-CN": {
+        "rainstorm": "暴雨{colour}预警信号",
+        "geological": "地质灾害气象风险{colour}预警",
+        "flood": "山洪灾害气象风险{colour}预警",
+    },
+    "en": {
+        "rainstorm": "rainstorm {colour} warning signal",
+        "geological": "geological hazard weather risk {colour} warning",
+        "flood": "flash flood weather risk {colour} warning",
+    },
+}
+
+
 def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, Any]:
+    """A warning as notices name it; ``formal`` is its official name (…预警信号)."""
     if not warning:
-        return {"present": False, "title": "", "headline": "", "sender": "", "sent": None}
+        return {
+            "present": False,
+            "title": "",
+            "formal": "",
+            "headline": "",
+            "sender": "",
+            "sent": None,
+        }
     w = WarningInfo.model_validate(warning)
     title = (
         w.label_zh
         if locale == "zh-CN"
         else f"{label(locale, 'hazard', w.hazard)} {label(locale, 'colour', w.colour)} warning"
     )
+    pattern = FORMAL_WARNING_NAMES[locale].get(w.hazard)
+    formal = pattern.format(colour=label(locale, "colour", w.colour)) if pattern else title
     return {
         "present": True,
         "title": title,
+        "formal": formal,
         "headline": w.headline,
         "sender": w.sender,
         "sent": w.sent,
@@ -81,15 +111,12 @@ def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, An
 
 def _cadre_ctx(c: Any, locale: str) -> dict[str, Any]:
     """A cadre (model or row) as template context; ``None`` gives blanks."""
-    if c is None:
-        return {"code": "", "name": "", "phone": "", "title": "", "role": ""}
-    return {
-        "code": c.code,
-        "name": c.name,
-        "phone": c.phone,
-        "title": c.title,
-        "role": label(locale, "role", c.role),
-    }
+    return person(c, locale)
+
+
+def sms_signature(plan: Plan, town: Town) -> str:
+    """The signature the SMS platform adds: the plan's, else 【<county><office>】."""
+    return plan.defaults.sms_signature or sms.signature(county=town.county, office=town.office)
 
 
 def issue_notices(
@@ -162,15 +189,19 @@ def issue_notices(
         ),
         None,
     )
+    book = load_book(session, town_code=town.code, village_code=village_code)
+    signature = sms_signature(plan, town)
     common = {
         "drill": act.drill,
-        "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
+        "town": town_context(town),
         "village": {"code": village.code, "name": village.name},
         "level": act.level,
         "level_name": plan.level(act.level).name,
         "warning": warning_context(act.warning, locale),
         "first_secretary": _cadre_ctx(first_secretary, locale),
         "generated_at": now,
+        "issued_on": now,
+        "repeats": plan.defaults.broadcast_repeats,
     }
     rows: list[dict[str, Any]] = []
     too_long: list[str] = []
@@ -206,8 +237,12 @@ def issue_notices(
                 body = body.strip()
             if not ctx:
                 same_for_all[template] = body
-        if channel == Channel.SMS and sms.segments(body) > plan.defaults.sms_max_segments:
-            too_long.append(recipient)
+        if channel == Channel.SMS:
+            # The platform refuses 【】 in a body (a name from the ledger may hold them)
+            # and puts the signature in front: the length counts it.
+            body = sms.clean_body(body)
+            if sms.segments(signature + body) > plan.defaults.sms_max_segments:
+                too_long.append(recipient)
         rows.append(
             {
                 "id": nid,
@@ -225,14 +260,13 @@ def issue_notices(
                 "status": NoticeStatus.PENDING.value,
                 "attempts": 0,
                 "created_at": now,
+                # What the platform puts in front: the print folder shows it as received.
+                "payload": {"signature": signature} if channel == Channel.SMS else None,
             }
         )
 
     def shelter_ctx(code: str | None) -> dict[str, Any] | None:
-        s = shelters.get(code or "")
-        if s is None:
-            return None
-        return {"name": s.name, "kind": s.kind, "village": s.village_code}
+        return shelter_context(book, shelters.get(code or ""), locale)
 
     def hazard_ctx(h: HazardPoint) -> dict[str, Any]:
         return _hazard_ctx(h.code)
@@ -248,6 +282,7 @@ def issue_notices(
             "risk": label(locale, "risk", h.risk),
             "warning_signal": h.warning_signal,
             "evacuation_route": h.evacuation_route,
+            "kind_code": h.kind,
         }
 
     def move_ctx(r: Any) -> dict[str, Any]:
@@ -257,17 +292,31 @@ def issue_notices(
     def _move_ctx(household_code: str) -> dict[str, Any]:
         r = moving[household_code]
         h = households[household_code]
+        zones = dict(book.threats.get(household_code, []))
         return {
             "priority": r.priority,
             "household_code": h.code,
             "head_name": h.head_name,
+            "group": h.group_name,
             "address": h.address,
             "people": r.people,
             "phone": h.phone or "",
             "vulnerabilities": [label(locale, "vulnerability", v) for v in r.vulnerabilities],
             "zone": label(locale, "zone", r.zone),
             "reasons": [label(locale, "reason", x) for x in r.reasons],
-            "hazards": [_hazard_ctx(c) for c in r.hazard_codes if c in hazards],
+            # Each hazard with the zone this household is in for it (滑坡危险区, 泥石流威胁区).
+            "hazards": [
+                _hazard_ctx(c)
+                | {
+                    "zone": label(locale, "zone", zones[c]) if c in zones else "",
+                    "zone_code": zones.get(c, ""),
+                }
+                for c in r.hazard_codes
+                if c in hazards
+            ],
+            "safety_rating": h.safety_rating,
+            "house_unsafe": h.safety_rating in UNSAFE_HOUSE_RATINGS,
+            "found_danger": "danger_finding" in r.reasons,
             "shelter": shelter_ctx(r.shelter_code),
             "shortfall": r.shortfall,
         }
@@ -309,10 +358,25 @@ def issue_notices(
     # Only shelters that really took this village's households: never send people to a
     # shelter without room.
     village_shelters = [shelter_ctx(s) for s in used_shelters]
+    # Which 社 goes where, for the loudspeaker: 社 sent to the same shelters are said together.
+    group_shelters: dict[str, set[str]] = defaultdict(set)
+    for r in relocations:
+        group_shelters[households[r.household_code].group_name].add(r.shelter_code or "")
+    same_way: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for g in groups:
+        same_way[tuple(sorted(group_shelters[g]))].append(g)
     summary = {
         "households": len(relocations),
         "people": sum(r.people for r in relocations),
         "groups": groups,
+        "group_shelters": [
+            {
+                "groups": gs,
+                "shelters": [shelter_ctx(c) for c in codes if c],
+                "shortfall": "" in codes,
+            }
+            for codes, gs in same_way.items()
+        ],
         "shelters": [s for s in village_shelters if s],
         "hazards": [hazard_ctx(h) for h in village_hazards],
     }
@@ -358,8 +422,12 @@ def issue_notices(
                 moves=[move_ctx(r) for r in rs],
             )
     if Channel.CARD in channels:
+        # Cards are handed out before the flood season (`sanqing cards`): a response
+        # prints only those of moving households the registry says are still missing.
         for r in relocations:
             h = households[r.household_code]
+            if h.card_issued:
+                continue
             add(
                 Channel.CARD,
                 "card",
@@ -369,8 +437,14 @@ def issue_notices(
                 "避险明白卡" if locale == "zh-CN" else "Evacuation card",
                 "notices/card.html",
                 body_format="html",
-                move=move_ctx(r),
-                cadre=_cadre_ctx(cadres.get(r.cadre_code or ""), locale),
+                card=household_card(
+                    book,
+                    h,
+                    locale=locale,
+                    shelter=shelters.get(r.shelter_code or ""),
+                    hazard_codes=list(r.hazard_codes),
+                    cadre_code=r.cadre_code,
+                ),
             )
     if Channel.TASK_LIST in channels:
         inspections = defaultdict(list)

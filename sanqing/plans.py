@@ -167,6 +167,11 @@ class PlanDefaults(Strict):
     max_households_per_cadre: int = Field(12, ge=1)
     max_shelter_distance_km: float = Field(8.0, gt=0)
     sms_max_segments: int = Field(3, ge=1, le=10)
+    # The signature the SMS platform puts before every message (counted in its length);
+    # None: 【<county><office>】 from the town's town.yaml. Never written into the body.
+    sms_signature: str | None = Field(None, pattern=r"^【[^【】]{1,30}】$")
+    # How many times the loudspeaker script is written out (重要的事情说三遍).
+    broadcast_repeats: int = Field(3, ge=1, le=5)
     duty_shift_hours: int = Field(24, ge=1, le=48)
     clearing_machinery: list[str] = Field(default_factory=lambda: ["挖掘机", "装载机"])
     # A real response ends only after the after-rain patrol (雨后巡查) has confirmed it safe.

@@ -208,6 +208,9 @@ class TownFile(_Row):
     duty_phone: Phone
     lat: Lat
     lon: Lon
+    # The 救护单位 the cards name (the town's 卫生院) and its phone; optional.
+    medical_unit: Text | None = None
+    medical_unit_phone: Phone | None = None
 
 
 class VillageRow(_Row):
@@ -272,6 +275,8 @@ class HouseholdRow(_Row):
     elderly_alone: Flag
     mobility_impaired: Flag
     responsible_cadre_code: Code | None
+    # 避险明白卡 handed out before the flood season (1, the default) or still missing (0).
+    card_issued: Annotated[bool, BeforeValidator(lambda v: True if v is None else _flag(v))] = True
 
 
 class HazardPointRow(_Row):
@@ -352,6 +357,8 @@ class LedgerFile:
 
 def _ledger(name: str, row: type[_Row], table: type[SQLModel]) -> LedgerFile:
     optional = {"town_code"} if row is VillageRow else set()
+    if row is HouseholdRow:
+        optional = {"card_issued"}  # older ledgers: every card counts as handed out
     return LedgerFile(name, row, table, tuple(f for f in row.model_fields if f not in optional))
 
 

@@ -32,6 +32,28 @@ def _format_time(value: datetime | None, fmt: str | None = None) -> str:
     return f"{local.year}年{local.month}月{local.day}日{local.hour}时{local.minute:02d}分"
 
 
+def _format_date(value: datetime | None) -> str:
+    """The local date as official documents write it: 2026年7月12日 (en: 2026-07-12)."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(get_settings().timezone))
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+#: Every way a level is written, to the one form notices use (Ⅰ级–Ⅳ级, U+2160…).
+_LEVEL_FORMS = (
+    ("IV级", "Ⅳ级"), ("III级", "Ⅲ级"), ("II级", "Ⅱ级"), ("I级", "Ⅰ级"),
+    ("四级", "Ⅳ级"), ("三级", "Ⅲ级"), ("二级", "Ⅱ级"), ("一级", "Ⅰ级"),
+)  # fmt: skip
+
+
+def level_numerals(text: str) -> str:
+    """``text`` with its response level in one form: 三级应急响应 → Ⅲ级应急响应."""
+    for old, new in _LEVEL_FORMS:
+        text = text.replace(old, new)
+    return text
+
+
 def cn_number(n: int) -> str:
     """Chinese numerals for ordinals in titles (续报一, 续报十二)."""
     digits = "零一二三四五六七八九"
@@ -54,10 +76,13 @@ def _environment(templates_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],  # lists built in a template (the door list's reasons)
     )
     env.filters["mask_phone"] = mask_phone
     env.filters["time"] = _format_time
     env.filters["cn_number"] = cn_number
+    env.filters["date"] = _format_date
+    env.filters["level_numerals"] = level_numerals
     return env
 
 

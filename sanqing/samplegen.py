@@ -61,7 +61,10 @@ SURNAMES = (
 )  # fmt: skip
 MALE_CHARS = "建国明军强平林文华志永海福学荣生德宝成忠虎刚亮斌涛鹏伟杰俊东兴发贵有万金喜顺旺云春"
 FEMALE_CHARS = "秀兰英芳霞梅琴玲娟丽珍凤花莲桂翠娥艳燕红春菊萍玉香丹"
-GROUP_NAMES = ("一组", "二组", "三组", "四组", "五组", "六组", "七组", "八组")
+#: Villages in Longnan are split into 社 (村民小组), each with a 社长.
+GROUP_NAMES = ("一社", "二社", "三社", "四社", "五社", "六社", "七社", "八社")
+#: Share of households whose 避险明白卡 was handed out before the flood season.
+CARD_ISSUED_SHARE = 0.95
 CN_NUM = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
 MOBILE_PREFIXES = tuple(
     [f"13{d}" for d in range(10)] + [f"15{d}" for d in "01235789"] + [f"18{d}" for d in range(10)]
@@ -153,7 +156,7 @@ COLUMNS = {
         "code", "village_code", "grid_code", "group_name", "head_name", "head_id_number",
         "phone", "members", "address", "lat", "lon", "house_type", "safety_rating",
         "five_guarantee", "left_behind_children", "hardship", "elderly_alone",
-        "mobility_impaired", "responsible_cadre_code",
+        "mobility_impaired", "responsible_cadre_code", "card_issued",
     ),
     "hazard_points.csv": (
         "code", "village_code", "name", "kind", "risk", "lat", "lon", "description",
@@ -189,6 +192,8 @@ class TownSpec:
     highway_villages: tuple[str, ...]  # village names the county road passes
     highway_km: int  # stake of the first segment in this town
     landmark_landslide: tuple[str, str] | None = None  # (village name, hazard name)
+    #: The town's 卫生院: the 救护单位 on the cards, not a shelter.
+    medical_unit: str = ""
 
     @property
     def lat(self) -> float:
@@ -198,7 +203,7 @@ class TownSpec:
     def lon(self) -> float:
         return round(sum(v.lon for v in self.villages) / len(self.villages), 4)
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self, medical_unit_phone: str = "") -> dict[str, Any]:
         return {
             "code": self.code,
             "key": self.key,
@@ -207,6 +212,8 @@ class TownSpec:
             "county": self.county,
             "office": self.office,
             "duty_phone": self.duty_phone,
+            "medical_unit": self.medical_unit or f"{self.name}卫生院",
+            "medical_unit_phone": medical_unit_phone,
             "lat": self.lat,
             "lon": self.lon,
         }
@@ -228,6 +235,7 @@ class TownRegistry:
 
     spec: TownSpec
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    medical_unit_phone: str = ""
 
 
 @dataclass
@@ -338,6 +346,11 @@ def build_town(spec: TownSpec, rng: random.Random) -> TownRegistry:
     reg.rows["hazard_points.csv"] = hazards
     reg.rows["hazard_threats.csv"] = threats
     reg.rows["machinery.csv"] = _machinery(spec, rng, fake)
+    # Drawn last, so the rows above stay what they were before these columns existed.
+    reg.medical_unit_phone = f"0939-32{rng.randrange(10**5):05d}"
+    for village in villages:
+        for h in village.households:
+            h["card_issued"] = int(rng.random() < CARD_ISSUED_SHARE)
     return reg
 
 
@@ -462,7 +475,7 @@ def _people(
                 "",
                 fake.name(male=rng.random() < 0.85, boost=boost),
                 CadreRole.GROUP_LEADER,
-                f"{v.name}{group}组长",
+                f"{v.name}{group}社长",
                 fake.mobile(),
             )
             village.group_leaders[group] = leader
@@ -591,6 +604,7 @@ def _households(village: _Village, rng: random.Random, fake: _Faker) -> None:
                 "safety_rating": rating,
                 **{k: int(flag) for k, flag in f.items()},
                 "responsible_cadre_code": responsible["code"],
+                "card_issued": 1,
             }
         )
     # Column order of the file, flags included.
@@ -669,7 +683,8 @@ def _shelter_sites(
         ("文化广场", f"{v.name}文化广场"),
     ]
     if village is seat:
-        sites = [("卫生院", f"{spec.name}卫生院"), ("学校", f"{spec.name}中心小学"), *sites]
+        # The town's 卫生院 is its 救护单位 (town.yaml), never a shelter: it treats the hurt.
+        sites = [("学校", f"{spec.name}中心小学"), *sites]
     managers = village.cadres[1:] + village.cadres[:1] + village.team_cadres
     for i, (kind, name) in enumerate(sites[: count + (1 if village is seat else 0)]):
         lat, lon = _offset(v.lat, v.lon, rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5))
@@ -975,7 +990,9 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]
 def write_town(town_dir: Path, reg: TownRegistry, *, write_villages: bool) -> None:
     """Write a generated town as its directory of files (villages.csv only if asked)."""
     town_dir.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(reg.spec.meta(), allow_unicode=True, sort_keys=False)
+    text = yaml.safe_dump(
+        reg.spec.meta(reg.medical_unit_phone), allow_unicode=True, sort_keys=False
+    )
     (town_dir / "town.yaml").write_text(
         "# Synthetic sample town (names, phones and ID numbers are invented).\n" + text,
         encoding="utf-8",

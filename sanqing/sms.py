@@ -11,6 +11,28 @@ UCS2_SINGLE, UCS2_MULTI = 70, 67
 GSM7_SINGLE, GSM7_MULTI = 160, 153
 
 
+#: The platform puts the signature between these and refuses them in a message body.
+SIGNATURE_OPEN, SIGNATURE_CLOSE = "【", "】"
+#: What a bracket from the data becomes in a body: plain parentheses.
+_BODY_SAFE = str.maketrans({SIGNATURE_OPEN: "（", SIGNATURE_CLOSE: "）"})
+
+
+def signature(*, county: str, office: str) -> str:
+    """The signature the platform adds for a town: 【成县鸡峰镇人民政府】."""
+    name = office if office.startswith(county) else county + office
+    return f"{SIGNATURE_OPEN}{name.translate(_BODY_SAFE)}{SIGNATURE_CLOSE}"
+
+
+def clean_body(text: str) -> str:
+    """``text`` without 【】 (the platform's signature marks), which it would refuse."""
+    return text.translate(_BODY_SAFE)
+
+
+def signed_segments(body: str, signature: str) -> int:
+    """Segments of ``body`` as the phone receives it, with the platform's signature."""
+    return segments(signature + body)
+
+
 def segments(text: str) -> int:
     """How many SMS segments ``text`` takes (0 for an empty text)."""
     if not text:

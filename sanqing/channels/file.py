@@ -2,7 +2,8 @@
 
 Layout under the output folder::
 
-    notices/sms/<村>.txt             one block per message, numbers masked
+    notices/sms/<村>.txt             one block per message as received (the platform's
+                                     signature first), numbers masked
     notices/wechat/<村>.txt          the village group message
     notices/loudspeaker/<村>.txt     the broadcast script
     notices/door_visit/<村>-<干部>.html   printable checklists
@@ -71,8 +72,10 @@ def deliver_to_files(
         village = villages.get(n.village_code or "", n.village_code or "town")
         if n.channel == Channel.SMS:
             to = f"{mask_phone(n.address)}（{n.recipient}）"
+            # As the phone shows it: the platform's signature, then the body.
+            signature = (n.payload or {}).get("signature", "")
             grouped[inside(notices_dir, "sms", village, suffix=".txt")].append(
-                f"收件人：{to}\n{n.body.strip()}\n"
+                f"收件人：{to}\n{signature}{n.body.strip()}\n"
             )
         elif n.channel in (Channel.WECHAT, Channel.LOUDSPEAKER):
             grouped[inside(notices_dir, n.channel, village, suffix=".txt")].append(n.body)

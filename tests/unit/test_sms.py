@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from sanqing.sms import GSM7_MULTI, GSM7_SINGLE, UCS2_MULTI, UCS2_SINGLE, segments
+from sanqing.sms import (
+    GSM7_MULTI,
+    GSM7_SINGLE,
+    UCS2_MULTI,
+    UCS2_SINGLE,
+    clean_body,
+    segments,
+    signature,
+    signed_segments,
+)
 
 HAN = "汛"
 EMOJI = "🌧"  # outside the BMP: two UTF-16 code units
@@ -65,3 +74,36 @@ def test_characters_outside_the_bmp_count_two() -> None:
     assert segments(EMOJI * (UCS2_SINGLE // 2 + 1)) == 2
     assert segments("a" + EMOJI) == 1  # forces UCS-2, 3 units
     assert segments("a" * (UCS2_SINGLE - 1) + EMOJI) == 2
+
+
+# --- the platform's signature ---------------------------------------------------------------
+
+
+def test_a_towns_signature_names_county_and_office_once() -> None:
+    assert signature(county="成县", office="鸡峰镇人民政府") == "【成县鸡峰镇人民政府】"
+    assert signature(county="成县", office="成县鸡峰镇人民政府") == "【成县鸡峰镇人民政府】"
+
+
+def test_a_body_loses_the_signature_marks_the_platform_refuses() -> None:
+    assert clean_body("转移到【临时】安置点") == "转移到（临时）安置点"
+    assert clean_body("no marks") == "no marks"
+
+
+def test_the_signature_counts_in_the_length() -> None:
+    sig = signature(county="成县", office="鸡峰镇人民政府")  # 11 characters
+    fits_alone = HAN * UCS2_SINGLE
+    assert segments(fits_alone) == 1
+    assert signed_segments(fits_alone, sig) == 2
+    assert signed_segments(HAN * (UCS2_SINGLE - len(sig)), sig) == 1
+    assert signed_segments(HAN * (3 * UCS2_MULTI - len(sig) + 1), sig) == 4
+
+
+def test_the_plan_checks_a_configured_signature() -> None:
+    from pydantic import ValidationError
+
+    from sanqing.plans import PlanDefaults
+
+    assert PlanDefaults(sms_signature="【成县鸡峰镇】").sms_signature == "【成县鸡峰镇】"
+    for bad in ("成县鸡峰镇", "【】", "【成县【鸡峰】镇】"):
+        with pytest.raises(ValidationError, match="sms_signature"):
+            PlanDefaults(sms_signature=bad)

@@ -15,6 +15,7 @@ resident's personal data, and a missing variable fails loudly.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from sanqing.errors import TemplateMissing
 from sanqing.labels import label
 from sanqing.notices import warning_context
 from sanqing.privacy import contains_personal_data
-from sanqing.rendering import render
+from sanqing.rendering import cn_number, render
 from sanqing.settings import SUPPORTED_LOCALES, get_settings
 from sanqing.sms import GSM7_BASIC, GSM7_EXTENDED, segments
 
@@ -36,6 +37,13 @@ UPDATE_GOLDEN = os.environ.get("SANQING_UPDATE_GOLDEN") == "1"
 #: ``sms_max_segments`` of config/plans/flood.yaml.
 MAX_SMS_SEGMENTS = 3
 DRILL_MARKERS = {"zh-CN": "【演练】", "en": "[DRILL]"}
+#: SMS bodies carry no 【】 (the platform's signature marks): the drill is said in words.
+SMS_DRILL_MARKERS = {"zh-CN": "演练信息：", "en": "Drill: "}
+#: The loudspeaker says it aloud.
+SPOKEN_DRILL_MARKERS = {"zh-CN": "演练广播", "en": "This is a drill."}
+#: What the platform adds before every SMS (a town's default: county and office).
+SIGNATURE = "【成县鸡峰镇人民政府】"
+REPEATS = 3  # broadcast_repeats of config/plans/flood.yaml
 
 NOTICES = (
     "notices/warning.sms.txt",
@@ -45,6 +53,7 @@ NOTICES = (
     "notices/tasks.txt",
     "notices/door_visit.html",
     "notices/card.html",
+    "notices/work_card.html",
     "notices/escalation.sms.txt",
     "notices/escalation.txt",
     "notices/phone_call.txt",
@@ -54,7 +63,8 @@ REPORT_KINDS = ("initial", "follow_up", "final", "daily")
 REPORTS = tuple(f"reports/{k}.{ext}" for k in REPORT_KINDS for ext in ("txt", "html"))
 TEMPLATES = NOTICES + REPORTS
 RESIDENT_SMS = ("notices/relocation.sms.txt", "notices/warning.sms.txt")
-HTML_WITH_HEAD_NAME = ("notices/card.html", "notices/door_visit.html")
+SMS = (*RESIDENT_SMS, "notices/escalation.sms.txt", "notices/urgent.sms.txt")
+HTML_WITH_HEAD_NAME = ("notices/card.html", "notices/door_visit.html", "notices/work_card.html")
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WARNING_SENT = datetime(2026, 7, 12, 18, 30, tzinfo=SHANGHAI)
@@ -68,6 +78,7 @@ TOWN = {
     "office": "鸡峰镇人民政府",
     "duty_phone": "0939-3239838",
     "county": "成县",
+    "medical": {"name": "鸡峰镇卫生院", "phone": "0939-3277960"},
 }
 VILLAGE = {"code": "621221106201", "name": "鸡心村"}
 LEVEL, LEVEL_NAME = "III", "三级应急响应"
@@ -107,7 +118,27 @@ HAZARDS = {
         "evacuation_route": "沿村道向东南撤至鸡心村村委会活动室",
     },
 }
-SHELTER = {"name": "鸡心村村委会活动室", "kind": "村委会", "village": "621221106201"}
+SHELTER_MANAGER = {
+    "code": "621221106201-C04",
+    "name": "何建军",
+    "phone": "13893956012",
+    "title": "鸡心村村委会主任",
+    "role": "village_cadre",
+}
+SHELTER = {
+    "code": "621221106201-S2",
+    "name": "鸡心村村委会活动室",
+    "kind": "村委会",
+    "village": "621221106201",
+    "manager": SHELTER_MANAGER,
+}
+MONITOR = {
+    "code": "621221106201-C12",
+    "name": "杨志强",
+    "phone": "15193912877",
+    "title": "鸡心村三社社长",
+    "role": "group_leader",
+}
 CADRE = {
     "code": "621221106201-C08",
     "name": "张桂芳",
@@ -128,13 +159,18 @@ MOVES = [
         "priority": 1,
         "household_code": "621221106201-H0001",
         "head_name": "杜忠有",
-        "address": "鸡心村三组1号",
+        "group": "三社",
+        "address": "鸡心村三社1号",
         "people": 3,
         "phone": "18516829918",
         "vulnerabilities": ["mobility_impaired", "left_behind_children"],
         "zone": "danger",
         "reasons": ["vulnerable_in_hazard_zone", "hazard_risk"],
-        "hazards": ["621221106201-Z005", "621221106201-Z003"],
+        # (hazard, the zone this household is in for it)
+        "hazards": [("621221106201-Z005", "danger"), ("621221106201-Z003", "alert")],
+        "safety_rating": "B",
+        "house_type": "砖木",
+        "found_danger": False,
         "shelter": SHELTER,
         "shortfall": False,
     },
@@ -142,13 +178,17 @@ MOVES = [
         "priority": 5,
         "household_code": "621221106201-H0004",
         "head_name": "王金伟",
-        "address": "鸡心村一组2号",
+        "group": "一社",
+        "address": "鸡心村一社2号",
         "people": 2,
         "phone": "",
         "vulnerabilities": [],
-        "zone": "alert",
+        "zone": "danger",
         "reasons": ["dangerous_house"],
         "hazards": [],
+        "safety_rating": "D",
+        "house_type": "土木",
+        "found_danger": False,
         "shelter": None,
         "shortfall": True,
     },
@@ -312,11 +352,15 @@ FINAL = {
 }
 
 
-def hazard_ctx(raw: dict[str, Any], locale: str) -> dict[str, Any]:
+def hazard_ctx(raw: dict[str, Any], locale: str, zone: str | None = None) -> dict[str, Any]:
     return {
         **raw,
         "kind": label(locale, "hazard_kind", raw["kind"]),
+        "kind_code": raw["kind"],
         "risk": label(locale, "risk", raw["risk"]),
+        "zone": label(locale, "zone", zone) if zone else "",
+        "zone_code": zone or "",
+        "monitor": MONITOR,
     }
 
 
@@ -330,7 +374,62 @@ def move_ctx(raw: dict[str, Any], locale: str) -> dict[str, Any]:
         "vulnerabilities": [label(locale, "vulnerability", v) for v in raw["vulnerabilities"]],
         "zone": label(locale, "zone", raw["zone"]),
         "reasons": [label(locale, "reason", r) for r in raw["reasons"]],
-        "hazards": [hazard_ctx(HAZARDS[c], locale) for c in raw["hazards"]],
+        "hazards": [hazard_ctx(HAZARDS[c], locale, zone) for c, zone in raw["hazards"]],
+        "house_unsafe": raw["safety_rating"] in ("C", "D"),
+    }
+
+
+def card_ctx(raw: dict[str, Any], locale: str, kind: str = "geological") -> dict[str, Any]:
+    """A household card as ``sanqing.cards.household_card`` gives it."""
+    m = move_ctx(raw, locale)
+    return {
+        "no": raw["household_code"],
+        "kind": kind,
+        "head_name": raw["head_name"],
+        "members": raw["people"],
+        "village": VILLAGE["name"],
+        "group": raw["group"],
+        "address": raw["address"],
+        "house_type": raw["house_type"],
+        "safety_rating": raw["safety_rating"],
+        "house_unsafe": m["house_unsafe"],
+        "hazards": m["hazards"],
+        "monitor": MONITOR if m["hazards"] else cadre_ctx(CADRE, locale),
+        "signal_issuer": SHELTER_MANAGER,
+        "warning_signals": list(dict.fromkeys(h["warning_signal"] for h in m["hazards"])),
+        "shelter": raw["shelter"] or SHELTER,
+        "cadre": cadre_ctx(CADRE, locale),
+    }
+
+
+def work_card_ctx(role: str, locale: str) -> dict[str, Any]:
+    """A work card as ``sanqing.cards.monitor_cards`` / ``responsible_cards`` give it."""
+    if role == "monitor":
+        return {
+            "role": "monitor",
+            "cadre": MONITOR,
+            "village": VILLAGE["name"],
+            "points": [
+                hazard_ctx(HAZARDS["621221106201-Z005"], locale)
+                | {
+                    "checklist": INSPECTIONS[0]["checklist"],
+                    "households": 12,
+                    "people": 47,
+                }
+            ],
+            "signal_issuer": SHELTER_MANAGER,
+            "first_secretary": cadre_ctx(FIRST_SECRETARY, locale),
+        }
+    households = [card_ctx(m, locale) for m in MOVES]
+    return {
+        "role": "responsible",
+        "cadre": cadre_ctx(CADRE, locale),
+        "village": VILLAGE["name"],
+        "households": households,
+        "people": sum(h["members"] for h in households),
+        "shelters": [SHELTER],
+        "routes": sorted({z["evacuation_route"] for h in households for z in h["hazards"]}),
+        "first_secretary": cadre_ctx(FIRST_SECRETARY, locale),
     }
 
 
@@ -340,20 +439,26 @@ def notice_context(
     """The context ``issue_notices`` renders ``name`` with."""
     ctx: dict[str, Any] = {
         "drill": drill,
-        "town": {k: TOWN[k] for k in ("name", "office", "duty_phone")},
+        "town": TOWN,
         "village": VILLAGE,
         "level": LEVEL,
         "level_name": LEVEL_NAME,
         "warning": warning_context(warning, locale),
         "first_secretary": cadre_ctx(FIRST_SECRETARY, locale),
         "generated_at": GENERATED_AT,
+        "issued_on": GENERATED_AT,
+        "repeats": REPEATS,
     }
     cadre = cadre_ctx(CADRE, locale)
     moves = [move_ctx(m, locale) for m in MOVES]
     summary = {
         "households": len(MOVES),
         "people": sum(m["people"] for m in MOVES),
-        "groups": ["一组", "三组"],
+        "groups": ["一社", "三社"],
+        "group_shelters": [
+            {"groups": ["一社"], "shelters": [], "shortfall": True},
+            {"groups": ["三社"], "shelters": [SHELTER], "shortfall": False},
+        ],
         "shelters": [SHELTER],
         "hazards": [hazard_ctx(h, locale) for _, h in sorted(HAZARDS.items())],
     }
@@ -394,7 +499,8 @@ def notice_context(
         "notices/group.wechat.txt": {"summary": summary},
         "notices/broadcast.loudspeaker.txt": {"summary": summary},
         "notices/door_visit.html": {"cadre": cadre, "moves": moves},
-        "notices/card.html": {"move": moves[0], "cadre": cadre},
+        "notices/card.html": {"card": card_ctx(MOVES[0], locale)},
+        "notices/work_card.html": {"card": work_card_ctx("responsible", locale)},
         "notices/tasks.txt": {"cadre": cadre, "moves": moves, "inspections": inspections},
         "notices/escalation.sms.txt": escalation,
         # What ``command.inform_commander`` tells the commander: moves made before approval.
@@ -554,9 +660,11 @@ def test_every_template_has_a_golden_test(locale: str) -> None:
 # --- SMS length -----------------------------------------------------------------
 
 LONG_SHELTER = {
+    "code": "621221106201-S9",
     "name": "鸡峰镇鸡心村村民委员会文化活动中心二楼临时安置点",
     "kind": "村委会",
     "village": "",
+    "manager": SHELTER_MANAGER | {"name": "欧阳建国"},
 }
 
 
@@ -568,7 +676,14 @@ def worst_case_sms_contexts(name: str, locale: str) -> list[dict[str, Any]]:
         ctx = notice_context(name, locale, drill=True, warning=warning)
         ctx["village"] = {"code": VILLAGE["code"], "name": "石门沟口村"}
         if name == "notices/relocation.sms.txt":
-            ctx["move"] = move_ctx(MOVES[0] | {"head_name": "欧阳德华", "shelter": shelter}, locale)
+            # Three hazards and a dangerous house: the longest reason a household can have.
+            worst = MOVES[0] | {
+                "head_name": "欧阳德华",
+                "shelter": shelter,
+                "safety_rating": "D",
+                "hazards": [(c, "danger") for c in HAZARDS],
+            }
+            ctx["move"] = move_ctx(worst, locale)
             ctx["cadre"] = cadre_ctx(CADRE | {"name": "司马志远"}, locale)
         out.append(ctx)
     return out
@@ -585,8 +700,10 @@ def test_resident_sms_fits_in_three_segments(name: str, locale: str) -> None:
     ]
     for ctx in contexts:
         text = render(name, locale=locale, **ctx)
-        # The trailing newline is counted: nothing strips it before sending.
-        assert segments(text) <= MAX_SMS_SEGMENTS, f"{segments(text)} segments: {text!r}"
+        # The trailing newline is counted (nothing strips it before sending), and so is
+        # the signature the platform puts in front.
+        sent = SIGNATURE + text
+        assert segments(sent) <= MAX_SMS_SEGMENTS, f"{segments(sent)} segments: {sent!r}"
 
 
 @pytest.mark.parametrize("name", RESIDENT_SMS)
@@ -597,7 +714,10 @@ def test_english_sms_wording_is_gsm7(name: str) -> None:
     ctx["town"] = ctx["town"] | {"name": "Jifeng"}
     ctx["village"] = VILLAGE | {"name": "Jixin"}
     if name == "notices/relocation.sms.txt":
-        ctx["move"] = ctx["move"] | {"head_name": "Du Zhongyou", "shelter": {"name": "Jixin hall"}}
+        ctx["move"] = ctx["move"] | {
+            "head_name": "Du Zhongyou",
+            "shelter": {"name": "Jixin hall", "manager": {"name": "He Jianjun", "phone": "1"}},
+        }
         ctx["cadre"] = ctx["cadre"] | {"name": "Zhang Guifang"}
     text = render(name, locale="en", **ctx)
     assert set(text) <= GSM7_BASIC | GSM7_EXTENDED, set(text) - GSM7_BASIC - GSM7_EXTENDED
@@ -625,7 +745,7 @@ def test_missing_variable_raises(name: str, locale: str) -> None:
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_missing_nested_key_raises(locale: str) -> None:
     ctx = notice_context("notices/relocation.sms.txt", locale)
-    ctx["move"] = {k: v for k, v in ctx["move"].items() if k != "zone"}
+    ctx["move"] = {k: v for k, v in ctx["move"].items() if k != "head_name"}
     with pytest.raises(UndefinedError):
         render("notices/relocation.sms.txt", locale=locale, **ctx)
 
@@ -634,11 +754,13 @@ def test_missing_nested_key_raises(locale: str) -> None:
 @pytest.mark.parametrize("name", HTML_WITH_HEAD_NAME)
 def test_html_escapes_names(name: str, locale: str) -> None:
     ctx = notice_context(name, locale)
-    evil = move_ctx(MOVES[0] | {"head_name": "<script>alert(1)</script>"}, locale)
-    if "moves" in ctx:
-        ctx["moves"] = [evil]
+    raw = MOVES[0] | {"head_name": "<script>alert(1)</script>"}
+    if name == "notices/work_card.html":
+        ctx["card"] = ctx["card"] | {"households": [card_ctx(raw, locale)]}
+    elif name == "notices/card.html":
+        ctx["card"] = card_ctx(raw, locale)
     else:
-        ctx["move"] = evil
+        ctx["moves"] = [move_ctx(raw, locale)]
     html = render(name, locale=locale, **ctx)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -647,15 +769,23 @@ def test_html_escapes_names(name: str, locale: str) -> None:
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_text_notices_are_not_escaped(locale: str) -> None:
     ctx = notice_context("notices/relocation.sms.txt", locale)
-    ctx["move"] = ctx["move"] | {"shelter": {"name": "A&B <hall>"}}
+    ctx["move"] = ctx["move"] | {"shelter": SHELTER | {"name": "A&B <hall>"}}
     assert "A&B <hall>" in render("notices/relocation.sms.txt", locale=locale, **ctx)
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_drill_is_marked(name: str, locale: str) -> None:
-    marker = DRILL_MARKERS[locale]
-    assert marker in render(name, locale=locale, **context(name, locale, drill=True))
+    if name in SMS:
+        marker = SMS_DRILL_MARKERS[locale]
+    elif name == "notices/broadcast.loudspeaker.txt":
+        marker = SPOKEN_DRILL_MARKERS[locale]
+    else:
+        marker = DRILL_MARKERS[locale]
+    drill = render(name, locale=locale, **context(name, locale, drill=True))
+    assert marker in drill
+    if name in SMS:
+        assert drill.startswith(marker)  # said first, in words
     assert marker not in render(name, locale=locale, **context(name, locale))
 
 
@@ -754,3 +884,86 @@ def test_zero_report_matches_golden_file(locale: str) -> None:
     assert text == golden.read_bytes().decode("utf-8")
     assert ("零报告" if locale == "zh-CN" else "zero report") in text.lower()
     assert ("险情" not in text.split("办公室：", 1)[-1].replace("无新增险情", "")) or locale == "en"
+
+
+# --- Gansu practice in every notice ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NOTICES)
+@pytest.mark.parametrize("drill", [False, True])
+def test_notices_write_levels_one_way_and_say_she_not_zu(name: str, drill: bool) -> None:
+    text = render(name, locale="zh-CN", **context(name, "zh-CN", drill=drill))
+    assert not re.search(r"[一二三四]级|[IV]+级|[1-4]级", text), text
+    assert not re.search(r"[一二三四五六七八九十]组|村组|组长", text), text
+    if name in SMS:
+        assert "【" not in text and "】" not in text
+
+
+@pytest.mark.parametrize(
+    ("hazard", "colour", "formal"),
+    [
+        ("rainstorm", "orange", "暴雨橙色预警信号"),
+        ("flood", "red", "山洪灾害气象风险红色预警"),
+        ("geological", "yellow", "地质灾害气象风险黄色预警"),
+    ],
+)
+def test_warnings_are_named_as_issued(hazard: str, colour: str, formal: str) -> None:
+    ctx = notice_context("notices/warning.sms.txt", "zh-CN")
+    ctx["warning"] = warning_context(WARNING | {"hazard": hazard, "colour": colour}, "zh-CN")
+    assert render("notices/warning.sms.txt", locale="zh-CN", **ctx).startswith(formal + "已发布")
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("repeats", [1, 2, 3])
+def test_the_broadcast_is_written_out_as_often_as_it_says(locale: str, repeats: int) -> None:
+    ctx = notice_context("notices/broadcast.loudspeaker.txt", locale, drill=True)
+    ctx["repeats"] = repeats
+    text = render("notices/broadcast.loudspeaker.txt", locale=locale, **ctx)
+    opening = "乡亲们请注意" if locale == "zh-CN" else "Attention, people of"
+    assert text.count(opening) == repeats
+    said = f"共{cn_number(repeats)}遍" if locale == "zh-CN" else f"of {repeats})"
+    assert text.count(said) == repeats
+    assert text.rstrip().endswith("演练结束。" if locale == "zh-CN" else "The drill is over.")
+    for way in ctx["summary"]["group_shelters"]:
+        for group in way["groups"]:
+            assert text.count(group) == repeats  # which 社 goes where, every time
+
+
+def test_a_dangerous_house_sms_says_the_house_is_unsafe_not_a_danger_zone() -> None:
+    ctx = notice_context("notices/relocation.sms.txt", "zh-CN")
+    ctx["move"] = move_ctx(MOVES[1] | {"shelter": SHELTER}, "zh-CN")
+    text = render("notices/relocation.sms.txt", locale="zh-CN", **ctx)
+    assert "危险区" not in text and "您家处于" not in text
+    assert "您家房屋为D级危房，大雨中不安全" in text
+    assert text.rstrip().endswith(CADRE["phone"]) and "未接到通知不要返回" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "title"),
+    [
+        ("geological", "地质灾害防灾避险明白卡"),
+        ("flash_flood", "山洪灾害防御明白卡"),
+        ("house", "危房避险明白卡"),
+    ],
+)
+def test_the_card_is_titled_for_its_hazard(kind: str, title: str) -> None:
+    ctx = notice_context("notices/card.html", "zh-CN")
+    ctx["card"] = card_ctx(MOVES[0], "zh-CN", kind=kind)
+    assert f"<h1>{title}</h1>" in render("notices/card.html", locale="zh-CN", **ctx)
+
+
+def test_the_monitor_card_lists_points_checks_and_whom_to_call() -> None:
+    ctx = notice_context("notices/work_card.html", "zh-CN") | {
+        "card": work_card_ctx("monitor", "zh-CN")
+    }
+    text = render("notices/work_card.html", locale="zh-CN", **ctx)
+    assert "鸡心村后山滑坡" in text and "坡体有无新裂缝或裂缝加宽" in text
+    assert SHELTER_MANAGER["phone"] in text and TOWN["duty_phone"] in text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_door_list_reasons_escape_hazard_names(locale: str) -> None:
+    ctx = notice_context("notices/door_visit.html", locale)
+    ctx["moves"][0]["hazards"][0]["name"] = "<b>后山</b>"
+    html = render("notices/door_visit.html", locale=locale, **ctx)
+    assert "<b>" not in html and "&lt;b&gt;后山&lt;/b&gt;" in html and "<br>" in html
