@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func
@@ -32,6 +34,7 @@ from sanqing.models import (
     Report,
     Village,
 )
+from sanqing.plans import load_plan
 from sanqing.reporting import summarize
 from sanqing.settings import get_settings
 from tests.integration.conftest import serving_control_room, wait_for_deployments
@@ -153,8 +156,21 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
             log,
         )
         assert run.name.startswith("flood-鸡峰镇-II级-")
-        with session_scope() as s:  # nobody is told to move before the answer
-            assert s.exec(select(func.count()).select_from(Relocation)).one() == len(drill_rels(s))
+        with (
+            session_scope() as s
+        ):  # only danger waits for nobody: planned moves wait for the answer
+            act = real_activation(s)
+            before = list(s.exec(select(Relocation).where(Relocation.activation_id == act.id)))
+            assert all(r.urgent and r.zone == "danger" for r in before)  # 三个紧急撤离: night
+            local_tz = ZoneInfo(get_settings().timezone)
+            nights = {
+                load_plan("flood").defaults.is_night(t.astimezone(local_tz).time())
+                for t in (act.activated_at, datetime.now(UTC))
+            }
+            if nights == {False}:  # by day, with nothing found yet, nobody moves before the answer
+                assert before == []
+            elif nights == {True}:  # at night the danger zones move at once
+                assert before
         # an answer without the approver's name is refused; the run stays paused
         bad = resume(run.id, {"approve": True})
         assert bad.status != SetStateStatus.ACCEPT

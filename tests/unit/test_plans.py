@@ -30,7 +30,8 @@ def test_the_shipped_plan_loads_with_the_documented_mapping() -> None:
     assert plan.level_for_warning("geological", "blue") == Level.IV
     assert plan.level("IV").relocate.moves_anyone_by_default is False
     assert plan.level("I").relocate.hazard_risk_at_least == "low"
-    assert plan.level("II").reports.initial_within_minutes == 30
+    # the written 首报: 60 min from the event
+    assert plan.level("II").reports.initial_within_minutes == 60
 
 
 def test_unknown_key_is_named_with_its_path(tmp_path: Path) -> None:
