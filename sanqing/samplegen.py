@@ -928,17 +928,22 @@ def _shelter_capacities(
     threats: list[dict[str, Any]],
     rng: random.Random,
 ) -> None:
-    """Size shelters: close to (slightly below) everyone in any hazard zone, per village."""
+    """Size shelters: close to (slightly below) everyone who moves at Ⅰ, per village.
+
+    That is everyone in any hazard zone and everyone living in a C- or D-rated house
+    (practice leaves nobody in those during heavy rain).
+    """
     people_of = {
         h["code"]: (h["village_code"], h["members"]) for w in villages for h in w.households
     }
+    unsafe = [h["code"] for w in villages for h in w.households if h["safety_rating"] in "CD"]
     seen: set[str] = set()
     at_risk: dict[str, int] = dict.fromkeys((w.spec.code for w in villages), 0)
-    for t in threats:
-        if t["household_code"] in seen:
+    for code in [t["household_code"] for t in threats] + unsafe:
+        if code in seen:
             continue
-        seen.add(t["household_code"])
-        village_code, members = people_of[t["household_code"]]
+        seen.add(code)
+        village_code, members = people_of[code]
         at_risk[village_code] += members
     total = sum(at_risk.values())
     wanted = {code: people * rng.uniform(0.85, 1.1) + 20 for code, people in at_risk.items()}
