@@ -17,7 +17,7 @@ from sanqing.registry import ensure_registry
 from sanqing.response import open_activation, stand_down
 from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
 from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES
-from tasks.command_steps import end_response
+from tasks.command_steps import advance_clock, end_response
 
 
 def stand_down_failed_drill(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
@@ -76,7 +76,10 @@ def drill(
         plan=sc.plan,
         scenario=sc.ref,  # the subflow reads the answers from this very file
     )
-    # The scenario's after-rain patrol reports all clear: the drill ends with its final report.
+    # The rain stops; the scenario's after-rain patrol reports all clear (on the drill's
+    # clock): the drill ends with its final report.
+    if figures.get("activation_id") and not figures.get("ended_before_this_run"):
+        advance_clock(figures["activation_id"], sc.answers.minutes.patrol)
     end_response(
         figures["activation_id"],
         "演练结束",

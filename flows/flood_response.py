@@ -37,6 +37,7 @@ from sanqing.scenarios import FindingInput, RoadReport, load_scenario
 from sanqing.settings import DEFAULT_LOCALE, get_settings
 from sanqing.warning import WarningInfo
 from tasks.command_steps import (
+    advance_clock,
     approval_needed,
     escalate_unconfirmed,
     inform_commander,
@@ -162,6 +163,8 @@ def flood_response(
     answers = simulated_answers(drill, scenario)
     if approval_needed(act.activation_id, plan_name=plan):
         move_at_once(act.activation_id, villages, plan=plan, locale=locale)
+    if answers is not None and act.created:  # a drill's commander answers on its clock
+        advance_clock(act.activation_id, answers.minutes.approval)
     approved = approve_moves(act.activation_id, plan, answers)
     if approved:
         progress.wait(plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)))
@@ -182,6 +185,8 @@ def flood_response(
         phase == InspectionPhase.BEFORE
         and InspectionPhase.DURING in the_plan.level(act.level).inspection_phases
     ):
+        if answers is not None and act.created:
+            advance_clock(act.activation_id, answers.minutes.in_rain)
         in_rain = inspect_hazards.map(
             unmapped(act.activation_id),
             villages,
@@ -345,10 +350,12 @@ def take_roll_call(
     if not outstanding(activation_id):
         return False
     if answers is not None:
+        advance_clock(activation_id, answers.minutes.roll_call)
         record_roll_call(activation_id, answers.roll_calls, simulated=True)
         escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
         # 应撤必撤: each step up the chain reports back, and whoever is still out goes on up
         for n, round_ in enumerate(answers.follow_ups, start=1):
+            advance_clock(activation_id, answers.minutes.follow_up)
             record_follow_up(activation_id, round_, n)
             escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
         return True

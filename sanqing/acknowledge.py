@@ -188,7 +188,7 @@ def _copy(
         "body_format": n.body_format,
         "status": NoticeStatus.PENDING.value,
         "attempts": 0,
-        "created_at": now,
+        "created_at": utcnow(),  # the outbox keeps wall time, a drill too
         "payload": {"original": n.id},
     }
 

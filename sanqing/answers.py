@@ -105,6 +105,18 @@ class PatrolAnswer(BaseModel):
     remarks: str = Field("", max_length=500, title="情况说明")
 
 
+class DrillTimes(BaseModel):
+    """A drill's clock: minutes its script lets pass before each answer (not waited for)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approval: float = Field(10, ge=0, le=24 * 60)  # after the start, the commander answers
+    in_rain: float = Field(20, ge=0, le=24 * 60)  # then the monitors' patrol in the rain
+    roll_call: float = Field(45, ge=0, le=24 * 60)  # after the first report, the roll call
+    follow_up: float = Field(30, ge=0, le=24 * 60)  # each step up the chain reports back
+    patrol: float = Field(360, ge=0, le=7 * 24 * 60)  # the rain stops; the patrol after it
+
+
 class SimulatedAnswers(BaseModel):
     """A drill's answers: nobody is asked; the timeline marks them simulated."""
 
@@ -115,6 +127,8 @@ class SimulatedAnswers(BaseModel):
     )
     # Villages not listed report every household in its shelter (or moved, with no place).
     roll_calls: list[VillageRollCall] = Field(default_factory=list)
+    # when each answer comes, on the drill's clock
+    minutes: DrillTimes = Field(default_factory=DrillTimes)
     # 雨中除险: what the monitors find on their patrol while it rains (points not named: no
     # change, marked simulated); danger found now moves the threatened households at once.
     during: list[FindingInput] = Field(default_factory=list)

@@ -55,6 +55,7 @@ from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
 from sanqing.privacy import mask_text
 from sanqing.rendering import render
 from sanqing.response import (
+    clock,
     get_activation,
     hold_open,
     inspect_hazards,
@@ -110,7 +111,7 @@ def request_approval(
     request (a run that crashed while waiting) is asked again, not duplicated. None
     too when the activation has ended: nothing is asked for a response that is over.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     held = hold_open(session, activation_id)
     if held is None or not approval_needed(session, act=held, plan=plan):
         return None
@@ -211,7 +212,7 @@ def inform_commander(
     A timeline entry and an SMS to the commander (the town's first leader when the
     activation names none), once per count of urgent households. Returns how many.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     act = hold_open(session, activation_id)
     if act is None:
         return 0
@@ -270,7 +271,7 @@ def inform_commander(
                     "body_format": "text",
                     "status": NoticeStatus.PENDING.value,
                     "attempts": 0,
-                    "created_at": now,
+                    "created_at": utcnow(),  # the outbox keeps wall time, a drill too
                 }
             ],
         )
@@ -341,10 +342,10 @@ def decide_approval(
     now: datetime | None = None,
 ) -> ApprovalDecision:
     """Record the commander's answer (or, with none, the plan's timeout rule); first one wins."""
-    now = now or utcnow()
     row = session.get(Approval, approval_id)
     if row is None:
         raise SanqingError(f"no approval request {approval_id!r}")
+    now = now or clock(session, row.activation_id)
     if row.decision is not None:
         return ApprovalDecision(row.decision)
     rejected_before = (
@@ -419,7 +420,7 @@ def record_roll_call(
     village. Households not listed take ``others``. A household already in a shelter
     stays there when the roll call says only "moved".
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     act = get_activation(session, activation_id)
     villages = {
         v.code: v
@@ -676,7 +677,7 @@ def escalate_unconfirmed(
     step before. The recipient gets an SMS with the count and a task list with the
     households (the town leader when the village has no first secretary).
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     held = hold_open(session, activation_id)
     if held is None:  # ended: nobody is chased for a response that is over
         return EscalationResult(0, 0, 0)
@@ -835,7 +836,7 @@ def _escalate_village(
                 "body_format": fmt,
                 "status": NoticeStatus.PENDING.value,
                 "attempts": 0,
-                "created_at": now,
+                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
             }
         )
     upsert(session, Notice, rows)
@@ -902,7 +903,7 @@ def request_stand_down(
     all-clear (a drill's comes from its scenario): residents go home only when the
     hazard points are safe. Under the town lock, like every change of a response's state.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     act = get_activation(session, activation_id)
     lock_town(session, act.town_code)
     session.refresh(act)
@@ -964,7 +965,7 @@ def confirm_patrol(
     Returns whether the activation is stood down. Dangers named in the answer keep it
     open and are recorded on the after-rain inspections of those points.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     act = get_activation(session, activation_id)
     lock_town(session, act.town_code)
     session.refresh(act)
@@ -1068,7 +1069,7 @@ def record_patrol(
     now: datetime | None = None,
 ) -> bool:
     """The patrol's answer from the control room or the command line; 终报 when it ends."""
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     done = confirm_patrol(session, activation_id=activation_id, plan=plan, answer=answer, now=now)
     if done:
         _final_report(session, activation_id, plan, locale, now)
@@ -1086,7 +1087,7 @@ def end_response(
     now: datetime | None = None,
 ) -> bool:
     """Ask to stand down (a drill's patrol answers at once); the final report when it ends."""
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     done = request_stand_down(
         session,
         activation_id=activation_id,

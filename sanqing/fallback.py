@@ -128,7 +128,7 @@ def fallback_unreached(
                 "body_format": "text",
                 "status": NoticeStatus.PENDING.value,
                 "attempts": 0,
-                "created_at": now,
+                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
                 "payload": {"households": [h.code for h in hs]},
             }
         )

@@ -378,6 +378,8 @@ class Activation(SQLModel, table=True):
     activated_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
     stood_down_at: datetime | None = _ts()
+    # A drill's clock: seconds ahead of (or behind) the wall clock; 0 for real responses.
+    clock_offset_s: float = 0.0
 
 
 class DutyShift(SQLModel, table=True):

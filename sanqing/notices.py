@@ -40,7 +40,7 @@ from sanqing.models import (
 )
 from sanqing.plans import Plan
 from sanqing.rendering import render
-from sanqing.response import hold_open, lock_village, log_event, read_rows
+from sanqing.response import clock, hold_open, lock_village, log_event, read_rows
 from sanqing.warning import WarningInfo
 
 #: House ratings whose residents are told their house is unsafe in heavy rain.
@@ -133,7 +133,7 @@ def issue_notices(
     Nothing once the activation has ended (no order after the all-clear); the village
     is held while its lists are written, so two runs never give a cadre two lists.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     held = hold_open(session, activation_id)
     if held is None:
         return NoticeResult(village_code=village_code, created=0, by_channel={}, closed=True)
@@ -259,7 +259,7 @@ def issue_notices(
                 "body_format": body_format,
                 "status": NoticeStatus.PENDING.value,
                 "attempts": 0,
-                "created_at": now,
+                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
                 # What the platform puts in front: the print folder shows it as received.
                 "payload": {"signature": signature} if channel == Channel.SMS else None,
             }

@@ -186,6 +186,8 @@ class PlanDefaults(Strict):
     # nothing changed since the last report. Due within daily_report_within_minutes.
     daily_report_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     daily_report_within_minutes: int = Field(60, ge=1, le=24 * 60)
+    # A drill starts this long after its warning was issued (the office's reaction time).
+    drill_reaction_minutes: int = Field(15, ge=0, le=24 * 60)
     # 夜间 for the urgent-move rule (local time, the town's clock; may wrap midnight).
     night_from: str = Field("20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     night_until: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")

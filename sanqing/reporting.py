@@ -52,7 +52,7 @@ from sanqing.notices import warning_context
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
 from sanqing.rendering import cn_number, render
-from sanqing.response import OCCUPYING, _local_tz, get_activation, hold_town_open, log_event
+from sanqing.response import OCCUPYING, _local_tz, clock, get_activation, hold_town_open, log_event
 from sanqing.rules.relocation import VULNERABILITIES
 
 #: Households that have left: moved (not yet reported where), in a shelter (集中安置),
@@ -91,6 +91,7 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
                 col(Relocation.shortfall),
                 col(Relocation.shelter_code),
                 col(Relocation.vulnerabilities),
+                col(Relocation.urgent),
             ).where(col(Relocation.activation_id) == activation_id)
         )
     )
@@ -253,6 +254,9 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
             )
         ).one(),
         "approval": _latest_approval(session, act.id),
+        # 三个紧急撤离: ordered at once, before (or without) the commander's approval
+        "urgent_households": sum(1 for r in rels if r.urgent),
+        "urgent_people": sum(r.people for r in rels if r.urgent),
         "on_duty": len(duty),
         "notices_by_channel": dict(sorted(notices.items())),
         "reports": [{"id": r.id, "kind": r.kind, "seq": r.seq, "late": r.late} for r in reports],
@@ -323,7 +327,7 @@ def record_casualties(
             problems.append(f"village {village_code!r} is not a village of town {act.town_code}")
     if problems:
         raise AnswerError([f"casualties for {activation_id}: {p}" for p in problems])
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     seq = (
         session.exec(
             select(func.count()).select_from(Casualty).where(Casualty.activation_id == act.id)
@@ -522,7 +526,7 @@ def phone_report_task(
     A timeline entry with what to say, in a few words; the deadline counts from the
     event (``event_time``), ``phone_within_minutes`` of the level.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     act = get_activation(session, activation_id)
     town = session.get(Town, act.town_code)
     assert town is not None
@@ -611,7 +615,7 @@ def daily_report(
     day's report: a zero report (零报告), in its short form. New facts: a 日报 that gives
     them. Written once a day; late after the deadline.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     local = now.astimezone(_local_tz())
     hour, minute = (int(x) for x in plan.defaults.daily_report_at.split(":"))
     due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
@@ -755,7 +759,7 @@ def write_report(
     picture, 续报 and 日报 what changed since the report before, 零报告 its short form,
     终报 the end, the course, where everyone is and how they return.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     report_id = f"{activation_id}:{kind.value}:{seq}"
     existing = session.get(Report, report_id)
     if existing is not None:
@@ -889,7 +893,7 @@ def write_report(
                 "body_format": "text",
                 "status": NoticeStatus.PENDING.value,
                 "attempts": 0,
-                "created_at": now,
+                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
                 "payload": payload,
             }
         ],

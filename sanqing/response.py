@@ -158,7 +158,7 @@ def log_event(
             {
                 "id": f"{activation_id}:{key}",
                 "activation_id": activation_id,
-                "at": at or utcnow(),
+                "at": at or clock(session, activation_id),
                 "actor": actor,
                 "action": action,
                 "detail": detail,
@@ -180,6 +180,28 @@ def read_rows(
     if order_by != ():
         stmt = stmt.order_by(*(order_by if isinstance(order_by, tuple) else (order_by,)))
     return list(session.execute(stmt))
+
+
+def clock(session: Session, activation_id: str) -> datetime:
+    """The activation's time now: the wall clock, or a drill's own clock.
+
+    A drill runs on the time of its scenario (its warning's time and the steps of
+    its script, see ``advance_clock``); everything else on the wall clock.
+    """
+    act = session.get(Activation, activation_id)
+    offset = act.clock_offset_s if act is not None else 0.0
+    return utcnow() + timedelta(seconds=offset) if offset else utcnow()
+
+
+def advance_clock(session: Session, activation_id: str, minutes: float) -> datetime:
+    """Move a drill's clock on by ``minutes`` (its script's time between two steps)."""
+    act = session.get(Activation, activation_id)
+    if act is None or not act.drill:
+        raise SanqingError(f"{activation_id}: only a drill's clock can be moved on")
+    act.clock_offset_s += minutes * 60
+    session.add(act)
+    session.flush()
+    return clock(session, activation_id)
 
 
 def lock_town(session: Session, town_code: str) -> None:
@@ -381,6 +403,8 @@ def activate_plan(
                     "commander_code": commander,
                     "activated_at": now,
                     "updated_at": now,
+                    # a drill started at its scenario's time runs on that clock from here on
+                    "clock_offset_s": (now - utcnow()).total_seconds() if drill else 0.0,
                 }
             ],
         )
@@ -612,7 +636,7 @@ def set_level(
     *, session: Session, activation_id: str, level: Level, reason: str, now: datetime | None = None
 ) -> bool:
     """Change a running activation's level on purpose (a downgrade); True when it changed."""
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     act = get_activation(session, activation_id)
     lock_town(session, act.town_code)
     session.refresh(act)
@@ -644,7 +668,7 @@ def stand_down(
     Under the town lock: a step of the same response that runs after it sees it ended
     and does nothing.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     act = get_activation(session, activation_id)
     lock_town(session, act.town_code)
     session.refresh(act)
@@ -736,7 +760,7 @@ def inspect_hazards(
     drill, where they are marked ``ok`` (simulated) so the drill runs unattended.
     A finding never downgrades a recorded danger.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     if hold_open(session, activation_id) is None:
         return InspectionResult(village_code, 0, 0, 0, 0, closed=True)
     hazards = list(
@@ -854,7 +878,7 @@ def plan_relocations(
     the commander. Nothing when the activation has ended (``closed``); the village is
     held while it decides, so two runs for the town never decide it at once.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     held = hold_open(session, activation_id)
     if held is None:
         return VillageRelocationResult(village_code, 0, 0, 0, closed=True)
@@ -897,6 +921,9 @@ def plan_relocations(
     urgent = {
         c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=night)
     }
+    # a danger found later makes an order already given urgent; the night alone does not
+    # (a rerun at night must not rewrite how the day's approved orders were given)
+    found = {c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=False)}
     if urgent_only:
         candidates = [c for c in candidates if c.household.code in urgent]
     existing = {
@@ -955,10 +982,10 @@ def plan_relocations(
             "reasons": list(cand.reasons),
             "vulnerabilities": list(cand.vulnerabilities),
             "max_risk": cand.max_risk.value if cand.max_risk else None,
-            "urgent": hh.code in urgent,
         }
         if hh.code in existing:
             old = existing[hh.code]
+            base["urgent"] = old.urgent or hh.code in found
             if all(getattr(old, k) == v for k, v in base.items()):
                 continue
             rows.append(
@@ -986,6 +1013,7 @@ def plan_relocations(
                 "shelter_code": None,
                 "shortfall": False,
                 "status": RelocationStatus.ORDERED.value,
+                "urgent": hh.code in urgent,  # moved at once, without waiting for approval
                 "ordered_at": now,
                 "updated_at": now,
             }
@@ -1045,7 +1073,7 @@ def assign_town_shelters(
     priority order, so villages never race for the same places. Places already
     taken (by this or any other active response) count against capacity.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     held = hold_town_open(session, activation_id)
     if held is None:  # ended: its households go home, nobody is placed any more
         return ShelterResult(0, 0, 0, 0, closed=True)
@@ -1172,7 +1200,7 @@ def clear_roads(
     A machine serves one incident at a time; when its road reopens it is free
     for the next blocked road, oldest first.
     """
-    now = now or utcnow()
+    now = now or clock(session, activation_id)
     held = hold_town_open(session, activation_id)
     if held is None:
         return RoadResult(0, 0, 0, 0, closed=True)

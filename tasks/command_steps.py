@@ -52,6 +52,13 @@ def inform_commander(activation_id: str, locale: str = "zh-CN") -> int:
         return command.inform_commander(session, activation_id=activation_id, locale=locale)
 
 
+@task(name="advance-drill-clock", **RETRY)  # type: ignore[call-overload]
+def advance_clock(activation_id: str, minutes: float) -> None:
+    """A drill's script lets ``minutes`` pass (on its own clock: nothing waits)."""
+    with session_scope() as session:
+        response.advance_clock(session, activation_id, minutes)
+
+
 @task(name="record-approval", **RETRY)  # type: ignore[call-overload]
 def record_approval(
     approval_id: str,

@@ -9,6 +9,7 @@ database and changes nothing that is already there.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from prefect import task
@@ -23,7 +24,7 @@ from sanqing.errors import SanqingError
 from sanqing.feeds.liveness import warning_gone
 from sanqing.models import InspectionPhase, StartBasis, Town
 from sanqing.paths import inside
-from sanqing.plans import Level, load_plan
+from sanqing.plans import Level, Plan, load_plan
 from sanqing.registry import find_town
 from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.settings import get_settings
@@ -95,6 +96,7 @@ def activate_plan(
             drill=drill,
             scenario=scenario,
             basis=basis,
+            now=drill_start(plan, warning) if drill else None,
         )
     logger = get_run_logger()
     if not result.open:
@@ -146,6 +148,13 @@ def say_closed(what: str) -> None:
         "report is written for a response that has ended)",
         what,
     )
+
+
+def drill_start(plan: Plan, warning: WarningInfo | None) -> datetime | None:
+    """A drill starts on its scenario's clock: the warning's time plus the reaction time."""
+    if warning is None or warning.sent is None:
+        return None  # nothing to start from: the wall clock
+    return warning.sent + timedelta(minutes=plan.defaults.drill_reaction_minutes)
 
 
 @task(

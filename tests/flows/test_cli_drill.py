@@ -18,6 +18,8 @@ from cli import app
 from sanqing.db import session_scope
 from sanqing.models import (
     Activation,
+    HazardPoint,
+    HazardThreat,
     Household,
     Inspection,
     Notice,
@@ -357,3 +359,29 @@ def test_a_drill_that_fails_after_activation_stands_it_down(
     get_settings.cache_clear()
     code, output = drill("--out", str(tmp_path / "out"))
     assert code == 0, output
+
+
+def test_the_commander_says_no_and_danger_is_found_the_threatened_move_anyway(
+    db_url: str, tmp_path: Path
+) -> None:
+    """三个紧急撤离: a rejection holds the planned moves, never those danger threatens."""
+    code, output = drill("--scenario", "rejected-danger", "--out", str(tmp_path))
+    assert code == 0, output
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["approval"] == "rejected"
+    with session_scope() as s:
+        cave = s.exec(select(HazardPoint.code).where(HazardPoint.name == "石门洞滑坡")).one()
+        threatened = set(
+            s.exec(select(HazardThreat.household_code).where(HazardThreat.hazard_code == cave))
+        )
+        rels = {r.household_code: r for r in s.exec(select(Relocation))}
+        # exactly those the danger threatens moved, at once; nobody of the planned moves
+        assert set(rels) == threatened
+        assert all(r.urgent and r.status in ("in_shelter", "moved") for r in rels.values())
+        told = [n for n in s.exec(select(Notice)) if n.purpose == "urgent_moves"]
+        assert len(told) == 1 and f"{len(threatened)}户" in told[0].body
+    assert summary["households_relocated"] == len(threatened)
+    initial = (tmp_path / "reports" / "initial-0.txt").read_text(encoding="utf-8")
+    # the report says why they moved though the commander said no
+    assert "三个紧急撤离" in initial and f"{len(threatened)}户" in initial
+    assert "未批准扩大转移" in initial and "石门洞滑坡" in initial

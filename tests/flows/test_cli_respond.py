@@ -75,6 +75,21 @@ def test_respond_status_stand_down_and_patrol_then_a_new_start(db_url: str, tmp_
         (record,) = s.exec(select(FeedRecord)).all()
         assert record.done and record.activation_id == first["activation_id"]
 
+    # 人员伤亡: the office records them; each call adds, a bad one is refused in one line
+    code, out = sanqing(
+        "casualties", "--town", "jifeng", "--injured", "1", "--village", "石门村",
+        "--note", "转移途中摔伤，已送卫生院", "--by", "石门村值守",
+    )  # fmt: skip
+    assert code == 0 and "受伤1人" in out, out
+    code, out = sanqing("casualties", "--town", "jifeng", "--village", "无此村", "--injured", "1")
+    assert code == 2 and "无此村" in out and "Traceback" not in out
+    code, out = sanqing("casualties", "--town", "jifeng", "--dead", "-1")
+    assert code == 2 and "dead" in out
+    code, out = sanqing("casualties", "--town", "jifeng")
+    assert code == 2 and "nothing to record" in out
+    code, out = sanqing("casualties", "--town", "jifeng", "--injured", "2", "--missing", "1")
+    assert code == 0 and "失踪1人" in out and "受伤3人" in out, out
+
     code, out = sanqing("stand-down", "--town", "jifeng", "--reason", "预警解除")
     assert code == 0, out
     assert "雨后巡查" in out and status()[0]["state"] == "open"  # waits for the patrol
@@ -83,8 +98,9 @@ def test_respond_status_stand_down_and_patrol_then_a_new_start(db_url: str, tmp_
     (ended,) = status()
     assert ended["state"] == "stood_down" and ended["ended_at"]
     with session_scope() as s:
-        kinds = [r.kind for r in s.exec(select(Report).order_by(Report.created_at))]
-        assert kinds[-1] == "final"
+        reports = list(s.exec(select(Report).order_by(Report.created_at)))
+        assert reports[-1].kind == "final"
+        assert "失踪1人、受伤3人（转移途中摔伤，已送卫生院）" in reports[-1].text
 
     # the same warning again: its response has ended, nothing reopens
     code, out = sanqing("respond", "--town", "jifeng", "--warning", str(warning))

@@ -288,6 +288,8 @@ FIGURES: dict[str, Any] = {
     "households_unconfirmed": 2,
     "households_escalated": 3,
     "approval": "approved",
+    "urgent_households": 0,
+    "urgent_people": 0,
     "on_duty": 26,
     "notices_by_channel": {"card": 21, "door_visit": 8, "sms": 180, "task_list": 14},
     "reports": [],

@@ -29,6 +29,7 @@ from sanqing.models import (
     Report,
     ReportKind,
     Shelter,
+    utcnow,
 )
 from sanqing.plans import Level, Plan, load_plan
 from sanqing.registry import ensure_registry, find_town
@@ -188,6 +189,7 @@ def test_a_run_that_goes_on_after_the_stand_down_writes_nothing_and_says_so(
     b_act = activate(warning_b)
     assert b_act.activation_id == act.activation_id  # one response for the town
     b_at = {step: threading.Event() for step in ("relocate", "go")}
+    a_done: list[datetime] = []
 
     def run_a() -> None:
         run_steps(act, plan, pause=lambda step: None)
@@ -205,6 +207,7 @@ def test_a_run_that_goes_on_after_the_stand_down_writes_nothing_and_says_so(
                 reason="预警解除",
                 locale="zh-CN",
             )
+        a_done.append(utcnow())  # the outbox keeps wall time: B writes nothing after this
         b_at["go"].set()
 
     def run_b() -> None:
@@ -221,11 +224,7 @@ def test_a_run_that_goes_on_after_the_stand_down_writes_nothing_and_says_so(
         final = s.exec(select(Report).where(Report.kind == ReportKind.FINAL)).one()
         later_reports = [r.id for r in s.exec(select(Report)) if r.created_at > final.created_at]
         assert later_reports == []  # no 续报 after the 终报
-        later_notices = [
-            n.id
-            for n in s.exec(select(Notice))
-            if a.stood_down_at and n.created_at > a.stood_down_at
-        ]
+        later_notices = [n.id for n in s.exec(select(Notice)) if n.created_at > a_done[0]]
         assert later_notices == []
     assert all(n <= CAPACITY for n in shelter_use().values()), shelter_use()
 

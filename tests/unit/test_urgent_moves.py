@@ -228,6 +228,24 @@ def test_by_day_the_planned_moves_wait_for_the_approval(db_url: str) -> None:
     assert _ordered(act) and not any(r.urgent for r in _ordered(act).values())
 
 
+def test_orders_given_by_day_stay_approved_when_the_run_goes_on_at_night(db_url: str) -> None:
+    """The night makes new orders urgent, never rewrites how the day's orders were given."""
+    act = activate(Level.II)
+    _relocate(act, urgent_only=False)  # by day, after the approval
+    day = _ordered(act)
+    assert day and not any(r.urgent for r in day.values())
+    _relocate(act, urgent_only=True, now=NIGHT)  # a rerun, or the next step, at night
+    _relocate(act, urgent_only=False, now=NIGHT)
+    assert not any(r.urgent for r in _ordered(act).values())
+    with session_scope() as s:  # nobody moved without approval: the commander is not told
+        assert command.inform_commander(s, activation_id=act, locale="zh-CN") == 0
+    # a danger found later is news: the households it threatens are urgent now
+    _find(act, InspectionStatus.DANGER, now=NIGHT)
+    _relocate(act, urgent_only=True, now=NIGHT)
+    after = _ordered(act)
+    assert {h for h, r in after.items() if r.urgent} == _threatened_by_cave()
+
+
 def test_at_night_the_danger_zones_move_before_the_approval_and_the_alert_zones_wait(
     db_url: str,
 ) -> None:
