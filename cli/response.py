@@ -71,6 +71,77 @@ def patrol(
         console.print(plain(f"雨后巡查已记录：{act_id} 尚未申请结束响应，解除后即可结束。"))
 
 
+def running(session: Any, town: str, town_code: str, *, drill: bool = False) -> Any:
+    """The town's open flood response (or drill), or a one-line refusal."""
+    from sanqing.response import open_activation
+
+    act = open_activation(session, town_code=town_code, plan="flood", drill=drill)
+    if act is None:
+        raise SanqingError(f"{town}: no running {'drill' if drill else 'response'}")
+    return act
+
+
+def casualties(
+    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    dead: Annotated[int, typer.Option(help="People dead (死亡) in this report.")] = 0,
+    missing: Annotated[int, typer.Option(help="People missing (失踪) in this report.")] = 0,
+    injured: Annotated[int, typer.Option(help="People injured (受伤) in this report.")] = 0,
+    village: Annotated[
+        str | None, typer.Option(help="The village where it happened: name or code.")
+    ] = None,
+    note: Annotated[str, typer.Option(help="What happened, in a few words (no names).")] = "",
+    by: Annotated[str, typer.Option(help="Who reported it (报告人).")] = "",
+    drill: Annotated[bool, typer.Option(help="Record it for the town's drill.")] = False,
+) -> None:
+    """Record people dead, missing or injured (人员伤亡) in the town's running response.
+
+    Each call adds to what was recorded before (the reports give the sums, and the
+    next 续报 says what changed); the totals so far are printed.
+    """
+    from sqlmodel import select
+
+    from sanqing.db import session_scope
+    from sanqing.models import Village
+    from sanqing.registry import ensure_registry
+    from sanqing.reporting import casualty_totals, record_casualties
+
+    try:
+        town_code = ensure_registry(town)
+        with session_scope() as session:
+            act = running(session, town, town_code, drill=drill)
+            village_code = None
+            if village is not None:
+                found = session.exec(
+                    select(Village.code).where(
+                        Village.town_code == town_code,
+                        (Village.name == village) | (Village.code == village),
+                    )
+                ).first()
+                if found is None:
+                    raise SanqingError(f"{village}: not a village of {town}")
+                village_code = found
+            record_casualties(
+                session,
+                activation_id=act.id,
+                dead=dead,
+                missing=missing,
+                injured=injured,
+                note=note,
+                village_code=village_code,
+                reported_by=by,
+            )
+            totals = casualty_totals(session, act.id)
+            act_id = act.id
+    except SanqingError as exc:
+        raise fail(exc) from exc
+    console.print(
+        plain(
+            f"已记录人员伤亡：{act_id} 累计死亡{totals['dead']}人、失踪{totals['missing']}人、"
+            f"受伤{totals['injured']}人。"
+        )
+    )
+
+
 def ack(
     cadre: Annotated[str, typer.Argument(help="The cadre who answered: name or code.")],
     town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
@@ -80,14 +151,11 @@ def ack(
     from sanqing.acknowledge import acknowledge
     from sanqing.db import session_scope
     from sanqing.registry import ensure_registry
-    from sanqing.response import open_activation
 
     try:
         town_code = ensure_registry(town)
         with session_scope() as session:
-            act = open_activation(session, town_code=town_code, plan="flood", drill=False)
-            if act is None:
-                raise SanqingError(f"{town}: no running response")
+            act = running(session, town, town_code)
             n = acknowledge(session, activation_id=act.id, cadre=cadre, note=note)
     except SanqingError as exc:
         raise fail(exc) from exc
