@@ -306,8 +306,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = p.parse_args(argv)
 
+    from bench.samplegen import generate_county
     from sanqing.plans import Level
-    from sanqing.samplegen import generate_county
 
     level = Level("I")
     out: dict[str, Any] = {"level": level.value}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sanqing.samplegen import DEFAULT_SEED, generate_county
+from bench.samplegen import DEFAULT_SEED, generate_county
 
 
 def build_parser() -> argparse.ArgumentParser:

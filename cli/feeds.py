@@ -105,7 +105,7 @@ def _read_sources(
 ) -> list[tuple[ParseResult, bool]]:
     """Every source read at once, each within its deadline; in the order given, with
     whether it could not be read at all."""
-    from sanqing.feeds.fetch import FetchError
+    from sanqing.errors import FetchError
     from sanqing.feeds.model import ParseFailure, ParseResult
     from sanqing.feeds.watch import poll
 

@@ -10,6 +10,23 @@ app = typer.Typer(
     help="sanqing (三情): township emergency plans run as Prefect flows.", no_args_is_help=True
 )
 
+
+@app.callback()
+def settings_first() -> None:
+    """Refuse bad settings (a config or templates folder that is not there) in one line."""
+    from pydantic import ValidationError
+
+    from cli.common import fail
+    from sanqing.errors import SanqingError
+    from sanqing.settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        why = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise fail(SanqingError(why)) from None
+
+
 app.command()(setup.init)
 app.command()(drill.drill)
 app.command()(serve.serve)

@@ -4,36 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import Field
 
 from flows.control import PatrolInput, as_answer, ask, can_answer
 from flows.params import locale_field, plan_field, town_field
-from sanqing import command, response
 from sanqing.answers import PatrolAnswer, SimulatedAnswers
-from sanqing.db import session_scope
 from sanqing.errors import AnswerError
 from sanqing.plans import load_plan
-from sanqing.registry import ensure_registry
-from tasks.command_steps import confirm_patrol, end_response
-
-
-@task(name="open-activation", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def open_activation(town: str, drill: bool, plan_name: str) -> str | None:
-    town_code = ensure_registry(town)
-    with session_scope() as session:
-        act = response.open_activation(
-            session, town_code=town_code, plan=load_plan(plan_name).plan, drill=drill
-        )
-        return act.id if act else None
+from tasks import records
+from tasks.command_steps import confirm_patrol, end_response, open_activation
 
 
 def patrol_question(activation_id: str, reason: str) -> str:
-    with session_scope() as session:
-        act = response.get_activation(session, activation_id)
-        figures = command.outstanding(session, activation_id)
+    act, figures = records.activation_and_outstanding(activation_id)
     return "\n".join(
         [
             "## 雨后巡查确认",
@@ -110,6 +95,5 @@ def after_rain_patrol(
             "the response waits for the after-rain patrol: run after-rain-patrol in the "
             "control room, or `sanqing patrol`"
         )
-    with session_scope() as session:
-        state = command.patrol_state(session, act_id)
+    state = records.patrol_state(act_id)
     return {"town": town, "activation_id": act_id, "stood_down": done, "patrol": state}

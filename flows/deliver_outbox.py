@@ -4,55 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.logging import get_run_logger
-from sqlmodel import select
 
 from flows.params import titled, town_field
-from sanqing.acknowledge import chase
-from sanqing.db import init_db, session_scope
-from sanqing.delivery import deliver_until_settled, outbox_counts
-from sanqing.fallback import fallback_unreached
-from sanqing.models import Activation, ActivationStatus
-from sanqing.plans import load_plan
+from sanqing.db import init_db
+from sanqing.delivery import outbox_counts
 from sanqing.settings import DEFAULT_LOCALE
-
-
-@task(name="deliver", cache_policy=NO_CACHE)
-def deliver(activation_id: str | None, settle_s: float) -> dict[str, Any]:
-    """One delivery pass (and retries due within ``settle_s``); counts per channel."""
-    stats = deliver_until_settled(activation_id=activation_id, settle_s=settle_s)
-    return {"pass": stats.as_dict(), "expired": stats.expired, "down": sorted(stats.channels_down)}
-
-
-@task(name="fallback-unreached", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def fallback(locale: str) -> int:
-    """Residents the SMS did not reach go on their cadre's call list."""
-    added = 0
-    for act_id in running():  # a transaction each: one holds its activation against a stand-down
-        with session_scope() as session:
-            added += fallback_unreached(session, activation_id=act_id, locale=locale)
-    return added
-
-
-@task(name="chase-acknowledgements", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def chase_acknowledgements(plan: str) -> dict[str, int]:
-    """Cadre tasks not answered in time: resent, then handed up the chain (叫应)."""
-    resent = forwarded = 0
-    for act_id in running():
-        with session_scope() as session:
-            r = chase(session, activation_id=act_id, plan=load_plan(plan))
-        resent, forwarded = resent + r.resent, forwarded + r.forwarded
-    return {"resent": resent, "forwarded": forwarded}
-
-
-def running() -> list[str]:
-    """The open activations (each step re-checks under its lock: one may end meanwhile)."""
-    with session_scope() as session:
-        return list(
-            session.exec(select(Activation.id).where(Activation.status == ActivationStatus.ACTIVE))
-        )
+from tasks import records
+from tasks.delivery_steps import chase_acknowledgements, deliver, fallback
 
 
 @flow(name="deliver-outbox", flow_run_name="deliver-outbox")
@@ -99,13 +59,4 @@ def acknowledge_task(
     group): the task lists sent to them, and those handed to them from others,
     stop being resent or handed up.
     """
-    from sanqing.acknowledge import acknowledge
-    from sanqing.registry import ensure_registry
-    from sanqing.response import open_activation
-
-    town_code = ensure_registry(town)
-    with session_scope() as session:
-        act = open_activation(session, town_code=town_code, plan="flood", drill=False)
-        if act is None:
-            raise ValueError(f"{town}: no running response")
-        return acknowledge(session, activation_id=act.id, cadre=cadre, note=note)
+    return records.acknowledge(town, cadre, note)

@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.flows import Flow
-from prefect.states import State
 
 from flows.flood_response import flood_response
-from sanqing.db import session_scope
 from sanqing.errors import ScenarioError
 from sanqing.plans import Level
-from sanqing.registry import ensure_registry
-from sanqing.response import open_activation, stand_down
 from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
 from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from tasks import records
 from tasks.command_steps import advance_clock, end_response
 
 
@@ -30,16 +27,10 @@ def stand_down_failed_drill(flow: Flow[Any, Any], flow_run: FlowRun, state: Stat
         sc = load_scenario(flow_run.parameters.get("scenario"))
     except ScenarioError:  # the drill failed on its scenario: nothing was opened
         return
-    with session_scope() as session:
-        town_code = ensure_registry(sc.town)
-        act = open_activation(session, town_code=town_code, plan=sc.plan, drill=True)
-        if act is not None:
-            why = type(state.data).__name__ if isinstance(state.data, BaseException) else state.name
-            stand_down(
-                session=session,
-                activation_id=act.id,
-                reason=f"演练中断（{why}），自动结束；原因见 Prefect 运行记录 {flow_run.name}",
-            )
+    why = type(state.data).__name__ if isinstance(state.data, BaseException) else state.name
+    records.stand_down_drill(
+        sc.town, sc.plan, f"演练中断（{why}），自动结束；原因见 Prefect 运行记录 {flow_run.name}"
+    )
 
 
 @flow(

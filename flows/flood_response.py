@@ -20,22 +20,20 @@ from prefect.futures import as_completed
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import Field
-from sqlmodel import col, select
 
 from flows.control import ApprovalInput, RollCallInput, as_answer, ask, can_answer
 from flows.params import TOWN_NAMES, locale_field, plan_field, town_field
-from sanqing import reporting
 from sanqing.answers import ApprovalAnswer, SimulatedAnswers
-from sanqing.db import session_scope
 from sanqing.errors import AnswerError
 from sanqing.labels import label
-from sanqing.models import Activation, InspectionPhase, Report, StartBasis, Village
+from sanqing.models import InspectionPhase, StartBasis
 from sanqing.plans import Level, load_plan
 from sanqing.registry import ensure_registry
-from sanqing.response import check_field_reports, village_groups
+from sanqing.response import village_groups
 from sanqing.scenarios import FindingInput, RoadReport, load_scenario
 from sanqing.settings import DEFAULT_LOCALE, get_settings
 from sanqing.warning import WarningInfo
+from tasks import records
 from tasks.command_steps import (
     advance_clock,
     approval_needed,
@@ -128,10 +126,7 @@ def flood_response(
         level = the_plan.level_for_warning(warning.hazard, warning.colour)
     phase = phase or the_plan.level(level).inspection_phases[0]
     town_code = ensure_registry(town)
-    with session_scope() as session:
-        check_field_reports(
-            session, town_code=town_code, findings=findings or [], roads=roads or []
-        )
+    records.check_field_reports(town_code, findings or [], roads or [])
 
     # 1. 启动预案
     act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario, basis=basis)
@@ -212,24 +207,11 @@ def flood_response(
             ).result()
         report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
 
-    with session_scope() as session:
-        figures = reporting.summarize(session=session, activation_id=act.activation_id)
-        report = session.get(Report, report_id) if report_id else latest_report(act.activation_id)
-        report_text = report.text if report else ""
-    _publish_artifacts(figures, report_text)
+    figures = records.figures(act.activation_id)
+    _publish_artifacts(figures, records.report_text(act.activation_id, report_id))
     if can_answer():  # a control room: the notices and cards as files to open and print
         _publish_print_folder(figures, *write_print_folder(act.activation_id))
     return figures
-
-
-def latest_report(activation_id: str) -> Report | None:
-    """The last report written for the activation (the 终报 once it has ended)."""
-    with session_scope() as session:
-        return session.exec(
-            select(Report)
-            .where(Report.activation_id == activation_id)
-            .order_by(col(Report.created_at).desc(), col(Report.seq).desc())
-        ).first()
 
 
 def finished(activation_id: str) -> dict[str, Any]:
@@ -239,10 +221,8 @@ def finished(activation_id: str) -> dict[str, Any]:
         "the response has ended; nothing was run again",
         activation_id,
     )
-    with session_scope() as session:
-        figures = reporting.summarize(session=session, activation_id=activation_id)
-    report = latest_report(activation_id)
-    _publish_artifacts(figures, report.text if report else "")
+    figures = records.figures(activation_id)
+    _publish_artifacts(figures, records.report_text(activation_id))
     figures["ended_before_this_run"] = True
     return figures
 
@@ -362,7 +342,7 @@ def take_roll_call(
     if not can_answer():
         return False
     logger = get_run_logger()
-    rule = load_plan(plan).level(_level_of(activation_id)).roll_call
+    rule = load_plan(plan).level(records.level_of(activation_id)).roll_call
     deadline = time.monotonic() + rule.within_minutes * 60
     recorded, n, problems = False, 0, ""
     while left := outstanding(activation_id):
@@ -390,18 +370,8 @@ def take_roll_call(
     return recorded or escalated.households > 0
 
 
-def _level_of(activation_id: str) -> str:
-    with session_scope() as session:
-        return session.get(Activation, activation_id).level  # type: ignore[union-attr]
-
-
 def roll_call_question(left: dict[str, int], remaining_s: int, problems: str = "") -> str:
-    with session_scope() as session:
-        names = dict(
-            session.exec(
-                select(Village.code, Village.name).where(col(Village.code).in_(list(left)))
-            ).all()
-        )
+    names = records.village_names(list(left))
     lines = [f"- {names.get(code, code)}：{n}户未回报" for code, n in sorted(left.items())]
     return "\n".join(
         [

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import queue
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.futures import PrefectFuture
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
-from sanqing import command, response
-from sanqing.answers import SimulatedAnswers
-from sanqing.db import session_scope
 from sanqing.feeds.config import load_feeds
 from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
 from sanqing.feeds.watch import (
     Decided,
     Pending,
-    left_alone,
-    mark_done,
-    why_not_carried_out,
+    warning_info,
 )
-from sanqing.models import Activation
-from sanqing.plans import Level, load_plan
 from sanqing.settings import DEFAULT_LOCALE
-from sanqing.warning import WarningInfo
+from tasks import records
 from tasks.feeds import (
     decide_warnings,
     expire_warnings,
@@ -38,126 +29,7 @@ from tasks.feeds import (
     read_pending,
     remember_feed_validators,
 )
-
-
-def warning_info(warning: FeedWarning, decision: Decision) -> WarningInfo:
-    """What the response needs of a feed warning (its villages decided by the area rules)."""
-    assert warning.colour is not None
-    return WarningInfo(
-        identifier=warning.identifier,
-        hazard=warning.hazard or "rainstorm",
-        colour=warning.colour,
-        headline=warning.headline or warning.event,
-        description=warning.description,
-        sender=warning.sender,
-        sent=warning.sent,
-        status=warning.status,
-        area_desc=warning.area_desc,
-        village_codes=decision.village_codes,
-    )
-
-
-@dataclass(frozen=True)
-class Acted:
-    """What a stand-down or a downgrade did in one town."""
-
-    activation_id: str | None = None  # the activation it acted on; None: nothing running
-    left_alone: str | None = None  # the open activation was not the one decided for: why
-
-
-def _left_alone(act: Activation, targets: list[str] | None, what: str) -> Acted | None:
-    """The town's open activation is not the one the decision was for: say so, act on nothing."""
-    why = left_alone(act, targets)
-    if why is None:
-        return None
-    get_logger("sanqing.watch").warning("%s of %s not carried out: %s", what, act.town_code, why)
-    return Acted(left_alone=why)
-
-
-@task(name="stand-down", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def stand_down_town(
-    town_code: str,
-    drill: bool,
-    reason: str,
-    plan_name: str,
-    locale: str,
-    targets: list[str] | None = None,
-) -> Acted:
-    """End the town's running response (final report, 终报) once the after-rain patrol allows.
-
-    A drill's patrol answers itself. A real response waits for the patrol's all-clear:
-    with the after-rain-patrol deployment on the server, a run of it is started and
-    waits in the control room for the patrol's form. With ``targets`` (the activations
-    the decision was taken for), any other open response is left alone.
-    """
-    plan = load_plan(plan_name)
-    with session_scope() as session:
-        act = response.open_activation(session, town_code=town_code, plan=plan.plan, drill=drill)
-        if act is None:
-            return Acted()
-        if (skip := _left_alone(act, targets, "stand-down")) is not None:
-            return skip
-        done = command.end_response(
-            session,
-            activation_id=act.id,
-            plan=plan,
-            reason=reason,
-            locale=locale,
-            simulated_patrol=SimulatedAnswers().patrol if drill else None,
-        )
-        act_id = act.id
-    if not done and deployment_available(PATROL_DEPLOYMENT):
-        from prefect.deployments import run_deployment
-
-        run_deployment(
-            PATROL_DEPLOYMENT,
-            parameters={"town": town_code, "reason": reason, "plan": plan_name, "locale": locale},
-            timeout=0,
-            # one patrol run per stand-down request (a later all-clear may ask again)
-            idempotency_key=f"patrol:{act_id}:{hashlib.sha1(reason.encode()).hexdigest()[:10]}",
-        )
-    return Acted(act_id)
-
-
-@task(name="lower-level", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def lower_level(
-    town_code: str,
-    drill: bool,
-    level: Level,
-    reason: str,
-    plan_name: str,
-    targets: list[str] | None = None,
-) -> Acted:
-    """A downgrade: the running response continues at the lower level (with ``targets``:
-    only the one the decision was taken for)."""
-    with session_scope() as session:
-        act = response.open_activation(session, town_code=town_code, plan=plan_name, drill=drill)
-        if act is None:
-            return Acted()
-        if (skip := _left_alone(act, targets, "downgrade")) is not None:
-            return skip
-        response.set_level(session=session, activation_id=act.id, level=level, reason=reason)
-        return Acted(act.id)
-
-
-#: When a Prefect server has this deployment (``sanqing serve`` / ``prefect deploy``), the
-#: response runs there, on a worker; on the embedded default it runs as a subflow.
-FLOOD_DEPLOYMENT = "flood-response/flood-response"
-#: The run that waits for the after-rain patrol's all-clear in the control room.
-PATROL_DEPLOYMENT = "after-rain-patrol/after-rain-patrol"
-
-
-def deployment_available(name: str = FLOOD_DEPLOYMENT) -> bool:
-    """Whether the API knows this deployment."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        with get_client(sync_client=True) as client:
-            client.read_deployment_by_name(name)
-    except ObjectNotFound:
-        return False
-    return True
+from tasks.watch_steps import FLOOD_DEPLOYMENT, deployment_available, lower_level, stand_down_town
 
 
 @dataclass(frozen=True)
@@ -259,20 +131,13 @@ def carry_out(p: Pending, *, plan: str, locale: str, now: datetime | None = None
     after it alone: it is marked done, its reason saying so. An error carrying it out
     propagates and the decision stays pending.
     """
-    with session_scope() as session:
-        why = why_not_carried_out(session=session, record_id=p.record_id, now=now)
+    why = records.why_not_carried_out(p.record_id, now)
     if why is not None:
         get_logger("sanqing.watch").info("decision on %s not carried out: %s", p.record_id, why)
         return CarriedOut(p, skipped=why)
     did = respond(p.warning, p.decision, plan=plan, locale=locale, targets=p.targets)
     touched = did.activations
-    with session_scope() as session:
-        mark_done(
-            session=session,
-            record_id=p.record_id,
-            activation_id=touched[0] if touched else None,
-            notes=did.left_alone,
-        )
+    records.mark_done(p.record_id, touched[0] if touched else None, did.left_alone)
     if did.left_alone and not touched:
         return CarriedOut(p, skipped="; ".join(did.left_alone), left_alone=did.left_alone)
     return CarriedOut(p, touched, left_alone=did.left_alone)

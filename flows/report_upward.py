@@ -4,27 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
-from sqlmodel import col, select
+from prefect import flow
 
-from sanqing.db import session_scope
-from sanqing.models import Activation, ActivationStatus
 from sanqing.settings import DEFAULT_LOCALE
-from tasks.command_steps import escalate_unconfirmed
+from tasks.command_steps import escalate_unconfirmed, running_responses
 from tasks.plan_steps import daily_report, report_upward
-
-
-@task(name="running-responses", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def running_responses(plan: str) -> list[str]:
-    with session_scope() as session:
-        return list(
-            session.exec(
-                select(Activation.id)
-                .where(Activation.status == ActivationStatus.ACTIVE, Activation.plan == plan)
-                .order_by(col(Activation.activated_at))
-            )
-        )
 
 
 @flow(name="report-upward", flow_run_name="report-upward")

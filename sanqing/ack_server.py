@@ -27,9 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from sanqing.acknowledge import LinkError, LinkExpired, LinkMalformed, acknowledge_link
+from sanqing.acknowledge import acknowledge_link
 from sanqing.db import session_scope
 from sanqing.delivery import record_receipt
+from sanqing.errors import LinkError, LinkExpired, LinkMalformed
 from sanqing.settings import get_settings
 
 logger = logging.getLogger(__name__)

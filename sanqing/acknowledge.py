@@ -23,7 +23,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
-from sanqing.errors import AnswerError
+from sanqing.errors import AnswerError, LinkExpired, LinkForged, LinkMalformed
 from sanqing.models import (
     Activation,
     Cadre,
@@ -306,34 +306,6 @@ def acknowledge(
 #: Hex digits of the signature in a link (128 bits).
 TOKEN_HEX = 32
 _HEX = frozenset("0123456789abcdef")
-
-
-class LinkError(AnswerError):
-    """A 收到 link that cannot be taken; ``status`` is the HTTP answer to it."""
-
-    status = 403
-
-    def __init__(self, reason: str, *, duty_phone: str = "") -> None:
-        super().__init__([reason])
-        self.duty_phone = duty_phone  # the town's duty room, when the link names a known task
-
-
-class LinkMalformed(LinkError):
-    """Parts of the link are missing or cut (or it is a link of the old kind, without expiry)."""
-
-    status = 400
-
-
-class LinkForged(LinkError):
-    """The signature does not fit: the link was altered, or names another task."""
-
-    status = 403
-
-
-class LinkExpired(LinkError):
-    """A genuine link, tapped after its expiry."""
-
-    status = 410
 
 
 def ack_token(notice_id: str, expires: int | str, secret: str) -> str:

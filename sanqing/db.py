@@ -15,17 +15,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from sanqing import models as _models  # noqa: F401  (registers the tables)
-from sanqing.errors import SanqingError
+from sanqing.errors import DatabaseUnavailable
 from sanqing.settings import get_settings
 
 #: SQLite waits this long for a lock: villages write concurrently from Prefect's threads.
 SQLITE_BUSY_TIMEOUT_S = 60
 #: Rows per INSERT statement in bulk upserts (SQLite allows 32766 bound parameters).
 UPSERT_BATCH = 500
-
-
-class DatabaseUnavailable(SanqingError, ConnectionError):
-    """The app database cannot be opened or its tables created (wrong URL, no such database)."""
 
 
 _ENGINES: dict[str, Engine] = {}

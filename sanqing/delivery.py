@@ -36,8 +36,9 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 
 from sanqing.acknowledge import ack_link
-from sanqing.channels.base import ChannelError, Message, Sender
+from sanqing.channels.base import Message, Sender
 from sanqing.db import session_scope
+from sanqing.errors import ChannelError
 from sanqing.models import Channel, Notice, NoticeStatus, Report, utcnow
 from sanqing.response import log_event
 

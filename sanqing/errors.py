@@ -1,25 +1,45 @@
-"""Errors raised by sanqing.
+"""Every error sanqing raises, in one tree (as httpx lays out its exceptions).
 
-The hierarchy::
+Catch ``SanqingError`` for anything of ours; each message names the input, the place
+(file, row, column, key, element or field) and why, so one line tells what to fix::
 
     SanqingError
-    ├── ConfigError (ValueError)            a configuration file is wrong
-    │   ├── PlanConfigError                 config/plans/*.yaml
-    │   └── ScenarioError                   config/scenarios/*.yaml
-    ├── RegistryError (ValueError)          a registry (ledger) file has bad rows
+    ├── ConfigError (ValueError) ............ a configuration file is wrong
+    │   ├── PlanConfigError ................. config/plans/*.yaml
+    │   └── ScenarioError ................... config/scenarios/*.yaml
+    ├── RegistryError (ValueError) .......... a registry (ledger) file has bad rows: RowProblem each
     ├── UnknownTown (LookupError)
     ├── UnknownVillage (LookupError)
     ├── UnknownActivation (LookupError)
-    └── TemplateMissing (LookupError)       no template for a kind/locale
+    ├── TemplateMissing (LookupError) ....... no template for a name and locale
+    ├── FieldReportError (LookupError) ...... findings or roads name places the town does not have
+    ├── HazardNotFound (LookupError) ........ a field report names a hazard point the town lacks
+    ├── RoadNotFound (LookupError) .......... a field report names a road segment the town lacks
+    ├── UnsafePath (ValueError) ............. a path built from data would leave its folder
+    ├── UnwritableDir (OSError) ............. a folder sanqing must write to cannot be written
+    ├── DatabaseUnavailable (ConnectionError) the app database cannot be opened
+    ├── AnswerError (ValueError) ............ an answer from the field or the commander: problems
+    │   └── LinkError ....................... a 收到 link that cannot be taken (HTTP 403)
+    │       ├── LinkMalformed ............... cut or of the old kind (400)
+    │       ├── LinkForged .................. altered, or for another task (403)
+    │       └── LinkExpired ................. tapped after its expiry (410)
+    ├── CapError (ValueError) ............... a CAP alert or feed index breaks the standard: <element>
+    ├── QWeatherError (ValueError) .......... a QWeather answer that cannot be read: field
+    ├── FetchError (OSError) ................ a feed document could not be read: retryable, deadline
+    ├── ChannelError ........................ a send that failed: retryable, channel_wide
+    └── PrefectServerError (RuntimeError) ... the local Prefect server cannot start
 
-Every message names the input, the place (file, row, key) and what to do.
+Raised where they happen and defined here only, so the tree stays whole; the
+modules import them from here.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -115,3 +135,111 @@ class AnswerError(SanqingError, ValueError):
             f"{len(self.problems)} problem(s) in the answer; nothing of it was recorded:\n  "
             + "\n  ".join(self.problems)
         )
+
+
+class PrefectServerError(SanqingError, RuntimeError):
+    """The local Prefect server cannot start (port taken, start-up failed or too slow)."""
+
+
+class ChannelError(SanqingError):
+    """A send that failed; `retryable` says whether trying again later may work."""
+
+    retryable: bool
+    #: The channel, not the message, is wrong (a bad key, URL or address): every message
+    #: would fail the same way. The deliverer stops the channel and keeps its rows pending.
+    channel_wide: bool
+
+    def __init__(self, message: str, *, retryable: bool, channel_wide: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.channel_wide = channel_wide
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle as cls(*args); the keyword-only flags must travel too
+        # (Prefect may pickle a failed task's exception).
+        return (
+            functools.partial(type(self), retryable=self.retryable, channel_wide=self.channel_wide),
+            self.args,
+        )
+
+
+class QWeatherError(SanqingError, ValueError):
+    """A QWeather answer that cannot be read; the message names the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class CapError(SanqingError, ValueError):
+    """A CAP alert (or feed index) breaks the standard; the message names the element."""
+
+    def __init__(self, element: str, reason: str) -> None:
+        super().__init__(f"<{element}>: {reason}")
+        self.element = element
+        self.reason = reason
+
+
+# --------------------------------------------------------------------- meaning
+
+
+class FetchError(SanqingError, OSError):
+    """A feed document could not be read (network, HTTP status, size, missing file)."""
+
+    def __init__(self, message: str, *, retryable: bool = False, deadline: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # network trouble and 5xx may pass; 4xx and size will not
+        self.deadline = deadline  # the feed's deadline passed (see Deadline)
+
+
+class FieldReportError(SanqingError, LookupError):
+    """Field reports (findings, blocked roads) name places the town does not have."""
+
+
+class LinkError(AnswerError):
+    """A 收到 link that cannot be taken; ``status`` is the HTTP answer to it."""
+
+    status = 403
+
+    def __init__(self, reason: str, *, duty_phone: str = "") -> None:
+        super().__init__([reason])
+        self.duty_phone = duty_phone  # the town's duty room, when the link names a known task
+
+
+class LinkMalformed(LinkError):
+    """Parts of the link are missing or cut (or it is a link of the old kind, without expiry)."""
+
+    status = 400
+
+
+class LinkForged(LinkError):
+    """The signature does not fit: the link was altered, or names another task."""
+
+    status = 403
+
+
+class LinkExpired(LinkError):
+    """A genuine link, tapped after its expiry."""
+
+    status = 410
+
+
+class UnsafePath(SanqingError, ValueError):
+    """A path built from data would lead outside the folder it is for."""
+
+
+class UnwritableDir(SanqingError, OSError):
+    """A folder sanqing must write to cannot be created or written."""
+
+
+class HazardNotFound(SanqingError, LookupError):
+    """A field report names a hazard point the town does not have."""
+
+
+class RoadNotFound(SanqingError, LookupError):
+    """A field report names a road segment the town does not have."""
+
+
+class DatabaseUnavailable(SanqingError, ConnectionError):
+    """The app database cannot be opened or its tables created (wrong URL, no such database)."""

@@ -18,7 +18,7 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from sanqing.errors import SanqingError
+from sanqing.errors import UnsafePath, UnwritableDir
 
 #: Longest component in UTF-8 bytes: ext4 and most filesystems stop at 255, and a
 #: Chinese name is 3 bytes a character; room is left for a suffix and a copy's prefix.
@@ -28,14 +28,6 @@ HASH_CHARS = 8
 #: Dropped, not replaced: invisible characters (controls, zero-width, bidi, surrogates).
 _DROPPED = frozenset({"Cc", "Cf", "Cs"})
 _KEPT_PUNCTUATION = frozenset("-_.")
-
-
-class UnsafePath(SanqingError, ValueError):
-    """A path built from data would lead outside the folder it is for."""
-
-
-class UnwritableDir(SanqingError, OSError):
-    """A folder sanqing must write to cannot be created or written."""
 
 
 def _plain(ch: str) -> bool:

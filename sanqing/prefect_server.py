@@ -25,7 +25,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from sanqing.errors import SanqingError
+from sanqing.errors import (
+    PrefectServerError,
+)
 
 #: A cold 2-core machine needs ~12 s for a new server database.
 DEFAULT_START_TIMEOUT_S = 90.0
@@ -43,10 +45,6 @@ if os.getppid() != int(sys.argv[1]):
     sys.exit("the parent ended before the server started")
 os.execv(sys.argv[2], sys.argv[2:])
 """
-
-
-class PrefectServerError(SanqingError, RuntimeError):
-    """The local Prefect server cannot start (port taken, start-up failed or too slow)."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:

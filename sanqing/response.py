@@ -21,7 +21,14 @@ from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, select
 
 from sanqing.db import upsert
-from sanqing.errors import SanqingError, UnknownActivation, UnknownVillage
+from sanqing.errors import (
+    FieldReportError,
+    HazardNotFound,
+    RoadNotFound,
+    SanqingError,
+    UnknownActivation,
+    UnknownVillage,
+)
 from sanqing.models import (
     Activation,
     ActivationStatus,
@@ -71,18 +78,6 @@ OCCUPYING = (
     RelocationStatus.REMOVED,
 )
 _ID_UNSAFE = re.compile(r"[^0-9A-Za-z_.\-]+")
-
-
-class HazardNotFound(SanqingError, LookupError):
-    """A field report names a hazard point the town does not have."""
-
-
-class RoadNotFound(SanqingError, LookupError):
-    """A field report names a road segment the town does not have."""
-
-
-class FieldReportError(SanqingError, LookupError):
-    """Field reports (findings, blocked roads) name places the town does not have."""
 
 
 def check_field_reports(

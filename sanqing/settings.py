@@ -5,11 +5,24 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, NonNegativeFloat
+from pydantic import Field, NonNegativeFloat, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The checkout (or installed tree) that holds ``config/`` and ``templates/``.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+_HERE = Path(__file__).resolve().parent
+#: The checkout: ``config/`` and ``templates/`` beside the packages.
+REPO_ROOT = _HERE.parent
+#: Where a wheel ships them (``sanqing/_data/``; see pyproject.toml's force-include).
+SHIPPED = _HERE / "_data"
+
+
+def shipped(name: str) -> Path:
+    """``config/`` or ``templates/`` of the checkout, else the copy the wheel ships."""
+    in_checkout = REPO_ROOT / name
+    if (REPO_ROOT / "pyproject.toml").is_file() and in_checkout.is_dir():
+        return in_checkout
+    return SHIPPED / name
+
+
 DEFAULT_DATA_DIR = Path.home() / ".sanqing"
 DEFAULT_TOWN = "jifeng"
 DEFAULT_LOCALE = "zh-CN"
@@ -25,8 +38,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="Any SQLAlchemy URL; default: SQLite file in the data directory."
     )
-    config_dir: Path = REPO_ROOT / "config"
-    templates_dir: Path = REPO_ROOT / "templates"
+    config_dir: Path = Field(
+        default_factory=lambda: shipped("config"),
+        description="Plans, towns, scenarios, feeds; default: the checkout's or the wheel's.",
+    )
+    templates_dir: Path = Field(
+        default_factory=lambda: shipped("templates"),
+        description="Notice and report templates; default: the checkout's or the wheel's.",
+    )
     locale: str = DEFAULT_LOCALE
     timezone: str = "Asia/Shanghai"
     feed_timeout_s: float = Field(15.0, gt=0, description="Timeout of one feed request.")
@@ -76,6 +95,18 @@ class Settings(BaseSettings):
     ack_socket_timeout_s: float = Field(
         10, gt=0, description="The ack server drops a connection silent this long."
     )
+
+    @field_validator("config_dir", "templates_dir")
+    @classmethod
+    def _a_folder(cls, value: Path, info: ValidationInfo) -> Path:
+        """Refuse at start a folder that is not there, naming the variable that sets it."""
+        if not value.is_dir():
+            env = f"SANQING_{(info.field_name or '').upper()}"
+            what = (info.field_name or "").removesuffix("_dir")
+            raise ValueError(
+                f"{value} is not a folder: set {env} to the folder of sanqing's {what}"
+            )
+        return value
 
     @property
     def effective_database_url(self) -> str:

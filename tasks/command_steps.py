@@ -6,25 +6,18 @@ Thin, like ``plan_steps``: a session, one domain call, a small result. Bad input
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+from sqlmodel import col, select
 
 from sanqing import command, response
 from sanqing.answers import ApprovalAnswer, PatrolAnswer, VillageRollCall
 from sanqing.db import session_scope
-from sanqing.models import ApprovalDecision
+from sanqing.models import Activation, ActivationStatus, ApprovalDecision
 from sanqing.plans import OnTimeout, load_plan
-from tasks.plan_steps import DB_RETRIES, DB_RETRY_DELAYS, not_bad_input
-
-RETRY = dict(
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+from sanqing.registry import ensure_registry
+from tasks.options import db_task
 
 
-@task(name="request-approval", **RETRY)  # type: ignore[call-overload]
+@db_task("request-approval")
 def request_approval(
     activation_id: str, plan_name: str = "flood"
 ) -> command.ApprovalRequest | None:
@@ -35,7 +28,7 @@ def request_approval(
         )
 
 
-@task(name="approval-needed", **RETRY)  # type: ignore[call-overload]
+@db_task("approval-needed")
 def approval_needed(activation_id: str, plan_name: str = "flood") -> bool:
     """Whether the planned moves still wait for the commander."""
     with session_scope() as session:
@@ -45,21 +38,21 @@ def approval_needed(activation_id: str, plan_name: str = "flood") -> bool:
         )
 
 
-@task(name="inform-commander", **RETRY)  # type: ignore[call-overload]
+@db_task("inform-commander")
 def inform_commander(activation_id: str, locale: str = "zh-CN") -> int:
     """Tell the commander who moved at once, before the approval (三个紧急撤离)."""
     with session_scope() as session:
         return command.inform_commander(session, activation_id=activation_id, locale=locale)
 
 
-@task(name="advance-drill-clock", **RETRY)  # type: ignore[call-overload]
+@db_task("advance-drill-clock")
 def advance_clock(activation_id: str, minutes: float) -> None:
     """A drill's script lets ``minutes`` pass (on its own clock: nothing waits)."""
     with session_scope() as session:
         response.advance_clock(session, activation_id, minutes)
 
 
-@task(name="record-approval", **RETRY)  # type: ignore[call-overload]
+@db_task("record-approval")
 def record_approval(
     approval_id: str,
     answer: ApprovalAnswer | None,
@@ -79,7 +72,7 @@ def record_approval(
         )
 
 
-@task(name="record-roll-call", **RETRY)  # type: ignore[call-overload]
+@db_task("record-roll-call")
 def record_roll_call(
     activation_id: str, roll_calls: list[VillageRollCall], simulated: bool = False
 ) -> command.RollCallResult:
@@ -93,7 +86,7 @@ def record_roll_call(
         return command.simulate_roll_call(session, activation_id=activation_id, listed=roll_calls)
 
 
-@task(name="record-follow-up", **RETRY)  # type: ignore[call-overload]
+@db_task("record-follow-up")
 def record_follow_up(
     activation_id: str, roll_calls: list[VillageRollCall], round_: int
 ) -> command.RollCallResult:
@@ -104,13 +97,13 @@ def record_follow_up(
         )
 
 
-@task(name="outstanding-roll-call", **RETRY)  # type: ignore[call-overload]
+@db_task("outstanding-roll-call")
 def outstanding(activation_id: str) -> dict[str, int]:
     with session_scope() as session:
         return command.outstanding(session, activation_id)
 
 
-@task(name="escalate-unconfirmed", **RETRY)  # type: ignore[call-overload]
+@db_task("escalate-unconfirmed")
 def escalate_unconfirmed(
     activation_id: str, locale: str = "zh-CN", plan_name: str = "flood", overdue_only: bool = True
 ) -> command.EscalationResult:
@@ -125,7 +118,7 @@ def escalate_unconfirmed(
         )
 
 
-@task(name="end-response", **RETRY)  # type: ignore[call-overload]
+@db_task("end-response")
 def end_response(
     activation_id: str,
     reason: str,
@@ -145,7 +138,7 @@ def end_response(
         )
 
 
-@task(name="confirm-patrol", **RETRY)  # type: ignore[call-overload]
+@db_task("confirm-patrol")
 def confirm_patrol(
     activation_id: str,
     answer: PatrolAnswer,
@@ -161,3 +154,25 @@ def confirm_patrol(
             answer=answer,
             locale=locale,
         )
+
+
+@db_task("running-responses")
+def running_responses(plan: str) -> list[str]:
+    with session_scope() as session:
+        return list(
+            session.exec(
+                select(Activation.id)
+                .where(Activation.status == ActivationStatus.ACTIVE, Activation.plan == plan)
+                .order_by(col(Activation.activated_at))
+            )
+        )
+
+
+@db_task("open-activation")
+def open_activation(town: str, drill: bool, plan_name: str) -> str | None:
+    town_code = ensure_registry(town)
+    with session_scope() as session:
+        act = response.open_activation(
+            session, town_code=town_code, plan=load_plan(plan_name).plan, drill=drill
+        )
+        return act.id if act else None

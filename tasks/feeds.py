@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from sanqing.db import session_scope
-from sanqing.feeds.fetch import FEED_DEADLINE_S, FetchError
+from sanqing.errors import FetchError
+from sanqing.feeds.fetch import FEED_DEADLINE_S
 from sanqing.feeds.model import ParseResult
 from sanqing.feeds.watch import (
     Decided,
@@ -22,6 +21,7 @@ from sanqing.feeds.watch import (
     remember_feeds,
 )
 from sanqing.plans import load_plan
+from tasks.options import db_task
 
 #: Network errors and 5xx are retried with backoff; the feed state keeps the validators.
 POLL_RETRIES = 3
@@ -34,10 +34,9 @@ def network_trouble(task: Any, task_run: Any, state: Any) -> bool:
     return isinstance(exc, FetchError) and exc.retryable
 
 
-@task(
-    name="poll-feed",
+@db_task(
+    "poll-feed",
     task_run_name="poll-{name}",
-    cache_policy=NO_CACHE,
     retries=POLL_RETRIES,
     retry_delay_seconds=POLL_RETRY_DELAYS,
     retry_condition_fn=network_trouble,
@@ -65,7 +64,7 @@ def poll_feed(
     return result
 
 
-@task(name="decide-warnings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@db_task("decide-warnings", retry_condition_fn=None)
 def decide_warnings(results: list[ParseResult], plan_name: str = "flood") -> list[Decided]:
     """Store every warning and refusal, and decide what each means for the towns."""
     plan = load_plan(plan_name)
@@ -73,7 +72,7 @@ def decide_warnings(results: list[ParseResult], plan_name: str = "flood") -> lis
         return ingest_results(session=session, results=results, plan=plan)
 
 
-@task(name="expire-warnings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@db_task("expire-warnings", retry_condition_fn=None)
 def expire_warnings(
     plan_name: str = "flood", now: datetime | None = None
 ) -> list[tuple[str, bool]]:
@@ -83,13 +82,13 @@ def expire_warnings(
         return expired_responses(session=session, plan=plan, now=now)
 
 
-@task(name="remember-feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@db_task("remember-feeds", retry_condition_fn=None)
 def remember_feed_validators(results: list[ParseResult]) -> None:
     """Everything read is decided and stored: from now on ask the feeds only for changes."""
     remember_feeds(results)
 
 
-@task(name="pending-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@db_task("pending-decisions", retry_condition_fn=None)
 def read_pending(now: datetime | None = None) -> list[Pending]:
     """Decisions stored but not yet carried out (this poll's and any left over)."""
     with session_scope() as session:

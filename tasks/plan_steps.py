@@ -12,15 +12,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from sqlmodel import Session
 
 from sanqing import notices, reporting, response
 from sanqing.channels.file import deliver_to_files
 from sanqing.db import session_scope
-from sanqing.errors import SanqingError
 from sanqing.feeds.liveness import warning_gone
 from sanqing.models import InspectionPhase, StartBasis, Town
 from sanqing.paths import inside
@@ -29,27 +26,13 @@ from sanqing.registry import find_town
 from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
+from tasks.options import db_task
 from tasks.resources import hold_machines
 
 T = TypeVar("T")
 
-# SQLite may be briefly locked by a neighbouring village's write: retry once.
-DB_RETRIES = 2
-DB_RETRY_DELAYS: list[float] = [1, 5]
 
-
-def not_bad_input(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry contention and outages, never bad input: it fails the same way every time."""
-    return not isinstance(state.data, SanqingError)
-
-
-@task(
-    name="activate-plan",
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("activate-plan")
 def activate_plan(
     town: str,
     level: Level,
@@ -157,14 +140,7 @@ def drill_start(plan: Plan, warning: WarningInfo | None) -> datetime | None:
     return warning.sent + timedelta(minutes=plan.defaults.drill_reaction_minutes)
 
 
-@task(
-    name="inspect-hazards",
-    task_run_name=_group_name("inspect"),
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("inspect-hazards", task_run_name=_group_name("inspect"))
 def inspect_hazards(
     activation_id: str,
     villages: list[str],
@@ -192,14 +168,7 @@ def inspect_hazards(
     )
 
 
-@task(
-    name="plan-relocations",
-    task_run_name=_group_name("relocate"),
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("plan-relocations", task_run_name=_group_name("relocate"))
 def plan_relocations(
     activation_id: str, villages: list[str], plan_name: str = "flood", urgent_only: bool = False
 ) -> list[response.VillageRelocationResult]:
@@ -220,13 +189,7 @@ def plan_relocations(
     )
 
 
-@task(
-    name="assign-shelters",
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("assign-shelters")
 def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.ShelterResult:
     """Place the town's relocated households in shelters, most urgent first."""
     plan = load_plan(plan_name)
@@ -245,14 +208,7 @@ def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.Sh
     return result
 
 
-@task(
-    name="issue-notices",
-    task_run_name=_group_name("notices"),
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("issue-notices", task_run_name=_group_name("notices"))
 def issue_notices(
     activation_id: str, villages: list[str], locale: str, plan_name: str = "flood"
 ) -> list[notices.NoticeResult]:
@@ -270,13 +226,7 @@ def issue_notices(
     )
 
 
-@task(
-    name="clear-roads",
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("clear-roads")
 def clear_roads(
     activation_id: str, reports: list[RoadReport], plan_name: str = "flood"
 ) -> response.RoadResult:
@@ -301,13 +251,7 @@ def clear_roads(
     return result
 
 
-@task(
-    name="report-upward",
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("report-upward")
 def report_upward(
     activation_id: str, locale: str = "zh-CN", plan_name: str = "flood"
 ) -> str | None:
@@ -326,12 +270,7 @@ def report_upward(
     return report.id
 
 
-@task(
-    name="print-folder",
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-)
+@db_task("print-folder", retry_condition_fn=None)
 def write_print_folder(activation_id: str) -> tuple[str, dict[str, int]]:
     """The current notices, cards and reports as files to open and print (outbox unchanged)."""
     folder = inside(get_settings().data_dir / "print", activation_id)
@@ -342,13 +281,7 @@ def write_print_folder(activation_id: str) -> tuple[str, dict[str, int]]:
     return str(folder), dict(written.notices)
 
 
-@task(
-    name="daily-report",
-    cache_policy=NO_CACHE,
-    retries=DB_RETRIES,
-    retry_delay_seconds=DB_RETRY_DELAYS,
-    retry_condition_fn=not_bad_input,
-)
+@db_task("daily-report")
 def daily_report(activation_id: str, locale: str = "zh-CN", plan_name: str = "flood") -> str | None:
     """The day's report (日报) once its time has come; None before."""
     with session_scope() as session:

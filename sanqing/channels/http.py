@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import httpx
 
-from sanqing.channels.base import ChannelError
+from sanqing.errors import ChannelError
 from sanqing.privacy import mask_text
 
 DEFAULT_TIMEOUT_S = 10.0

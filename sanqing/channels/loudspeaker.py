@@ -15,7 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sanqing.channels.base import ChannelError, Message, SendResult
+from sanqing.channels.base import Message, SendResult
+from sanqing.errors import ChannelError
 from sanqing.paths import inside
 
 ESPEAK = shutil.which("espeak-ng")

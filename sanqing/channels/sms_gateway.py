@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from sanqing import sms
-from sanqing.channels.base import ChannelError, Message, SendResult
+from sanqing.channels.base import Message, SendResult
 from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, answer_id
+from sanqing.errors import ChannelError
 
 
 class SmsGateway(HttpSender):

@@ -50,7 +50,9 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from pydantic import ValidationError
 
-from sanqing.errors import SanqingError
+from sanqing.errors import (
+    CapError,
+)
 from sanqing.feeds.model import (
     OUT_OF_RANGE,
     FeedWarning,
@@ -159,18 +161,6 @@ _COLOUR_RANK: dict[Colour, int] = {
     Colour.RED: 4,
 }
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?[^\s>]+\s+(SYSTEM|PUBLIC)?", re.IGNORECASE)
-
-
-class CapError(SanqingError, ValueError):
-    """A CAP alert (or feed index) breaks the standard; the message names the element."""
-
-    def __init__(self, element: str, reason: str) -> None:
-        super().__init__(f"<{element}>: {reason}")
-        self.element = element
-        self.reason = reason
-
-
-# --------------------------------------------------------------------- meaning
 
 
 def hazard_from_text(*texts: str) -> str | None:

@@ -20,7 +20,9 @@ from typing import Any, BinaryIO
 import httpcore
 import httpx
 
-from sanqing.errors import SanqingError
+from sanqing.errors import (
+    FetchError,
+)
 
 DEFAULT_TIMEOUT_S = 15.0
 #: A feed's whole poll (index and linked messages) is given up after this many seconds.
@@ -28,15 +30,6 @@ FEED_DEADLINE_S = 60.0
 #: A warning document is a few kilobytes; an index a few hundred. Anything far larger is refused.
 MAX_RESPONSE_BYTES = 2_000_000
 READ_CHUNK_BYTES = 65_536
-
-
-class FetchError(SanqingError, OSError):
-    """A feed document could not be read (network, HTTP status, size, missing file)."""
-
-    def __init__(self, message: str, *, retryable: bool = False, deadline: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable  # network trouble and 5xx may pass; 4xx and size will not
-        self.deadline = deadline  # the feed's deadline passed (see Deadline)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sanqing.errors import SanqingError
+from sanqing.errors import (
+    QWeatherError,
+)
 from sanqing.feeds.cap import colour_from_severity, colour_from_text, hazard_from_text
 from sanqing.feeds.model import (
     OUT_OF_RANGE,
@@ -73,15 +75,6 @@ V7_CODES = {
 }
 
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)$")
-
-
-class QWeatherError(SanqingError, ValueError):
-    """A QWeather answer that cannot be read; the message names the field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def parse_qweather_time(value: Any, field: str) -> datetime:

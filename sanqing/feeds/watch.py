@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
 from sanqing.db import session_scope, upsert
+from sanqing.errors import FetchError
 from sanqing.feeds.decide import (
     DRILL_STATUSES,
     HOLDING_ACTIONS,
@@ -25,14 +26,7 @@ from sanqing.feeds.decide import (
     withdraw,
     withdrawn_why,
 )
-from sanqing.feeds.fetch import (
-    FEED_DEADLINE_S,
-    Deadline,
-    FetchError,
-    deadline_client,
-    fetch,
-    is_url,
-)
+from sanqing.feeds.fetch import FEED_DEADLINE_S, Deadline, deadline_client, fetch, is_url
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.parse import parse_document
 from sanqing.models import (
@@ -45,6 +39,7 @@ from sanqing.models import (
 )
 from sanqing.plans import Plan
 from sanqing.settings import get_settings
+from sanqing.warning import WarningInfo
 
 log = logging.getLogger(__name__)
 
@@ -433,3 +428,20 @@ def _stand_down_requested(session: Session, act: Activation) -> bool:
     """The stand-down was asked for: the after-rain patrol gate is open (command.request_stand_down)."""
     patrol = session.get(Patrol, act.id)
     return patrol is not None and bool(patrol.reason)
+
+
+def warning_info(warning: FeedWarning, decision: Decision) -> WarningInfo:
+    """What the response needs of a feed warning (its villages decided by the area rules)."""
+    assert warning.colour is not None
+    return WarningInfo(
+        identifier=warning.identifier,
+        hazard=warning.hazard or "rainstorm",
+        colour=warning.colour,
+        headline=warning.headline or warning.event,
+        description=warning.description,
+        sender=warning.sender,
+        sent=warning.sent,
+        status=warning.status,
+        area_desc=warning.area_desc,
+        village_codes=decision.village_codes,
+    )

@@ -10,11 +10,11 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlo
 from sqlalchemy import func
 from sqlmodel import select
 
+from bench.samplegen import generate_county
 from flows.county_response import county_response
 from sanqing.db import session_scope
 from sanqing.models import Activation, Relocation
 from sanqing.registry import load_town_dir
-from sanqing.samplegen import generate_county
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 

@@ -17,13 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-from sanqing.channels.base import ChannelError, Message, Sender
+from sanqing.channels.base import Message, Sender
 from sanqing.channels.county import CountyReceiver
 from sanqing.channels.dingtalk import DingTalkRobot
 from sanqing.channels.http import RateLimiter, redact
 from sanqing.channels.loudspeaker import Loudspeaker
 from sanqing.channels.sms_gateway import SmsGateway
 from sanqing.channels.wecom import WeComRobot
+from sanqing.errors import ChannelError
 from tests.fakes import FakeEndpoint
 
 PHONE = "13912345678"

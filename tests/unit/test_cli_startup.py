@@ -70,6 +70,22 @@ def test_an_unwritable_data_dir_is_one_line_for_every_command(
     one_error_line(lines, "SANQING_DATA_DIR", str(a_file / "data"), "Not a directory")
 
 
+@pytest.mark.parametrize("variable", ["SANQING_TEMPLATES_DIR", "SANQING_CONFIG_DIR"])
+@pytest.mark.parametrize("command", [("status",), ("drill",), ("cards",)])
+def test_a_config_or_templates_folder_that_is_not_there_is_one_line(
+    variable: str, command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, str(tmp_path / "nowhere"))
+    get_settings.cache_clear()
+    try:
+        code, lines = run(*command)
+    finally:
+        monkeypatch.delenv(variable)
+        get_settings.cache_clear()
+    assert code == 2
+    one_error_line(lines, variable, str(tmp_path / "nowhere"))
+
+
 def test_a_database_that_cannot_be_opened_is_one_line(
     db_url: str, a_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,10 +12,10 @@ from sqlmodel import col, select
 
 from sanqing import acknowledge as ack
 from sanqing import reporting
-from sanqing.channels.base import ChannelError, Message, SendResult
+from sanqing.channels.base import Message, SendResult
 from sanqing.db import session_scope, upsert
 from sanqing.delivery import deliver_outbox, outbox_counts
-from sanqing.errors import AnswerError
+from sanqing.errors import AnswerError, ChannelError
 from sanqing.fallback import fallback_unreached
 from sanqing.models import Activation, Cadre, Household, Notice, Report, TimelineEvent
 from sanqing.plans import Level, load_plan

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from sanqing.feeds.fetch import FetchError
+from sanqing.errors import FetchError
 from sanqing.feeds.watch import poll
 from sanqing.settings import REPO_ROOT
 from tests.feeds_trickle import TrickleServer

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sanqing.feeds.fetch import FetchError, fetch
+from sanqing.errors import FetchError
+from sanqing.feeds.fetch import fetch
 
 
 def client(handler) -> httpx.Client:  # type: ignore[no-untyped-def]

@@ -12,9 +12,9 @@ from sanqing.channels.base import Message
 from sanqing.channels.file import FileSender, deliver_to_files
 from sanqing.channels.loudspeaker import Loudspeaker
 from sanqing.db import session_scope, upsert
-from sanqing.errors import SanqingError
+from sanqing.errors import SanqingError, UnsafePath
 from sanqing.models import Cadre, Household, Notice, Report, Village
-from sanqing.paths import COMPONENT_MAX_BYTES, UnsafePath, inside, safe_component
+from sanqing.paths import COMPONENT_MAX_BYTES, inside, safe_component
 from sanqing.plans import Level
 from tests.unit.test_response import NOW, activate
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from sanqing import db
-from sanqing.models import HazardKind
-from sanqing.registry import load_town_dir
-from sanqing.samplegen import (
+from bench.samplegen import (
     COLUMNS,
     DEFAULT_SEED,
     generate_county,
     generate_jifeng,
     id_check_digit,
 )
+from sanqing import db
+from sanqing.models import HazardKind
+from sanqing.registry import load_town_dir
 from sanqing.settings import REPO_ROOT
 
 JIFENG_DIR = REPO_ROOT / "config" / "towns" / "jifeng"

@@ -5,7 +5,7 @@ check digit); the registry is illustrative. The same seed always gives the same
 bytes, because everything is drawn from one ``random.Random`` per town in a fixed
 order and written with fixed formatting.
 
-``python -m sanqing.samplegen`` regenerates ``config/towns/jifeng`` from its
+``python -m bench.samplegen`` regenerates ``config/towns/jifeng`` from its
 ``villages.csv`` (which it reads and never rewrites); ``--county DIR`` writes a
 county-sized registry for the benchmark instead.
 """
@@ -1174,7 +1174,7 @@ def generate_county(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Regenerate config/towns/jifeng, or write a county registry with ``--county DIR``."""
-    parser = argparse.ArgumentParser(prog="python -m sanqing.samplegen", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.samplegen", description=main.__doc__)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--town-dir", type=Path, default=None, help="default: config/towns/jifeng")
     parser.add_argument("--county", type=Path, default=None, help="write a county here instead")

@@ -1,0 +1,1 @@
+"""Benchmarks and the sample generator: above the domain, never imported by it."""
