@@ -52,7 +52,7 @@ from sanqing.notices import warning_context
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
 from sanqing.rendering import cn_number, render
-from sanqing.response import OCCUPYING, _local_tz, clock, get_activation, hold_town_open, log_event
+from sanqing.response import OCCUPYING, clock, get_activation, hold_town_open, local_tz, log_event
 from sanqing.rules.relocation import VULNERABILITIES
 
 #: Households that have left: moved (not yet reported where), in a shelter (集中安置),
@@ -553,7 +553,7 @@ def phone_report_task(
         key="report:phone",
         actor="镇值班人员",
         action="电话报告县防指",
-        detail=f"{due.astimezone(_local_tz()):%H时%M分}前电话报告{town.county}防指：{script}"
+        detail=f"{due.astimezone(local_tz()):%H时%M分}前电话报告{town.county}防指：{script}"
         + ("（已超时）" if now > due else ""),
         at=now,
         simulated=act.drill,
@@ -616,13 +616,13 @@ def daily_report(
     them. Written once a day; late after the deadline.
     """
     now = now or clock(session, activation_id)
-    local = now.astimezone(_local_tz())
+    local = now.astimezone(local_tz())
     hour, minute = (int(x) for x in plan.defaults.daily_report_at.split(":"))
     due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
     act = hold_town_open(session, activation_id)
     if act is None:  # ended: the final report (终报) was the last word
         return None
-    if local < due or act.activated_at.astimezone(_local_tz()) >= due:
+    if local < due or act.activated_at.astimezone(local_tz()) >= due:
         return None  # not yet today, or the response began after today's report time
     seq = int(local.strftime("%Y%m%d"))
     deadline = due + timedelta(minutes=plan.defaults.daily_report_within_minutes)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sanqing.feeds.model import Action, Decision, FeedWarning
+from sanqing.models import Activation
 from sanqing.plans import Level
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
@@ -94,4 +95,4 @@ def test_an_exercise_message_never_ends_a_real_response(db_url: str) -> None:
     d = Decision(action=Action.STAND_DOWN, reason="chain", town_codes=["621221106"], drill=False)
     assert respond(cancel, d).activations == []
     with session_scope() as s:
-        assert s.get(response.Activation, act).status == "active"
+        assert s.get(Activation, act).status == "active"

@@ -1,4 +1,4 @@
-"""The plan's steps over the database (sanqing/response.py), on the sample town."""
+"""The plan's steps over the database (sanqing/response/), on the sample town."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from sanqing import reporting, response
 from sanqing.db import session_scope
-from sanqing.errors import UnknownVillage
+from sanqing.errors import RoadNotFound, UnknownVillage
 from sanqing.models import (
     Activation,
     Inspection,
@@ -223,7 +223,7 @@ def test_an_unknown_road_is_refused_by_position_and_name(db_url: str) -> None:
     act = activate()
     with (
         session_scope() as s,
-        pytest.raises(response.RoadNotFound, match=r"roads\[0\].*不存在的路"),
+        pytest.raises(RoadNotFound, match=r"roads\[0\].*不存在的路"),
     ):
         response.clear_roads(
             session=s, activation_id=act, reports=[RoadReport(road="不存在的路")], plan=load_plan()
@@ -264,7 +264,7 @@ def test_two_responses_in_one_town_never_overfill_a_shelter(
             barrier.wait()
         return real(**kw)
 
-    monkeypatch.setattr(response, "assign_shelters", meet_then_assign)
+    monkeypatch.setattr(response.relocation, "assign_shelters", meet_then_assign)
     errors: list[BaseException] = []
 
     def allocate(act: str) -> None:

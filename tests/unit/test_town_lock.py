@@ -153,7 +153,7 @@ def test_two_warnings_at_once_open_one_response_and_never_overfill_a_shelter(
             barrier.wait()
         return found
 
-    monkeypatch.setattr(response, "open_activation", meet_after_looking)
+    monkeypatch.setattr(response.activation, "open_activation", meet_after_looking)
 
     def run(identifier: str) -> Callable[[], None]:
         def go() -> None:
