@@ -24,7 +24,6 @@ from sanqing.models import (
     InspectionStatus,
     Relocation,
     RelocationStatus,
-    RiskLevel,
     Shelter,
 )
 from sanqing.plans import Plan
@@ -311,15 +310,10 @@ def assign_town_shelters(
             )
         )
     )
-    zone_rank = {"danger": 0, "alert": 1}
-
-    def urgency(r: Any) -> tuple[int, int, int, str]:
-        # The same order as inside a village (Candidate.sort_key), across the town.
-        vuln = rules.VULNERABILITIES.index(r.vulnerabilities[0]) if r.vulnerabilities else 99
-        risk = -(RiskLevel(r.max_risk).rank if r.max_risk else -1)
-        return (zone_rank.get(r.zone, 2), vuln, risk, r.household_code)
-
-    waiting.sort(key=urgency)
+    # the same order as inside a village, across the town
+    waiting.sort(
+        key=lambda r: rules.urgency(r.zone, r.vulnerabilities, r.max_risk, r.household_code)
+    )
     placements = assign_shelters(
         movers=[Mover(r.household_code, r.people, r.lat, r.lon) for r in waiting],
         shelters=rooms,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sanqing.models import (
     Cadre,
@@ -70,9 +70,20 @@ class Candidate:
 
     @property
     def sort_key(self) -> tuple[int, int, int, str]:
-        vuln = VULNERABILITIES.index(self.vulnerabilities[0]) if self.vulnerabilities else 99
-        risk = -(self.max_risk.rank if self.max_risk else -1)
-        return (_ZONE_RANK[self.zone], vuln, risk, self.household.code)
+        return urgency(self.zone, self.vulnerabilities, self.max_risk, self.household.code)
+
+
+def urgency(
+    zone: str, vulnerabilities: Sequence[str], max_risk: str | None, household_code: str
+) -> tuple[int, int, int, str]:
+    """The relocation order, the one definition of it (in a village and across the town).
+
+    Danger zone before alert zone; within a zone the most vulnerable first (五保户, 独居老人,
+    行动不便, 留守儿童, 困难户, in that order), then the higher risk; the code breaks ties.
+    """
+    vuln = VULNERABILITIES.index(vulnerabilities[0]) if vulnerabilities else 99
+    risk = -(RiskLevel(max_risk).rank if max_risk else -1)
+    return (_ZONE_RANK.get(Zone(zone), 2), vuln, risk, household_code)
 
 
 def is_urgent(candidate: Candidate, *, bypass: Collection[Urgent], night: bool) -> bool:
@@ -211,24 +222,3 @@ def assign_cadres(
         original = own if own is not None and own != chosen else None
         out[hh.code] = CadreAssignment(cadre_code=chosen, original_cadre_code=original)
     return out
-
-
-@dataclass
-class DoorVisitList:
-    """The households one cadre must get out, in order."""
-
-    cadre_code: str
-    household_codes: list[str] = field(default_factory=list)
-
-
-def door_visit_lists(
-    assignments: Mapping[str, CadreAssignment], order: Sequence[str]
-) -> list[DoorVisitList]:
-    """Group households by their cadre, keeping the relocation order inside each list."""
-    lists: dict[str, DoorVisitList] = {}
-    for code in order:
-        cadre = assignments[code].cadre_code
-        if cadre is None:
-            continue
-        lists.setdefault(cadre, DoorVisitList(cadre)).household_codes.append(code)
-    return sorted(lists.values(), key=lambda d: d.cadre_code)

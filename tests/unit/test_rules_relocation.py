@@ -10,7 +10,6 @@ from sanqing.rules.relocation import (
     REASON_HAZARD_RISK,
     REASON_VULNERABLE,
     assign_cadres,
-    door_visit_lists,
     select_households,
 )
 
@@ -239,23 +238,3 @@ def test_grid_responsible_then_first_secretary_when_no_responsible_cadre() -> No
     )
     assert out["H1"].cadre_code == "FS"
     assert out["H2"].cadre_code == "GM"
-
-
-def test_door_visit_lists_keep_priority_order_per_cadre() -> None:
-    households = [
-        hh("H1", cadre="C1"),
-        hh("H2", cadre="C2", elderly_alone=True),
-        hh("H3", cadre="C1", five_guarantee=True),
-    ]
-    threats = [threat("Z1", h.code, "danger") for h in households]
-    ordered = select_households(
-        households=households, threats=threats, hazards=HAZARDS, scope=LEVEL_II
-    )
-    a = assign_cadres(
-        ordered=ordered, cadres=[cadre("C1"), cadre("C2")], grid_responsible={}, max_per_cadre=10
-    )
-    lists = door_visit_lists(a, [c.household.code for c in ordered])
-    assert [(d.cadre_code, d.household_codes) for d in lists] == [
-        ("C1", ["H3", "H1"]),
-        ("C2", ["H2"]),
-    ]
