@@ -124,7 +124,7 @@ def reset_run_state() -> None:
 
 
 def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "flood") -> dict:
-    from sanqing import command, notices, reporting, response
+    from sanqing import notices, reporting, response
     from sanqing.db import session_scope
     from sanqing.plans import load_plan
     from sanqing.registry import ensure_registry, find_town
@@ -163,9 +163,9 @@ def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "f
         )
     )
     with session_scope() as s:  # nobody can answer here: the level's timeout rule at once
-        req = command.request_approval(s, activation_id=aid, plan=plan)
+        req = response.request_approval(s, activation_id=aid, plan=plan)
         if req is not None:
-            command.decide_approval(
+            response.decide_approval(
                 s,
                 approval_id=req.approval_id,
                 answer=None,

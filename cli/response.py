@@ -39,7 +39,7 @@ def patrol(
     All clear (no --danger): a stand-down waiting for it happens now, with the final
     report (终报). With --danger the response goes on and residents stay away.
     """
-    from sanqing import command, response
+    from sanqing import response
     from sanqing.answers import PatrolAnswer
     from sanqing.db import session_scope
     from sanqing.plans import load_plan
@@ -57,7 +57,7 @@ def patrol(
             )
             if act is None:
                 raise SanqingError(f"{town}: no running response to patrol for")
-            done = command.record_patrol(
+            done = response.record_patrol(
                 session, activation_id=act.id, plan=plan, answer=answer, locale=locale
             )
             act_id = act.id
@@ -380,7 +380,7 @@ def stand_down(
     safe: the response ends, with its final report (终报), when `sanqing patrol` (or the
     control room's after-rain-patrol form) records the all-clear. A drill ends at once.
     """
-    from sanqing import command, response
+    from sanqing import response
     from sanqing.answers import SimulatedAnswers
     from sanqing.db import session_scope
     from sanqing.plans import load_plan
@@ -396,7 +396,7 @@ def stand_down(
             if act is None:
                 kind = "drill" if drill else "response"
                 raise SanqingError(f"{town}: no open {kind} to stand down")
-            done = command.end_response(
+            done = response.end_response(
                 session,
                 activation_id=act.id,
                 plan=plan,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from sanqing import command, response
+from sanqing import response
 from sanqing.answers import ApprovalAnswer, PatrolAnswer, VillageRollCall
 from sanqing.db import session_scope
 from sanqing.models import Activation, ActivationStatus, ApprovalDecision
@@ -20,10 +20,10 @@ from tasks.options import db_task
 @db_task("request-approval")
 def request_approval(
     activation_id: str, plan_name: str = "flood"
-) -> command.ApprovalRequest | None:
+) -> response.ApprovalRequest | None:
     """The commander's approval this activation still needs, if any."""
     with session_scope() as session:
-        return command.request_approval(
+        return response.request_approval(
             session, activation_id=activation_id, plan=load_plan(plan_name)
         )
 
@@ -33,7 +33,7 @@ def approval_needed(activation_id: str, plan_name: str = "flood") -> bool:
     """Whether the planned moves still wait for the commander."""
     with session_scope() as session:
         act = response.hold_open(session, activation_id)
-        return act is not None and command.approval_needed(
+        return act is not None and response.approval_needed(
             session, act=act, plan=load_plan(plan_name)
         )
 
@@ -42,7 +42,7 @@ def approval_needed(activation_id: str, plan_name: str = "flood") -> bool:
 def inform_commander(activation_id: str, locale: str = "zh-CN") -> int:
     """Tell the commander who moved at once, before the approval (三个紧急撤离)."""
     with session_scope() as session:
-        return command.inform_commander(session, activation_id=activation_id, locale=locale)
+        return response.inform_commander(session, activation_id=activation_id, locale=locale)
 
 
 @db_task("advance-drill-clock")
@@ -62,7 +62,7 @@ def record_approval(
 ) -> ApprovalDecision:
     """The answer, or the plan's rule when none came, into the approval and the timeline."""
     with session_scope() as session:
-        return command.decide_approval(
+        return response.decide_approval(
             session,
             approval_id=approval_id,
             answer=answer,
@@ -75,24 +75,24 @@ def record_approval(
 @db_task("record-roll-call")
 def record_roll_call(
     activation_id: str, roll_calls: list[VillageRollCall], simulated: bool = False
-) -> command.RollCallResult:
+) -> response.RollCallResult:
     """The villages' roll calls onto the relocations (all or nothing)."""
     if not simulated:
         with session_scope() as session:
-            return command.record_roll_call(
+            return response.record_roll_call(
                 session, activation_id=activation_id, roll_calls=roll_calls
             )
     with session_scope() as session:
-        return command.simulate_roll_call(session, activation_id=activation_id, listed=roll_calls)
+        return response.simulate_roll_call(session, activation_id=activation_id, listed=roll_calls)
 
 
 @db_task("record-follow-up")
 def record_follow_up(
     activation_id: str, roll_calls: list[VillageRollCall], round_: int
-) -> command.RollCallResult:
+) -> response.RollCallResult:
     """A drill's report back from a step up the chain (应撤必撤): the named households only."""
     with session_scope() as session:
-        return command.simulate_follow_up(
+        return response.simulate_follow_up(
             session, activation_id=activation_id, listed=roll_calls, round_=round_
         )
 
@@ -100,16 +100,16 @@ def record_follow_up(
 @db_task("outstanding-roll-call")
 def outstanding(activation_id: str) -> dict[str, int]:
     with session_scope() as session:
-        return command.outstanding(session, activation_id)
+        return response.outstanding(session, activation_id)
 
 
 @db_task("escalate-unconfirmed")
 def escalate_unconfirmed(
     activation_id: str, locale: str = "zh-CN", plan_name: str = "flood", overdue_only: bool = True
-) -> command.EscalationResult:
+) -> response.EscalationResult:
     """Households nobody confirmed go to the village's first secretary."""
     with session_scope() as session:
-        return command.escalate_unconfirmed(
+        return response.escalate_unconfirmed(
             session,
             activation_id=activation_id,
             plan=load_plan(plan_name),
@@ -128,7 +128,7 @@ def end_response(
 ) -> bool:
     """Stand down now if the patrol allows (and write the final report), else open the gate."""
     with session_scope() as session:
-        return command.end_response(
+        return response.end_response(
             session,
             activation_id=activation_id,
             plan=load_plan(plan_name),
@@ -147,7 +147,7 @@ def confirm_patrol(
 ) -> bool:
     """The after-rain patrol's answer; an all-clear ends a waiting response (终报)."""
     with session_scope() as session:
-        return command.record_patrol(
+        return response.record_patrol(
             session,
             activation_id=activation_id,
             plan=load_plan(plan_name),

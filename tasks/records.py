@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from sanqing import command, reporting, response
+from sanqing import reporting, response
 from sanqing.db import session_scope
 from sanqing.feeds import watch
 from sanqing.models import Activation, Report, Village
@@ -68,7 +68,7 @@ def village_names(codes: list[str]) -> dict[str, str]:
 def activation_and_outstanding(activation_id: str) -> tuple[Activation, dict[str, int]]:
     """The activation and its households not yet confirmed, per village."""
     with session_scope() as session:
-        return response.get_activation(session, activation_id), command.outstanding(
+        return response.get_activation(session, activation_id), response.outstanding(
             session, activation_id
         )
 
@@ -76,7 +76,7 @@ def activation_and_outstanding(activation_id: str) -> tuple[Activation, dict[str
 def patrol_state(activation_id: str) -> dict[str, Any]:
     """What the after-rain patrol recorded for the activation."""
     with session_scope() as session:
-        return command.patrol_state(session, activation_id)
+        return response.patrol_state(session, activation_id)
 
 
 def stand_down_drill(town: str, plan: str, reason: str) -> None:

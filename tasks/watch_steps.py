@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from prefect.logging import get_logger
 
-from sanqing import command, response
+from sanqing import response
 from sanqing.answers import SimulatedAnswers
 from sanqing.db import session_scope
 from sanqing.feeds.watch import left_alone
@@ -75,7 +75,7 @@ def stand_down_town(
             return Acted()
         if (skip := _left_alone(act, targets, "stand-down")) is not None:
             return skip
-        done = command.end_response(
+        done = response.end_response(
             session,
             activation_id=act.id,
             plan=plan,

@@ -425,7 +425,7 @@ def _of_activation(rec: FeedRecord, act: Activation) -> bool:
 
 
 def _stand_down_requested(session: Session, act: Activation) -> bool:
-    """The stand-down was asked for: the after-rain patrol gate is open (command.request_stand_down)."""
+    """The stand-down was asked for: the after-rain patrol gate is open (response.request_stand_down)."""
     patrol = session.get(Patrol, act.id)
     return patrol is not None and bool(patrol.reason)
 

@@ -7,8 +7,10 @@ again changes nothing. Prefect tasks in ``tasks/`` wrap these functions.
 
 One module per concern: ``timeline`` (events and the drill clock), ``locks``
 (one response per town), ``activation`` (step 1), ``inspection`` (step 2),
-``relocation`` (step 3: who moves, where to), ``roads`` (step 4); the reports
-(step 5) are ``sanqing.reporting``."""
+``relocation`` (step 3: who moves, where to), ``roads`` (step 4); the people in the loop:
+``approval`` (the commander), ``rollcall`` (the villages' answers),
+``escalation`` (应撤必撤 up the chain), ``patrol`` (after the rain, the end).
+The reports (step 5) are ``sanqing.reports``."""
 
 from __future__ import annotations
 
@@ -20,6 +22,21 @@ from sanqing.response.activation import (
     open_activation,
     set_level,
     stand_down,
+)
+from sanqing.response.approval import (
+    ApprovalRequest,
+    approval_needed,
+    decide_approval,
+    inform_commander,
+    request_approval,
+)
+from sanqing.response.escalation import (
+    CHAIN,
+    STEP_REMOVAL,
+    STEP_SECRETARY,
+    STEP_TOWN_LEADER,
+    EscalationResult,
+    escalate_unconfirmed,
 )
 from sanqing.response.inspection import (
     InspectionResult,
@@ -37,6 +54,13 @@ from sanqing.response.locks import (
     village_groups,
     villages_of,
 )
+from sanqing.response.patrol import (
+    confirm_patrol,
+    end_response,
+    patrol_state,
+    record_patrol,
+    request_stand_down,
+)
 from sanqing.response.relocation import (
     OCCUPYING,
     ShelterResult,
@@ -48,43 +72,77 @@ from sanqing.response.roads import (
     RoadResult,
     clear_roads,
 )
+from sanqing.response.rollcall import (
+    CHASED,
+    UNCONFIRMED,
+    RollCallResult,
+    outstanding,
+    record_roll_call,
+    simulate_follow_up,
+    simulate_roll_call,
+)
 from sanqing.response.timeline import (
     advance_clock,
     clock,
+    how_noted,
     local_tz,
     log_event,
     read_rows,
 )
 
 __all__ = [
+    "CHAIN",
+    "CHASED",
     "MAX_VILLAGE_TASKS",
     "OCCUPYING",
+    "STEP_REMOVAL",
+    "STEP_SECRETARY",
+    "STEP_TOWN_LEADER",
+    "UNCONFIRMED",
     "ActivationResult",
+    "ApprovalRequest",
+    "EscalationResult",
     "InspectionResult",
     "RoadResult",
+    "RollCallResult",
     "ShelterResult",
     "VillageRelocationResult",
     "activate_plan",
     "activation_id_for",
     "advance_clock",
+    "approval_needed",
     "assign_town_shelters",
     "check_field_reports",
     "clear_roads",
     "clock",
+    "confirm_patrol",
+    "decide_approval",
+    "end_response",
+    "escalate_unconfirmed",
     "get_activation",
     "hold_open",
     "hold_town_open",
     "holds_resources",
+    "how_noted",
+    "inform_commander",
     "inspect_hazards",
     "local_tz",
     "lock_town",
     "lock_village",
     "log_event",
     "open_activation",
+    "outstanding",
+    "patrol_state",
     "plan_relocations",
     "read_rows",
+    "record_patrol",
+    "record_roll_call",
+    "request_approval",
+    "request_stand_down",
     "resolve_findings",
     "set_level",
+    "simulate_follow_up",
+    "simulate_roll_call",
     "stand_down",
     "village_groups",
     "villages_of",

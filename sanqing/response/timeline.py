@@ -21,6 +21,13 @@ from sanqing.models import (
 from sanqing.settings import get_settings
 
 
+def how_noted(simulated: bool, unattended: bool = False) -> str:
+    """The suffix a timeline line carries when nobody decided it: a drill, or the plan's timeout rule."""
+    if simulated:
+        return "（演练模拟）"
+    return "（无人值守，按预案超时规则）" if unattended else ""
+
+
 def local_tz() -> ZoneInfo:
     return ZoneInfo(get_settings().timezone)
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from cli import app
-from sanqing import command, response
+from sanqing import response
 from sanqing.db import session_scope
 from sanqing.feeds.watch import mark_done
 from sanqing.models import Activation, FeedRecord, Relocation
@@ -140,5 +140,5 @@ def test_respond_ends_the_responses_no_warning_holds_any_more(db_url: str, how: 
     (line,) = [x for x in result.stdout.splitlines() if act in x]
     assert "stand_down" in line and "621221106" in line and "expired or cancelled" in line
     with session_scope() as s:
-        assert command.patrol_state(s, act)["requested"] is True  # waits for the patrol
+        assert response.patrol_state(s, act)["requested"] is True  # waits for the patrol
     assert "no decisions pending" in run("respond", "--now", clock).stdout  # asked once

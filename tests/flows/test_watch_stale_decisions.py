@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sanqing import command, response
+from sanqing import response
 from sanqing.db import session_scope
 from sanqing.feeds import decide as d
 from sanqing.feeds.model import Action, FeedWarning, Reference, SourceFormat
@@ -137,7 +137,7 @@ def test_a_stale_decision_leaves_a_response_opened_since_alone(
     with session_scope() as s:
         new = s.get(Activation, y)
         assert new is not None and new.status == ActivationStatus.ACTIVE and new.level == "III"
-        assert command.patrol_state(s, y)["requested"] is False  # no patrol gate opened on it
+        assert response.patrol_state(s, y)["requested"] is False  # no patrol gate opened on it
         rec = s.get(FeedRecord, p.record_id)
         assert rec is not None and rec.done and "not carried out" in rec.reason and y in rec.reason
         assert pending_decisions(session=s, now=NOW) == []
@@ -161,6 +161,6 @@ def test_a_pending_stand_down_still_ends_the_response_it_was_decided_for(
 
     assert done.activations == [x] and done.skipped is None and done.left_alone == []
     with session_scope() as s:
-        assert command.patrol_state(s, x)["requested"] is True  # waits for the patrol
+        assert response.patrol_state(s, x)["requested"] is True  # waits for the patrol
         rec = s.get(FeedRecord, p.record_id)
         assert rec is not None and rec.done and "not carried out" not in rec.reason

@@ -1,4 +1,4 @@
-"""People in the loop (sanqing/command.py): approval, roll call, escalation, patrol gate."""
+"""People in the loop (sanqing/response/: approval, rollcall, escalation, patrol): approval, roll call, escalation, patrol gate."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from sanqing import command, reporting, response
+from sanqing import reporting, response
 from sanqing.answers import (
     ApprovalAnswer,
     HouseholdRollCall,
@@ -70,13 +70,13 @@ def events(act: str) -> list[TimelineEvent]:
 def test_level_ii_from_a_warning_needs_approval_and_the_answer_is_recorded(db_url: str) -> None:
     act = activate(Level.II)
     with session_scope() as s:
-        req = command.request_approval(s, activation_id=act, plan=load_plan(), now=NOW)
+        req = response.request_approval(s, activation_id=act, plan=load_plan(), now=NOW)
         assert req is not None and req.level == "II"
         assert req.timeout_s == 30 * 60 and req.on_timeout == OnTimeout.PROCEED
         assert "转移审批" in req.question and "二级应急响应" in req.question
         assert "人工启动" not in req.reason
     with session_scope() as s:
-        decision = command.decide_approval(
+        decision = response.decide_approval(
             s,
             approval_id=req.approval_id,
             answer=ApprovalAnswer(approve=True, name="王镇长", remarks="电话13912345678同意"),
@@ -89,22 +89,22 @@ def test_level_ii_from_a_warning_needs_approval_and_the_answer_is_recorded(db_ur
         assert row is not None and (row.decision, row.approver) == ("approved", "王镇长")
         assert "13912345678" not in row.remarks  # remarks are masked before storage
         # approved at II: a re-run at II asks nothing
-        assert command.request_approval(s, activation_id=act, plan=load_plan()) is None
+        assert response.request_approval(s, activation_id=act, plan=load_plan()) is None
     assert any(e.action == "批准转移" and e.actor == "王镇长" for e in events(act))
 
 
 def test_level_iii_from_a_warning_needs_none_but_a_manual_start_does(db_url: str) -> None:
     act = activate(Level.III)
     with session_scope() as s:
-        assert command.request_approval(s, activation_id=act, plan=load_plan()) is None
+        assert response.request_approval(s, activation_id=act, plan=load_plan()) is None
         response.stand_down(session=s, activation_id=act, reason="解除")
     manual = activate(Level.III, warning=None)
     with session_scope() as s:
-        req = command.request_approval(s, activation_id=manual, plan=load_plan())
+        req = response.request_approval(s, activation_id=manual, plan=load_plan())
         assert req is not None and "人工启动" in req.reason
         assert req.on_timeout == OnTimeout.HOLD
         # no answer in time: the plan holds the move orders
-        d = command.decide_approval(
+        d = response.decide_approval(
             s, approval_id=req.approval_id, answer=None, on_timeout=req.on_timeout
         )
         assert d.value == "timeout_held" and not d.moves
@@ -113,23 +113,23 @@ def test_level_iii_from_a_warning_needs_none_but_a_manual_start_does(db_url: str
 def test_the_first_decision_wins_and_an_escalation_asks_again(db_url: str) -> None:
     act = activate(Level.II)
     with session_scope() as s:
-        req = command.request_approval(s, activation_id=act, plan=load_plan())
+        req = response.request_approval(s, activation_id=act, plan=load_plan())
         assert req is not None
-        assert not command.decide_approval(
+        assert not response.decide_approval(
             s,
             approval_id=req.approval_id,
             answer=ApprovalAnswer(approve=False, name="王镇长"),
             on_timeout=req.on_timeout,
         ).moves
         # a late timeout (or a second click) changes nothing
-        again = command.decide_approval(
+        again = response.decide_approval(
             s, approval_id=req.approval_id, answer=None, on_timeout=OnTimeout.PROCEED
         )
         assert again.value == "rejected"
         # rejected: the next run asks again (a new request, not the old one)
-        second = command.request_approval(s, activation_id=act, plan=load_plan())
+        second = response.request_approval(s, activation_id=act, plan=load_plan())
         assert second is not None and second.approval_id != req.approval_id
-        command.decide_approval(
+        response.decide_approval(
             s,
             approval_id=second.approval_id,
             answer=ApprovalAnswer(approve=True, name="王镇长"),
@@ -137,16 +137,16 @@ def test_the_first_decision_wins_and_an_escalation_asks_again(db_url: str) -> No
         )
         response.set_level(session=s, activation_id=act, level=Level.I, reason="红色预警")
         # approved at II does not cover I
-        third = command.request_approval(s, activation_id=act, plan=load_plan())
+        third = response.request_approval(s, activation_id=act, plan=load_plan())
         assert third is not None and third.level == "I" and third.timeout_s == 15 * 60
 
 
 def test_an_unattended_timeout_is_marked_in_the_timeline(db_url: str) -> None:
     act = activate(Level.I)
     with session_scope() as s:
-        req = command.request_approval(s, activation_id=act, plan=load_plan())
+        req = response.request_approval(s, activation_id=act, plan=load_plan())
         assert req is not None
-        d = command.decide_approval(
+        d = response.decide_approval(
             s, approval_id=req.approval_id, answer=None, on_timeout=req.on_timeout, unattended=True
         )
         assert d.value == "timeout_proceeded" and d.moves
@@ -164,7 +164,7 @@ def test_a_roll_call_with_exceptions_marks_the_rest_as_reported(db_url: str) -> 
     first, second, *_ = sorted(before)
     with session_scope() as s:
         head = s.get(Household, second).head_name  # type: ignore[union-attr]
-        result = command.record_roll_call(
+        result = response.record_roll_call(
             s,
             activation_id=act,
             roll_calls=[
@@ -195,7 +195,7 @@ def test_a_bad_roll_call_names_every_problem_and_records_nothing(db_url: str) ->
     with session_scope() as s:
         some = sorted(statuses(act, HEBA))[0]
         with pytest.raises(AnswerError) as err:
-            command.record_roll_call(
+            response.record_roll_call(
                 s,
                 activation_id=act,
                 roll_calls=[
@@ -226,7 +226,7 @@ def test_a_head_name_shared_by_two_households_asks_for_the_code(db_url: str) -> 
             h.head_name = "同名人"
             s.add(h)
     with session_scope() as s, pytest.raises(AnswerError, match="several households"):
-        command.record_roll_call(
+        response.record_roll_call(
             s,
             activation_id=act,
             roll_calls=[
@@ -248,7 +248,7 @@ def test_in_shelter_without_a_place_counts_as_moved_and_never_downgrades(db_url:
         rel.shelter_code, code = None, rel.household_code
         s.add(rel)
     with session_scope() as s:
-        command.record_roll_call(
+        response.record_roll_call(
             s,
             activation_id=act,
             roll_calls=[VillageRollCall(village=HEBA, others=Others.IN_SHELTER)],
@@ -263,7 +263,7 @@ def test_in_shelter_without_a_place_counts_as_moved_and_never_downgrades(db_url:
     assert after[code] == "moved" and code not in placed
     assert {h for h, st in after.items() if st == "in_shelter"} == placed
     with session_scope() as s:  # a later "moved" keeps those in shelter there
-        command.record_roll_call(
+        response.record_roll_call(
             s, activation_id=act, roll_calls=[VillageRollCall(village=HEBA, others=Others.MOVED)]
         )
     assert statuses(act, HEBA) == after
@@ -278,7 +278,7 @@ def test_unconfirmed_households_go_to_the_first_secretary_once(db_url: str) -> N
     plan = load_plan()
     unreachable = sorted(statuses(act, HEBA))[0]
     with session_scope() as s:
-        command.record_roll_call(
+        response.record_roll_call(
             s,
             activation_id=act,
             roll_calls=[
@@ -296,12 +296,12 @@ def test_unconfirmed_households_go_to_the_first_secretary_once(db_url: str) -> N
         )
     # not overdue yet (II: 60 minutes after the order)
     with session_scope() as s:
-        r = command.escalate_unconfirmed(
+        r = response.escalate_unconfirmed(
             s, activation_id=act, plan=plan, locale="zh-CN", now=NOW + timedelta(minutes=30)
         )
         assert r.households == 0
     with session_scope() as s:
-        r = command.escalate_unconfirmed(
+        r = response.escalate_unconfirmed(
             s, activation_id=act, plan=plan, locale="zh-CN", now=NOW + timedelta(minutes=61)
         )
     shimen = statuses(act, SHIMEN)
@@ -322,7 +322,7 @@ def test_unconfirmed_households_go_to_the_first_secretary_once(db_url: str) -> N
         sms = next(n for n in notices if n.village_code == HEBA and n.channel == "sms")
         assert head not in sms.body and sms.address == secretaries[HEBA].phone
         # once: a second pass escalates nobody again
-        again = command.escalate_unconfirmed(
+        again = response.escalate_unconfirmed(
             s, activation_id=act, plan=plan, locale="zh-CN", now=NOW + timedelta(minutes=90)
         )
         assert again.households == 0
@@ -342,7 +342,7 @@ def test_a_village_without_a_first_secretary_escalates_to_the_town_leader(db_url
             c.role = "village_cadre"
             s.add(c)
     with session_scope() as s:
-        command.escalate_unconfirmed(
+        response.escalate_unconfirmed(
             s, activation_id=act, plan=load_plan(), locale="zh-CN", overdue_only=False
         )
         leader = s.exec(
@@ -362,24 +362,24 @@ def test_the_stand_down_waits_for_the_after_rain_patrol(db_url: str) -> None:
     act = activate(Level.II)
     plan = load_plan()
     with session_scope() as s:
-        assert not command.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")
+        assert not response.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")
         # every hazard point got an after-rain check
         after = list(s.exec(select(Inspection).where(Inspection.phase == InspectionPhase.AFTER)))
         villages = s.get(Activation, act).village_codes  # type: ignore[union-attr]
         assert len(after) == 45 and {i.village_code for i in after} == set(villages)
         assert s.get(Activation, act).status == "active"  # type: ignore[union-attr]
         # asking again does not open a second gate
-        assert not command.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")
+        assert not response.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")
     with session_scope() as s:
         with pytest.raises(AnswerError, match="dangers"):
-            command.confirm_patrol(
+            response.confirm_patrol(
                 s,
                 activation_id=act,
                 plan=plan,
                 answer=PatrolAnswer(all_clear=True, name="巡查组", dangers=["石门洞滑坡"]),
             )
         # danger remains: the response goes on
-        assert not command.confirm_patrol(
+        assert not response.confirm_patrol(
             s,
             activation_id=act,
             plan=plan,
@@ -387,7 +387,7 @@ def test_the_stand_down_waits_for_the_after_rain_patrol(db_url: str) -> None:
         )
         assert s.get(Activation, act).status == "active"  # type: ignore[union-attr]
     with session_scope() as s:
-        assert command.confirm_patrol(
+        assert response.confirm_patrol(
             s, activation_id=act, plan=plan, answer=PatrolAnswer(all_clear=True, name="巡查组")
         )
         assert s.get(Activation, act).status == "stood_down"  # type: ignore[union-attr]
@@ -408,15 +408,15 @@ def test_a_patrol_reported_before_the_stand_down_request_does_not_count(
         dangers=[] if early_all_clear else ["石门洞滑坡"],
     )
     with session_scope() as s:  # during the rain: recorded, but no stand-down was asked for
-        assert not command.confirm_patrol(s, activation_id=act, plan=plan, answer=early)
+        assert not response.confirm_patrol(s, activation_id=act, plan=plan, answer=early)
     with session_scope() as s:  # the warning is lifted: the gate opens now, checks assigned
-        assert not command.end_response(
+        assert not response.end_response(
             s, activation_id=act, plan=plan, reason="预警解除", locale="zh-CN"
         )
         after = s.exec(select(Inspection).where(Inspection.phase == InspectionPhase.AFTER)).all()
         assert len(after) == 45 and {i.status for i in after} == {"assigned"}
     with session_scope() as s:  # the after-rain patrol's all-clear ends it, with 终报
-        assert command.record_patrol(
+        assert response.record_patrol(
             s,
             activation_id=act,
             plan=plan,
@@ -430,18 +430,18 @@ def test_a_patrol_reported_before_the_stand_down_request_does_not_count(
 def test_a_rejection_stands_when_the_next_request_is_not_answered(db_url: str) -> None:
     act = activate(Level.II)
     with session_scope() as s:
-        first = command.request_approval(s, activation_id=act, plan=load_plan())
+        first = response.request_approval(s, activation_id=act, plan=load_plan())
         assert first is not None
-        command.decide_approval(
+        response.decide_approval(
             s,
             approval_id=first.approval_id,
             answer=ApprovalAnswer(approve=False, name="王镇长"),
             on_timeout=first.on_timeout,
         )
-        again = command.request_approval(s, activation_id=act, plan=load_plan())
+        again = response.request_approval(s, activation_id=act, plan=load_plan())
         assert again is not None and again.on_timeout == OnTimeout.PROCEED
         # level II proceeds on a timeout, but not over the commander's "no"
-        d = command.decide_approval(
+        d = response.decide_approval(
             s, approval_id=again.approval_id, answer=None, on_timeout=again.on_timeout
         )
         assert d.value == "timeout_held"
@@ -455,14 +455,14 @@ def test_a_manual_start_confirmed_by_a_warning_answers_to_the_warning(db_url: st
         act = s.get(Activation, manual)
         assert act is not None and act.warning_identifier == "W-1"
         # level III from a warning needs no approval
-        assert command.request_approval(s, activation_id=manual, plan=load_plan()) is None
+        assert response.request_approval(s, activation_id=manual, plan=load_plan()) is None
 
 
 def test_a_refused_roll_call_never_repeats_what_was_typed(db_url: str) -> None:
     act = activate(Level.II)
     relocate(act)
     with session_scope() as s, pytest.raises(AnswerError) as err:
-        command.record_roll_call(
+        response.record_roll_call(
             s,
             activation_id=act,
             roll_calls=[
@@ -479,7 +479,7 @@ def test_a_drill_script_for_another_level_falls_back_to_everyone_in_shelter(db_u
     act = activate(Level.II)
     relocate(act)
     with session_scope() as s:
-        result = command.simulate_roll_call(
+        result = response.simulate_roll_call(
             s,
             activation_id=act,
             listed=[
@@ -513,4 +513,4 @@ def test_a_plan_without_the_patrol_requirement_stands_down_at_once(
         }
     )
     with session_scope() as s:
-        assert command.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")
+        assert response.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")

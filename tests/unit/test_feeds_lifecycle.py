@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from sanqing import command, response
+from sanqing import response
 from sanqing.db import session_scope
 from sanqing.feeds import decide as d
 from sanqing.feeds.model import Action, Decision, FeedWarning, Reference, SourceFormat
@@ -266,7 +266,7 @@ def test_a_response_whose_warnings_were_cancelled_ends_when_the_stand_down_was_l
         assert expired_responses(session=s, plan=plan, now=NOW) == [(TOWN, False)]
     (act,) = activations()
     with session_scope() as s:  # the watch asks for the stand-down: patrol gate opens
-        command.request_stand_down(s, activation_id=act.id, plan=plan, reason="预警已取消")
+        response.request_stand_down(s, activation_id=act.id, plan=plan, reason="预警已取消")
     with session_scope() as s:  # asked once: not asked again while the patrol is awaited
         assert expired_responses(session=s, plan=plan, now=NOW) == []
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, update
 from sqlmodel import select
 
-from sanqing import command, response
+from sanqing import response
 from sanqing.db import get_engine, session_scope
 from sanqing.feeds.decide import ingest
 from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult
@@ -68,7 +68,7 @@ def test_when_every_warning_holding_a_response_expired_it_is_stood_down(db_url: 
         act = response.open_activation(s, town_code="621221106", plan=plan.plan, drill=False)
         assert act is not None
         # ... and no more once the stand-down is asked for (the after-rain patrol decides)
-        command.request_stand_down(s, activation_id=act.id, plan=plan, reason="预警已过期")
+        response.request_stand_down(s, activation_id=act.id, plan=plan, reason="预警已过期")
     with session_scope() as s:
         assert expired_responses(session=s, plan=plan, now=NOW + timedelta(hours=9)) == []
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from sanqing import command
+from sanqing import response
 from sanqing.answers import HouseholdRollCall, Others, RollCallStatus, VillageRollCall
 from sanqing.db import session_scope
 from sanqing.errors import AnswerError
@@ -29,7 +29,7 @@ def _roll_call(
     act: str, village: str, answers: list[HouseholdRollCall], reporter: str = ""
 ) -> None:
     with session_scope() as s:
-        command.record_roll_call(
+        response.record_roll_call(
             s,
             activation_id=act,
             roll_calls=[
@@ -40,9 +40,9 @@ def _roll_call(
         )
 
 
-def _escalate(act: str, at: timedelta, level_plan: str = "flood") -> command.EscalationResult:
+def _escalate(act: str, at: timedelta, level_plan: str = "flood") -> response.EscalationResult:
     with session_scope() as s:
-        return command.escalate_unconfirmed(
+        return response.escalate_unconfirmed(
             s, activation_id=act, plan=load_plan(level_plan), locale="zh-CN", now=NOW + at
         )
 

@@ -205,7 +205,8 @@ def test_vulnerable_households_are_counted_once_and_the_overlap_said(db_url: str
 
 
 def test_final_report_says_where_everyone_is_and_how_they_return(db_url: str) -> None:
-    from sanqing.command import PatrolAnswer, end_response
+    from sanqing.answers import PatrolAnswer
+    from sanqing.response import end_response
 
     act = activate(Level.III)
     plan = load_plan()

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from sanqing import command, notices, response
+from sanqing import notices, response
 from sanqing.acknowledge import chase
 from sanqing.answers import PatrolAnswer
 from sanqing.db import session_scope
@@ -95,7 +95,7 @@ def test_a_cancel_recorded_after_the_hand_off_still_wins(plan: Plan) -> None:
 def test_a_new_warning_withdraws_a_stand_down_waiting_for_the_patrol(plan: Plan) -> None:
     act = start(plan, info(ORANGE))
     with session_scope() as s:
-        assert not command.request_stand_down(
+        assert not response.request_stand_down(
             s, activation_id=act.activation_id, plan=plan, reason="预警解除", now=NOW
         )
     red = start(plan, info(w("B-9", colour="red")), level=Level.I, minutes=10)
@@ -104,7 +104,7 @@ def test_a_new_warning_withdraws_a_stand_down_waiting_for_the_patrol(plan: Plan)
         patrol = s.get(Patrol, act.activation_id)
         assert patrol is not None and patrol.reason == ""
         # the patrol's all-clear no longer ends a response the red warning needs
-        done = command.confirm_patrol(
+        done = response.confirm_patrol(
             s,
             activation_id=act.activation_id,
             plan=plan,
@@ -114,12 +114,12 @@ def test_a_new_warning_withdraws_a_stand_down_waiting_for_the_patrol(plan: Plan)
     assert not done
     with session_scope() as s:  # the gate opens again when the stand-down is asked again
         assert (
-            command.request_stand_down(
+            response.request_stand_down(
                 s, activation_id=act.activation_id, plan=plan, reason="红色预警解除", now=NOW
             )
             is False
         )
-        assert command.end_response(
+        assert response.end_response(
             s,
             activation_id=act.activation_id,
             plan=plan,

@@ -474,7 +474,7 @@ def notice_context(
         }
         for i in INSPECTIONS
     ]
-    # What ``command.escalate_unconfirmed`` gives the first secretary: households nobody confirmed.
+    # What ``response.escalate_unconfirmed`` gives the first secretary: households nobody confirmed.
     escalation = {
         "to": {"name": FIRST_SECRETARY["name"], "title": "驻村第一书记"},
         "households": [
@@ -505,7 +505,7 @@ def notice_context(
         "notices/work_card.html": {"card": work_card_ctx("responsible", locale)},
         "notices/tasks.txt": {"cadre": cadre, "moves": moves, "inspections": inspections},
         "notices/escalation.sms.txt": escalation,
-        # What ``command.inform_commander`` tells the commander: moves made before approval.
+        # What ``response.inform_commander`` tells the commander: moves made before approval.
         "notices/urgent.sms.txt": {
             "to": {"name": "徐文成", "title": "镇党委副书记、镇长"},
             "households": 3,

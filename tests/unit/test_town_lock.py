@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from sanqing import command, notices, reporting, response
+from sanqing import notices, reporting, response
 from sanqing.db import session_scope
 from sanqing.models import (
     Activation,
@@ -194,7 +194,7 @@ def test_a_run_that_goes_on_after_the_stand_down_writes_nothing_and_says_so(
     def run_a() -> None:
         run_steps(act, plan, pause=lambda step: None)
         with session_scope() as s:
-            command.end_response(
+            response.end_response(
                 s,
                 activation_id=act.activation_id,
                 plan=plan.model_copy(

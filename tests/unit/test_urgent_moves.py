@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlmodel import select
 
-from sanqing import command, response
+from sanqing import response
 from sanqing.answers import ApprovalAnswer
 from sanqing.db import session_scope
 from sanqing.models import (
@@ -188,15 +188,15 @@ def test_a_manual_level_iv_start_moves_the_threatened_households_though_the_comm
     _find(act, status)
     with session_scope() as s:
         a = s.get(Activation, act)
-        assert a is not None and command.approval_needed(s, act=a, plan=load_plan())
+        assert a is not None and response.approval_needed(s, act=a, plan=load_plan())
     _relocate(act, urgent_only=True)
     ordered = _ordered(act)
     assert set(ordered) == _threatened_by_cave() and all(r.urgent for r in ordered.values())
     with session_scope() as s:
-        assert command.inform_commander(s, activation_id=act, locale="zh-CN") == len(ordered)
-        request = command.request_approval(s, activation_id=act, plan=load_plan())
+        assert response.inform_commander(s, activation_id=act, locale="zh-CN") == len(ordered)
+        request = response.request_approval(s, activation_id=act, plan=load_plan())
         assert request is not None and f"{len(ordered)}户" in request.question
-        command.decide_approval(
+        response.decide_approval(
             s,
             approval_id=request.approval_id,
             answer=ApprovalAnswer(approve=False, name="指挥长"),
@@ -215,7 +215,7 @@ def test_a_manual_level_iv_start_moves_the_threatened_households_though_the_comm
         ).all()
         assert len(told) == 1 and "不等审批" in told[0].detail
         # told once: a second call for the same households adds nothing
-        command.inform_commander(s, activation_id=act, locale="zh-CN")
+        response.inform_commander(s, activation_id=act, locale="zh-CN")
     with session_scope() as s:
         assert len(s.exec(select(Notice).where(Notice.purpose == "urgent_moves")).all()) == 1
 
@@ -238,7 +238,7 @@ def test_orders_given_by_day_stay_approved_when_the_run_goes_on_at_night(db_url:
     _relocate(act, urgent_only=False, now=NIGHT)
     assert not any(r.urgent for r in _ordered(act).values())
     with session_scope() as s:  # nobody moved without approval: the commander is not told
-        assert command.inform_commander(s, activation_id=act, locale="zh-CN") == 0
+        assert response.inform_commander(s, activation_id=act, locale="zh-CN") == 0
     # a danger found later is news: the households it threatens are urgent now
     _find(act, InspectionStatus.DANGER, now=NIGHT)
     _relocate(act, urgent_only=True, now=NIGHT)

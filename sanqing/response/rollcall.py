@@ -1,0 +1,285 @@
+"""The villages' roll call (点名): who has moved, who refuses, who cannot be reached.
+
+Answers are checked against the households ordered to move; counts only go into
+the timeline, names stay in the registry and the cadres' lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from sanqing.answers import (
+    Others,
+    RollCallStatus,
+    VillageRollCall,
+)
+from sanqing.errors import AnswerError
+from sanqing.labels import label
+from sanqing.models import (
+    Household,
+    Relocation,
+    RelocationStatus,
+    Village,
+)
+from sanqing.privacy import mask_text
+from sanqing.response.locks import get_activation
+from sanqing.response.timeline import clock, how_noted, log_event
+
+#: Households whose safety nobody has confirmed: they are escalated when overdue.
+UNCONFIRMED = (RelocationStatus.ORDERED, RelocationStatus.UNREACHABLE)
+#: 应撤必撤: those chased up the chain — unconfirmed, and those who refuse.
+CHASED = (*UNCONFIRMED, RelocationStatus.REFUSED)
+
+_ROLL_CALL_STATUS = {
+    RollCallStatus.MOVED: RelocationStatus.MOVED,
+    RollCallStatus.IN_SHELTER: RelocationStatus.IN_SHELTER,
+    RollCallStatus.REFUSED: RelocationStatus.REFUSED,
+    RollCallStatus.UNREACHABLE: RelocationStatus.UNREACHABLE,
+    RollCallStatus.WITH_RELATIVES: RelocationStatus.WITH_RELATIVES,
+    RollCallStatus.REMOVED: RelocationStatus.REMOVED,
+}
+
+
+@dataclass
+class RollCallResult:
+    """Per village: households by status after the roll call, and the unconfirmed total."""
+
+    villages: dict[str, dict[str, int]] = field(default_factory=dict)
+    changed: int = 0
+
+    @property
+    def unconfirmed(self) -> int:
+        return sum(v.get(RelocationStatus.ORDERED.value, 0) for v in self.villages.values())
+
+
+def record_roll_call(
+    session: Session,
+    *,
+    activation_id: str,
+    roll_calls: Sequence[VillageRollCall],
+    simulated: bool = False,
+    now: datetime | None = None,
+) -> RollCallResult:
+    """Apply the villages' roll calls to the relocations; all of it, or nothing when any is bad.
+
+    A household is named by its code or by its head's name when that is unique in the
+    village. Households not listed take ``others``. A household already in a shelter
+    stays there when the roll call says only "moved".
+    """
+    now = now or clock(session, activation_id)
+    act = get_activation(session, activation_id)
+    villages = {
+        v.code: v
+        for v in session.exec(select(Village).where(col(Village.code).in_(act.village_codes)))
+    }
+    by_name = {v.name: code for code, v in villages.items()}
+    problems: list[str] = []
+    plan: list[tuple[str, dict[str, RelocationStatus], Others]] = []
+    seen: set[str] = set()
+    removed_by: dict[str, str] = {}
+    rels_by_village: dict[str, dict[str, Relocation]] = {}
+    for i, rc in enumerate(roll_calls):
+        where = f"villages[{i}]"
+        code = rc.village if rc.village in villages else by_name.get(rc.village.strip())
+        if code is None:
+            problems.append(f"{where}.village: {rc.village!r} is not a village of this response")
+            continue
+        if code in seen:
+            problems.append(f"{where}.village: {rc.village!r} is reported twice in one answer")
+            continue
+        seen.add(code)
+        rels = {
+            r.household_code: r
+            for r in session.exec(
+                select(Relocation).where(
+                    Relocation.activation_id == activation_id, Relocation.village_code == code
+                )
+            )
+        }
+        rels_by_village[code] = rels
+        heads: dict[str, list[str]] = defaultdict(list)
+        for code_, head in session.exec(
+            select(Household.code, Household.head_name).where(col(Household.code).in_(list(rels)))
+        ):
+            heads[head].append(code_)
+        statuses: dict[str, RelocationStatus] = {}
+        for j, h in enumerate(rc.households):
+            key = h.household.strip()
+            hcode: str | None = key if key in rels else None
+            if hcode is None and len(heads.get(key, [])) == 1:
+                hcode = heads[key][0]
+            if hcode is None:
+                # The position, never the value: a typed name must not reach the logs.
+                why = (
+                    "the head's name is shared by several households: give the household code"
+                    if len(heads.get(key, [])) > 1
+                    else "not on this village's relocation list (give the household code, or "
+                    "the head's name as the register writes it)"
+                )
+                problems.append(f"{where}.households[{j}]: {why}")
+                continue
+            if hcode in statuses:
+                problems.append(f"{where}.households[{j}]: the same household is listed twice")
+                continue
+            if h.status == RollCallStatus.REMOVED and not (h.by.strip() or rc.reporter.strip()):
+                problems.append(
+                    f"{where}.households[{j}]: 带离 must say who removed the household (by)"
+                )
+                continue
+            statuses[hcode] = _ROLL_CALL_STATUS[h.status]
+            if h.status == RollCallStatus.REMOVED:
+                removed_by[hcode] = mask_text((h.by or rc.reporter).strip())
+        plan.append((code, statuses, rc.others))
+    if problems:
+        raise AnswerError(problems)
+
+    result = RollCallResult()
+    for code, statuses, others in plan:
+        for hcode, r in rels_by_village[code].items():
+            new = statuses.get(hcode)
+            if (
+                new is None
+                and others != Others.UNCONFIRMED
+                and r.status == RelocationStatus.ORDERED
+            ):
+                new = RelocationStatus(others.value)
+            if new is None:
+                continue
+            if new == RelocationStatus.IN_SHELTER and r.shelter_code is None:
+                new = RelocationStatus.MOVED  # no place was assigned: moved elsewhere
+            if new == RelocationStatus.MOVED and r.status == RelocationStatus.IN_SHELTER:
+                continue
+            if new != r.status:
+                r.status, r.updated_at = new.value, now
+                if new == RelocationStatus.REMOVED:
+                    r.removed_by, r.removed_at = removed_by[hcode], now
+                session.add(r)
+                result.changed += 1
+        counts = _counts(rels_by_village[code].values())
+        result.villages[code] = counts
+        digest = hashlib.sha1(repr(sorted(counts.items())).encode()).hexdigest()[:10]
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"roll-call:{code}:{digest}",
+            actor=villages[code].name,
+            action="点名回报",
+            detail=_counts_text(counts) + how_noted(simulated),
+            at=now,
+            simulated=simulated,
+        )
+    return result
+
+
+def _counts(rels: object) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in rels:  # type: ignore[attr-defined]
+        out[r.status] += 1
+    return dict(out)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    order = [
+        RelocationStatus.IN_SHELTER,
+        RelocationStatus.WITH_RELATIVES,
+        RelocationStatus.MOVED,
+        RelocationStatus.REMOVED,
+        RelocationStatus.REFUSED,
+        RelocationStatus.UNREACHABLE,
+        RelocationStatus.ORDERED,
+    ]
+    return "，".join(
+        f"{label('zh-CN', 'relocation', s.value)}{counts[s.value]}户"
+        for s in order
+        if counts.get(s.value)
+    )
+
+
+def outstanding(session: Session, activation_id: str) -> dict[str, int]:
+    """Households not yet confirmed (ordered, no answer), per village code."""
+    out: dict[str, int] = defaultdict(int)
+    for code in session.exec(
+        select(Relocation.village_code).where(
+            Relocation.activation_id == activation_id,
+            Relocation.status == RelocationStatus.ORDERED,
+        )
+    ):
+        out[code] += 1
+    return dict(out)
+
+
+def simulate_roll_call(
+    session: Session, *, activation_id: str, listed: Sequence[VillageRollCall]
+) -> RollCallResult:
+    """A drill's roll call: the scenario's villages as written, every other one all in shelter.
+
+    A scenario written for another level may name households this level does not move:
+    then every village reports all in shelter, and the timeline says why.
+    """
+    act = get_activation(session, activation_id)
+    names = dict(
+        session.exec(
+            select(Village.code, Village.name).where(col(Village.code).in_(act.village_codes))
+        ).all()
+    )
+
+    def everyone_else(given: set[str]) -> list[VillageRollCall]:
+        return [
+            VillageRollCall(village=code, others=Others.IN_SHELTER, reporter="演练")
+            for code in act.village_codes
+            if code not in given and names.get(code) not in given
+        ]
+
+    given = {rc.village for rc in listed}
+    try:  # a refused answer writes nothing: record_roll_call checks it all first
+        return record_roll_call(
+            session,
+            activation_id=activation_id,
+            roll_calls=[*listed, *everyone_else(given)],
+            simulated=True,
+        )
+    except AnswerError as exc:
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"roll-call-script:{act.level}",
+            actor="演练导调",
+            action="演练脚本点名不适用",
+            detail=f"本级转移名单与脚本不符（{len(exc.problems)}处），按全部到位模拟",
+            simulated=True,
+        )
+        return record_roll_call(
+            session, activation_id=activation_id, roll_calls=everyone_else(set()), simulated=True
+        )
+
+
+def simulate_follow_up(
+    session: Session, *, activation_id: str, listed: Sequence[VillageRollCall], round_: int
+) -> RollCallResult:
+    """A drill's report back from a step up the chain: only the households it names change.
+
+    A script that does not fit this level's list changes nothing, and the timeline says so.
+    """
+    only_named = [rc.model_copy(update={"others": Others.UNCONFIRMED}) for rc in listed]
+    try:
+        return record_roll_call(
+            session, activation_id=activation_id, roll_calls=only_named, simulated=True
+        )
+    except AnswerError as exc:
+        act = get_activation(session, activation_id)
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"follow-up-script:{act.level}:{round_}",
+            actor="演练导调",
+            action="演练脚本核实回报不适用",
+            detail=f"第{round_}轮核实回报与本级转移名单不符（{len(exc.problems)}处），未采用",
+            simulated=True,
+        )
+        return RollCallResult()
