@@ -124,8 +124,9 @@ def reset_run_state() -> None:
 
 
 def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "flood") -> dict:
-    from sanqing import notices, reporting, response
+    from sanqing import reporting, response
     from sanqing.db import session_scope
+    from sanqing.outbox import notices
     from sanqing.plans import load_plan
     from sanqing.registry import ensure_registry, find_town
 

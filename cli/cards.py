@@ -30,8 +30,8 @@ def cards(
     later prints only the household cards the registry marks as not handed out
     (households.csv ``card_issued`` = 0).
     """
-    from sanqing.cards import print_cards
     from sanqing.db import session_scope
+    from sanqing.outbox.cards import print_cards
     from sanqing.plans import load_plan
     from sanqing.registry import ensure_registry
 

@@ -47,10 +47,10 @@ def drill(
     ] = DEFAULT_LOCALE,
 ) -> None:
     """Run the flood plan for the sample town as a drill, end to end, on this machine."""
-    from sanqing.channels.config import configured_endpoints
-    from sanqing.channels.file import deliver_to_files
     from sanqing.db import session_scope
     from sanqing.delivery import deliver_until_settled, last_errors, outbox_counts
+    from sanqing.delivery.channels.config import configured_endpoints
+    from sanqing.delivery.channels.file import deliver_to_files
     from sanqing.registry import ensure_registry
     from sanqing.reporting import summarize
     from sanqing.scenarios import load_scenario

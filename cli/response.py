@@ -148,8 +148,8 @@ def ack(
     note: Annotated[str, typer.Option(help="What they said.")] = "",
 ) -> None:
     """Record that a cadre acknowledged their tasks (叫应): resends and hand-ups stop."""
-    from sanqing.acknowledge import acknowledge
     from sanqing.db import session_scope
+    from sanqing.delivery.acknowledge import acknowledge
     from sanqing.registry import ensure_registry
 
     try:

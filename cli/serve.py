@@ -89,7 +89,7 @@ def serve(
         plain("控制台 / control room: ") + plain(ui, "bold") + plain("  (Ctrl-C to stop)")
     )
     if settings.ack_url and settings.ack_secret:  # cadres' 收到 links land here
-        from sanqing.ack_server import AckServer
+        from sanqing.delivery.ack_server import AckServer
 
         try:
             acks = AckServer(host, settings.ack_port)
@@ -123,8 +123,8 @@ def ack_server(
     Off loopback it is protected by its own secrets: a link is HMAC-signed
     (SANQING_ACK_SECRET) and a receipt needs SANQING_RECEIPT_TOKEN.
     """
-    from sanqing.ack_server import AckServer
     from sanqing.db import init_db
+    from sanqing.delivery.ack_server import AckServer
 
     settings = get_settings()
     if not settings.ack_secret:

@@ -476,7 +476,7 @@ class Notice(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _ts(nullable=False)
     sent_at: datetime | None = _ts()
-    # Delivery (sanqing/delivery.py): when to try again, who holds the row while sending,
+    # Delivery (sanqing/delivery/): when to try again, who holds the row while sending,
     # until when it may still go, and what the channel said.
     next_attempt_at: datetime | None = _ts()
     lease_until: datetime | None = _ts()

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlmodel import select
 
-from sanqing.acknowledge import chase
 from sanqing.db import session_scope
 from sanqing.delivery import deliver_until_settled
-from sanqing.fallback import fallback_unreached
+from sanqing.delivery.acknowledge import chase
+from sanqing.delivery.fallback import fallback_unreached
 from sanqing.models import Activation, ActivationStatus
 from sanqing.plans import load_plan
 from tasks.options import db_task

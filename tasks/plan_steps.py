@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 from prefect.logging import get_run_logger
 from sqlmodel import Session
 
-from sanqing import notices, reporting, response
-from sanqing.channels.file import deliver_to_files
+from sanqing import reporting, response
 from sanqing.db import session_scope
+from sanqing.delivery.channels.file import deliver_to_files
 from sanqing.feeds.liveness import warning_gone
 from sanqing.models import InspectionPhase, StartBasis, Town
+from sanqing.outbox import notices
 from sanqing.paths import inside
 from sanqing.plans import Level, Plan, load_plan
 from sanqing.registry import find_town

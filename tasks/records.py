@@ -90,7 +90,7 @@ def stand_down_drill(town: str, plan: str, reason: str) -> None:
 
 def acknowledge(town: str, cadre: str, note: str) -> int:
     """A cadre's call back (叫应) for the town's running response; how many tasks it answers."""
-    from sanqing.acknowledge import acknowledge as record
+    from sanqing.delivery.acknowledge import acknowledge as record
 
     town_code = ensure_registry(town)
     with session_scope() as session:

@@ -17,8 +17,6 @@ from sanqing.models import (
     Cadre,
     Channel,
     Escalation,
-    Notice,
-    NoticeStatus,
     Patrol,
     Relocation,
     RelocationStatus,
@@ -27,11 +25,12 @@ from sanqing.models import (
     TimelineEvent,
     Town,
     Zone,
-    utcnow,
 )
-from sanqing.notices import warning_context
+from sanqing.outbox.keys import NoticeKey
+from sanqing.outbox.notices import warning_context
+from sanqing.outbox.rendering import cn_number, render
+from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import Plan
-from sanqing.rendering import cn_number, render
 from sanqing.reporting.figures import CHANGE_FIGURES, progress, summarize
 from sanqing.reporting.wording import event_time, rainfall, town_officials
 from sanqing.response import clock, get_activation, hold_town_open, local_tz, log_event
@@ -406,30 +405,20 @@ def write_report(
         ],
     )
     # The report goes up through the outbox like every notice (channel "county").
-    upsert(
-        session,
-        Notice,
-        [
-            {
-                "id": f"{activation_id}:county:report:{kind.value}:{seq}",
-                "activation_id": activation_id,
-                "village_code": None,
-                "channel": Channel.COUNTY.value,
-                "purpose": f"report:{kind.value}",
-                "audience": "county",
-                "recipient": town.county_code,
-                "address": None,
-                "locale": locale,
-                "subject": title,
-                "body": text,
-                "body_format": "text",
-                "status": NoticeStatus.PENDING.value,
-                "attempts": 0,
-                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
-                "payload": payload,
-            }
-        ],
+    key = NoticeKey(activation_id, Channel.COUNTY.value, "report", kind.value, str(seq))
+    row = notice_row(
+        key,
+        purpose=f"report:{kind.value}",
+        village_code=None,
+        audience="county",
+        recipient=town.county_code,
+        address=None,
+        locale=locale,
+        subject=title,
+        body=text,
+        payload=payload,
     )
+    put(session, [row])
     log_event(
         session,
         activation_id=activation_id,

@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 from sanqing.answers import (
     ApprovalAnswer,
 )
-from sanqing.db import upsert
 from sanqing.errors import SanqingError
 from sanqing.models import (
     Activation,
@@ -27,16 +26,15 @@ from sanqing.models import (
     HazardPoint,
     Inspection,
     InspectionStatus,
-    Notice,
-    NoticeStatus,
     Relocation,
     Town,
     Zone,
-    utcnow,
 )
+from sanqing.outbox.keys import NoticeKey
+from sanqing.outbox.rendering import render
+from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
 from sanqing.privacy import mask_text
-from sanqing.rendering import render
 from sanqing.response.locks import hold_open
 from sanqing.response.timeline import clock, how_noted, log_event
 from sanqing.rules.relocation import REASON_CANNOT_JUDGE, REASON_DANGER_FINDING
@@ -86,8 +84,9 @@ def request_approval(
     )
     row = next((r for r in rows if r.decision is None and r.level == act.level), None)
     if row is None:
+        asked = f"{act.level}:{len(rows) + 1}"  # the n-th question to the commander
         row = Approval(
-            id=f"{activation_id}:{act.level}:{len(rows) + 1}",
+            id=f"{activation_id}:{asked}",
             activation_id=activation_id,
             level=act.level,
             reason=reason,
@@ -98,7 +97,7 @@ def request_approval(
         log_event(
             session,
             activation_id=activation_id,
-            key=f"approval-asked:{row.id.rsplit(':', 2)[-2]}:{row.id.rsplit(':', 1)[-1]}",
+            key=f"approval-asked:{asked}",
             actor="镇应急办",
             action="提请指挥长审批转移",
             detail=reason,
@@ -205,29 +204,20 @@ def inform_commander(
         "at": now,
     }
     if commander and commander.phone:
-        upsert(
-            session,
-            Notice,
-            [
-                {
-                    "id": f"{act.id}:sms:urgent:{commander.code}:{len(rels)}",
-                    "activation_id": act.id,
-                    "village_code": None,
-                    "channel": Channel.SMS.value,
-                    "purpose": "urgent_moves",
-                    "audience": "cadre",
-                    "recipient": commander.code,
-                    "address": commander.phone,
-                    "locale": locale,
-                    "subject": "紧急撤离情况报告",
-                    "body": render("notices/urgent.sms.txt", locale=locale, **ctx).strip(),
-                    "body_format": "text",
-                    "status": NoticeStatus.PENDING.value,
-                    "attempts": 0,
-                    "created_at": utcnow(),  # the outbox keeps wall time, a drill too
-                }
-            ],
+        # One SMS per count of urgent households: a later, larger count is news.
+        key = NoticeKey(act.id, Channel.SMS.value, "urgent", commander.code, str(len(rels)))
+        row = notice_row(
+            key,
+            purpose="urgent_moves",
+            village_code=None,
+            audience="cadre",
+            recipient=commander.code,
+            address=commander.phone,
+            locale=locale,
+            subject="紧急撤离情况报告",
+            body=render("notices/urgent.sms.txt", locale=locale, **ctx).strip(),
         )
+        put(session, [row])
     parts = [
         f"{label}{n}户"
         for label, n in (

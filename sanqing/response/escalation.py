@@ -22,17 +22,16 @@ from sanqing.models import (
     Channel,
     Escalation,
     Household,
-    Notice,
-    NoticeStatus,
     Relocation,
     RelocationStatus,
     Town,
     Village,
     Zone,
-    utcnow,
 )
+from sanqing.outbox.keys import NoticeKey
+from sanqing.outbox.rendering import render
+from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import Level, Plan
-from sanqing.rendering import render
 from sanqing.response.locks import hold_open
 from sanqing.response.rollcall import CHASED
 from sanqing.response.timeline import clock, log_event
@@ -226,25 +225,19 @@ def _escalate_village(
         if channel == Channel.SMS and not (to and to.phone):
             continue
         rows.append(
-            {
-                "id": f"{act.id}:{channel.value}:escalation:{recipient}:{batch}",
-                "activation_id": act.id,
-                "village_code": village.code,
-                "channel": channel.value,
-                "purpose": "escalation",
-                "audience": "cadre",
-                "recipient": recipient,
-                "address": to.phone if to and channel == Channel.SMS else None,
-                "locale": locale,
-                "subject": f"{village.name}{'拒不转移户带离' if step == STEP_REMOVAL else '未核实转移户'}",
-                "body": render(template, locale=locale, **ctx).strip(),
-                "body_format": fmt,
-                "status": NoticeStatus.PENDING.value,
-                "attempts": 0,
-                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
-            }
+            notice_row(
+                NoticeKey(act.id, channel.value, "escalation", recipient, batch),
+                village_code=village.code,
+                audience="cadre",
+                recipient=recipient,
+                address=to.phone if to and channel == Channel.SMS else None,
+                locale=locale,
+                subject=f"{village.name}{'拒不转移户带离' if step == STEP_REMOVAL else '未核实转移户'}",
+                body=render(template, locale=locale, **ctx).strip(),
+                body_format=fmt,
+            )
         )
-    upsert(session, Notice, rows)
+    put(session, rows)
     upsert(
         session,
         Escalation,

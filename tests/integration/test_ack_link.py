@@ -9,11 +9,11 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from sanqing import acknowledge as ack
-from sanqing.ack_server import AckServer
-from sanqing.channels.base import Message, SendResult
 from sanqing.db import session_scope
+from sanqing.delivery import acknowledge as ack
 from sanqing.delivery import deliver_outbox
+from sanqing.delivery.ack_server import AckServer
+from sanqing.delivery.channels.base import Message, SendResult
 from sanqing.models import Cadre, Notice, utcnow
 from sanqing.plans import Level, load_plan
 from sanqing.registry import find_town
@@ -144,7 +144,7 @@ def test_an_expired_link_says_to_call_the_duty_room(db_url: str, receiver: AckSe
 def test_the_gateways_receipts_mark_messages_delivered_or_failed(
     db_url: str, receiver: AckServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sanqing.fallback import fallback_unreached
+    from sanqing.delivery.fallback import fallback_unreached
     from tests.unit.test_delivery import FakeSender, put_notices
 
     monkeypatch.setenv("SANQING_RECEIPT_TOKEN", "gateway-token")

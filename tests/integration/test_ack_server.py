@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from sanqing.ack_server import LISTEN_BACKLOG, AckServer
 from sanqing.db import session_scope
 from sanqing.delivery import deliver_outbox
+from sanqing.delivery.ack_server import LISTEN_BACKLOG, AckServer
 from sanqing.models import Notice, TimelineEvent, utcnow
 from sanqing.plans import Level
 from sanqing.settings import get_settings
@@ -232,7 +232,7 @@ def test_a_bad_content_length_gets_an_answer(
 
 
 def test_many_taps_of_one_link_at_once_confirm_it_once(db_url: str, server: AckServer) -> None:
-    from sanqing import acknowledge as ack
+    from sanqing.delivery import acknowledge as ack
     from tests.integration.test_ack_link import grid_member
     from tests.unit.test_delivery import sent_task_list
 

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from sanqing import notices, reporting, response
-from sanqing.channels.config import senders_from_settings
+from sanqing import reporting, response
 from sanqing.db import session_scope
 from sanqing.delivery import deliver_outbox, outbox_counts
+from sanqing.delivery.channels.config import senders_from_settings
 from sanqing.models import Notice, utcnow
+from sanqing.outbox import notices
 from sanqing.plans import Level, load_plan
 from sanqing.registry import ensure_registry, find_town
 from sanqing.settings import get_settings

@@ -18,10 +18,10 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from sanqing import reporting
-from sanqing.channels.sms_gateway import SmsGateway
-from sanqing.channels.wecom import WeComRobot
 from sanqing.db import session_scope
 from sanqing.delivery import deliver_outbox, deliver_until_settled, outbox_counts
+from sanqing.delivery.channels.sms_gateway import SmsGateway
+from sanqing.delivery.channels.wecom import WeComRobot
 from sanqing.models import Notice, utcnow
 from sanqing.plans import Level, load_plan
 from sanqing.settings import get_settings
@@ -139,7 +139,7 @@ def test_sanqing_deliver_settle_drains_what_was_backed_off(
     sms, county = gateways["sms"], gateways["county"]
     act, sms_ids = sms_then_initial_report(300)
     # a first pass (the schedule's): every third SMS refused, those backed off
-    from sanqing.channels.config import senders_from_settings
+    from sanqing.delivery.channels.config import senders_from_settings
 
     senders = senders_from_settings()
     deliver_outbox(senders, activation_id=act)

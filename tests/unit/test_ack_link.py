@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from sanqing import acknowledge as ack
 from sanqing.db import session_scope
+from sanqing.delivery import acknowledge as ack
 from sanqing.models import Cadre, Notice, TimelineEvent
 from sanqing.plans import Level, load_plan
 from sanqing.settings import get_settings

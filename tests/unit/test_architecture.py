@@ -84,3 +84,28 @@ def test_one_error_tree_in_one_file() -> None:
     assert len(ours) >= 20
     doc = errors.__doc__ or ""
     assert [name for name in ours if name not in doc] == []
+
+
+def _writes_notices(path: Path) -> list[int]:
+    """Lines where the file writes Notice rows itself: ``upsert(…, Notice, …)`` or ``Notice(…)``."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        if name == "Notice" or (
+            name == "upsert" and any(getattr(a, "id", "") == "Notice" for a in node.args)
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_outbox_rows_have_one_writer() -> None:
+    writer = REPO_ROOT / "sanqing" / "outbox" / "writer.py"
+    assert _writes_notices(writer), "the writer itself must be seen writing"
+    others = {
+        str(p.relative_to(REPO_ROOT)): found
+        for p in sorted((REPO_ROOT / "sanqing").rglob("*.py"))
+        if p != writer and (found := _writes_notices(p))
+    }
+    assert others == {}, f"outbox rows written outside sanqing/outbox/writer.py: {others}"

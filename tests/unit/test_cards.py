@@ -1,4 +1,4 @@
-"""两卡 (sanqing/cards.py, ``sanqing cards``) and the registry columns they read."""
+"""两卡 (sanqing/outbox/cards.py, ``sanqing cards``) and the registry columns they read."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from sanqing import db
-from sanqing.cards import card_kind, load_book
 from sanqing.errors import RegistryError
 from sanqing.models import Cadre, CadreRole, Household, Shelter, Town
+from sanqing.outbox.cards import card_kind, load_book
 from sanqing.registry import ensure_registry, load_town_dir
 from sanqing.settings import REPO_ROOT
 

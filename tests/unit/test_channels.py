@@ -1,4 +1,4 @@
-"""Delivery channels (sanqing/channels/*) against fake endpoints on 127.0.0.1."""
+"""Delivery channels (sanqing/delivery/channels/*) against fake endpoints on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from sanqing.channels.base import Message, Sender
-from sanqing.channels.county import CountyReceiver
-from sanqing.channels.dingtalk import DingTalkRobot
-from sanqing.channels.http import RateLimiter, redact
-from sanqing.channels.loudspeaker import Loudspeaker
-from sanqing.channels.sms_gateway import SmsGateway
-from sanqing.channels.wecom import WeComRobot
+from sanqing.delivery.channels.base import Message, Sender
+from sanqing.delivery.channels.county import CountyReceiver
+from sanqing.delivery.channels.dingtalk import DingTalkRobot
+from sanqing.delivery.channels.http import RateLimiter, redact
+from sanqing.delivery.channels.loudspeaker import Loudspeaker
+from sanqing.delivery.channels.sms_gateway import SmsGateway
+from sanqing.delivery.channels.wecom import WeComRobot
 from sanqing.errors import ChannelError
 from tests.fakes import FakeEndpoint
 
@@ -478,7 +478,7 @@ def test_loudspeaker_key_becomes_a_safe_file_name(tmp_path: Path) -> None:
 
 
 def test_loudspeaker_with_whatever_espeak_there_is(tmp_path: Path) -> None:
-    from sanqing.channels.loudspeaker import ESPEAK
+    from sanqing.delivery.channels.loudspeaker import ESPEAK
 
     espeak = ESPEAK or executable(tmp_path / "espeak-ng", FAKE_ESPEAK)
     result = Loudspeaker(tmp_path / "out", espeak=espeak).send(message(channel="loudspeaker"))

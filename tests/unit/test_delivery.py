@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from sanqing import acknowledge as ack
 from sanqing import reporting
-from sanqing.channels.base import Message, SendResult
 from sanqing.db import session_scope, upsert
+from sanqing.delivery import acknowledge as ack
 from sanqing.delivery import deliver_outbox, outbox_counts
+from sanqing.delivery.channels.base import Message, SendResult
+from sanqing.delivery.fallback import fallback_unreached
 from sanqing.errors import AnswerError, ChannelError
-from sanqing.fallback import fallback_unreached
 from sanqing.models import Activation, Cadre, Household, Notice, Report, TimelineEvent
 from sanqing.plans import Level, load_plan
 from tests.unit.test_response import NOW, activate
@@ -345,7 +345,7 @@ def test_the_daily_report_comes_once_a_day_late_if_late_and_zero_when_nothing_ch
 
 
 def test_the_print_folder_writes_files_and_sends_nothing(db_url: str, tmp_path: Any) -> None:
-    from sanqing.channels.file import deliver_to_files
+    from sanqing.delivery.channels.file import deliver_to_files
 
     act = activate(Level.II)
     ids = put_notices(act, 3)
@@ -465,7 +465,7 @@ def test_a_busy_day_is_no_zero_report_even_after_a_fresh_follow_up(db_url: str) 
 def test_a_rate_limited_channel_claims_no_more_than_it_sends_within_its_lease(
     db_url: str,
 ) -> None:
-    from sanqing.channels.http import RateLimiter
+    from sanqing.delivery.channels.http import RateLimiter
 
     act = activate(Level.II)
     ids = put_notices(act, 60, channel="task_list")

@@ -1,4 +1,4 @@
-"""What every notice written for the sample town must say, whatever the wording (sanqing/notices.py).
+"""What every notice written for the sample town must say, whatever the wording (sanqing/outbox/notices.py).
 
 A response is run over the database on the jifeng sample (no Prefect): relocations,
 shelters, then ``issue_notices`` per village; the rules are checked on the outbox.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from sanqing import notices, response, sms
+from sanqing import response
 from sanqing.db import session_scope
 from sanqing.models import (
     Cadre,
@@ -25,6 +25,7 @@ from sanqing.models import (
     Shelter,
     Town,
 )
+from sanqing.outbox import notices, sms
 from sanqing.plans import Level, Plan, load_plan
 from sanqing.registry import ensure_registry, find_town
 from sanqing.scenarios import FindingInput
@@ -220,7 +221,7 @@ def test_the_broadcast_says_it_as_often_as_it_says(db_url: str, drill: bool) -> 
 def test_the_print_folder_shows_an_sms_as_the_phone_receives_it(
     db_url: str, tmp_path: Path
 ) -> None:
-    from sanqing.channels.file import deliver_to_files
+    from sanqing.delivery.channels.file import deliver_to_files
 
     act, _ = respond(Level.II)
     with session_scope() as s:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from sanqing.channels.base import Message
-from sanqing.channels.file import FileSender, deliver_to_files
-from sanqing.channels.loudspeaker import Loudspeaker
 from sanqing.db import session_scope, upsert
+from sanqing.delivery.channels.base import Message
+from sanqing.delivery.channels.file import FileSender, deliver_to_files
+from sanqing.delivery.channels.loudspeaker import Loudspeaker
 from sanqing.errors import SanqingError, UnsafePath
 from sanqing.models import Cadre, Household, Notice, Report, Village
 from sanqing.paths import COMPONENT_MAX_BYTES, inside, safe_component

@@ -13,15 +13,16 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from sanqing import notices, response
-from sanqing.acknowledge import chase
+from sanqing import response
 from sanqing.answers import PatrolAnswer
 from sanqing.db import session_scope
-from sanqing.fallback import fallback_unreached
+from sanqing.delivery.acknowledge import chase
+from sanqing.delivery.fallback import fallback_unreached
 from sanqing.feeds.liveness import warning_gone
 from sanqing.feeds.model import FeedWarning
 from sanqing.feeds.watch import why_not_carried_out
 from sanqing.models import Notice, NoticeStatus, Patrol
+from sanqing.outbox import notices
 from sanqing.plans import Level, Plan
 from sanqing.registry import find_town
 from sanqing.warning import WarningInfo

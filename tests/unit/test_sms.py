@@ -1,10 +1,10 @@
-"""SMS segment arithmetic (sanqing/sms.py)."""
+"""SMS segment arithmetic (sanqing/outbox/sms.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from sanqing.sms import (
+from sanqing.outbox.sms import (
     GSM7_MULTI,
     GSM7_SINGLE,
     UCS2_MULTI,

@@ -1,7 +1,7 @@
 """Golden-file tests of the notice and report templates, in every locale.
 
 Each template is rendered with the fixed contexts built below (the shapes
-``sanqing.notices.issue_notices`` and ``sanqing.reporting.write_report`` pass)
+``sanqing.outbox.notices.issue_notices`` and ``sanqing.reporting.write_report`` pass)
 and compared with ``tests/golden/<locale>/<name>``. After a deliberate template
 change, rewrite the golden files, then read the diff before committing::
 
@@ -26,11 +26,11 @@ from jinja2 import UndefinedError
 
 from sanqing.errors import TemplateMissing
 from sanqing.labels import label
-from sanqing.notices import warning_context
+from sanqing.outbox.notices import warning_context
+from sanqing.outbox.rendering import cn_number, render
+from sanqing.outbox.sms import GSM7_BASIC, GSM7_EXTENDED, segments
 from sanqing.privacy import contains_personal_data
-from sanqing.rendering import cn_number, render
 from sanqing.settings import SUPPORTED_LOCALES, get_settings
-from sanqing.sms import GSM7_BASIC, GSM7_EXTENDED, segments
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 UPDATE_GOLDEN = os.environ.get("SANQING_UPDATE_GOLDEN") == "1"
@@ -382,7 +382,7 @@ def move_ctx(raw: dict[str, Any], locale: str) -> dict[str, Any]:
 
 
 def card_ctx(raw: dict[str, Any], locale: str, kind: str = "geological") -> dict[str, Any]:
-    """A household card as ``sanqing.cards.household_card`` gives it."""
+    """A household card as ``sanqing.outbox.cards.household_card`` gives it."""
     m = move_ctx(raw, locale)
     return {
         "no": raw["household_code"],
@@ -405,7 +405,7 @@ def card_ctx(raw: dict[str, Any], locale: str, kind: str = "geological") -> dict
 
 
 def work_card_ctx(role: str, locale: str) -> dict[str, Any]:
-    """A work card as ``sanqing.cards.monitor_cards`` / ``responsible_cards`` give it."""
+    """A work card as ``sanqing.outbox.cards.monitor_cards`` / ``responsible_cards`` give it."""
     if role == "monitor":
         return {
             "role": "monitor",

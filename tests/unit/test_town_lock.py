@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from sanqing import notices, reporting, response
+from sanqing import reporting, response
 from sanqing.db import session_scope
 from sanqing.models import (
     Activation,
@@ -31,6 +31,7 @@ from sanqing.models import (
     Shelter,
     utcnow,
 )
+from sanqing.outbox import notices
 from sanqing.plans import Level, Plan, load_plan
 from sanqing.registry import ensure_registry, find_town
 from sanqing.warning import WarningInfo

@@ -7,8 +7,8 @@ The receiver de-duplicates on the key, so a retry after a timeout is safe.
 
 from __future__ import annotations
 
-from sanqing.channels.base import Message, SendResult
-from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, answer_id
+from sanqing.delivery.channels.base import Message, SendResult
+from sanqing.delivery.channels.http import DEFAULT_TIMEOUT_S, HttpSender, answer_id
 from sanqing.errors import ChannelError
 
 # The values of sanqing.models.ReportKind, repeated so channels need no ORM import.

@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from sanqing.acknowledge import acknowledge_link
 from sanqing.db import session_scope
-from sanqing.delivery import record_receipt
+from sanqing.delivery.acknowledge import acknowledge_link
+from sanqing.delivery.state import record_receipt
 from sanqing.errors import LinkError, LinkExpired, LinkMalformed
 from sanqing.settings import get_settings
 

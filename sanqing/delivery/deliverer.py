@@ -30,19 +30,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 
-from sanqing.acknowledge import ack_link
-from sanqing.channels.base import Message, Sender
 from sanqing.db import session_scope
+from sanqing.delivery.acknowledge import ack_link
+from sanqing.delivery.channels.base import Message, Sender
+from sanqing.delivery.state import claim, expire_overdue, record, renew
 from sanqing.errors import ChannelError
-from sanqing.models import Channel, Notice, NoticeStatus, Report, utcnow
-from sanqing.response import log_event
+from sanqing.models import Channel, Notice, NoticeStatus, utcnow
 
-#: Seconds to wait before the n-th retry (the last value repeats).
 BACKOFF_S = (5, 30, 120, 300, 900)
 #: Retryable failures in a row after which a channel is skipped for the rest of a pass.
 CHANNEL_DOWN_AFTER = 3
@@ -89,138 +86,6 @@ class DeliveryStats:
         return {ch: dict(sorted(c.items())) for ch, c in sorted(self.by_channel.items())}
 
 
-def outbox_counts(activation_id: str | None = None) -> dict[str, dict[str, int]]:
-    """{channel: {sent, failed, pending, expired, …}} as the outbox has them now."""
-    out: dict[str, dict[str, int]] = defaultdict(dict)
-    with session_scope() as session:
-        query = select(Notice.channel, Notice.status).where(
-            Notice.status != NoticeStatus.SUPERSEDED
-        )
-        if activation_id:
-            query = query.where(Notice.activation_id == activation_id)
-        for channel, status in session.exec(query):
-            out[channel][status] = out[channel].get(status, 0) + 1
-    for counts in out.values():
-        for status in ("sent", "failed", "pending"):
-            counts.setdefault(status, 0)
-    return {ch: dict(sorted(c.items())) for ch, c in sorted(out.items())}
-
-
-def last_errors(activation_id: str) -> dict[str, str]:
-    """Per channel, the latest reason a message of the activation did not go (if any)."""
-    with session_scope() as session:
-        rows = session.exec(
-            select(Notice.channel, Notice.last_error)
-            .where(
-                Notice.activation_id == activation_id,
-                col(Notice.last_error).is_not(None),
-                col(Notice.status).in_(["pending", "failed", "expired"]),
-            )
-            .order_by(col(Notice.created_at))
-        )
-        return {channel: error for channel, error in rows if error}
-
-
-def expire_overdue(*, now: datetime, ttl: timedelta, activation_id: str | None = None) -> int:
-    """Mark pending rows past their expiry as expired; one timeline line per activation."""
-    with session_scope() as session:
-        query = select(Notice).where(
-            Notice.status == NoticeStatus.PENDING,
-            # a row in flight is left to its deliverer: its send may yet succeed
-            or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) <= now),
-        )
-        if activation_id:
-            query = query.where(Notice.activation_id == activation_id)
-        expired: Counter[str] = Counter()
-        for n in session.exec(query):
-            until = n.expires_at or n.created_at + ttl
-            if until <= now:
-                n.status, n.lease_until, n.lease_owner = NoticeStatus.EXPIRED.value, None, None
-                n.last_error = (n.last_error or "not delivered") + f"; expired {until.isoformat()}"
-                session.add(n)
-                expired[n.activation_id] += 1
-        for act_id, count in expired.items():
-            log_event(
-                session,
-                activation_id=act_id,
-                key=f"expired:{now.isoformat()}",
-                actor="发送系统",
-                action="通知过期未送达",
-                detail=f"{count}条通知超过时限仍未送达，已转人工核实",
-                at=now,
-            )
-        return sum(expired.values())
-
-
-def claim(
-    *,
-    owner: str,
-    now: datetime,
-    lease: timedelta,
-    channels: Iterable[str],
-    limit: int,
-    activation_id: str | None = None,
-) -> list[str]:
-    """Take up to ``limit`` due rows of these channels for ``owner``; a row goes to one owner."""
-    due = and_(
-        col(Notice.status) == NoticeStatus.PENDING,
-        or_(col(Notice.next_attempt_at).is_(None), col(Notice.next_attempt_at) <= now),
-        or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) <= now),
-    )
-    with session_scope() as session:
-        query = (
-            select(Notice.id)
-            .where(due, col(Notice.channel).in_(list(channels)))
-            .order_by(col(Notice.created_at), col(Notice.id))
-            .limit(limit)
-        )
-        if activation_id:
-            query = query.where(Notice.activation_id == activation_id)
-        candidates = list(session.exec(query))
-    if not candidates:
-        return []
-    until = now + lease
-    with session_scope() as session:  # one conditional UPDATE: a row goes to one owner
-        session.execute(
-            update(Notice)
-            .where(col(Notice.id).in_(candidates), due)
-            .values(lease_until=until, lease_owner=owner)
-        )
-    with session_scope() as session:
-        return list(
-            session.exec(
-                select(Notice.id)
-                .where(
-                    # the owner's other workers claim at the same time, maybe the same `until`
-                    col(Notice.id).in_(candidates),
-                    col(Notice.lease_owner) == owner,
-                    col(Notice.lease_until) == until,
-                )
-                .order_by(col(Notice.created_at), col(Notice.id))
-            )
-        )
-
-
-def _renew(nid: str, owner: str, now: datetime, lease: timedelta) -> bool:
-    """Hold the row a while longer just before sending; False when the lease was lost.
-
-    A slow channel (a rate-limited robot) may outlast the lease of a big batch: a row
-    whose lease ran out may have gone to another deliverer, so this one must not send it.
-    """
-    with session_scope() as session:
-        result = session.execute(
-            update(Notice)
-            .where(
-                col(Notice.id) == nid,
-                col(Notice.lease_owner) == owner,
-                col(Notice.lease_until) > now,
-                col(Notice.status) == NoticeStatus.PENDING,
-            )
-            .values(lease_until=now + lease)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
 def _message(n: Notice, now: datetime) -> Message:
     text = n.body
     if link := ack_link(n, now=now):  # a cadre's task: the link they tap to say 收到 (叫应)
@@ -233,26 +98,6 @@ def _message(n: Notice, now: datetime) -> Message:
         text=text,
         payload=n.payload,
     )
-
-
-def _record(nid: str, owner: str, **values: Any) -> bool:
-    """Write the outcome if this owner still holds the row (a late deliverer writes nothing)."""
-    with session_scope() as session:
-        result = session.execute(
-            update(Notice)
-            .where(col(Notice.id) == nid, col(Notice.lease_owner) == owner)
-            .values(lease_until=None, lease_owner=None, **values)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        if values.get("status") == NoticeStatus.SENT.value:
-            n = session.get(Notice, nid)
-            if n is not None and n.channel == "county" and n.payload:
-                report = session.get(Report, n.payload.get("report_id"))
-                if report is not None:
-                    report.status = NoticeStatus.SENT.value
-                    session.add(report)
-        return True
 
 
 @dataclass
@@ -379,7 +224,7 @@ def _serve_channel(run: _Pass, channel: str, first: list[str] | None) -> None:
         for i, nid in enumerate(ids):
             if run.should_stop(channel):
                 for rest in ids[i:]:  # release them for a later pass
-                    _record(rest, run.owner)
+                    record(rest, run.owner)
                 return
             outcome = _send_one(run, sender, rows[nid])
             run.stats.add(channel, outcome)
@@ -397,7 +242,7 @@ def _serve_channel(run: _Pass, channel: str, first: list[str] | None) -> None:
 def _send_one(run: _Pass, sender: Sender, n: Notice) -> str:
     """Send one leased row and record the outcome; returns it (sent, retry, failed, …)."""
     owner, now = run.owner, run.now
-    if not _renew(n.id, owner, now(), run.lease):
+    if not renew(n.id, owner, now(), run.lease):
         return "lost"
     attempts = n.attempts + 1
     try:
@@ -411,11 +256,11 @@ def _send_one(run: _Pass, sender: Sender, n: Notice) -> str:
         last = str(exc)[:500]
         if exc.channel_wide:
             # The channel is misconfigured: keep the row, stop the channel, say why.
-            _record(n.id, owner, last_error=last)
+            record(n.id, owner, last_error=last)
             return "channel_error"
         if exc.retryable and attempts < run.max_attempts:
             wait_s = run.backoff[min(attempts, len(run.backoff)) - 1]
-            _record(
+            record(
                 n.id,
                 owner,
                 attempts=attempts,
@@ -423,11 +268,11 @@ def _send_one(run: _Pass, sender: Sender, n: Notice) -> str:
                 next_attempt_at=now() + timedelta(seconds=wait_s),
             )
             return "retry"
-        _record(n.id, owner, attempts=attempts, last_error=last, status=NoticeStatus.FAILED.value)
+        record(n.id, owner, attempts=attempts, last_error=last, status=NoticeStatus.FAILED.value)
         return "failed"
     if run.after_send is not None:
         run.after_send(n)
-    recorded = _record(
+    recorded = record(
         n.id,
         owner,
         attempts=attempts,
@@ -456,7 +301,7 @@ def deliver_until_settled(
     fail again.
     """
 
-    from sanqing.channels.config import senders_from_settings
+    from sanqing.delivery.channels.config import senders_from_settings
     from sanqing.settings import get_settings
 
     settings = get_settings()
@@ -509,33 +354,3 @@ def _next_due_in(activation_id: str | None, *, channels: Iterable[str]) -> float
         0.0,
         min((max(t or now, lease or now) - now).total_seconds() for t, lease in times),
     )
-
-
-def record_receipt(*, key: str, status: str, error: str = "", now: datetime | None = None) -> bool:
-    """A gateway's delivery receipt for the message with this idempotency key.
-
-    ``delivered``: the row becomes ``delivered`` (it reached the phone). ``failed``: the
-    row fails with the gateway's reason, so the fallback puts the household on its
-    cadre's call list. Returns False for an unknown key; a repeated receipt changes nothing.
-    """
-    if status not in ("delivered", "failed"):
-        raise ValueError(f"receipt status must be delivered or failed, not {status!r}")
-    now = now or utcnow()
-    if status == "delivered":
-        values: dict[str, Any] = {"status": NoticeStatus.DELIVERED.value, "delivered_at": now}
-    else:
-        values = {
-            "status": NoticeStatus.FAILED.value,
-            "last_error": f"gateway receipt: {error}"[:500],
-        }
-    with session_scope() as session:
-        if session.get(Notice, key) is None:
-            return False
-        # Only a row still "sent" changes (pending, already receipted, acknowledged … stay):
-        # one conditional UPDATE, so two receipts at once cannot both apply.
-        session.execute(
-            update(Notice)
-            .where(col(Notice.id) == key, col(Notice.status) == NoticeStatus.SENT)
-            .values(**values)
-        )
-        return True

@@ -15,12 +15,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from sanqing import sms
-from sanqing.cards import household_card, load_book, person, shelter_context, town_context
-from sanqing.db import upsert
 from sanqing.labels import group_order, label
 from sanqing.models import (
     Cadre,
@@ -30,16 +26,18 @@ from sanqing.models import (
     Household,
     Inspection,
     Notice,
-    NoticeStatus,
     Relocation,
     SafetyRating,
     Shelter,
     Town,
     Village,
-    utcnow,
 )
+from sanqing.outbox import sms
+from sanqing.outbox.cards import household_card, load_book, person, shelter_context, town_context
+from sanqing.outbox.keys import NoticeKey
+from sanqing.outbox.rendering import render
+from sanqing.outbox.writer import notice_row, put, supersede
 from sanqing.plans import Plan
-from sanqing.rendering import render
 from sanqing.response import clock, hold_open, lock_village, log_event, read_rows
 from sanqing.warning import WarningInfo
 
@@ -219,13 +217,14 @@ def issue_notices(
         body_format: str = "text",
         **ctx: Any,
     ) -> None:
-        nid = f"{activation_id}:{channel.value}:{purpose}:{recipient}"
+        key = NoticeKey(activation_id, channel.value, purpose, recipient)
         if channel in VERSIONED:
             # Lists and village messages change when the response grows (escalation, new
             # findings): a new version gets its own id and replaces the pending old one.
-            nid += ":" + _digest(ctx | {"level": act.level, "warning": common["warning"]})
-            if nid not in have:
-                superseded.append(nid.rsplit(":", 1)[0] + ":")
+            key = key.versioned(_digest(ctx | {"level": act.level, "warning": common["warning"]}))
+            if str(key) not in have:
+                superseded.append(key.stem)
+        nid = str(key)
         if nid in have:
             return
         # A notice without a recipient's own context (the warning SMS) is the same
@@ -244,25 +243,19 @@ def issue_notices(
             if sms.segments(signature + body) > plan.defaults.sms_max_segments:
                 too_long.append(recipient)
         rows.append(
-            {
-                "id": nid,
-                "activation_id": activation_id,
-                "village_code": village_code,
-                "channel": channel.value,
-                "purpose": purpose,
-                "audience": audience,
-                "recipient": recipient,
-                "address": address,
-                "locale": locale,
-                "subject": subject,
-                "body": body,
-                "body_format": body_format,
-                "status": NoticeStatus.PENDING.value,
-                "attempts": 0,
-                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
+            notice_row(
+                key,
+                village_code=village_code,
+                audience=audience,
+                recipient=recipient,
+                address=address,
+                locale=locale,
+                subject=subject,
+                body=body,
+                body_format=body_format,
                 # What the platform puts in front: the print folder shows it as received.
-                "payload": {"signature": signature} if channel == Channel.SMS else None,
-            }
+                payload={"signature": signature} if channel == Channel.SMS else None,
+            )
         )
 
     def shelter_ctx(code: str | None) -> dict[str, Any] | None:
@@ -481,13 +474,8 @@ def issue_notices(
             )
     # Older versions are among the ids already loaded: no scan of the outbox.
     older = [nid for nid in have if any(nid.startswith(prefix) for prefix in superseded)]
-    if older:
-        session.execute(
-            update(Notice)
-            .where(col(Notice.id).in_(older), col(Notice.status) == NoticeStatus.PENDING)
-            .values(status=NoticeStatus.SUPERSEDED)
-        )
-    upsert(session, Notice, rows)
+    supersede(session, older)
+    put(session, rows)
     if too_long:
         # Sent whole all the same: a cut order is worse than a long one.
         log_event(

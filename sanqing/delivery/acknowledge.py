@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from sanqing.db import upsert
 from sanqing.errors import AnswerError, LinkExpired, LinkForged, LinkMalformed
 from sanqing.models import (
     Activation,
@@ -34,6 +33,8 @@ from sanqing.models import (
     Village,
     utcnow,
 )
+from sanqing.outbox.keys import NoticeKey
+from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
 from sanqing.response import get_activation, hold_open, log_event
@@ -79,7 +80,7 @@ def _originals(session: Session, activation_id: str) -> list[Notice]:
     others = []
     for n in rows:
         if n.purpose == "tasks":
-            newest[n.id.rsplit(":", 1)[0]] = n  # the id ends with the version's digest
+            newest[NoticeKey.parse(n.id).stem] = n  # all versions of a list share the stem
         else:
             others.append(n)
     return [*others, *newest.values()]
@@ -123,7 +124,7 @@ def chase(
         steps = int((now - n.sent_at).total_seconds() // period_s)
         for step in range(1, steps + 1):
             if step <= rule.resends:
-                nid = f"{n.id}:resend-{step}"
+                nid = str(NoticeKey.parse(n.id).copied(f"resend-{step}"))
                 if nid in have:
                     continue
                 rows.append(_copy(n, nid, "ack_resend", n.recipient, n.address, n.body, now))
@@ -145,7 +146,7 @@ def chase(
             )
             if target is None:
                 break  # the chain has nobody further: the town leader has it
-            nid = f"{n.id}:to-{target.code}"
+            nid = str(NoticeKey.parse(n.id).copied(f"to-{target.code}"))
             if nid in have:
                 continue
             body = ("【演练】" if act.drill else "") + (
@@ -166,31 +167,26 @@ def chase(
                 at=now,
                 simulated=act.drill,
             )
-    upsert(session, Notice, rows)
+    put(session, rows)
     return ChaseResult(resent=resent, forwarded=forwarded)
 
 
 def _copy(
     n: Notice, nid: str, purpose: str, recipient: str, address: str | None, body: str, now: datetime
 ) -> dict[str, object]:
-    return {
-        "id": nid,
-        "activation_id": n.activation_id,
-        "village_code": n.village_code,
-        "channel": n.channel,
-        "purpose": purpose,
-        "audience": "cadre",
-        "recipient": recipient,
-        "address": address,
-        "locale": n.locale,
-        "subject": n.subject,
-        "body": body,
-        "body_format": n.body_format,
-        "status": NoticeStatus.PENDING.value,
-        "attempts": 0,
-        "created_at": utcnow(),  # the outbox keeps wall time, a drill too
-        "payload": {"original": n.id},
-    }
+    return notice_row(
+        NoticeKey.parse(nid),
+        purpose=purpose,
+        village_code=n.village_code,
+        audience="cadre",
+        recipient=recipient,
+        address=address,
+        locale=n.locale,
+        subject=n.subject,
+        body=body,
+        body_format=n.body_format,
+        payload={"original": n.id},
+    )
 
 
 def _who(cadres: dict[str, Cadre], code: str) -> str:
@@ -199,7 +195,7 @@ def _who(cadres: dict[str, Cadre], code: str) -> str:
 
 
 def _hm(t: datetime) -> str:
-    from sanqing.rendering import _format_time
+    from sanqing.outbox.rendering import _format_time
 
     return _format_time(t)
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanqing.channels.base import Message, SendResult
-from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode, mobile
+from sanqing.delivery.channels.base import Message, SendResult
+from sanqing.delivery.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode, mobile
 
 TEXT_MAX_BYTES = 2048
 MARKDOWN_MAX_BYTES = 4096

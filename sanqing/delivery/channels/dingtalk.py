@@ -17,8 +17,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from sanqing.channels.base import Message, SendResult
-from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode, mobile
+from sanqing.delivery.channels.base import Message, SendResult
+from sanqing.delivery.channels.http import DEFAULT_TIMEOUT_S, HttpSender, check_errcode, mobile
 
 RETRYABLE_ERRCODES = frozenset({130101, -1})
 

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from sanqing.db import upsert
 from sanqing.models import (
     Cadre,
     Channel,
@@ -25,7 +24,9 @@ from sanqing.models import (
     Village,
     utcnow,
 )
-from sanqing.rendering import render
+from sanqing.outbox.keys import NoticeKey
+from sanqing.outbox.rendering import render
+from sanqing.outbox.writer import notice_row, put
 from sanqing.response import hold_open, log_event
 
 UNREACHED = (NoticeStatus.FAILED.value, NoticeStatus.EXPIRED.value)
@@ -112,27 +113,23 @@ def fallback_unreached(
             ],
         ).strip()
         batch = hashlib.sha1(",".join(h.code for h in hs).encode()).hexdigest()[:10]
-        rows.append(
-            {
-                "id": f"{activation_id}:phone_call:fallback:{cadre_code or 'town'}:{batch}",
-                "activation_id": activation_id,
-                "village_code": hs[0].village_code,
-                "channel": Channel.PHONE_CALL.value,
-                "purpose": "fallback",
-                "audience": "cadre",
-                "recipient": cadre_code or town.code,
-                "address": cadre.phone if cadre else town.duty_phone,
-                "locale": locale,
-                "subject": "短信未送达户电话叫应清单",
-                "body": body,
-                "body_format": "text",
-                "status": NoticeStatus.PENDING.value,
-                "attempts": 0,
-                "created_at": utcnow(),  # the outbox keeps wall time, a drill too
-                "payload": {"households": [h.code for h in hs]},
-            }
+        key = NoticeKey(
+            activation_id, Channel.PHONE_CALL.value, "fallback", cadre_code or "town", batch
         )
-    upsert(session, Notice, rows)
+        rows.append(
+            notice_row(
+                key,
+                village_code=hs[0].village_code,
+                audience="cadre",
+                recipient=cadre_code or town.code,
+                address=cadre.phone if cadre else town.duty_phone,
+                locale=locale,
+                subject="短信未送达户电话叫应清单",
+                body=body,
+                payload={"households": [h.code for h in hs]},
+            )
+        )
+    put(session, rows)
     added = sum(len(hs) for hs in by_cadre.values())
     log_event(
         session,

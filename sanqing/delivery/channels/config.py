@@ -13,13 +13,13 @@ installed. Door-visit lists and evacuation cards are printed: files.
 
 from __future__ import annotations
 
-from sanqing.channels.base import Sender
-from sanqing.channels.county import CountyReceiver
-from sanqing.channels.dingtalk import DingTalkRobot
-from sanqing.channels.file import FileSender
-from sanqing.channels.loudspeaker import Loudspeaker
-from sanqing.channels.sms_gateway import SmsGateway
-from sanqing.channels.wecom import WeComRobot
+from sanqing.delivery.channels.base import Sender
+from sanqing.delivery.channels.county import CountyReceiver
+from sanqing.delivery.channels.dingtalk import DingTalkRobot
+from sanqing.delivery.channels.file import FileSender
+from sanqing.delivery.channels.loudspeaker import Loudspeaker
+from sanqing.delivery.channels.sms_gateway import SmsGateway
+from sanqing.delivery.channels.wecom import WeComRobot
 from sanqing.models import Channel
 from sanqing.settings import Settings, get_settings
 

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sanqing.channels.base import Message, SendResult
+from sanqing.delivery.channels.base import Message, SendResult
 from sanqing.errors import ChannelError
 from sanqing.paths import inside
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from sanqing.channels.base import Message, SendResult
+from sanqing.delivery.channels.base import Message, SendResult
 from sanqing.models import Cadre, Channel, Notice, NoticeStatus, Report, Village, utcnow
 from sanqing.paths import inside
 from sanqing.privacy import mask_phone

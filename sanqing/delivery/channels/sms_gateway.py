@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanqing import sms
-from sanqing.channels.base import Message, SendResult
-from sanqing.channels.http import DEFAULT_TIMEOUT_S, HttpSender, answer_id
+from sanqing.delivery.channels.base import Message, SendResult
+from sanqing.delivery.channels.http import DEFAULT_TIMEOUT_S, HttpSender, answer_id
 from sanqing.errors import ChannelError
+from sanqing.outbox import sms
 
 
 class SmsGateway(HttpSender):

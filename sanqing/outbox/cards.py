@@ -32,9 +32,9 @@ from sanqing.models import (
     Village,
     utcnow,
 )
+from sanqing.outbox.rendering import render
 from sanqing.paths import inside
 from sanqing.plans import Plan
-from sanqing.rendering import render
 
 #: Which card a hazard calls for: geological hazards first, then flash floods, then houses.
 GEOLOGICAL = frozenset(
