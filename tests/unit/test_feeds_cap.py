@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sanqing.errors import CapError
 from sanqing.feeds import cap
 from sanqing.feeds.model import FeedWarning, ParseResult, Reference, SourceFormat
 from sanqing.feeds.parse import MAX_DOCUMENT_BYTES, detect_format, parse_document
@@ -453,7 +454,7 @@ def test_strict_time_has_no_note() -> None:
     "text", ["2026-07-12T18:30:00", "2026-07-12 18:30", "2026-07-12", "18:30+08:00", "soon"]
 )
 def test_times_without_offset_or_shape_stay_errors(text: str) -> None:
-    with pytest.raises(cap.CapError, match="sent"):
+    with pytest.raises(CapError, match="sent"):
         cap.parse_cap_time(text, "sent", [])
 
 
