@@ -237,7 +237,7 @@ def _read_warning(source: str, town_code: str) -> tuple[WarningInfo, str | None]
     stays pending for the watch.
     """
     from sanqing.db import session_scope
-    from sanqing.feeds.decide import ends_warnings, is_drill, record_id
+    from sanqing.feeds.chains import ends_warnings, is_drill, record_id
     from sanqing.feeds.liveness import warning_gone
     from sanqing.feeds.watch import ingest_results, poll
     from sanqing.plans import load_plan

@@ -12,8 +12,8 @@ from prefect.futures import PrefectFuture
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
+from sanqing.feeds.chains import is_drill, record_id
 from sanqing.feeds.config import load_feeds
-from sanqing.feeds.decide import is_drill, record_id
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
 from sanqing.feeds.watch import (
     Decided,

@@ -1,8 +1,9 @@
 """The decision on one warning, over the registry and what earlier warnings started.
 
-``decide`` reads the database and writes nothing; ``record`` stores the warning and
-its decision in ``FeedRecord`` (and marks the warnings a cancel or all-clear ends);
-``ingest`` does both. Nothing here starts a flow: the caller acts on the decision
+``decide`` reads the database and writes nothing; ``store.record`` stores the warning
+and its decision in ``FeedRecord`` (and marks the warnings a cancel or all-clear ends);
+``store.ingest`` does both. The chains that warnings form (references, ends,
+supersessions, what is in force) are ``chains``. Nothing here starts a flow: the caller acts on the decision
 (``activate``/``escalate``: run the flood response, whose ``activate_plan`` opens or
 continues the town's one activation; ``downgrade``: ``response.set_level``;
 ``stand_down``: ``response.stand_down``). ``assess`` gives the same decision with
@@ -81,38 +82,38 @@ record keeps the flag (``decision_of``).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from sanqing.db import upsert
-from sanqing.errors import PlanConfigError
 from sanqing.feeds.area import Coverage, covered_villages
-from sanqing.feeds.model import Action, Decision, FeedWarning, Reference
-from sanqing.models import Activation, FeedRecord, Town, Village
+from sanqing.feeds.chains import (
+    DRILL_PREFIX,
+    DRILL_STATUSES,
+    IGNORED_STATUSES,
+    MESSAGE_TYPES,
+    REAL_STATUSES,
+    aware,
+    decision_of,
+    ends_warnings,
+    find_duplicate,
+    holders,
+    holds,
+    is_drill,
+    max_holder,
+    record_ends,
+    record_id,
+    record_is_drill,
+    referenced_chain,
+    superseded_by,
+)
+from sanqing.feeds.model import Action, Decision, FeedWarning
+from sanqing.models import FeedRecord, Town, Village
 from sanqing.plans import Level, Plan
 from sanqing.response import open_activation
 
-REAL_STATUSES = frozenset({"actual"})
-DRILL_STATUSES = frozenset({"exercise", "test"})
-IGNORED_STATUSES = frozenset({"draft", "system"})
-MESSAGE_TYPES = frozenset({"alert", "update", "cancel"})
-#: Decisions after which a record holds (started, changed or rode along) a town's response.
-HOLDING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.IGNORE)
-#: Decisions the caller must carry out; their record stays ``done=False`` until it has.
-ACTING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.STAND_DOWN)
-#: Decisions a later update, cancel or all-clear withdraws while they are still to do.
-WITHDRAWABLE = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE)
-#: Appended to the reason of a withdrawn decision (the record stays, as history).
-WITHDRAWN_NOTE = "（未执行，已撤回 withdrawn: {why}）"
-#: Every reason of a decision about drills starts with this, and only those: it is how a
-#: stored decision keeps its ``drill`` flag (``FeedRecord`` has no column for it).
-DRILL_PREFIX = "drill ("
 _STRENGTH = {
     Action.ACTIVATE: 4,
     Action.STAND_DOWN: 4,
@@ -143,344 +144,6 @@ class Assessment:
     coverage: Coverage | None = None
 
 
-# --- identities -----------------------------------------------------------------------------
-
-
-def record_id(sender: str, identifier: str) -> str:
-    """The FeedRecord key of a warning: ``sender|identifier`` (identifier alone without sender)."""
-    return f"{sender}|{identifier}" if sender else identifier
-
-
-def is_drill(warning: FeedWarning) -> bool:
-    return warning.status.strip().lower() in DRILL_STATUSES
-
-
-def _record_is_drill(rec: FeedRecord) -> bool:
-    return rec.status.strip().lower() in DRILL_STATUSES
-
-
-def _record_ends(rec: FeedRecord) -> bool:
-    """A recorded Cancel or all-clear."""
-    types = (rec.warning or {}).get("response_types") or []
-    return rec.msg_type.strip().lower() == "cancel" or any(
-        isinstance(t, str) and t.lower() == "allclear" for t in types
-    )
-
-
-def ends_warnings(warning: FeedWarning) -> bool:
-    """A Cancel, or an all-clear: it ends what it references rather than starting anything."""
-    return warning.msg_type.strip().lower() == "cancel" or warning.all_clear
-
-
-def _same_message(sender_a: str, id_a: str, sender_b: str, id_b: str) -> bool:
-    return id_a == id_b and (not sender_a or not sender_b or sender_a == sender_b)
-
-
-def find_duplicate(session: Session, warning: FeedWarning) -> FeedRecord | None:
-    """The record of this same warning, received before (rejections do not count)."""
-    rows = session.exec(
-        select(FeedRecord)
-        .where(FeedRecord.identifier == warning.identifier, FeedRecord.action != Action.REJECT)
-        .order_by(col(FeedRecord.received_at), col(FeedRecord.id))
-    ).all()
-    exact = [r for r in rows if r.id == record_id(warning.sender, warning.identifier)]
-    if exact:
-        return exact[0]
-    return next(
-        (
-            r
-            for r in rows
-            if _same_message(r.sender, r.identifier, warning.sender, warning.identifier)
-        ),
-        None,
-    )
-
-
-# --- chains of warnings ---------------------------------------------------------------------
-
-
-def _stored_refs(rec: FeedRecord) -> list[tuple[str, str]]:
-    out = []
-    for ref in (rec.warning or {}).get("references") or []:
-        if isinstance(ref, dict) and ref.get("identifier"):
-            out.append((str(ref.get("sender") or ""), str(ref["identifier"])))
-    return out
-
-
-def _lookup(session: Session, refs: Iterable[tuple[str, str]]) -> list[FeedRecord]:
-    refs = list(refs)
-    if not refs:
-        return []
-    rows = session.exec(
-        select(FeedRecord).where(
-            col(FeedRecord.identifier).in_(sorted({i for _, i in refs})),
-            FeedRecord.action != Action.REJECT,
-        )
-    ).all()
-    return [r for r in rows if any(_same_message(s, i, r.sender, r.identifier) for s, i in refs)]
-
-
-def _followers(session: Session) -> list[FeedRecord]:
-    """The recorded updates and cancels (the records that reference others)."""
-    return list(
-        session.exec(
-            select(FeedRecord).where(
-                func.lower(FeedRecord.msg_type).in_(["update", "cancel"]),
-                FeedRecord.action != Action.REJECT,
-            )
-        )
-    )
-
-
-def referenced_chain(session: Session, references: Sequence[Reference]) -> list[FeedRecord]:
-    """The recorded warnings ``references`` name, with their whole chain, sorted by id.
-
-    The chain: what they reference in turn, and the updates and cancels that reference
-    any of them (an update superseding a cancelled alert belongs to the same event).
-    """
-    chain: dict[str, FeedRecord] = {}
-    frontier = [(r.sender, r.identifier) for r in references]
-    followers: list[FeedRecord] | None = None
-    while True:
-        new = [r for r in _lookup(session, frontier) if r.id not in chain]
-        for r in new:
-            chain[r.id] = r
-        frontier = [ref for r in new for ref in _stored_refs(r)]
-        if frontier:
-            continue
-        if not chain:
-            return []
-        if followers is None:
-            followers = _followers(session)
-        added = False
-        for f in followers:
-            if f.id in chain:
-                continue
-            if any(
-                _same_message(s, i, c.sender, c.identifier)
-                for s, i in _stored_refs(f)
-                for c in chain.values()
-            ):
-                chain[f.id] = f
-                frontier.extend(_stored_refs(f))
-                added = True
-        if not added and not frontier:
-            return sorted(chain.values(), key=lambda r: r.id)
-
-
-def _holds(rec: FeedRecord) -> bool:
-    """Whether a record started, changed or rode along a town's response (see ``record``)."""
-    return rec.action in HOLDING_ACTIONS and rec.level is not None and bool(rec.town_codes)
-
-
-def _supersedes(rec: FeedRecord) -> bool:
-    """Whether a recorded update or cancel stands for (or ends) the warnings it references.
-
-    A cancel or all-clear of a status that counts does; an update only when it holds a
-    response itself (see ``_holds``): an update that was ignored for want of a colour or
-    of a flood hazard leaves what it references in force until it expires or ends.
-    """
-    if rec.status.strip().lower() not in REAL_STATUSES | DRILL_STATUSES:
-        return False
-    return _record_ends(rec) or _holds(rec)
-
-
-def referenced_back(session: Session, references: Sequence[Reference]) -> list[FeedRecord]:
-    """The recorded warnings ``references`` name, and what those reference in turn (no followers)."""
-    found: dict[str, FeedRecord] = {}
-    frontier = [(r.sender, r.identifier) for r in references]
-    while frontier:
-        new = [r for r in _lookup(session, frontier) if r.id not in found]
-        found.update((r.id, r) for r in new)
-        frontier = [ref for r in new for ref in _stored_refs(r)]
-    return sorted(found.values(), key=lambda r: r.id)
-
-
-def _reach(end: FeedRecord, followers: Sequence[FeedRecord]) -> set[tuple[str, str]]:
-    """What a recorded message names, directly or through the recorded messages it names.
-
-    ``followers`` are the recorded updates and cancels (``_followers``): the only records
-    that name others. Each one reached counts whatever its own decision: an update that was
-    ignored (say, "already cancelled") still ties the cancel to what it updates.
-    """
-    reached: set[tuple[str, str]] = set()
-    frontier = _stored_refs(end)
-    while frontier:
-        new = [ref for ref in frontier if ref not in reached]
-        reached.update(new)
-        frontier = [
-            ref
-            for f in followers
-            if f.id != end.id and any(_same_message(s, i, f.sender, f.identifier) for s, i in new)
-            for ref in _stored_refs(f)
-        ]
-    return reached
-
-
-def _ends(rec: FeedRecord) -> bool:
-    """A recorded cancel or all-clear of a status that counts: it ends what it reaches."""
-    return rec.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES and _record_ends(rec)
-
-
-def _ended_refs(followers: Sequence[FeedRecord]) -> list[tuple[str, str]]:
-    """Every message a recorded cancel or all-clear ends (see ``ended_by``)."""
-    return [ref for f in followers if _ends(f) for ref in _reach(f, followers)]
-
-
-def ended_by(session: Session, *, sender: str, identifier: str) -> FeedRecord | None:
-    """The recorded cancel or all-clear that ends this warning, or None.
-
-    It ends it when it references it directly or through other recorded messages, in
-    whatever order they arrived: a cancel that names only the update ends the alert the
-    update references too, even when the alert came last (an index listing the newest
-    first) and the update was ignored as "already cancelled".
-    """
-    own = record_id(sender, identifier)
-    followers = _followers(session)
-    for f in sorted(followers, key=lambda r: (r.received_at, r.id)):
-        if f.id == own or not _ends(f):
-            continue
-        if any(_same_message(s, i, sender, identifier) for s, i in _reach(f, followers)):
-            return f
-    return None
-
-
-def superseded_by(session: Session, *, sender: str, identifier: str) -> FeedRecord | None:
-    """The recorded cancel/all-clear that ends this warning (``ended_by``), else the
-    recorded update holding a response that references it."""
-    end = ended_by(session, sender=sender, identifier=identifier)
-    if end is not None:
-        return end
-    own = record_id(sender, identifier)
-    for f in sorted(_followers(session), key=lambda r: (r.received_at, r.id)):
-        if (
-            f.id != own
-            and _supersedes(f)
-            and any(_same_message(s, i, sender, identifier) for s, i in _stored_refs(f))
-        ):
-            return f
-    return None
-
-
-def withdraw(session: Session, records: Iterable[FeedRecord], *, why: str) -> list[str]:
-    """Mark the records' decisions still to carry out as done without carrying them out.
-
-    Only starts and level changes (activate, escalate, downgrade) are withdrawn: a
-    stand-down still to do stays (it ends something that may be running). The record
-    stays as history; its reason says that, and why, it was withdrawn.
-    """
-    out = []
-    for rec in records:
-        if rec.done or rec.action not in WITHDRAWABLE:
-            continue
-        rec.done = True
-        rec.reason = f"{rec.reason}{WITHDRAWN_NOTE.format(why=why)}"
-        session.add(rec)
-        out.append(rec.id)
-    if out:
-        session.flush()
-    return out
-
-
-def withdrawn_why(rec: FeedRecord) -> str | None:
-    """Why a record's decision was withdrawn (see ``withdraw``), or None when it was not."""
-    opening, closing = WITHDRAWN_NOTE.split("{why}")
-    _, sep, tail = rec.reason.rpartition(opening)
-    return tail.removesuffix(closing) if sep else None
-
-
-def not_live(session: Session, rec: FeedRecord, *, now: datetime) -> str | None:
-    """Why a record's start or level change must not be carried out any more, or None.
-
-    Its warning ended (cancelled, all-clear, expired by the watch), expired at ``now``,
-    was superseded by an update recorded since, or is reached by a cancel or all-clear
-    recorded since, directly or through the messages between them (``ended_by``). A
-    cancel's or an all-clear's own decision (a stand-down, a downgrade) always stands.
-    """
-    if _record_ends(rec) or rec.action not in WITHDRAWABLE:
-        return None
-    later = superseded_by(session, sender=rec.sender, identifier=rec.identifier)
-    if later is not None:
-        return _superseded_why(later)
-    if rec.ended:
-        return f"its warning {rec.identifier} has ended (cancelled, all-clear or expired)"
-    if rec.expires is not None and rec.expires <= now:
-        return f"its warning {rec.identifier} expired at {rec.expires.isoformat()}"
-    return None
-
-
-def _superseded_why(later: FeedRecord) -> str:
-    if _record_ends(later):
-        return _ended_by(later.msg_type, later.identifier)
-    return f"superseded by update {later.identifier} before it was carried out"
-
-
-def _ended_by(msg_type: str, identifier: str) -> str:
-    what = "cancel" if msg_type.strip().lower() == "cancel" else "all-clear"
-    return f"the {what} {identifier} ended the warning before it was carried out"
-
-
-def holders(
-    session: Session, *, town_code: str, drill: bool, now: datetime, exclude: Iterable[str] = ()
-) -> list[FeedRecord]:
-    """The warnings in force that hold the town's response.
-
-    In force: not ended, not expired, and not superseded by a recorded Update that holds
-    a response itself (see ``_supersedes``), nor ended by a Cancel/all-clear that
-    reaches it (``ended_by``); an update stands for the warnings it references from then on.
-    """
-    skip = set(exclude)
-    rows = session.exec(
-        select(FeedRecord).where(
-            FeedRecord.ended == False,  # noqa: E712 - SQL expression
-            col(FeedRecord.action).in_([a.value for a in HOLDING_ACTIONS]),
-            col(FeedRecord.level).is_not(None),
-        )
-    ).all()
-    followers = _followers(session)
-    superseding = _ended_refs(followers) + [
-        ref for f in followers if _supersedes(f) for ref in _stored_refs(f)
-    ]
-    return [
-        r
-        for r in rows
-        if r.id not in skip
-        and not any(_same_message(s, i, r.sender, r.identifier) for s, i in superseding)
-        and town_code in r.town_codes
-        and _record_is_drill(r) == drill
-        and (r.expires is None or r.expires > now)
-    ]
-
-
-def needed_level(plan: Plan, rec: FeedRecord) -> Level | None:
-    """The level a recorded warning asks for (from its hazard and colour; else its decision)."""
-    if rec.hazard and rec.colour:
-        try:
-            return plan.level_for_warning(rec.hazard, rec.colour)
-        except PlanConfigError:
-            pass
-    return Level(rec.level) if rec.level else None
-
-
-def _max_holder(plan: Plan, records: Sequence[FeedRecord]) -> tuple[FeedRecord, Level] | None:
-    """The holder that asks for the highest level, and that level."""
-    best: tuple[FeedRecord, Level] | None = None
-    for r in records:
-        lv = needed_level(plan, r)
-        if lv is not None and (best is None or lv.rank > best[1].rank):
-            best = (r, lv)
-    return best
-
-
-# --- the decision ---------------------------------------------------------------------------
-
-
-def _aware(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValueError(f"naive datetime {now!r}: decisions need a timezone-aware 'now'")
-    return now
-
-
 def _prefix(warning: FeedWarning) -> str:
     return f"{DRILL_PREFIX}{warning.status}): " if is_drill(warning) else ""
 
@@ -501,7 +164,7 @@ def _summary(towns: Sequence[TownDecision]) -> str:
 
 def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Assessment:
     """The decision on ``warning`` with its detail per town; reads the database only."""
-    now = _aware(now)
+    now = aware(now)
     dup = find_duplicate(session, warning)
     wider: Coverage | None = None
     if dup is not None:
@@ -535,11 +198,11 @@ def assess(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime)
     later = superseded_by(session, sender=warning.sender, identifier=warning.identifier)
     if later is not None:
         # An index listing the newest message first: its update or cancel came in first.
-        if _record_ends(later):
+        if record_ends(later):
             late = _late_end(session, warning, plan, now, later)
             if late is not None:
                 return late
-        what = "cancelled" if _record_ends(later) else "superseded"
+        what = "cancelled" if record_ends(later) else "superseded"
         return _ignore(
             warning, f"already {what} by {later.identifier}, received before it: starts nothing"
         )
@@ -688,7 +351,7 @@ def _assess_town(
             act.id,
         )
     if level.rank < old.rank:
-        ours = [r for r in chain if town_code in r.town_codes and _holds(r)]
+        ours = [r for r in chain if town_code in r.town_codes and holds(r)]
         if ours:
             others = holders(
                 session,
@@ -697,7 +360,7 @@ def _assess_town(
                 now=now,
                 exclude=chain_ids | {record_id(warning.sender, warning.identifier)},
             )
-            top = _max_holder(plan, others)
+            top = max_holder(plan, others)
             if top is None or top[1].rank < old.rank:
                 target = level if top is None or top[1].rank <= level.rank else top[1]
                 still = (
@@ -752,7 +415,7 @@ def _late_end(
     if not warning.references:
         return None
     chain = referenced_chain(session, warning.references)
-    if not any(_holds(r) and not r.ended for r in chain):
+    if not any(holds(r) and not r.ended for r in chain):
         return None  # the end reached them already when it came (or nothing held a town)
     late = _assess_end(session, warning, plan, now, by=end)
     return late if late.decision.action == Action.STAND_DOWN else None
@@ -781,9 +444,9 @@ def _assess_end(
     prefix = _end_prefix(chain, warning, chain_drill)
     by_town: dict[tuple[str, bool], set[str]] = {}
     for rec in chain:
-        if not _holds(rec):
+        if not holds(rec):
             continue
-        drill = _record_is_drill(rec)
+        drill = record_is_drill(rec)
         for town_code in rec.town_codes:
             by_town.setdefault((town_code, drill), set()).update(
                 c for c in rec.village_codes if c.startswith(town_code)
@@ -811,7 +474,7 @@ def _assess_end(
             )
             continue
         others = holders(session, town_code=town_code, drill=drill, now=now, exclude=chain_ids)
-        top = _max_holder(plan, others)
+        top = max_holder(plan, others)
         vs = sorted(villages)
         if top is None:
             decisions.append(
@@ -869,7 +532,7 @@ def _assess_end(
             f"{'drills' if chain_drill else 'real responses'} only, as the {what} is]"
         )
     if action == Action.IGNORE:
-        # Not a holding record: an ignored end names no towns (see ``_holds``).
+        # Not a holding record: an ignored end names no towns (see ``holds``).
         return Assessment(
             Decision(action=action, reason=prefix + reason, drill=chain_drill), towns=decisions
         )
@@ -896,8 +559,8 @@ def _chain_drill(chain: Sequence[FeedRecord], warning: FeedWarning) -> tuple[boo
     mixes both is decided as the cancel's own status.
     """
     counted = [r for r in chain if r.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES]
-    basis = [r for r in counted if _holds(r)] or counted
-    kinds = {_record_is_drill(r) for r in basis}
+    basis = [r for r in counted if holds(r)] or counted
+    kinds = {record_is_drill(r) for r in basis}
     if len(kinds) == 1:
         return kinds.pop(), False
     return is_drill(warning), len(kinds) > 1
@@ -907,253 +570,10 @@ def _end_prefix(chain: Sequence[FeedRecord], warning: FeedWarning, drill: bool) 
     """``drill (<statuses>): `` for an end that concerns drills, else nothing."""
     if not drill:
         return ""
-    statuses = sorted({r.status for r in chain if _record_is_drill(r)}) or [warning.status]
+    statuses = sorted({r.status for r in chain if record_is_drill(r)}) or [warning.status]
     return f"{DRILL_PREFIX}{'/'.join(statuses)}): "
 
 
 def decide(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:
     """The decision on one warning (see the module docstring); reads the database only."""
     return assess(session=session, warning=warning, plan=plan, now=now).decision
-
-
-# --- records --------------------------------------------------------------------------------
-
-
-def record(
-    *,
-    session: Session,
-    warning: FeedWarning,
-    decision: Decision,
-    now: datetime,
-    activation_id: str | None = None,
-    targets: list[str] | None = None,
-) -> FeedRecord:
-    """Store the warning and its decision (once: a second call leaves the first record).
-
-    The record keeps the whole decision (``decision_of`` rebuilds it) and is
-    ``done=False`` when the decision must be carried out (activate, escalate,
-    downgrade, stand_down): the caller marks it done once it has. ``targets``: the
-    activations a stand-down or downgrade acts on (``targets_of``).
-
-    A repeat decided again because its area is wider (see ``_wider_repeat``) updates
-    the stored record in place: the new decision (over both areas), and the stored
-    warning's geocodes, polygons and circles become the union of both arrivals'.
-
-    A cancel or all-clear that was acted on or ignored (not a duplicate, not a draft)
-    marks the chain of warnings it ends ``ended``, and itself too; so does a message
-    that a cancel or all-clear received before it reaches (``ended_by``): it ties what
-    it references to that end. A record holds a
-    town's response (for later cancels and downgrades) when its action is activate,
-    escalate, downgrade, or an ignore that names towns and a level (the running
-    response continues); ignores for any other reason name no towns.
-    """
-    now = _aware(now)
-    rid = record_id(warning.sender, warning.identifier)
-    stored = warning.model_dump(mode="json")
-    refresh: list[str] = []
-    existing = find_duplicate(session, warning)
-    if existing is not None:
-        if (
-            decision.action in (Action.DUPLICATE, Action.REJECT)
-            or existing.ended
-            or set(decision.village_codes) <= set(existing.village_codes)
-        ):
-            return existing
-        rid = existing.id
-        stored = _union_area(existing.warning or {}, stored)
-        refresh = [
-            "warning",
-            "action",
-            "reason",
-            "level",
-            "town_codes",
-            "village_codes",
-            "done",
-            "targets",
-        ]
-    status_counts = warning.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES
-    # The end this message is or comes under: a cancel or all-clear, or one received
-    # before it that reaches it (``ended_by``). It ends what the message references.
-    end: tuple[str, str] | None = None
-    if status_counts and decision.action not in (Action.DUPLICATE, Action.REJECT):
-        if ends_warnings(warning):
-            end = (warning.msg_type, warning.identifier)
-        elif (
-            earlier_end := ended_by(session, sender=warning.sender, identifier=warning.identifier)
-        ) is not None:
-            end = (earlier_end.msg_type, earlier_end.identifier)
-    row: dict[str, Any] = {
-        "id": rid,
-        "identifier": warning.identifier,
-        "sender": warning.sender,
-        "source_format": warning.source_format.value,
-        "source": warning.source,
-        "msg_type": warning.msg_type,
-        "status": warning.status,
-        "hazard": warning.hazard,
-        "colour": warning.colour.value if warning.colour else None,
-        "sent": warning.sent,
-        "expires": warning.expires,
-        "warning": stored,
-        "action": decision.action.value,
-        "reason": decision.reason,
-        "level": decision.level.value if decision.level else None,
-        "town_codes": list(decision.town_codes),
-        "village_codes": sorted(decision.village_codes),
-        "activation_id": activation_id,
-        "targets": targets,
-        "done": decision.action not in ACTING_ACTIONS,
-        "ended": end is not None,
-        "received_at": now,
-    }
-    upsert(session, FeedRecord, [row], update=refresh)
-    if end is not None and warning.references:
-        chain = [r for r in referenced_chain(session, warning.references) if r.id != rid]
-        if chain:
-            session.execute(
-                update(FeedRecord)
-                .where(col(FeedRecord.id).in_([r.id for r in chain]))
-                .values(ended=True)
-            )
-            # A chain never carried out starts nothing after its cancel or all-clear.
-            withdraw(session, chain, why=_ended_by(*end))
-    elif _update_holds(warning, decision) and status_counts:
-        # The update stands for what it references: their starts still to do give way to
-        # its own decision (one activation, at the update's level).
-        earlier = [r for r in referenced_back(session, warning.references) if r.id != rid]
-        withdraw(
-            session,
-            earlier,
-            why=f"superseded by update {warning.identifier} before it was carried out",
-        )
-    session.flush()
-    rec = session.get(FeedRecord, rid, populate_existing=True)
-    assert rec is not None
-    return rec
-
-
-def _update_holds(warning: FeedWarning, decision: Decision) -> bool:
-    """An update whose decision holds a response (see ``_holds``): it supersedes."""
-    return (
-        warning.msg_type.strip().lower() == "update"
-        and bool(warning.references)
-        and decision.action in HOLDING_ACTIONS
-        and decision.level is not None
-        and bool(decision.town_codes)
-    )
-
-
-def _union_area(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """The stored warning ``new`` with the area parts of ``old`` it lacks added."""
-    out = dict(new)
-    for key in ("geocodes", "polygons", "circles"):
-        merged = list(old.get(key) or [])
-        merged += [x for x in new.get(key) or [] if x not in merged]
-        out[key] = merged
-    return out
-
-
-def decision_of(record: FeedRecord) -> Decision:
-    """The decision a record stores (``record``), rebuilt: action, reason, level, towns,
-    villages, and ``drill`` — which the reason keeps: a decision about drills, and only
-    one, has a reason starting with ``DRILL_PREFIX``.
-    """
-    return Decision(
-        action=Action(record.action),
-        reason=record.reason,
-        level=Level(record.level) if record.level else None,
-        town_codes=list(record.town_codes),
-        village_codes=sorted(record.village_codes),
-        drill=record.reason.startswith(DRILL_PREFIX),
-    )
-
-
-def ingest(*, session: Session, warning: FeedWarning, plan: Plan, now: datetime) -> Decision:
-    """Decide on the warning and record it (a duplicate is not recorded again)."""
-    assessment = assess(session=session, warning=warning, plan=plan, now=now)
-    decision = assessment.decision
-    if decision.action != Action.DUPLICATE:
-        record(
-            session=session,
-            warning=warning,
-            decision=decision,
-            now=now,
-            targets=targets_of(assessment),
-        )
-    return decision
-
-
-def targets_of(assessment: Assessment) -> list[str] | None:
-    """The open activations a stand-down or downgrade acts on (None for anything else).
-
-    Carried out later (a failed run, a preview), it acts on these and on no other: a
-    response opened since (the commander stood the old one down by hand and started
-    anew) is not the one the warning's end was decided for.
-    """
-    action = assessment.decision.action
-    if action not in (Action.STAND_DOWN, Action.DOWNGRADE):
-        return None
-    return sorted(
-        {t.activation_id for t in assessment.towns if t.action == action and t.activation_id}
-    )
-
-
-def record_rejection(
-    *,
-    session: Session,
-    source: str,
-    identifier: str | None,
-    reason: str,
-    now: datetime,
-    source_format: str = "",
-    sender: str = "",
-) -> FeedRecord:
-    """Store a warning (or document) that could not be read, as a ``reject`` with its reason.
-
-    Keyed by source, identifier and reason, so the same bad input polled again is
-    stored once; a corrected warning with the same identifier is not a duplicate of it.
-    """
-    now = _aware(now)
-    digest = hashlib.sha256(
-        f"{source}\x00{sender}\x00{identifier}\x00{reason}".encode()
-    ).hexdigest()
-    # What was refused may hold U+0000 (JSON does), which PostgreSQL cannot store.
-    source, sender, reason = (_printable(t) for t in (source, sender, reason))
-    identifier = _printable(identifier) if identifier is not None else None
-    rid = f"reject|{(identifier or '')[:80]}|{digest[:16]}"
-    upsert(
-        session,
-        FeedRecord,
-        [
-            {
-                "id": rid,
-                "identifier": identifier or "",
-                "sender": sender,
-                "source_format": source_format,
-                "source": source,
-                "msg_type": "",
-                "status": "",
-                "warning": {},
-                "action": Action.REJECT.value,
-                "reason": reason,
-                "town_codes": [],
-                "village_codes": [],
-                "received_at": now,
-            }
-        ],
-    )
-    session.flush()
-    rec = session.get(FeedRecord, rid, populate_existing=True)
-    assert rec is not None
-    return rec
-
-
-def _printable(text: str) -> str:
-    return text.replace("\x00", "\\x00")
-
-
-def open_activation_of(
-    session: Session, *, town_code: str, plan: Plan, warning: FeedWarning
-) -> Activation | None:
-    """The town's running activation a warning of this status acts on (real or drill)."""
-    return open_activation(session, town_code=town_code, plan=plan.plan, drill=is_drill(warning))

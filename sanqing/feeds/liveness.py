@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from sanqing.feeds.decide import record_id, superseded_by, withdrawn_why
+from sanqing.feeds.chains import record_id, superseded_by, withdrawn_why
 from sanqing.models import FeedRecord
 
 

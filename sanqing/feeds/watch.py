@@ -15,20 +15,19 @@ from sqlmodel import Session, col, select
 
 from sanqing.db import session_scope, upsert
 from sanqing.errors import FetchError
-from sanqing.feeds.decide import (
+from sanqing.feeds.chains import (
     DRILL_STATUSES,
     HOLDING_ACTIONS,
     decision_of,
     holders,
-    ingest,
     not_live,
-    record_rejection,
     withdraw,
     withdrawn_why,
 )
 from sanqing.feeds.fetch import FEED_DEADLINE_S, Deadline, deadline_client, fetch, is_url
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseFailure, ParseResult
 from sanqing.feeds.parse import parse_document
+from sanqing.feeds.store import ingest, record_rejection
 from sanqing.models import (
     Activation,
     ActivationStatus,

@@ -17,7 +17,7 @@ import pytest
 
 from sanqing import response
 from sanqing.db import session_scope
-from sanqing.feeds import decide as d
+from sanqing.feeds import store
 from sanqing.feeds.model import Action, FeedWarning, Reference, SourceFormat
 from sanqing.feeds.watch import Pending, mark_done, pending_decisions
 from sanqing.models import Activation, ActivationStatus, FeedRecord
@@ -118,12 +118,12 @@ def test_a_stale_decision_leaves_a_response_opened_since_alone(
     plan: Plan, watch_log: list[str], then: FeedWarning, action: Action
 ) -> None:
     with session_scope() as s:
-        d.ingest(session=s, warning=ORANGE, plan=plan, now=NOW)
+        store.ingest(session=s, warning=ORANGE, plan=plan, now=NOW)
     x = activate(plan, WarningInfo(identifier="A-1", colour="orange"), Level.II, NOW)
     with session_scope() as s:
         mark_done(session=s, record_id=f"{SENDER}|A-1", activation_id=x)
     with session_scope() as s:  # carrying this out fails this poll: it stays pending
-        assert d.ingest(session=s, warning=then, plan=plan, now=NOW).action == action
+        assert store.ingest(session=s, warning=then, plan=plan, now=NOW).action == action
     with session_scope() as s:  # the commander ends it by hand, and starts anew
         response.stand_down(session=s, activation_id=x, reason="指挥长解除", now=NOW)
     y = activate(plan, None, Level.III, NOW + timedelta(hours=1))
@@ -148,12 +148,14 @@ def test_a_pending_stand_down_still_ends_the_response_it_was_decided_for(
     plan: Plan, watch_log: list[str]
 ) -> None:
     with session_scope() as s:
-        d.ingest(session=s, warning=ORANGE, plan=plan, now=NOW)
+        store.ingest(session=s, warning=ORANGE, plan=plan, now=NOW)
     x = activate(plan, WarningInfo(identifier="A-1", colour="orange"), Level.II, NOW)
     with session_scope() as s:
         mark_done(session=s, record_id=f"{SENDER}|A-1", activation_id=x)
     with session_scope() as s:
-        assert d.ingest(session=s, warning=CANCEL, plan=plan, now=NOW).action == Action.STAND_DOWN
+        assert (
+            store.ingest(session=s, warning=CANCEL, plan=plan, now=NOW).action == Action.STAND_DOWN
+        )
     with session_scope() as s:
         (p,) = pending_decisions(session=s, now=NOW)
 

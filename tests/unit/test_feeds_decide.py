@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from sanqing import response
 from sanqing.db import session_scope
-from sanqing.feeds import decide as d
+from sanqing.feeds import chains, decide, store
 from sanqing.feeds.model import Action, Decision, FeedWarning, Reference, SourceFormat
 from sanqing.models import Activation, ActivationStatus, FeedRecord
 from sanqing.plans import Level, Plan, load_plan
@@ -57,7 +57,7 @@ def plan(db_url: str) -> Plan:
 
 def ingest(warning: FeedWarning, plan: Plan, now: datetime = NOW) -> Decision:
     with session_scope() as s:
-        return d.ingest(session=s, warning=warning, plan=plan, now=now)
+        return store.ingest(session=s, warning=warning, plan=plan, now=now)
 
 
 def carry_out(decision: Decision, warning: FeedWarning, plan: Plan) -> str | None:
@@ -274,11 +274,11 @@ def test_a_county_warning_activates_only_the_registered_villages(plan: Plan) -> 
 
 def test_decide_writes_nothing(plan: Plan) -> None:
     with session_scope() as s:
-        dec = d.decide(session=s, warning=w("A-1"), plan=plan, now=NOW)
+        dec = decide.decide(session=s, warning=w("A-1"), plan=plan, now=NOW)
     assert dec.action == Action.ACTIVATE
     assert records() == {}
     with session_scope() as s, pytest.raises(ValueError, match="naive"):
-        d.decide(session=s, warning=w("A-1"), plan=plan, now=NOW.replace(tzinfo=None))
+        decide.decide(session=s, warning=w("A-1"), plan=plan, now=NOW.replace(tzinfo=None))
 
 
 def test_a_warning_without_sender_is_keyed_by_identifier(plan: Plan) -> None:
@@ -289,15 +289,15 @@ def test_a_warning_without_sender_is_keyed_by_identifier(plan: Plan) -> None:
 
 def test_a_rejection_is_recorded_once_and_does_not_hide_a_good_warning(plan: Plan) -> None:
     with session_scope() as s:
-        rec = d.record_rejection(
+        rec = store.record_rejection(
             session=s, source="feeds/bad.xml", identifier="A-1", reason="DTD refused", now=NOW
         )
         assert rec.action == "reject" and rec.reason == "DTD refused"
     with session_scope() as s:
-        d.record_rejection(
+        store.record_rejection(
             session=s, source="feeds/bad.xml", identifier="A-1", reason="DTD refused", now=NOW
         )
-        d.record_rejection(
+        store.record_rejection(
             session=s, source="feeds/index.xml", identifier=None, reason="not XML", now=NOW
         )
     assert sum(r.action == "reject" for r in records().values()) == 2
@@ -383,15 +383,15 @@ def test_records_are_pending_until_carried_out_and_rebuild_their_decision(plan: 
     rec = recs[f"{SENDER}|A-1"]
     assert rec.done is False
     assert recs[f"{SENDER}|X-1"].done is True
-    assert d.decision_of(rec) == dec
-    assert d.decision_of(recs[f"{SENDER}|X-1"]) == ignored
+    assert chains.decision_of(rec) == dec
+    assert chains.decision_of(recs[f"{SENDER}|X-1"]) == ignored
     carry_out(dec, alert, plan)
     cancel = w("C-1", msg_type="Cancel", colour=None, geocodes=[], references=[ref("A-1")])
     end = ingest(cancel, plan)
     assert end.action == Action.STAND_DOWN and end.drill
     rec = records()[f"{SENDER}|C-1"]
     assert rec.done is False
-    assert d.decision_of(rec) == end
+    assert chains.decision_of(rec) == end
 
 
 def test_an_ignored_update_does_not_supersede_what_it_references(plan: Plan) -> None:
@@ -400,12 +400,12 @@ def test_an_ignored_update_does_not_supersede_what_it_references(plan: Plan) -> 
     dec = ingest(w("U-1", msg_type="Update", colour=None, references=[ref("A-1")]), plan)
     assert dec.action == Action.IGNORE
     with session_scope() as s:
-        held = d.holders(s, town_code=TOWN, drill=False, now=NOW)
+        held = chains.holders(s, town_code=TOWN, drill=False, now=NOW)
         assert [r.id for r in held] == [f"{SENDER}|A-1"]
     # an update that holds the town does supersede it
     ingest(w("U-2", msg_type="Update", colour="red", references=[ref("A-1")]), plan)
     with session_scope() as s:
-        held = d.holders(s, town_code=TOWN, drill=False, now=NOW)
+        held = chains.holders(s, town_code=TOWN, drill=False, now=NOW)
         assert [r.id for r in held] == [f"{SENDER}|U-2"]
 
 
@@ -434,7 +434,7 @@ def test_a_repeat_from_another_location_feed_widens_the_response(plan: Plan) -> 
     assert rec.village_codes == [SHIMEN, HEBA] and rec.town_codes == [TOWN]
     assert rec.action == "escalate" and rec.done is False
     assert [g[1] for g in rec.warning["geocodes"]] == [SHIMEN, HEBA]
-    assert d.decision_of(rec) == dec
+    assert chains.decision_of(rec) == dec
     # nothing new: a duplicate again
     assert ingest(q(HEBA), plan).action == Action.DUPLICATE
     assert ingest(q(SHIMEN, HEBA), plan).action == Action.DUPLICATE

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from sanqing import response
 from sanqing.db import session_scope
-from sanqing.feeds import decide as d
+from sanqing.feeds import store
 from sanqing.feeds.model import Action, Decision, FeedWarning, Reference, SourceFormat
 from sanqing.feeds.watch import (
     Pending,
@@ -80,7 +80,7 @@ def plan(db_url: str) -> Plan:
 
 def ingest(warning: FeedWarning, plan: Plan, now: datetime = NOW) -> Decision:
     with session_scope() as s:
-        return d.ingest(session=s, warning=warning, plan=plan, now=now)
+        return store.ingest(session=s, warning=warning, plan=plan, now=now)
 
 
 def pending(now: datetime = NOW) -> list[Pending]:

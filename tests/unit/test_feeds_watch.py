@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from sanqing import response
 from sanqing.db import get_engine, session_scope
-from sanqing.feeds.decide import ingest
 from sanqing.feeds.model import FeedWarning, ParseFailure, ParseResult
+from sanqing.feeds.store import ingest
 from sanqing.feeds.watch import expired_responses, ingest_results
 from sanqing.models import FeedRecord, Town
 from sanqing.plans import Level, load_plan
