@@ -23,9 +23,11 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -90,6 +92,8 @@ class FakeEndpoint:
         self._failures: list[tuple[int, Any]] = []  # (status, body) for the next requests
         self._delays: list[float] = []  # seconds, for the next requests
         self._every: tuple[int, int] | None = None  # (n, status): fail every n-th request
+        self._each: tuple[int, int] | None = None  # (times, status): each key's first tries
+        self._tries: Counter[str] = Counter()  # Idempotency-Key → requests so far
         self._answers: dict[str, tuple[int, Any]] = {}  # Idempotency-Key → first answer
         self._ids = 0
         self.delivered: dict[str, Any] = {}  # Idempotency-Key → body, first delivery
@@ -153,6 +157,14 @@ class FakeEndpoint:
         with self._lock:
             self._every = (n, status)
 
+    def fail_each(self, times: int, status: int = 503) -> None:
+        """From now on answer the first ``times`` requests of each Idempotency-Key with ``status``.
+
+        Every message is then retried ``times`` times, whatever order they come in.
+        """
+        with self._lock:
+            self._each = (times, status)
+
     def delay_next(self, n: int, seconds: float) -> None:
         """Hold the answer to the next ``n`` requests for ``seconds`` (to make clients time out).
 
@@ -194,8 +206,12 @@ class FakeEndpoint:
             seq = next(_ARRIVALS)
             delay = self._delays.pop(0) if self._delays else 0.0
             duplicate = False
+            if key is not None:
+                self._tries[key] += 1
             if self._failures:
                 status, answer = self._failures.pop(0)
+            elif self._each and key is not None and self._tries[key] <= self._each[0]:
+                status, answer = self._each[1], {"error": f"fake failure {self._each[1]}"}
             elif self._every and (len(self._requests) + 1) % self._every[0] == 0:
                 status, answer = self._every[1], {"error": f"fake failure {self._every[1]}"}
             elif self.dedupe and key is not None and key in self._answers:
@@ -231,3 +247,28 @@ class FakeEndpoint:
         if delay:
             self._stopping.wait(delay)
         return status, answer
+
+
+class SkippingClock:
+    """A :class:`sanqing.clock.Clock` that does not wait: real time plus every wait skipped.
+
+    ``sleep`` returns at once and moves this clock on by the wait, so code on it runs
+    the real backoff schedule (5 s, 30 s …) without spending it; its times never fall
+    behind the real ones the rest of the code writes. ``waits`` lists what was skipped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.skipped = 0.0
+        self.waits: list[float] = []
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.skipped)
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.waits.append(seconds)
+            self.skipped += max(0.0, seconds)

@@ -33,6 +33,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
+from sanqing.clock import Clock
+from sanqing.clock import current as current_clock
+from sanqing.clock import use as use_clock
 from sanqing.db import session_scope
 from sanqing.delivery.acknowledge import ack_link
 from sanqing.delivery.channels.base import Message, Sender
@@ -116,15 +119,16 @@ class _Pass:
     stats: DeliveryStats
     #: Set when a worker died: the others stop after the message in hand.
     stop: threading.Event = field(default_factory=threading.Event)
-    #: ``time.monotonic()`` after which workers stop after the message in hand (None: never).
+    #: ``monotonic()`` after which workers stop after the message in hand (None: never).
     until: float | None = None
+    monotonic: Callable[[], float] = time.monotonic
 
     def should_stop(self, channel: str) -> bool:
         """A worker died, the channel went down, or the pass's time is up."""
         return (
             self.stop.is_set()
             or self.stats.is_down(channel)
-            or (self.until is not None and time.monotonic() >= self.until)
+            or (self.until is not None and self.monotonic() >= self.until)
         )
 
 
@@ -141,11 +145,12 @@ def deliver_outbox(
     after_send: Callable[[Notice], None] | None = None,
     backoff: Sequence[float] = BACKOFF_S,
     until: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> DeliveryStats:
     """Send every due row of the channels in ``senders``, each channel in its own worker.
 
     The reports upward are claimed first. Returns what happened in this pass. With
-    ``until`` (a ``time.monotonic()`` value) the workers stop once it has passed and
+    ``until`` (a ``monotonic()`` value) the workers stop once it has passed and
     hand back, untouched, the rows they had not tried: a later pass sends them.
     ``after_send`` runs between a send and its record (tests simulate a crash there);
     an exception in one worker stops the others after their message in hand and is
@@ -163,6 +168,7 @@ def deliver_outbox(
         after_send=after_send,
         stats=DeliveryStats(),
         until=until,
+        monotonic=monotonic,
     )
     run.stats.expired = expire_overdue(now=now(), ttl=ttl, activation_id=activation_id)
     channels = sorted(senders, key=lambda ch: ch != FIRST_CHANNEL)  # stable: county first
@@ -289,7 +295,7 @@ def deliver_until_settled(
     activation_id: str | None = None,
     settle_s: float = 0,
     senders: Mapping[str, Sender] | None = None,
-    sleep: Callable[[float], None] | None = None,
+    clock: Clock | None = None,
 ) -> DeliveryStats:
     """Deliver with the configured senders; go on retrying what falls due within ``settle_s``.
 
@@ -298,17 +304,20 @@ def deliver_until_settled(
     the whole call ends by then, even inside a pass (1,400 SMS at 20 a second take
     longer than a drill's minute): what was not tried stays pending for the next run.
     A channel with a wrong key or URL is left out of the later passes: it would only
-    fail again.
+    fail again. Times and waits come from ``clock`` (default: :func:`sanqing.clock.current`),
+    so a test runs the real backoff schedule without waiting it out.
     """
 
     from sanqing.delivery.channels.config import senders_from_settings
     from sanqing.settings import get_settings
 
     settings = get_settings()
+    clock = clock or current_clock()
     own = senders is None
-    senders = senders if senders is not None else senders_from_settings(settings)
-    sleep = sleep or time.sleep
-    deadline = time.monotonic() + settle_s
+    if senders is None:
+        with use_clock(clock):  # their rate limiters wait on it too
+            senders = senders_from_settings(settings)
+    deadline = clock.monotonic() + settle_s
     total = DeliveryStats()
     serving = dict(senders)
     try:
@@ -320,14 +329,16 @@ def deliver_until_settled(
                 max_attempts=settings.delivery_max_attempts,
                 backoff=settings.delivery_backoff_s or BACKOFF_S,
                 until=deadline if settle_s > 0 else None,
+                now=clock.now,
+                monotonic=clock.monotonic,
             )
             total.merge(stats)
             for channel in stats.misconfigured():
                 serving.pop(channel, None)
-            wait_s = _next_due_in(activation_id, channels=serving)
-            if wait_s is None or time.monotonic() + wait_s > deadline:
+            wait_s = _next_due_in(activation_id, channels=serving, now=clock.now())
+            if wait_s is None or clock.monotonic() + wait_s > deadline:
                 break
-            sleep(max(wait_s, 0.2))
+            clock.sleep(max(wait_s, 0.2))
         return total
     finally:
         if own:
@@ -335,7 +346,9 @@ def deliver_until_settled(
                 sender.close()
 
 
-def _next_due_in(activation_id: str | None, *, channels: Iterable[str]) -> float | None:
+def _next_due_in(
+    activation_id: str | None, *, channels: Iterable[str], now: datetime
+) -> float | None:
     """Seconds until a pending row of these channels may be tried (None: nothing pending).
 
     A row is due when its backoff is over and no other deliverer holds its lease.
@@ -349,7 +362,6 @@ def _next_due_in(activation_id: str | None, *, channels: Iterable[str]) -> float
         times = list(session.exec(query))
     if not times:
         return None
-    now = utcnow()
     return max(
         0.0,
         min((max(t or now, lease or now) - now).total_seconds() for t, lease in times),

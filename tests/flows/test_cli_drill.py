@@ -193,19 +193,21 @@ def test_a_drill_at_level_iv_ends_though_its_script_names_households_iv_does_not
 def test_with_endpoints_set_the_drill_delivers_through_them(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import sanqing.clock
     from sanqing.settings import get_settings
-    from tests.fakes import FakeEndpoint
+    from tests.fakes import FakeEndpoint, SkippingClock
 
     with FakeEndpoint(dedupe=True) as sms, FakeEndpoint(dedupe=True) as county:
         monkeypatch.setenv("SANQING_SMS_URL", sms.url("/send"))
         monkeypatch.setenv("SANQING_COUNTY_REPORT_URL", county.url("/reports"))
         monkeypatch.setenv("SANQING_SMS_RATE_PER_S", "0")
-        # the retries still happen, after 0.2 s instead of the real 5 s backoff
-        monkeypatch.setenv("SANQING_DELIVERY_BACKOFF_S", "[0.2]")
         get_settings.cache_clear()
         sms.fail_next(2, status=503)  # the gateway hiccups: the drill retries before it ends
+        county.fail_each(2, status=503)  # every report goes on its third try, 5 s + 30 s on
         try:
-            code, output = drill("--out", str(tmp_path))
+            # The real backoff (5 s, 30 s …) on a clock that skips the waits.
+            with sanqing.clock.use(SkippingClock()) as clock:
+                code, output = drill("--out", str(tmp_path))
         finally:
             get_settings.cache_clear()
     assert code == 0, output
@@ -215,11 +217,17 @@ def test_with_endpoints_set_the_drill_delivers_through_them(
         n_sms = s.exec(
             select(func.count()).select_from(Notice).where(Notice.channel == "sms")
         ).one()
+        reports = list(s.exec(select(Notice).where(Notice.channel == "county")))
     assert delivery["sms"] == {"failed": 0, "pending": 0, "sent": n_sms}
     assert len(sms.delivered) == n_sms  # each SMS once at the gateway
-    # 首报, 续报一 and 终报 reached the county receiver, once each
+    # 首报, 续报一 and 终报 reached the county receiver, once each, on their third try
     kinds = sorted(body["kind"] for body in county.delivered.values())
     assert kinds == ["final", "follow_up", "initial"] and delivery["county"]["sent"] == 3
+    assert [n.attempts for n in reports] == [3, 3, 3]
+    for n in reports:  # tried again no sooner than the backoff said: 5 s, then 30 s
+        assert n.sent_at and n.next_attempt_at and n.sent_at >= n.next_attempt_at
+        assert (n.sent_at - n.created_at).total_seconds() >= 35
+    assert clock.skipped > 0  # the drill settled on the injected clock, not in real time
     # channels without an endpoint went to files, and the out folder is still written
     assert delivery["card"]["sent"] == cards_missing()
     assert (tmp_path / "reports" / "final-0.txt").is_file()
@@ -228,8 +236,9 @@ def test_with_endpoints_set_the_drill_delivers_through_them(
 def test_a_drill_whose_gateway_refuses_says_so_and_keeps_the_reason(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import sanqing.clock
     from sanqing.settings import get_settings
-    from tests.fakes import FakeEndpoint
+    from tests.fakes import FakeEndpoint, SkippingClock
 
     with FakeEndpoint() as sms:
         # the gateway's words are printed as written: "[/red]" is no markup
@@ -238,15 +247,23 @@ def test_a_drill_whose_gateway_refuses_says_so_and_keeps_the_reason(
         monkeypatch.setenv("SANQING_SMS_RATE_PER_S", "0")
         get_settings.cache_clear()
         try:
-            code, output = drill("--out", str(tmp_path))
+            with sanqing.clock.use(SkippingClock()) as clock:
+                code, output = drill("--out", str(tmp_path))
         finally:
             get_settings.cache_clear()
     assert code == 0, output  # the drill ends; what did not go is reported, not hidden
+    assert clock.waits == []  # a refusal is final: nothing to wait for, nothing tried again
+    assert len(sms.requests) == summary_sms(tmp_path)  # one try per SMS
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert summary["delivery"]["sms"]["failed"] == summary["notices_by_channel"]["sms"]
     assert "HTTP 400" in summary["delivery_errors"]["sms"]
     assert "未送达" in output and "HTTP 400" in output and "[/red] unknown sender" in output
     assert not (tmp_path / "notices" / "county").exists()  # reports are under reports/
+
+
+def summary_sms(out: Path) -> int:
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return int(summary["notices_by_channel"]["sms"])
 
 
 # --- hostile input ------------------------------------------------------------------------

@@ -520,6 +520,32 @@ def test_settling_leaves_a_misconfigured_channel_alone_and_retries_the_others(
     assert set(statuses(sms_ids).values()) == {"pending"}
 
 
+def test_settling_keeps_the_real_backoff_on_an_injected_clock(db_url: str) -> None:
+    import sanqing.clock
+    from sanqing.delivery import BACKOFF_S, deliver_until_settled
+    from sanqing.models import utcnow
+    from tests.fakes import SkippingClock
+
+    act = activate(Level.II)
+    (first,) = put_notices(act, 1, at=utcnow())
+    (second,) = put_notices(act, 1, channel="wechat", at=utcnow())
+    sms = FakeSender("sms", fail=[True, True, True])  # 5 s, 30 s, 120 s: 155 s to its 4th try
+    group = FakeSender("wechat", fail=[True, True])
+    clock = SkippingClock()
+    with sanqing.clock.use(clock):
+        stats = deliver_until_settled(activation_id=act, settle_s=60, senders={"sms": sms})
+        assert sanqing.clock.current() is clock
+    assert sanqing.clock.current() is sanqing.clock.SYSTEM  # only inside `use`
+    # waited the first two backoffs on the clock; the third ends past the minute: left pending
+    assert BACKOFF_S[:2] == (5, 30) and len(clock.waits) == 2
+    assert 0 < clock.waits[0] <= 5 and 25 < clock.waits[1] <= 30
+    assert stats.by_channel["sms"] == {"retry": 3} and statuses([first]) == {first: "pending"}
+
+    later = SkippingClock()  # given as an argument instead; settles long enough this time
+    deliver_until_settled(activation_id=act, settle_s=200, senders={"wechat": group}, clock=later)
+    assert [m.key for m in group.sent] == [second] and 25 < sum(later.waits) <= 35
+
+
 class SlowSender(FakeSender):
     """Takes a while per message, like a gateway at its rate limit."""
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
+from sanqing.clock import current as current_clock
 from sanqing.errors import ChannelError
 from sanqing.privacy import mask_text
 
@@ -35,7 +35,8 @@ _REDACT_RUN = 6  # a run this long shared with the message text is taken as an e
 class RateLimiter:
     """Thread-safe token bucket: `per_second` tokens a second, at most `burst` saved up.
 
-    ``per_second <= 0`` means unlimited. The clock and sleep are injectable for tests.
+    ``per_second <= 0`` means unlimited. The clock and sleep are those of
+    :func:`sanqing.clock.current` when it is made, unless given.
     """
 
     def __init__(
@@ -43,16 +44,16 @@ class RateLimiter:
         per_second: float,
         *,
         burst: int = 1,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.per_second = per_second
         self._burst = max(1, burst)
-        self._clock = clock
-        self._sleep = sleep
+        self._clock = clock or current_clock().monotonic
+        self._sleep = sleep or current_clock().sleep
         self._lock = threading.Lock()
         self._tokens = float(self._burst)
-        self._last = clock()
+        self._last = self._clock()
 
     def acquire(self) -> float:
         """Take a token, sleeping until it is free; returns the seconds waited."""
