@@ -25,6 +25,12 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "level": {"IV": "Ⅳ级", "III": "Ⅲ级", "II": "Ⅱ级", "I": "Ⅰ级"},
         "colour": {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"},
         "hazard": {"rainstorm": "暴雨", "geological": "地质灾害气象风险", "flood": "山洪"},
+        "warning": {"name": "{hazard}{colour}预警"},
+        "basis": {
+            "warning": "依据预警自动启动",
+            "county_notice": "依据县防指通知启动",
+            "town_assessment": "经镇防指会商研判启动",
+        },
         "phase": {"before": "雨前排查", "during": "雨中除险", "after": "雨后巡查"},
         "inspection": {
             "assigned": "待排查",
@@ -90,6 +96,12 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "risk": {"low": "low", "medium": "medium", "high": "high", "very_high": "very high"},
         "level": {"IV": "level IV", "III": "level III", "II": "level II", "I": "level I"},
         "colour": {"blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"},
+        "warning": {"name": "{hazard} {colour} warning"},
+        "basis": {
+            "warning": "started on the warning",
+            "county_notice": "started on the county headquarters' notice",
+            "town_assessment": "started on the town headquarters' assessment",
+        },
         "hazard": {
             "rainstorm": "rainstorm",
             "geological": "geological hazard",

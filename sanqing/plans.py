@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sanqing.errors import PlanConfigError, describe_validation
+from sanqing.labels import label
 from sanqing.models import Channel, HazardKind, InspectionPhase, RiskLevel, Zone
 from sanqing.settings import get_settings
 
@@ -30,7 +31,7 @@ class Level(StrEnum):
 
     @property
     def label_zh(self) -> str:
-        return {"IV": "Ⅳ级", "III": "Ⅲ级", "II": "Ⅱ级", "I": "Ⅰ级"}[self.value]
+        return label("zh-CN", "level", self.value)
 
 
 class Colour(StrEnum):

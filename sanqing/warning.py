@@ -6,15 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sanqing.labels import label
 from sanqing.plans import Colour
-
-#: Hazards a flood response answers, with their Chinese names.
-HAZARD_NAMES_ZH = {
-    "rainstorm": "暴雨",
-    "geological": "地质灾害气象风险",
-    "flood": "山洪",
-}
-COLOUR_NAMES_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
 
 
 class WarningInfo(BaseModel):
@@ -37,7 +30,12 @@ class WarningInfo(BaseModel):
         description="12-digit village codes; empty means every village of the town",
     )
 
+    def name(self, locale: str) -> str:
+        """What the warning is called: 暴雨橙色预警 / rainstorm orange warning."""
+        return label(locale, "warning", "name").format(
+            hazard=label(locale, "hazard", self.hazard), colour=label(locale, "colour", self.colour)
+        )
+
     @property
     def label_zh(self) -> str:
-        hazard = HAZARD_NAMES_ZH.get(self.hazard, self.hazard)
-        return f"{hazard}{COLOUR_NAMES_ZH[self.colour.value]}预警"
+        return self.name("zh-CN")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sanqing.labels import label
+
 
 class CadreRole(StrEnum):
     TOWN_LEADER = "town_leader"  # 包片领导 / 镇应急办
@@ -58,11 +60,7 @@ class StartBasis(StrEnum):
 
     @property
     def label_zh(self) -> str:
-        return {
-            "warning": "依据预警自动启动",
-            "county_notice": "依据县防指通知启动",
-            "town_assessment": "经镇防指会商研判启动",
-        }[self.value]
+        return label("zh-CN", "basis", self.value)
 
 
 class ActivationStatus(StrEnum):
