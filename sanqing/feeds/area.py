@@ -138,32 +138,9 @@ def covered_villages(
 ) -> Coverage:
     """The villages of ``villages`` the warning covers (``towns``: by code, for names)."""
     notes: list[str] = []
-    prefixes: list[str] = []
-    for name, value in warning.geocodes:
-        if scheme_key(name) not in DIVISION_SCHEMES:
-            notes.append(
-                f"geocode {name or '(no valueName)'}={value!r} is not an administrative-division"
-                " code (another scheme): not used"
-            )
-        elif (prefix := division_prefix(value)) is None:
-            notes.append(
-                f"geocode {name}={value!r} is not an administrative-division code: not used"
-            )
-        else:
-            prefixes.append(prefix)
-    polygons = []
-    for i, ring in enumerate(warning.polygons):
-        if len(set(ring)) < 3:
-            notes.append(f"polygon {i + 1} has fewer than three distinct points: not used")
-        else:
-            polygons.append(ring)
-    circles = []
-    for i, circle in enumerate(warning.circles):
-        if circle[2] < 0:
-            notes.append(f"circle {i + 1} has a negative radius: not used")
-        else:
-            circles.append(circle)
-
+    prefixes = _division_prefixes(warning.geocodes, notes)
+    polygons = _usable_polygons(warning.polygons, notes)
+    circles = _usable_circles(warning.circles, notes)
     how: dict[str, str] = {}
     for v in villages:
         if any(v.code.startswith(p) for p in prefixes):
@@ -176,28 +153,7 @@ def covered_villages(
     precise = bool(prefixes or polygons or circles)
     desc = warning.area_desc.strip()
     if not precise and desc:
-        named: set[str] = set()
-        for v in villages:
-            town = towns.get(v.town_code)
-            if v.name and v.name in desc:
-                how[v.code] = AREA_DESC
-                named.add(v.name)
-            elif town is not None and town.name and town.name in desc:
-                how[v.code] = AREA_DESC
-                named.add(town.name)
-            elif town is not None and town.county and town.county in desc:
-                how[v.code] = AREA_DESC
-                named.add(town.county)
-        if named:
-            notes.append(
-                "no geocode, polygon or circle: area matched by name in the area description "
-                f"({', '.join(sorted(named))})"
-            )
-        else:
-            notes.append(
-                "no geocode, polygon or circle, and the area description names no registered "
-                "village, town or county"
-            )
+        _match_by_name(desc, villages, towns, how, notes)
     elif not precise:
         notes.append("the warning gives no area (no geocode, polygon, circle or description)")
 
@@ -209,3 +165,79 @@ def covered_villages(
         how={c: how[c] for c in codes},
         notes=notes,
     )
+
+
+def _division_prefixes(geocodes: Sequence[tuple[str, str]], notes: list[str]) -> list[str]:
+    """The division-code prefixes of the geocodes; the others are noted and not used."""
+    prefixes: list[str] = []
+    for name, value in geocodes:
+        if scheme_key(name) not in DIVISION_SCHEMES:
+            notes.append(
+                f"geocode {name or '(no valueName)'}={value!r} is not an administrative-division"
+                " code (another scheme): not used"
+            )
+        elif (prefix := division_prefix(value)) is None:
+            notes.append(
+                f"geocode {name}={value!r} is not an administrative-division code: not used"
+            )
+        else:
+            prefixes.append(prefix)
+    return prefixes
+
+
+def _usable_polygons(
+    polygons: Sequence[Sequence[tuple[float, float]]], notes: list[str]
+) -> list[Sequence[tuple[float, float]]]:
+    """The polygons with at least three distinct points; the others are noted."""
+    usable = []
+    for i, ring in enumerate(polygons):
+        if len(set(ring)) < 3:
+            notes.append(f"polygon {i + 1} has fewer than three distinct points: not used")
+        else:
+            usable.append(ring)
+    return usable
+
+
+def _usable_circles(
+    circles: Sequence[tuple[float, float, float]], notes: list[str]
+) -> list[tuple[float, float, float]]:
+    """The circles with a radius of 0 or more; the others are noted."""
+    usable = []
+    for i, circle in enumerate(circles):
+        if circle[2] < 0:
+            notes.append(f"circle {i + 1} has a negative radius: not used")
+        else:
+            usable.append(circle)
+    return usable
+
+
+def _match_by_name(
+    desc: str,
+    villages: Sequence[Village],
+    towns: Mapping[str, Town],
+    how: dict[str, str],
+    notes: list[str],
+) -> None:
+    """The fallback: the villages, towns and counties the area description names."""
+    named: set[str] = set()
+    for v in villages:
+        town = towns.get(v.town_code)
+        if v.name and v.name in desc:
+            how[v.code] = AREA_DESC
+            named.add(v.name)
+        elif town is not None and town.name and town.name in desc:
+            how[v.code] = AREA_DESC
+            named.add(town.name)
+        elif town is not None and town.county and town.county in desc:
+            how[v.code] = AREA_DESC
+            named.add(town.county)
+    if named:
+        notes.append(
+            "no geocode, polygon or circle: area matched by name in the area description "
+            f"({', '.join(sorted(named))})"
+        )
+    else:
+        notes.append(
+            "no geocode, polygon or circle, and the area description names no registered "
+            "village, town or county"
+        )

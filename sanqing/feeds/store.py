@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from sanqing.db import upsert
+from sanqing.feeds.assessment import Assessment
 from sanqing.feeds.chains import (
     ACTING_ACTIONS,
     DRILL_STATUSES,
@@ -31,7 +32,7 @@ from sanqing.feeds.chains import (
     referenced_chain,
     withdraw,
 )
-from sanqing.feeds.decide import Assessment, assess
+from sanqing.feeds.decide import assess
 from sanqing.feeds.model import Action, Decision, FeedWarning
 from sanqing.models import Activation, FeedRecord
 from sanqing.plans import Plan
@@ -56,17 +57,17 @@ def record(
     downgrade, stand_down): the caller marks it done once it has. ``targets``: the
     activations a stand-down or downgrade acts on (``targets_of``).
 
-    A repeat decided again because its area is wider (see ``_wider_repeat``) updates
+    A repeat decided again because its area is wider (see ``decide._wider_repeat``) updates
     the stored record in place: the new decision (over both areas), and the stored
     warning's geocodes, polygons and circles become the union of both arrivals'.
 
     A cancel or all-clear that was acted on or ignored (not a duplicate, not a draft)
     marks the chain of warnings it ends ``ended``, and itself too; so does a message
     that a cancel or all-clear received before it reaches (``ended_by``): it ties what
-    it references to that end. A record holds a
-    town's response (for later cancels and downgrades) when its action is activate,
-    escalate, downgrade, or an ignore that names towns and a level (the running
-    response continues); ignores for any other reason name no towns.
+    it references to that end. A record holds a town's response (for later cancels and
+    downgrades) when its action is activate, escalate, downgrade, or an ignore that
+    names towns and a level (the running response continues); ignores for any other
+    reason name no towns.
     """
     now = aware(now)
     rid = record_id(warning.sender, warning.identifier)
@@ -74,36 +75,85 @@ def record(
     refresh: list[str] = []
     existing = find_duplicate(session, warning)
     if existing is not None:
-        if (
-            decision.action in (Action.DUPLICATE, Action.REJECT)
-            or existing.ended
-            or set(decision.village_codes) <= set(existing.village_codes)
-        ):
+        if not _widens(existing, decision):
             return existing
         rid = existing.id
         stored = _union_area(existing.warning or {}, stored)
-        refresh = [
-            "warning",
-            "action",
-            "reason",
-            "level",
-            "town_codes",
-            "village_codes",
-            "done",
-            "targets",
-        ]
+        refresh = list(_WIDENED_COLUMNS)
     status_counts = warning.status.strip().lower() in REAL_STATUSES | DRILL_STATUSES
-    # The end this message is or comes under: a cancel or all-clear, or one received
-    # before it that reaches it (``ended_by``). It ends what the message references.
-    end: tuple[str, str] | None = None
-    if status_counts and decision.action not in (Action.DUPLICATE, Action.REJECT):
-        if ends_warnings(warning):
-            end = (warning.msg_type, warning.identifier)
-        elif (
-            earlier_end := ended_by(session, sender=warning.sender, identifier=warning.identifier)
-        ) is not None:
-            end = (earlier_end.msg_type, earlier_end.identifier)
-    row: dict[str, Any] = {
+    end = _end_over(session, warning, decision) if status_counts else None
+    row = _row(
+        rid,
+        warning=warning,
+        stored=stored,
+        decision=decision,
+        activation_id=activation_id,
+        targets=targets,
+        ended=end is not None,
+        now=now,
+    )
+    upsert(session, FeedRecord, [row], update=refresh)
+    if end is not None and warning.references:
+        _end_chain(session, warning, rid=rid, end=end)
+    elif _update_holds(warning, decision) and status_counts:
+        _supersede_chain(session, warning, rid=rid)
+    session.flush()
+    rec = session.get(FeedRecord, rid, populate_existing=True)
+    assert rec is not None
+    return rec
+
+
+#: What a repeat over a wider area rewrites of its stored record.
+_WIDENED_COLUMNS = (
+    "warning",
+    "action",
+    "reason",
+    "level",
+    "town_codes",
+    "village_codes",
+    "done",
+    "targets",
+)
+
+
+def _widens(existing: FeedRecord, decision: Decision) -> bool:
+    """Whether a repeat's decision covers villages its stored, running record does not."""
+    return not (
+        decision.action in (Action.DUPLICATE, Action.REJECT)
+        or existing.ended
+        or set(decision.village_codes) <= set(existing.village_codes)
+    )
+
+
+def _end_over(session: Session, warning: FeedWarning, decision: Decision) -> tuple[str, str] | None:
+    """The end this message is or comes under, as ``(msg_type, identifier)``, or None.
+
+    A cancel or all-clear, or one received before it that reaches it (``ended_by``): it
+    ends what the message references.
+    """
+    if decision.action in (Action.DUPLICATE, Action.REJECT):
+        return None
+    if ends_warnings(warning):
+        return (warning.msg_type, warning.identifier)
+    earlier_end = ended_by(session, sender=warning.sender, identifier=warning.identifier)
+    if earlier_end is not None:
+        return (earlier_end.msg_type, earlier_end.identifier)
+    return None
+
+
+def _row(
+    rid: str,
+    *,
+    warning: FeedWarning,
+    stored: dict[str, Any],
+    decision: Decision,
+    activation_id: str | None,
+    targets: list[str] | None,
+    ended: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ``FeedRecord`` columns of a warning and its decision."""
+    return {
         "id": rid,
         "identifier": warning.identifier,
         "sender": warning.sender,
@@ -124,33 +174,36 @@ def record(
         "activation_id": activation_id,
         "targets": targets,
         "done": decision.action not in ACTING_ACTIONS,
-        "ended": end is not None,
+        "ended": ended,
         "received_at": now,
     }
-    upsert(session, FeedRecord, [row], update=refresh)
-    if end is not None and warning.references:
-        chain = [r for r in referenced_chain(session, warning.references) if r.id != rid]
-        if chain:
-            session.execute(
-                update(FeedRecord)
-                .where(col(FeedRecord.id).in_([r.id for r in chain]))
-                .values(ended=True)
-            )
-            # A chain never carried out starts nothing after its cancel or all-clear.
-            withdraw(session, chain, why=ended_by_why(*end))
-    elif _update_holds(warning, decision) and status_counts:
-        # The update stands for what it references: their starts still to do give way to
-        # its own decision (one activation, at the update's level).
-        earlier = [r for r in referenced_back(session, warning.references) if r.id != rid]
-        withdraw(
-            session,
-            earlier,
-            why=f"superseded by update {warning.identifier} before it was carried out",
+
+
+def _end_chain(session: Session, warning: FeedWarning, *, rid: str, end: tuple[str, str]) -> None:
+    """Mark ended the chain the message's end reaches, and withdraw what it never carried out."""
+    chain = [r for r in referenced_chain(session, warning.references) if r.id != rid]
+    if chain:
+        session.execute(
+            update(FeedRecord)
+            .where(col(FeedRecord.id).in_([r.id for r in chain]))
+            .values(ended=True)
         )
-    session.flush()
-    rec = session.get(FeedRecord, rid, populate_existing=True)
-    assert rec is not None
-    return rec
+        # A chain never carried out starts nothing after its cancel or all-clear.
+        withdraw(session, chain, why=ended_by_why(*end))
+
+
+def _supersede_chain(session: Session, warning: FeedWarning, *, rid: str) -> None:
+    """Withdraw what an update references and never carried out: the update stands for it.
+
+    Their starts still to do give way to its own decision (one activation, at the
+    update's level).
+    """
+    earlier = [r for r in referenced_back(session, warning.references) if r.id != rid]
+    withdraw(
+        session,
+        earlier,
+        why=f"superseded by update {warning.identifier} before it was carried out",
+    )
 
 
 def _update_holds(warning: FeedWarning, decision: Decision) -> bool:

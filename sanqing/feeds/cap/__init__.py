@@ -1,7 +1,8 @@
 """CAP 1.2 / 1.1 alerts (OASIS Common Alerting Protocol) and the Atom / RSS indexes that list them.
 
 ``xml`` (safe parsing, encodings, times), ``vocabulary`` (CAP's open vocabularies and
-the hazard and colour read from them), ``alerts`` (one ``<alert>``), ``index`` (a
+the hazard and colour read from them), ``alerts`` (one ``<alert>``), ``info`` (its
+``<info>`` blocks, read and merged), ``geometry`` (polygons and circles), ``index`` (a
 document: an alert, or an Atom / RSS index; :func:`parse_cap` is the entry).
 
 XML is parsed with :mod:`defusedxml` only, with DTDs, entity declarations and
@@ -42,18 +43,16 @@ from __future__ import annotations
 
 from sanqing.feeds.cap.alerts import (
     alert_result,
-    choose_info,
     parse_alert_element,
-    parse_circle,
     parse_failure,
-    parse_polygon,
     parse_references,
-    unique,
 )
+from sanqing.feeds.cap.geometry import parse_circle, parse_polygon
 from sanqing.feeds.cap.index import (
     parse_cap,
     resolve_link,
 )
+from sanqing.feeds.cap.info import choose_info, unique
 from sanqing.feeds.cap.vocabulary import (
     ATOM_NS,
     CAP_MEDIA_TYPES,

@@ -11,7 +11,8 @@ from xml.etree.ElementTree import Element
 from sanqing.errors import (
     CapError,
 )
-from sanqing.feeds.cap.alerts import alert_result, parse_failure, unique
+from sanqing.feeds.cap.alerts import alert_result, parse_failure
+from sanqing.feeds.cap.info import unique
 from sanqing.feeds.cap.vocabulary import ATOM_NS, CAP_MEDIA_TYPES
 from sanqing.feeds.cap.xml import child, children, load_xml, split_tag, text_of, to_utf8
 from sanqing.feeds.model import (
