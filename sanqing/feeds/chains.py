@@ -32,8 +32,8 @@ ACTING_ACTIONS = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE, Action.STA
 WITHDRAWABLE = (Action.ACTIVATE, Action.ESCALATE, Action.DOWNGRADE)
 #: Appended to the reason of a withdrawn decision (the record stays, as history).
 WITHDRAWN_NOTE = "（未执行，已撤回 withdrawn: {why}）"
-#: Every reason of a decision about drills starts with this, and only those: it is how a
-#: stored decision keeps its ``drill`` flag (``FeedRecord`` has no column for it).
+#: Every reason of a decision about drills starts with this, and only those: the reader
+#: sees it, and records stored before ``FeedRecord.drill`` existed still say it.
 DRILL_PREFIX = "drill ("
 
 
@@ -374,8 +374,8 @@ def aware(now: datetime) -> datetime:
 
 def decision_of(record: FeedRecord) -> Decision:
     """The decision a record stores (``record``), rebuilt: action, reason, level, towns,
-    villages, and ``drill`` — which the reason keeps: a decision about drills, and only
-    one, has a reason starting with ``DRILL_PREFIX``.
+    villages and ``drill`` (its column; for a record older than the column, whether its
+    reason starts with ``DRILL_PREFIX``, as only a decision about drills does).
     """
     return Decision(
         action=Action(record.action),
@@ -383,5 +383,5 @@ def decision_of(record: FeedRecord) -> Decision:
         level=Level(record.level) if record.level else None,
         town_codes=list(record.town_codes),
         village_codes=sorted(record.village_codes),
-        drill=record.reason.startswith(DRILL_PREFIX),
+        drill=record.drill if record.drill is not None else record.reason.startswith(DRILL_PREFIX),
     )

@@ -77,8 +77,8 @@ or Update its own status; for a Cancel or all-clear the status of the chain it e
 response). A chain mixing drill and real warnings is decided as the cancel's own
 status; its towns of the other kind are ``ignore``d (the one decision carries one
 flag) and the reason says so. The reason of a decision about drills, and only of
-one, starts with ``DRILL_PREFIX`` ("drill (<status>): "): that is how a stored
-record keeps the flag (``decision_of``).
+one, starts with ``DRILL_PREFIX`` ("drill (<status>): "); the stored record keeps the
+flag in its ``drill`` column (``decision_of``).
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ class FeedRecord(SQLModel, table=True):
     warning: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     action: str  # Action
     reason: str = ""
+    # The decision concerns drill activations (an Exercise/Test chain). None: a record
+    # stored before this column, whose reason says it (``feeds.chains.DRILL_PREFIX``).
+    drill: bool | None = None
     level: str | None = None
     town_codes: list[str] = json_list()
     village_codes: list[str] = json_list()

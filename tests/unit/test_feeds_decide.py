@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from sanqing import response
@@ -392,6 +393,30 @@ def test_records_are_pending_until_carried_out_and_rebuild_their_decision(plan: 
     rec = records()[f"{SENDER}|C-1"]
     assert rec.done is False
     assert chains.decision_of(rec) == end
+
+
+def test_a_record_keeps_its_drill_flag_in_a_column_and_old_records_in_their_reason(
+    plan: Plan,
+) -> None:
+    drill = ingest(w("A-1", status="Exercise"), plan)
+    real = ingest(w("B-1"), plan)
+    recs = records()
+    assert drill.drill and recs[f"{SENDER}|A-1"].drill is True
+    assert not real.drill and recs[f"{SENDER}|B-1"].drill is False
+    with session_scope() as s:  # the reason no longer decides: the column does
+        rec = s.get(FeedRecord, f"{SENDER}|A-1")
+        assert rec is not None
+        rec.reason = "reworded by hand"
+        s.add(rec)
+    assert chains.decision_of(records()[f"{SENDER}|A-1"]).drill is True
+    with session_scope() as s:  # as a release before the column stored them
+        s.execute(text("UPDATE feedrecord SET drill = NULL"))
+    old = records()
+    assert chains.decision_of(old[f"{SENDER}|B-1"]) == real
+    assert chains.decision_of(old[f"{SENDER}|A-1"]).drill is False  # its reason was reworded
+    assert chains.decision_of(
+        old[f"{SENDER}|A-1"].model_copy(update={"reason": drill.reason})
+    ).drill
 
 
 def test_an_ignored_update_does_not_supersede_what_it_references(plan: Plan) -> None:
