@@ -26,8 +26,8 @@ from sanqing.models import (
     Town,
     Zone,
 )
+from sanqing.outbox.contexts import warning_context
 from sanqing.outbox.keys import NoticeKey
-from sanqing.outbox.notices import warning_context
 from sanqing.outbox.rendering import cn_number, render
 from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import Plan
