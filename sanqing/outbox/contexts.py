@@ -12,14 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sanqing.labels import group_order, label
-from sanqing.models import Activation, CadreRole, SafetyRating
-from sanqing.outbox.cards import person, shelter_context, town_context
+from sanqing.models import Activation, CadreRole
+from sanqing.outbox.cards import UNSAFE_RATINGS, person, shelter_context, town_context
 from sanqing.outbox.village import VillageFacts
 from sanqing.plans import Plan
 from sanqing.warning import WarningInfo
-
-#: House ratings whose residents are told their house is unsafe in heavy rain.
-UNSAFE_HOUSE_RATINGS = frozenset({SafetyRating.C, SafetyRating.D})
 
 #: How a warning is named to residents: 暴雨橙色预警信号, 山洪灾害气象风险橙色预警.
 FORMAL_WARNING_NAMES = {
@@ -160,7 +157,7 @@ class NoticeContext:
                 if c in self.facts.hazards
             ],
             "safety_rating": h.safety_rating,
-            "house_unsafe": h.safety_rating in UNSAFE_HOUSE_RATINGS,
+            "house_unsafe": h.safety_rating in UNSAFE_RATINGS,
             "found_danger": "danger_finding" in r.reasons,
             "shelter": self.shelter(r.shelter_code),
             "shortfall": r.shortfall,
