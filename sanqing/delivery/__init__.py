@@ -4,8 +4,8 @@
 (counts, leases, outcomes, receipts), ``channels/`` (one sender per channel: SMS
 gateway, WeCom and DingTalk robots, loudspeakers, the county's receiver, files to
 print), ``fallback`` (an SMS that did not arrive becomes a phone call list),
-``acknowledge`` (收到: signed links, chasing who has not answered) and
-``ack_server`` (the small HTTP server that takes 收到 and gateway receipts).
+``acknowledge`` (收到, and chasing who has not answered), ``links`` (the signed 收到
+link in a message) and ``ack_server`` (the small HTTP server that takes 收到 and gateway receipts).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from sanqing.db import session_scope
-from sanqing.delivery.acknowledge import acknowledge_link
+from sanqing.delivery.links import acknowledge_link
 from sanqing.delivery.state import record_receipt
 from sanqing.errors import LinkError, LinkExpired, LinkMalformed
 from sanqing.settings import get_settings

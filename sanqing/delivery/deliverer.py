@@ -37,8 +37,8 @@ from sanqing.clock import Clock
 from sanqing.clock import current as current_clock
 from sanqing.clock import use as use_clock
 from sanqing.db import session_scope
-from sanqing.delivery.acknowledge import ack_link
 from sanqing.delivery.channels.base import Message, Sender
+from sanqing.delivery.links import ack_link
 from sanqing.delivery.state import claim, expire_overdue, record, renew
 from sanqing.errors import ChannelError
 from sanqing.models import Channel, Notice, NoticeStatus, utcnow

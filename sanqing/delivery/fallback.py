@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from sanqing.models import (
+    Activation,
     Cadre,
     Channel,
     Household,
@@ -41,10 +43,42 @@ def fallback_unreached(
     once the activation has ended: no call list after the all-clear.
     """
     now = now or utcnow()
-    held = hold_open(session, activation_id)
-    if held is None:
+    act = hold_open(session, activation_id)
+    if act is None:
         return 0
-    act = held
+    todo = _unreached_not_listed(session, activation_id)
+    if not todo:
+        return 0
+    town = session.get(Town, act.town_code)
+    assert town is not None
+    by_cadre = _by_cadre(session, activation_id, todo)
+    cadres = {c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == town.code))}
+    villages = dict(
+        session.exec(select(Village.code, Village.name).where(Village.town_code == town.code)).all()
+    )
+    rows = [
+        _call_list(
+            act, town, cadre_code, cadres.get(cadre_code), hs, villages=villages, locale=locale
+        )
+        for cadre_code, hs in sorted(by_cadre.items())
+    ]
+    put(session, rows)
+    added = sum(len(hs) for hs in by_cadre.values())
+    log_event(
+        session,
+        activation_id=activation_id,
+        key=f"fallback:{now.isoformat()}",
+        actor="发送系统",
+        action="短信未送达转电话叫应",
+        detail=f"{added}户短信未送达，已列入{len(rows)}名干部的电话叫应清单",
+        at=now,
+        simulated=act.drill,
+    )
+    return added
+
+
+def _unreached_not_listed(session: Session, activation_id: str) -> list[str]:
+    """Households whose resident SMS failed or expired and that are on no call list yet."""
     failed = list(
         session.exec(
             select(Notice).where(
@@ -65,11 +99,14 @@ def fallback_unreached(
         if payload
         for rec in payload.get("households", [])
     }
-    todo = sorted({n.recipient for n in failed} - listed)
-    if not todo:
-        return 0
-    town = session.get(Town, act.town_code)
-    assert town is not None
+    return sorted({n.recipient for n in failed} - listed)
+
+
+def _by_cadre(session: Session, activation_id: str, todo: list[str]) -> dict[str, list[Household]]:
+    """Whose list each household goes on: the cadre of its move, else its 包保责任人.
+
+    Households without either are under ``""``: the town's duty phone calls them.
+    """
     households = {
         h.code: h for h in session.exec(select(Household).where(col(Household.code).in_(todo)))
     }
@@ -82,63 +119,54 @@ def fallback_unreached(
             )
         )
     }
-    cadres = {c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == town.code))}
-    villages = dict(
-        session.exec(select(Village.code, Village.name).where(Village.town_code == town.code)).all()
-    )
     by_cadre: dict[str, list[Household]] = defaultdict(list)
     for code in todo:
         h = households.get(code)
         if h is None:
             continue
         by_cadre[movers.get(code) or h.responsible_cadre_code or ""].append(h)
-    rows = []
-    for cadre_code, hs in sorted(by_cadre.items()):
-        cadre = cadres.get(cadre_code)
-        body = render(
-            "notices/phone_call.txt",
-            locale=locale,
-            drill=act.drill,
-            town={"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
-            to={"name": cadre.name if cadre else town.office},
-            households=[
-                {
-                    "village": villages.get(h.village_code, ""),
-                    "group": h.group_name,
-                    "head": h.head_name,
-                    "address": h.address,
-                    "phone": h.phone or "",
-                }
-                for h in hs
-            ],
-        ).strip()
-        batch = hashlib.sha1(",".join(h.code for h in hs).encode()).hexdigest()[:10]
-        key = NoticeKey(
-            activation_id, Channel.PHONE_CALL.value, "fallback", cadre_code or "town", batch
-        )
-        rows.append(
-            notice_row(
-                key,
-                village_code=hs[0].village_code,
-                audience="cadre",
-                recipient=cadre_code or town.code,
-                address=cadre.phone if cadre else town.duty_phone,
-                locale=locale,
-                subject="短信未送达户电话叫应清单",
-                body=body,
-                payload={"households": [h.code for h in hs]},
-            )
-        )
-    put(session, rows)
-    added = sum(len(hs) for hs in by_cadre.values())
-    log_event(
-        session,
-        activation_id=activation_id,
-        key=f"fallback:{now.isoformat()}",
-        actor="发送系统",
-        action="短信未送达转电话叫应",
-        detail=f"{added}户短信未送达，已列入{len(rows)}名干部的电话叫应清单",
-        at=now,
-        simulated=act.drill,
+    return by_cadre
+
+
+def _call_list(
+    act: Activation,
+    town: Town,
+    cadre_code: str,
+    cadre: Cadre | None,
+    hs: list[Household],
+    *,
+    villages: dict[str, str],
+    locale: str,
+) -> dict[str, Any]:
+    """The outbox row of one call list: for the cadre, or the town's duty phone."""
+    body = render(
+        "notices/phone_call.txt",
+        locale=locale,
+        drill=act.drill,
+        town={"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
+        to={"name": cadre.name if cadre else town.office},
+        households=[
+            {
+                "village": villages.get(h.village_code, ""),
+                "group": h.group_name,
+                "head": h.head_name,
+                "address": h.address,
+                "phone": h.phone or "",
+            }
+            for h in hs
+        ],
+    ).strip()
+    # A list is versioned by its households: new failures later make a new list.
+    batch = hashlib.sha1(",".join(h.code for h in hs).encode()).hexdigest()[:10]
+    key = NoticeKey(act.id, Channel.PHONE_CALL.value, "fallback", cadre_code or "town", batch)
+    return notice_row(
+        key,
+        village_code=hs[0].village_code,
+        audience="cadre",
+        recipient=cadre_code or town.code,
+        address=cadre.phone if cadre else town.duty_phone,
+        locale=locale,
+        subject="短信未送达户电话叫应清单",
+        body=body,
+        payload={"households": [h.code for h in hs]},
     )
-    return added

@@ -22,7 +22,7 @@ from sanqing.privacy import mask_phone
 from sanqing.settings import SUPPORTED_LOCALES, get_settings
 
 
-def _format_time(value: datetime | None, fmt: str | None = None) -> str:
+def format_time(value: datetime | None, fmt: str | None = None) -> str:
     """Local time; by default as official documents write it: 2026年7月12日18时30分."""
     if value is None:
         return ""
@@ -79,7 +79,7 @@ def _environment(templates_dir: Path) -> Environment:
         extensions=["jinja2.ext.do"],  # lists built in a template (the door list's reasons)
     )
     env.filters["mask_phone"] = mask_phone
-    env.filters["time"] = _format_time
+    env.filters["time"] = format_time
     env.filters["cn_number"] = cn_number
     env.filters["date"] = _format_date
     env.filters["level_numerals"] = level_numerals

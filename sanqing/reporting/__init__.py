@@ -2,8 +2,10 @@
 
 ``figures`` counts (a dict per report, aggregates only), ``wording`` says what the
 figures cannot (rainfall, time of the event, who signs), ``casualties`` keeps the
-town's casualty figures, ``upward`` numbers, renders and stores each report
-(首报, 续报, 终报, 日报) and the phone report. Never a resident's name, phone or ID.
+town's casualty figures, ``drafts`` numbers a report and gathers what it says
+(``final`` what only the 终报 says), ``upward`` decides when each report is due
+(首报, 续报, 终报, 日报), renders, stores and sends it, and the phone report.
+Never a resident's name, phone or ID.
 """
 
 from __future__ import annotations

@@ -9,10 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from sanqing.errors import AnswerError
-from sanqing.models import (
-    Casualty,
-    Village,
-)
+from sanqing.models import Activation, Casualty, Village
 from sanqing.privacy import mask_text
 from sanqing.response import clock, get_activation, log_event
 
@@ -35,19 +32,7 @@ def record_casualties(
     number reaches a report). Bad input is refused with the field and the reason.
     """
     act = get_activation(session, activation_id)
-    problems = [
-        f"{name} must be a whole number of people, 0 or more (got {value!r})"
-        for name, value in (("dead", dead), ("missing", missing), ("injured", injured))
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0
-    ]
-    if not problems and dead + missing + injured == 0:
-        problems.append("dead, missing and injured are all 0: nothing to record")
-    if village_code is not None:
-        village = session.get(Village, village_code)
-        if village is None or village.town_code != act.town_code:
-            problems.append(f"village {village_code!r} is not a village of town {act.town_code}")
-    if problems:
-        raise AnswerError([f"casualties for {activation_id}: {p}" for p in problems])
+    _check(session, act, dead=dead, missing=missing, injured=injured, village_code=village_code)
     now = now or clock(session, activation_id)
     seq = (
         session.exec(
@@ -82,6 +67,31 @@ def record_casualties(
     )
     session.flush()
     return row
+
+
+def _check(
+    session: Session,
+    act: Activation,
+    *,
+    dead: int,
+    missing: int,
+    injured: int,
+    village_code: str | None,
+) -> None:
+    """Refuse counts that are not whole numbers of people, all zero, or another town's village."""
+    problems = [
+        f"{name} must be a whole number of people, 0 or more (got {value!r})"
+        for name, value in (("dead", dead), ("missing", missing), ("injured", injured))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0
+    ]
+    if not problems and dead + missing + injured == 0:
+        problems.append("dead, missing and injured are all 0: nothing to record")
+    if village_code is not None:
+        village = session.get(Village, village_code)
+        if village is None or village.town_code != act.town_code:
+            problems.append(f"village {village_code!r} is not a village of town {act.town_code}")
+    if problems:
+        raise AnswerError([f"casualties for {act.id}: {p}" for p in problems])
 
 
 def casualty_totals(session: Session, activation_id: str) -> dict[str, Any]:

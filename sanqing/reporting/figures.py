@@ -14,6 +14,7 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from sanqing.models import (
+    Activation,
     Approval,
     DutyShift,
     Escalation,
@@ -59,23 +60,7 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
     act = get_activation(session, activation_id)
     town = session.get(Town, act.town_code)
     assert town is not None
-    villages = {
-        v.code: v for v in session.exec(select(Village).where(Village.town_code == town.code))
-    }
-    # Only the columns the figures use: a county town has thousands of relocations.
-    rels: list[Any] = list(
-        session.execute(
-            select_rows(
-                col(Relocation.village_code),
-                col(Relocation.people),
-                col(Relocation.status),
-                col(Relocation.shortfall),
-                col(Relocation.shelter_code),
-                col(Relocation.vulnerabilities),
-                col(Relocation.urgent),
-            ).where(col(Relocation.activation_id) == activation_id)
-        )
-    )
+    rels = _relocations(session, activation_id)
     insp: list[Any] = list(
         session.exec(
             select(
@@ -89,79 +74,42 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
     roads = list(
         session.exec(select(RoadIncident).where(RoadIncident.activation_id == activation_id))
     )
-    hazard_names = {
-        h.code: h.name
-        for h in session.exec(
-            select(HazardPoint).where(col(HazardPoint.code).in_({i.hazard_code for i in insp}))
-        )
-    }
-    segments = {
-        s.code: s
-        for s in session.exec(select(RoadSegment).where(RoadSegment.town_code == town.code))
-    }
-    machines = {
-        m.code: m for m in session.exec(select(Machine).where(Machine.town_code == town.code))
-    }
-    notices = Counter(
-        ch
-        for ch in session.exec(
-            select(Notice.channel).where(
-                Notice.activation_id == activation_id,
-                Notice.status != NoticeStatus.SUPERSEDED,
-            )
+    return (
+        _activation_figures(act, town)
+        | _village_figures(session, act, rels, insp)
+        | _relocation_figures(rels)
+        | _hazard_figures(session, act.id, insp)
+        | _road_figures(session, town, roads)
+        | _roll_call_figures(session, act.id, rels)
+        | _office_figures(session, act.id)
+    )
+
+
+def _relocations(session: Session, activation_id: str) -> list[Any]:
+    """The activation's moves, only the columns the figures use."""
+    # A county town has thousands of relocations: no ORM objects, no unused columns.
+    return list(
+        session.execute(
+            select_rows(
+                col(Relocation.village_code),
+                col(Relocation.people),
+                col(Relocation.status),
+                col(Relocation.shortfall),
+                col(Relocation.shelter_code),
+                col(Relocation.vulnerabilities),
+                col(Relocation.urgent),
+            ).where(col(Relocation.activation_id) == activation_id)
         )
     )
-    duty = list(session.exec(select(DutyShift).where(DutyShift.activation_id == activation_id)))
-    reports = list(
-        session.exec(
-            select(Report)
-            .where(Report.activation_id == activation_id)
-            .order_by(col(Report.created_at))
-        )
-    )
-    relocated = [r for r in rels if r.status in RELOCATED]
 
-    def short(r: Any) -> bool:
-        """Still needs a place: refused or returned households need none."""
-        return bool(r.shortfall) and r.status in OCCUPYING
 
-    inspected = {i.hazard_code for i in insp if i.status != InspectionStatus.ASSIGNED}
-    dangerous = {i.hazard_code for i in insp if i.status == InspectionStatus.DANGER}
-    watch = {i.hazard_code for i in insp if i.status == InspectionStatus.WATCH} - dangerous
-    casualties = casualty_totals(session, activation_id)
-    vuln_counts = {v: sum(1 for r in relocated if v in r.vulnerabilities) for v in VULNERABILITIES}
-    rels_by_village: dict[str, list[Any]] = defaultdict(list)
-    for r in rels:
-        rels_by_village[r.village_code].append(r)
-    insp_by_village: dict[str, list[Any]] = defaultdict(list)
-    for i in insp:
-        insp_by_village[i.village_code].append(i)
-    per_village: dict[str, dict[str, Any]] = {}
-    # Every village the activation answers for, even one with nothing to inspect or move.
-    for code in sorted(
-        set(act.village_codes) | {i.village_code for i in insp} | {r.village_code for r in rels}
-    ):
-        v = villages.get(code)
-        vr = rels_by_village.get(code, [])
-        vi = insp_by_village.get(code, [])
-        per_village[code] = {
-            "code": code,
-            "name": v.name if v else code,
-            "households_to_relocate": len(vr),
-            "people_to_relocate": sum(r.people for r in vr),
-            "households_relocated": sum(1 for r in vr if r.status in RELOCATED),
-            "people_relocated": sum(r.people for r in vr if r.status in RELOCATED),
-            "in_shelter": sum(r.people for r in vr if r.status == RelocationStatus.IN_SHELTER),
-            "refused": sum(1 for r in vr if r.status == RelocationStatus.REFUSED),
-            "unreachable": sum(1 for r in vr if r.status == RelocationStatus.UNREACHABLE),
-            "shortfall_people": sum(r.people for r in vr if short(r)),
-            "hazard_points_inspected": len(
-                {i.hazard_code for i in vi if i.status != InspectionStatus.ASSIGNED}
-            ),
-            "hazard_points_dangerous": len(
-                {i.hazard_code for i in vi if i.status == InspectionStatus.DANGER}
-            ),
-        }
+def _short_of_room(r: Any) -> bool:
+    """Still needs a place: refused or returned households need none."""
+    return bool(r.shortfall) and r.status in OCCUPYING
+
+
+def _activation_figures(act: Activation, town: Town) -> dict[str, Any]:
+    """Which activation: town, level, drill or not, its basis, start and warning."""
     return {
         "activation_id": act.id,
         "town": town.name,
@@ -174,8 +122,64 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         "basis": act.basis or ("warning" if act.warning else "town_assessment"),
         "activated_at": act.activated_at.isoformat(),
         "warning": act.warning.get("identifier") if act.warning else None,
-        "villages": len(per_village),
-        "village_figures": list(per_village.values()),
+    }
+
+
+def _village_figures(
+    session: Session, act: Activation, rels: list[Any], insp: list[Any]
+) -> dict[str, Any]:
+    """The figures of each village, in code order."""
+    villages = {
+        v.code: v for v in session.exec(select(Village).where(Village.town_code == act.town_code))
+    }
+    rels_by_village: dict[str, list[Any]] = defaultdict(list)
+    for r in rels:
+        rels_by_village[r.village_code].append(r)
+    insp_by_village: dict[str, list[Any]] = defaultdict(list)
+    for i in insp:
+        insp_by_village[i.village_code].append(i)
+    # Every village the activation answers for, even one with nothing to inspect or move.
+    codes = sorted(
+        set(act.village_codes) | {i.village_code for i in insp} | {r.village_code for r in rels}
+    )
+    per_village = [
+        _one_village(
+            code,
+            villages[code].name if code in villages else code,
+            rels_by_village.get(code, []),
+            insp_by_village.get(code, []),
+        )
+        for code in codes
+    ]
+    return {"villages": len(per_village), "village_figures": per_village}
+
+
+def _one_village(code: str, name: str, vr: list[Any], vi: list[Any]) -> dict[str, Any]:
+    """One village's moves and inspected points."""
+    return {
+        "code": code,
+        "name": name,
+        "households_to_relocate": len(vr),
+        "people_to_relocate": sum(r.people for r in vr),
+        "households_relocated": sum(1 for r in vr if r.status in RELOCATED),
+        "people_relocated": sum(r.people for r in vr if r.status in RELOCATED),
+        "in_shelter": sum(r.people for r in vr if r.status == RelocationStatus.IN_SHELTER),
+        "refused": sum(1 for r in vr if r.status == RelocationStatus.REFUSED),
+        "unreachable": sum(1 for r in vr if r.status == RelocationStatus.UNREACHABLE),
+        "shortfall_people": sum(r.people for r in vr if _short_of_room(r)),
+        "hazard_points_inspected": len(
+            {i.hazard_code for i in vi if i.status != InspectionStatus.ASSIGNED}
+        ),
+        "hazard_points_dangerous": len(
+            {i.hazard_code for i in vi if i.status == InspectionStatus.DANGER}
+        ),
+    }
+
+
+def _relocation_figures(rels: list[Any]) -> dict[str, Any]:
+    """Who was ordered to move, who has left and where they are, shelters and shortfall."""
+    relocated = [r for r in rels if r.status in RELOCATED]
+    return {
         "households_to_relocate": len(rels),
         "people_to_relocate": sum(r.people for r in rels),
         "households_relocated": len(relocated),
@@ -183,7 +187,9 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         # Each household once, whatever its kinds; the kinds overlap (one household can
         # be both 独居老人 and 行动不便), so their sum may be larger.
         "vulnerable_households_relocated": sum(1 for r in relocated if r.vulnerabilities),
-        "vulnerable_by_kind": vuln_counts,
+        "vulnerable_by_kind": {
+            v: sum(1 for r in relocated if v in r.vulnerabilities) for v in VULNERABILITIES
+        },
         # Where the moved households are (households / people per status).
         "whereabouts": {
             s.value: {
@@ -193,24 +199,49 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
             for s in WHEREABOUTS
         },
         "shelters_used": len({r.shelter_code for r in rels if r.shelter_code}),
-        "shelter_shortfall_people": sum(r.people for r in rels if short(r)),
-        "shelter_shortfall_households": sum(1 for r in rels if short(r)),
+        "shelter_shortfall_people": sum(r.people for r in rels if _short_of_room(r)),
+        "shelter_shortfall_households": sum(1 for r in rels if _short_of_room(r)),
+    }
+
+
+def _hazard_figures(session: Session, activation_id: str, insp: list[Any]) -> dict[str, Any]:
+    """What the rain did: points inspected, found dangerous or to watch, casualties, dangers."""
+    hazard_names = {
+        h.code: h.name
+        for h in session.exec(
+            select(HazardPoint).where(col(HazardPoint.code).in_({i.hazard_code for i in insp}))
+        )
+    }
+    inspected = {i.hazard_code for i in insp if i.status != InspectionStatus.ASSIGNED}
+    dangerous = {i.hazard_code for i in insp if i.status == InspectionStatus.DANGER}
+    watch = {i.hazard_code for i in insp if i.status == InspectionStatus.WATCH} - dangerous
+    findings = {i.hazard_code: i.finding for i in insp if i.status == InspectionStatus.DANGER}
+    return {
         "hazard_points_inspected": len(inspected),
         "hazard_points_dangerous": len(dangerous),
         "hazard_points_watch": len(watch),
         # Points that showed deformation (danger or watch): checked by professionals
         # before anyone they threaten returns.
         "points_to_check": sorted(hazard_names.get(c, c) for c in dangerous | watch),
-        "casualties": casualties,
+        "casualties": casualty_totals(session, activation_id),
         # One line per dangerous point, even when several phases found it.
         "dangers": [
             {"hazard": hazard_names.get(code, code), "finding": finding}
-            for code, finding in sorted(
-                {
-                    i.hazard_code: i.finding for i in insp if i.status == InspectionStatus.DANGER
-                }.items()
-            )
+            for code, finding in sorted(findings.items())
         ],
+    }
+
+
+def _road_figures(session: Session, town: Town, roads: list[RoadIncident]) -> dict[str, Any]:
+    """Roads blocked, cleared and waiting, each incident, and the machines sent."""
+    segments = {
+        s.code: s
+        for s in session.exec(select(RoadSegment).where(RoadSegment.town_code == town.code))
+    }
+    machines = {
+        m.code: m for m in session.exec(select(Machine).where(Machine.town_code == town.code))
+    }
+    return {
         "roads_blocked": len(roads),
         "roads_cleared": sum(1 for r in roads if r.status == RoadStatus.REOPENED),
         "roads_waiting": sum(1 for r in roads if r.status == RoadStatus.BLOCKED),
@@ -224,20 +255,45 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
             for r in sorted(roads, key=lambda r: r.road_code)
         ],
         "machines_dispatched": len({r.machine_code for r in roads if r.machine_code}),
-        # The roll call (点名): who refused, who nobody reached, who nobody confirmed yet,
-        # and how many of them went to a first secretary; the commander's decision.
+    }
+
+
+def _roll_call_figures(session: Session, activation_id: str, rels: list[Any]) -> dict[str, Any]:
+    """The roll call (点名) and the commander's decision, and the urgent moves."""
+    return {
+        # Who refused, who nobody reached, who nobody confirmed yet, and how many of
+        # them went to a first secretary.
         "households_refused": sum(1 for r in rels if r.status == RelocationStatus.REFUSED),
         "households_unreachable": sum(1 for r in rels if r.status == RelocationStatus.UNREACHABLE),
         "households_unconfirmed": sum(1 for r in rels if r.status == RelocationStatus.ORDERED),
         "households_escalated": session.exec(  # each household once, however far it went
             select(func.count(func.distinct(Escalation.household_code))).where(
-                Escalation.activation_id == act.id
+                Escalation.activation_id == activation_id
             )
         ).one(),
-        "approval": _latest_approval(session, act.id),
+        "approval": _latest_approval(session, activation_id),
         # 三个紧急撤离: ordered at once, before (or without) the commander's approval
         "urgent_households": sum(1 for r in rels if r.urgent),
         "urgent_people": sum(r.people for r in rels if r.urgent),
+    }
+
+
+def _office_figures(session: Session, activation_id: str) -> dict[str, Any]:
+    """The town office's side: people on duty, notices per channel, reports sent."""
+    notices = Counter(
+        ch
+        for ch in session.exec(
+            select(Notice.channel).where(
+                Notice.activation_id == activation_id,
+                Notice.status != NoticeStatus.SUPERSEDED,
+            )
+        )
+    )
+    duty = list(session.exec(select(DutyShift).where(DutyShift.activation_id == activation_id)))
+    reports = session.exec(
+        select(Report).where(Report.activation_id == activation_id).order_by(col(Report.created_at))
+    )
+    return {
         "on_duty": len(duty),
         "notices_by_channel": dict(sorted(notices.items())),
         "reports": [{"id": r.id, "kind": r.kind, "seq": r.seq, "late": r.late} for r in reports],

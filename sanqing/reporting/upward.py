@@ -1,6 +1,8 @@
 """The reports upward (首报, 续报, 终报, 日报) and the phone report: numbered, rendered, stored, sent.
 
 Each kind has its own templates (``reports/<kind>.txt`` / ``.html``) in both locales.
+What a report says is drafted in ``drafts`` (the final report's own part in ``final``);
+here it is decided when one is due, then it is stored and sent up through the outbox.
 """
 
 from __future__ import annotations
@@ -8,43 +10,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from sanqing.db import upsert
 from sanqing.labels import label
-from sanqing.models import (
-    Activation,
-    Cadre,
-    Channel,
-    Escalation,
-    Patrol,
-    Relocation,
-    RelocationStatus,
-    Report,
-    ReportKind,
-    TimelineEvent,
-    Town,
-    Zone,
-)
+from sanqing.models import Channel, Report, ReportKind, Town
 from sanqing.outbox.keys import NoticeKey
-from sanqing.outbox.notices import warning_context
-from sanqing.outbox.rendering import cn_number, render
+from sanqing.outbox.rendering import render
 from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import Plan
-from sanqing.reporting.figures import CHANGE_FIGURES, progress, summarize
-from sanqing.reporting.wording import event_time, rainfall, town_officials
+from sanqing.reporting.drafts import (
+    ReportDraft,
+    draft_report,
+    report_context,
+    report_payload,
+    reports_so_far,
+)
+from sanqing.reporting.figures import CHANGE_FIGURES, summarize
+from sanqing.reporting.wording import event_time
 from sanqing.response import clock, get_activation, hold_town_open, local_tz, log_event
-
-
-def _reports_so_far(session: Session, activation_id: str) -> list[Report]:
-    return list(
-        session.exec(
-            select(Report)
-            .where(Report.activation_id == activation_id)
-            .order_by(col(Report.created_at), col(Report.seq))
-        )
-    )
-
 
 # --- the reports -----------------------------------------------------------------------------
 
@@ -109,7 +93,7 @@ def report_upward(
     """
     if hold_town_open(session, activation_id) is None:
         return None
-    reports = _reports_so_far(session, activation_id)
+    reports = reports_so_far(session, activation_id)
     if not reports:
         phone_report_task(session, activation_id=activation_id, plan=plan, now=now)
         return write_report(
@@ -169,110 +153,6 @@ def daily_report(
     )
 
 
-def _base_for(kind: ReportKind, reports: list[Report]) -> Report | None:
-    """The report a follow-up or daily report counts progress from."""
-    if kind == ReportKind.FOLLOW_UP:
-        return reports[-1] if reports else None
-    # "Nothing new" for a day is measured since the previous day's report (or the first
-    # report): a follow-up written minutes earlier must not make a busy day a zero report.
-    dailies = [r for r in reports if r.kind == ReportKind.DAILY]
-    return dailies[-1] if dailies else (reports[0] if reports else None)
-
-
-def _numbered(kind: ReportKind, seq: int, locale: str, zero: bool) -> str:
-    if kind == ReportKind.DAILY:  # seq is the date
-        day = datetime.strptime(str(seq), "%Y%m%d")
-        if locale == "zh-CN":
-            return f"{day.month}月{day.day}日{'零报告' if zero else '日报'}"
-        return f"{'zero report' if zero else 'daily report'} of {day:%Y-%m-%d}"
-    kind_label = label(locale, "report_kind", kind.value)
-    if not seq:
-        return kind_label
-    return kind_label + (cn_number(seq) if locale == "zh-CN" else f" no. {seq}")
-
-
-def _heading(kind: ReportKind, level: str, locale: str) -> str:
-    lv = label(locale, "level", level)
-    if locale == "zh-CN":
-        if kind == ReportKind.FINAL:
-            return f"关于防汛{lv}应急响应结束及处置情况的报告"
-        return f"关于防汛{lv}应急响应情况的报告"
-    if kind == ReportKind.FINAL:
-        return f"Report on the end of the {lv} flood response"
-    return f"Report on the {lv} flood response"
-
-
-def _final_context(
-    session: Session, act: Activation, reports: list[Report], figures: dict[str, Any]
-) -> dict[str, Any]:
-    """What only the final report says: how it ended, who is still being dealt with."""
-    patrol = session.get(Patrol, act.id)
-    ended = session.get(TimelineEvent, f"{act.id}:stood-down")
-    open_rows = list(
-        session.exec(
-            select(Relocation)
-            .where(
-                Relocation.activation_id == act.id,
-                Relocation.zone == Zone.DANGER,
-                col(Relocation.status).in_(
-                    [
-                        RelocationStatus.ORDERED,
-                        RelocationStatus.REFUSED,
-                        RelocationStatus.UNREACHABLE,
-                    ]
-                ),
-            )
-            .order_by(col(Relocation.village_code), col(Relocation.household_code))
-        )
-    )
-    escalated = {
-        e.household_code: e.to_cadre_code
-        for e in session.exec(
-            select(Escalation)
-            .where(Escalation.activation_id == act.id)
-            .order_by(col(Escalation.at))
-        )
-    }
-    cadre_codes = {c for r in open_rows for c in (r.cadre_code, escalated.get(r.household_code))}
-    cadres = {
-        c.code: c
-        for c in session.exec(select(Cadre).where(col(Cadre.code).in_(cadre_codes - {None})))
-    }
-    names = {v["code"]: v["name"] for v in figures["village_figures"]}
-
-    def in_charge(r: Relocation) -> str:
-        code = escalated.get(r.household_code) or r.cadre_code
-        c = cadres.get(code) if code else None
-        return c.name if c else ""
-
-    follow_ups = [r for r in reports if r.kind == ReportKind.FOLLOW_UP]
-    return {
-        "ended_at": act.stood_down_at,
-        "ended_reason": ended.detail if ended else "",
-        "patrol": {
-            "by": patrol.confirmed_by if patrol else "",
-            "at": patrol.confirmed_at if patrol else None,
-            "all_clear": patrol.all_clear if patrol else None,
-            "remarks": patrol.remarks if patrol else "",
-        },
-        "unaccounted": [
-            {
-                "village": names.get(r.village_code, r.village_code),
-                "household": r.household_code,
-                "status": r.status,
-                "cadre": in_charge(r),
-            }
-            for r in open_rows
-        ],
-        "history": {
-            "initial": sum(1 for r in reports if r.kind == ReportKind.INITIAL),
-            "follow_ups": len(follow_ups),
-            "dailies": sum(1 for r in reports if r.kind == ReportKind.DAILY),
-            "late": sum(1 for r in reports if r.late),
-        },
-    }
-
-
 def write_report(
     *,
     session: Session,
@@ -295,141 +175,81 @@ def write_report(
     existing = session.get(Report, report_id)
     if existing is not None:
         return existing
-    act: Activation = get_activation(session, activation_id)
-    town = session.get(Town, act.town_code)
-    assert town is not None
-    deadlines = plan.level(act.level).reports
-    event_at = event_time(session, act)
-    reports = _reports_so_far(session, activation_id)
-    figures = summarize(session=session, activation_id=activation_id)
-    base = _base_for(kind, reports) if kind in (ReportKind.FOLLOW_UP, ReportKind.DAILY) else None
-    before = base.payload.get("figures", {}) if base else {}
-    changes = progress(before, figures) if base else None
-    c = figures["casualties"]
-    zero = (
-        kind == ReportKind.DAILY
-        and changes is not None
-        and not changes["any"]
-        and not (c["dead"] or c["missing"] or c["injured"])
+    draft = draft_report(
+        session,
+        activation_id=activation_id,
+        plan=plan,
+        kind=kind,
+        seq=seq,
+        locale=locale,
+        now=now,
+        deadline=deadline,
     )
-    if deadline is not None:
-        pass
-    elif kind == ReportKind.INITIAL:
-        deadline = event_at + timedelta(minutes=deadlines.initial_within_minutes)
-    elif kind == ReportKind.FINAL:
-        deadline = (act.stood_down_at or now) + timedelta(hours=deadlines.follow_up_every_hours)
-    else:
-        deadline = act.activated_at + timedelta(hours=deadlines.follow_up_every_hours * max(seq, 1))
-    late = now > deadline
-    signer, contact = town_officials(session, town.code)
-    numbered = _numbered(kind, seq, locale, zero)
-    heading = _heading(kind, act.level, locale)
-    if locale == "zh-CN":
-        title = f"{'【演练】' if act.drill else ''}{town.office}{heading}（{numbered}）"
-    else:
-        title = f"{'[DRILL] ' if act.drill else ''}{town.office}: {heading} ({numbered})"
-    ctx = {
-        "title": title,
-        "heading": heading,
-        "kind": kind.value,
-        "numbered": numbered,
-        "seq": seq,
-        "drill": act.drill,
-        "town": {
-            "name": town.name,
-            "office": town.office,
-            "duty_phone": town.duty_phone,
-            "county": town.county,
-        },
-        "level": act.level,
-        "basis": act.basis or "",
-        "warning": warning_context(act.warning, locale),
-        "rain": rainfall(act.warning),
-        "event_at": event_at,
-        "activated_at": act.activated_at,
-        "now": now,
-        "deadline": deadline,
-        "late": late,
-        "late_minutes": int((now - deadline).total_seconds() // 60) if late else 0,
-        "phone_due": event_at + timedelta(minutes=deadlines.phone_within_minutes),
-        "zero": zero,
-        "f": figures,
-        "since": {
-            "numbered": _numbered(ReportKind(base.kind), base.seq, locale, False) if base else "",
-            "at": base.created_at if base else None,
-        },
-        "changes": changes,
-        "signer": {"name": signer.name, "title": signer.title} if signer else None,
-        "contact": {"name": contact.name, "title": contact.title} if contact else None,
-    }
-    if kind == ReportKind.FINAL:
-        ctx["final"] = _final_context(session, act, reports, figures)
+    ctx = report_context(session, draft, plan)
     text = render(f"reports/{kind.value}.txt", locale=locale, **ctx)
     # The printable page gives the same text, paragraph by paragraph (escaped).
     html = render(f"reports/{kind.value}.html", locale=locale, lines=text.splitlines(), **ctx)
-    payload = {
-        "report_id": report_id,
-        "kind": kind.value,
-        "seq": seq,
-        "title": title,
-        "town_code": town.code,
-        "town": town.name,
-        "level": act.level,
-        "drill": act.drill,
-        "activated_at": act.activated_at.isoformat(),
-        "event_at": event_at.isoformat(),
-        "reported_at": now.isoformat(),
-        "deadline_at": deadline.isoformat(),
-        "late": late,
-        "zero": zero,
-        "figures": {k: v for k, v in figures.items() if k not in {"reports"}},
-    }
-    upsert(
-        session,
-        Report,
-        [
-            {
-                "id": report_id,
-                "activation_id": activation_id,
-                "kind": kind.value,
-                "seq": seq,
-                "title": title,
-                "text": text,
-                "html": html,
-                "payload": payload,
-                "locale": locale,
-                "deadline_at": deadline,
-                "created_at": now,
-                "late": late,
-            }
-        ],
-    )
-    # The report goes up through the outbox like every notice (channel "county").
-    key = NoticeKey(activation_id, Channel.COUNTY.value, "report", kind.value, str(seq))
-    row = notice_row(
-        key,
-        purpose=f"report:{kind.value}",
-        village_code=None,
-        audience="county",
-        recipient=town.county_code,
-        address=None,
-        locale=locale,
-        subject=title,
-        body=text,
-        payload=payload,
-    )
-    put(session, [row])
+    payload = report_payload(draft)
+    _store(session, draft, text=text, html=html, payload=payload)
+    _send_upward(session, draft, text=text, payload=payload)
     log_event(
         session,
         activation_id=activation_id,
         key=f"report:{kind.value}:{seq}",
-        actor=town.office,
+        actor=draft.town.office,
         action=f"报送{label('zh-CN', 'report_kind', kind.value)}",
-        detail=title + ("（超时）" if late else ""),
+        detail=draft.title + ("（超时）" if draft.late else ""),
         at=now,
-        simulated=act.drill,
+        simulated=draft.act.drill,
     )
     session.flush()
     report = session.get(Report, report_id)
     assert report is not None
     return report
+
+
+def _store(
+    session: Session, draft: ReportDraft, *, text: str, html: str, payload: dict[str, Any]
+) -> None:
+    """Keep the report: its text, printable page and payload, its deadline, late or not."""
+    upsert(
+        session,
+        Report,
+        [
+            {
+                "id": draft.report_id,
+                "activation_id": draft.act.id,
+                "kind": draft.kind.value,
+                "seq": draft.seq,
+                "title": draft.title,
+                "text": text,
+                "html": html,
+                "payload": payload,
+                "locale": draft.locale,
+                "deadline_at": draft.deadline,
+                "created_at": draft.now,
+                "late": draft.late,
+            }
+        ],
+    )
+
+
+def _send_upward(
+    session: Session, draft: ReportDraft, *, text: str, payload: dict[str, Any]
+) -> None:
+    """The report goes up through the outbox like every notice (channel "county")."""
+    kind = draft.kind.value
+    key = NoticeKey(draft.act.id, Channel.COUNTY.value, "report", kind, str(draft.seq))
+    row = notice_row(
+        key,
+        purpose=f"report:{kind}",
+        village_code=None,
+        audience="county",
+        recipient=draft.town.county_code,
+        address=None,
+        locale=draft.locale,
+        subject=draft.title,
+        body=text,
+        payload=payload,
+    )
+    put(session, [row])

@@ -232,7 +232,7 @@ def test_a_bad_content_length_gets_an_answer(
 
 
 def test_many_taps_of_one_link_at_once_confirm_it_once(db_url: str, server: AckServer) -> None:
-    from sanqing.delivery import acknowledge as ack
+    from sanqing.delivery import links
     from tests.integration.test_ack_link import grid_member
     from tests.unit.test_delivery import sent_task_list
 
@@ -241,7 +241,7 @@ def test_many_taps_of_one_link_at_once_confirm_it_once(db_url: str, server: AckS
     with session_scope() as s:
         n = s.get(Notice, nid)
         assert n is not None
-        link = ack.ack_link(n)
+        link = links.ack_link(n)
     assert link is not None
     query = link.split("?", 1)[1]
     url = f"http://127.0.0.1:{server.server_address[1]}/ack?{query}"

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from sanqing.db import session_scope
 from sanqing.delivery import acknowledge as ack
+from sanqing.delivery import links
 from sanqing.models import Cadre, Notice, TimelineEvent
 from sanqing.plans import Level, load_plan
 from sanqing.settings import get_settings
@@ -48,14 +49,14 @@ def link_of(nid: str, *, at: datetime) -> dict[str, str]:
     with session_scope() as s:
         n = s.get(Notice, nid)
         assert n is not None
-        link = ack.ack_link(n, now=at)
+        link = links.ack_link(n, now=at)
     assert link is not None
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
 
 
 def tap(query: dict[str, str], *, at: datetime) -> int:
     with session_scope() as s:
-        return ack.acknowledge_link(
+        return links.acknowledge_link(
             s,
             notice_id=query.get("n", ""),
             expires=query.get("e", ""),
@@ -116,10 +117,10 @@ def test_a_link_expires_and_its_expiry_cannot_be_moved(db_url: str) -> None:
     query = link_of(nid, at=NOW)
     assert int(query["e"]) == int((NOW + timedelta(hours=24)).timestamp())
 
-    with pytest.raises(ack.LinkExpired, match="expired"):
+    with pytest.raises(links.LinkExpired, match="expired"):
         tap(query, at=NOW + timedelta(hours=24, seconds=1))
     later = query | {"e": str(int(query["e"]) + 7 * 24 * 3600)}  # a week more, by hand
-    with pytest.raises(ack.LinkForged):
+    with pytest.raises(links.LinkForged):
         tap(later, at=NOW + timedelta(hours=25))
     assert acknowledged(nid) == {nid: False}
     assert tap(query, at=NOW + timedelta(hours=23)) == 1  # within its day it works
@@ -131,7 +132,7 @@ def test_the_link_time_to_live_is_a_setting(db_url: str, monkeypatch: pytest.Mon
     act = activate(Level.II)
     nid = sent_task_list(act, grid_member(), NOW)
     query = link_of(nid, at=NOW)
-    with pytest.raises(ack.LinkExpired):
+    with pytest.raises(links.LinkExpired):
         tap(query, at=NOW + timedelta(hours=3))
 
 
@@ -141,15 +142,15 @@ def test_a_link_for_another_task_or_without_expiry_is_refused(db_url: str) -> No
     v1 = sent_task_list(act, grid, NOW)
     v2 = new_version(v1, sent_at=NOW + timedelta(minutes=10))
     query = link_of(v1, at=NOW)
-    with pytest.raises(ack.LinkForged):  # v1's signature does not fit v2
+    with pytest.raises(links.LinkForged):  # v1's signature does not fit v2
         tap(query | {"n": v2}, at=NOW + timedelta(minutes=11))
     # a link of the old kind (signed notice id only, no expiry) is no longer taken
     old_token = hmac.new(SECRET.encode(), v1.encode(), hashlib.sha256).hexdigest()[:20]
     old_kind = {"n": v1, "t": old_token}
-    with pytest.raises(ack.LinkMalformed):
+    with pytest.raises(links.LinkMalformed):
         tap(old_kind, at=NOW + timedelta(minutes=11))
     for bad in ({"t": "令牌"}, {"t": "zz" * 16}, {"e": "明天"}, {"e": "-5"}):
-        with pytest.raises(ack.LinkMalformed):
+        with pytest.raises(links.LinkMalformed):
             tap(query | bad, at=NOW + timedelta(minutes=11))
     assert acknowledged(v1, v2) == {v1: False, v2: False}
 

@@ -26,7 +26,7 @@ from jinja2 import UndefinedError
 
 from sanqing.errors import TemplateMissing
 from sanqing.labels import label
-from sanqing.outbox.notices import warning_context
+from sanqing.outbox.contexts import warning_context
 from sanqing.outbox.rendering import cn_number, render
 from sanqing.outbox.sms import GSM7_BASIC, GSM7_EXTENDED, segments
 from sanqing.privacy import contains_personal_data

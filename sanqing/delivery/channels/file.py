@@ -53,7 +53,7 @@ def deliver_to_files(
     the outbox stays as it is for the real channels.
     """
     now = now or utcnow()
-    notices_dir, reports_dir = out_dir / "notices", out_dir / "reports"
+    notices_dir = out_dir / "notices"
     villages = {v.code: v.name for v in session.exec(select(Village))}
     cadres = {c.code: c.name for c in session.exec(select(Cadre))}
     rows = list(
@@ -69,28 +69,10 @@ def deliver_to_files(
     result = FileDelivery()
     grouped: dict[Path, list[str]] = defaultdict(list)
     for n in rows:
-        village = villages.get(n.village_code or "", n.village_code or "town")
-        if n.channel == Channel.SMS:
-            to = f"{mask_phone(n.address)}（{n.recipient}）"
-            # As the phone shows it: the platform's signature, then the body.
-            signature = (n.payload or {}).get("signature", "")
-            grouped[inside(notices_dir, "sms", village, suffix=".txt")].append(
-                f"收件人：{to}\n{signature}{n.body.strip()}\n"
-            )
-        elif n.channel in (Channel.WECHAT, Channel.LOUDSPEAKER):
-            grouped[inside(notices_dir, n.channel, village, suffix=".txt")].append(n.body)
-        elif n.channel == Channel.COUNTY:
-            pass  # the reports upward are written whole under reports/ below
-        elif n.channel == Channel.CARD:
-            path = inside(notices_dir, "card", village, n.recipient, suffix=".html")
-            grouped[path].append(n.body)
-        else:
-            who = cadres.get(n.recipient, n.recipient)
-            ext = "html" if n.body_format == "html" else "txt"
-            path = inside(
-                notices_dir, n.channel, f"{village}-{who}-{n.recipient}", suffix=f".{ext}"
-            )
-            grouped[path].append(n.body)
+        placed = _place(n, notices_dir, villages=villages, cadres=cadres)
+        if placed is not None:
+            path, text = placed
+            grouped[path].append(text)
         result.notices[n.channel] += 1
         if mark_sent and n.status == NoticeStatus.PENDING:
             n.status = NoticeStatus.SENT
@@ -100,6 +82,40 @@ def deliver_to_files(
     for path, parts in grouped.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(parts), encoding="utf-8")
+    result.reports = _write_reports(
+        session, activation_id=activation_id, reports_dir=out_dir / "reports", mark_sent=mark_sent
+    )
+    return result
+
+
+def _place(
+    n: Notice, notices_dir: Path, *, villages: dict[str, str], cadres: dict[str, str]
+) -> tuple[Path, str] | None:
+    """The file a notice goes into and what it adds there; None for a report upward."""
+    village = villages.get(n.village_code or "", n.village_code or "town")
+    if n.channel == Channel.SMS:
+        to = f"{mask_phone(n.address)}（{n.recipient}）"
+        # As the phone shows it: the platform's signature, then the body.
+        signature = (n.payload or {}).get("signature", "")
+        text = f"收件人：{to}\n{signature}{n.body.strip()}\n"
+        return inside(notices_dir, "sms", village, suffix=".txt"), text
+    if n.channel in (Channel.WECHAT, Channel.LOUDSPEAKER):
+        return inside(notices_dir, n.channel, village, suffix=".txt"), n.body
+    if n.channel == Channel.COUNTY:
+        return None  # the reports upward are written whole under reports/
+    if n.channel == Channel.CARD:
+        return inside(notices_dir, "card", village, n.recipient, suffix=".html"), n.body
+    who = cadres.get(n.recipient, n.recipient)
+    ext = "html" if n.body_format == "html" else "txt"
+    path = inside(notices_dir, n.channel, f"{village}-{who}-{n.recipient}", suffix=f".{ext}")
+    return path, n.body
+
+
+def _write_reports(
+    session: Session, *, activation_id: str, reports_dir: Path, mark_sent: bool
+) -> list[str]:
+    """Each report as text, printable page and JSON; returns their ``<kind>-<seq>`` names."""
+    written = []
     for r in session.exec(select(Report).where(Report.activation_id == activation_id)):
         stem = f"{r.kind}-{r.seq}"
         reports_dir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +127,8 @@ def deliver_to_files(
         if mark_sent and r.status == NoticeStatus.PENDING:
             r.status = NoticeStatus.SENT
             session.add(r)
-        result.reports.append(stem)
-    return result
+        written.append(stem)
+    return written
 
 
 class FileSender:

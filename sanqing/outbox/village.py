@@ -1,0 +1,143 @@
+"""What one village's notices are written from: read once, in the step's transaction.
+
+The village, its households and moves, the town's shelters and cadres, the hazard
+points the moves name, the card ledger, and the ids of the notices it already has
+(so a re-run writes nothing twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sanqing.models import (
+    Activation,
+    Cadre,
+    HazardPoint,
+    Household,
+    Inspection,
+    Notice,
+    Relocation,
+    Shelter,
+    Town,
+    Village,
+)
+from sanqing.outbox.cards import CardBook, load_book
+from sanqing.response import read_rows
+
+
+@dataclass
+class VillageFacts:
+    """One village in one activation, as its notices need it (rows are read-only)."""
+
+    town: Town
+    village: Village
+    #: ids of this village's notices already in the outbox
+    written: set[str]
+    #: household code → household row
+    households: dict[str, Any]
+    #: this activation's moves in the village, by priority then household
+    relocations: list[Any]
+    shelters: dict[str, Shelter]
+    #: cadre code → cadre row, the whole town's
+    cadres: dict[str, Any]
+    #: the village's own hazard points, by code
+    village_hazards: list[HazardPoint]
+    #: those and any other hazard point a move names
+    hazards: dict[str, HazardPoint]
+    book: CardBook
+
+    @cached_property
+    def moving(self) -> dict[str, Any]:
+        """household code → its move."""
+        return {r.household_code: r for r in self.relocations}
+
+    def moves_by_cadre(self) -> dict[str, list[Any]]:
+        """cadre code → the moves that cadre answers for, in priority order."""
+        by_cadre: dict[str, list[Any]] = {}
+        for r in self.relocations:
+            if r.cadre_code:
+                by_cadre.setdefault(r.cadre_code, []).append(r)
+        return by_cadre
+
+
+def read_village(session: Session, *, activation: Activation, village_code: str) -> VillageFacts:
+    """Read what the village's notices are written from."""
+    town = session.get(Town, activation.town_code)
+    village = session.get(Village, village_code)
+    assert town is not None and village is not None
+    written = set(
+        session.exec(
+            select(Notice.id).where(
+                Notice.activation_id == activation.id, Notice.village_code == village_code
+            )
+        )
+    )
+    households = {
+        h.code: h for h in read_rows(session, Household, Household.village_code == village_code)
+    }
+    relocations = read_rows(
+        session,
+        Relocation,
+        Relocation.activation_id == activation.id,
+        Relocation.village_code == village_code,
+        order_by=(col(Relocation.priority), col(Relocation.household_code)),
+    )
+    shelters = {
+        s.code: s for s in session.exec(select(Shelter).where(Shelter.town_code == town.code))
+    }
+    cadres = {c.code: c for c in read_rows(session, Cadre, Cadre.town_code == town.code)}
+    village_hazards, hazards = _read_hazards(session, village_code, relocations)
+    return VillageFacts(
+        town=town,
+        village=village,
+        written=written,
+        households=households,
+        relocations=relocations,
+        shelters=shelters,
+        cadres=cadres,
+        village_hazards=village_hazards,
+        hazards=hazards,
+        book=load_book(session, town_code=town.code, village_code=village_code),
+    )
+
+
+def _read_hazards(
+    session: Session, village_code: str, relocations: list[Any]
+) -> tuple[list[HazardPoint], dict[str, HazardPoint]]:
+    """The village's hazard points, and by code those plus any other a move names."""
+    village_hazards = list(
+        session.exec(
+            select(HazardPoint)
+            .where(HazardPoint.village_code == village_code)
+            .order_by(col(HazardPoint.code))
+        )
+    )
+    hazards = {h.code: h for h in village_hazards}
+    missing = {code for r in relocations for code in r.hazard_codes} - set(hazards)
+    if missing:
+        hazards.update(
+            {
+                h.code: h
+                for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(missing)))
+            }
+        )
+    return village_hazards, hazards
+
+
+def read_inspections(
+    session: Session, *, activation_id: str, village_code: str
+) -> list[Inspection]:
+    """This activation's inspections in the village, by hazard point then phase."""
+    return list(
+        session.exec(
+            select(Inspection)
+            .where(
+                Inspection.activation_id == activation_id, Inspection.village_code == village_code
+            )
+            .order_by(col(Inspection.hazard_code), col(Inspection.phase))
+        )
+    )
