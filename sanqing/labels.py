@@ -26,6 +26,22 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "colour": {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"},
         "hazard": {"rainstorm": "暴雨", "geological": "地质灾害气象风险", "flood": "山洪"},
         "warning": {"name": "{hazard}{colour}预警"},
+        # how notices name a warning to residents (its official name)
+        "warning_formal": {
+            "rainstorm": "暴雨{colour}预警信号",
+            "geological": "地质灾害气象风险{colour}预警",
+            "flood": "山洪灾害气象风险{colour}预警",
+        },
+        # the subject line of each kind of notice
+        "subject": {
+            "relocation": "转移通知",
+            "warning": "预警提醒",
+            "group": "{village}村民群",
+            "broadcast": "{village}流动喇叭",
+            "door_visit": "{village}入户叫应清单",
+            "card": "避险明白卡",
+            "tasks": "任务单",
+        },
         "basis": {
             "warning": "依据预警自动启动",
             "county_notice": "依据县防指通知启动",
@@ -97,6 +113,20 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "level": {"IV": "level IV", "III": "level III", "II": "level II", "I": "level I"},
         "colour": {"blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"},
         "warning": {"name": "{hazard} {colour} warning"},
+        "warning_formal": {
+            "rainstorm": "rainstorm {colour} warning signal",
+            "geological": "geological hazard weather risk {colour} warning",
+            "flood": "flash flood weather risk {colour} warning",
+        },
+        "subject": {
+            "relocation": "Relocation order",
+            "warning": "Warning",
+            "group": "{village} village group",
+            "broadcast": "{village} loudspeaker",
+            "door_visit": "{village} door-visit list",
+            "card": "Evacuation card",
+            "tasks": "Task list",
+        },
         "basis": {
             "warning": "started on the warning",
             "county_notice": "started on the county headquarters' notice",

@@ -21,7 +21,6 @@ from sanqing.outbox.contexts import NoticeContext
 def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
     """Every household with a phone: its relocation order if it moves, else the warning."""
     households, moving = ctx.facts.households, ctx.facts.moving
-    zh = ctx.locale == "zh-CN"
     for code in sorted(households):
         h = households[code]
         if not h.phone:
@@ -34,7 +33,7 @@ def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
                 audience="resident",
                 recipient=code,
                 address=h.phone,
-                subject="转移通知" if zh else "Relocation order",
+                subject=label(ctx.locale, "subject", "relocation"),
                 template="notices/relocation.sms.txt",
                 move=ctx.move(r),
                 cadre=ctx.cadre(r.cadre_code),
@@ -46,7 +45,7 @@ def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
                 audience="resident",
                 recipient=code,
                 address=h.phone,
-                subject="预警提醒" if zh else "Warning",
+                subject=label(ctx.locale, "subject", "warning"),
                 template="notices/warning.sms.txt",
             )
 
@@ -63,7 +62,7 @@ def village_messages(
             audience="group",
             recipient=village.code,
             address=None,
-            subject=f"{village.name}村民群",
+            subject=label(ctx.locale, "subject", "group").format(village=village.name),
             template="notices/group.wechat.txt",
             summary=summary,
         )
@@ -74,7 +73,7 @@ def village_messages(
             audience="public",
             recipient=village.code,
             address=None,
-            subject=f"{village.name}流动喇叭",
+            subject=label(ctx.locale, "subject", "broadcast").format(village=village.name),
             template="notices/broadcast.loudspeaker.txt",
             summary=summary,
         )
@@ -92,7 +91,9 @@ def door_visit_lists(
             audience="cadre",
             recipient=cadre_code,
             address=c.phone if c else None,
-            subject=f"{ctx.facts.village.name}入户叫应清单",
+            subject=label(ctx.locale, "subject", "door_visit").format(
+                village=ctx.facts.village.name
+            ),
             template="notices/door_visit.html",
             body_format="html",
             cadre=ctx.cadre(cadre_code),
@@ -117,7 +118,7 @@ def missing_cards(batch: NoticeBatch, ctx: NoticeContext) -> None:
             audience="resident",
             recipient=h.code,
             address=None,
-            subject="避险明白卡" if ctx.locale == "zh-CN" else "Evacuation card",
+            subject=label(ctx.locale, "subject", "card"),
             template="notices/card.html",
             body_format="html",
             card=household_card(
@@ -147,7 +148,7 @@ def task_lists(
             audience="cadre",
             recipient=cadre_code,
             address=c.phone if c else None,
-            subject="任务单" if ctx.locale == "zh-CN" else "Task list",
+            subject=label(ctx.locale, "subject", "tasks"),
             template="notices/tasks.txt",
             cadre=ctx.cadre(cadre_code),
             moves=[ctx.move(r) for r in by_cadre.get(cadre_code, [])],

@@ -18,20 +18,6 @@ from sanqing.outbox.village import VillageFacts
 from sanqing.plans import Plan
 from sanqing.warning import WarningInfo
 
-#: How a warning is named to residents: 暴雨橙色预警信号, 山洪灾害气象风险橙色预警.
-FORMAL_WARNING_NAMES = {
-    "zh-CN": {
-        "rainstorm": "暴雨{colour}预警信号",
-        "geological": "地质灾害气象风险{colour}预警",
-        "flood": "山洪灾害气象风险{colour}预警",
-    },
-    "en": {
-        "rainstorm": "rainstorm {colour} warning signal",
-        "geological": "geological hazard weather risk {colour} warning",
-        "flood": "flash flood weather risk {colour} warning",
-    },
-}
-
 
 def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, Any]:
     """A warning as notices name it; ``formal`` is its official name (…预警信号)."""
@@ -45,13 +31,12 @@ def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, An
             "sent": None,
         }
     w = WarningInfo.model_validate(warning)
-    title = (
-        w.label_zh
-        if locale == "zh-CN"
-        else f"{label(locale, 'hazard', w.hazard)} {label(locale, 'colour', w.colour)} warning"
+    title = w.name(locale)
+    # its official name (暴雨橙色预警信号); a hazard without one is called by its title
+    pattern = label(locale, "warning_formal", w.hazard)
+    formal = (
+        pattern.format(colour=label(locale, "colour", w.colour)) if pattern != w.hazard else title
     )
-    pattern = FORMAL_WARNING_NAMES[locale].get(w.hazard)
-    formal = pattern.format(colour=label(locale, "colour", w.colour)) if pattern else title
     return {
         "present": True,
         "title": title,

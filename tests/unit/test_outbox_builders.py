@@ -307,3 +307,19 @@ def test_task_lists_go_to_cadres_with_moves_and_to_inspectors(
     assert all(row["id"].startswith(f"{ACT}:task_list:tasks:") for row in batch.rows)
     assert [row["address"] for row in batch.rows] == ["13900000001", "13900000003"]
     assert "石门洞滑坡" in batch.rows[1]["body"]
+
+
+def test_in_english_every_subject_is_english(facts: VillageFacts) -> None:
+    en = NoticeContext(facts, "en")
+    batch = new_batch(en)
+    builders.resident_sms(batch, en)
+    builders.village_messages(batch, en, en.summary(), {Channel.WECHAT, Channel.LOUDSPEAKER})
+    builders.door_visit_lists(batch, en, facts.moves_by_cadre())
+    subjects = {row["subject"] for row in batch.rows}
+    assert subjects == {
+        "Relocation order",
+        "Warning",
+        "石门村 village group",
+        "石门村 loudspeaker",
+        "石门村 door-visit list",
+    }  # the village's name is data: it stays as the registry writes it
