@@ -32,6 +32,15 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "geological": "地质灾害气象风险{colour}预警",
             "flood": "山洪灾害气象风险{colour}预警",
         },
+        # the reports upward: what one is about, its title, a day's report
+        "report": {
+            "heading": "关于防汛{level}应急响应情况的报告",
+            "heading_final": "关于防汛{level}应急响应结束及处置情况的报告",
+            "title": "{drill}{office}{heading}（{numbered}）",
+            "drill": "【演练】",
+            "daily": "{month}月{day}日日报",
+            "daily_zero": "{month}月{day}日零报告",
+        },
         # the subject line of each kind of notice
         "subject": {
             "relocation": "转移通知",
@@ -117,6 +126,14 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "rainstorm": "rainstorm {colour} warning signal",
             "geological": "geological hazard weather risk {colour} warning",
             "flood": "flash flood weather risk {colour} warning",
+        },
+        "report": {
+            "heading": "Report on the {level} flood response",
+            "heading_final": "Report on the end of the {level} flood response",
+            "title": "{drill}{office}: {heading} ({numbered})",
+            "drill": "[DRILL] ",
+            "daily": "daily report of {date}",
+            "daily_zero": "zero report of {date}",
         },
         "subject": {
             "relocation": "Relocation order",

@@ -7,6 +7,7 @@ get and ``report_payload`` what the county's receiver gets as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,10 +85,18 @@ class ReportDraft:
     @property
     def title(self) -> str:
         """The office, the heading and the number; a drill says so first."""
-        drill, office = self.act.drill, self.town.office
-        if self.locale == "zh-CN":
-            return f"{'【演练】' if drill else ''}{office}{self.heading}（{self.numbered}）"
-        return f"{'[DRILL] ' if drill else ''}{office}: {self.heading} ({self.numbered})"
+        words = report_words(self.locale)
+        return words("title").format(
+            drill=words("drill") if self.act.drill else "",
+            office=self.town.office,
+            heading=self.heading,
+            numbered=self.numbered,
+        )
+
+
+def report_words(locale: str) -> Callable[[str], str]:
+    """The report words of ``locale`` (labels.py, group ``report``)."""
+    return lambda code: label(locale, "report", code)
 
 
 def draft_report(
@@ -155,9 +164,8 @@ def numbered(kind: ReportKind, seq: int, locale: str, zero: bool) -> str:
     """The report's name with its number: 续报二, 7月13日零报告."""
     if kind == ReportKind.DAILY:  # seq is the date
         day = datetime.strptime(str(seq), "%Y%m%d")
-        if locale == "zh-CN":
-            return f"{day.month}月{day.day}日{'零报告' if zero else '日报'}"
-        return f"{'zero report' if zero else 'daily report'} of {day:%Y-%m-%d}"
+        words = report_words(locale)("daily_zero" if zero else "daily")
+        return words.format(month=day.month, day=day.day, date=f"{day:%Y-%m-%d}")
     kind_label = label(locale, "report_kind", kind.value)
     if not seq:
         return kind_label
@@ -166,14 +174,8 @@ def numbered(kind: ReportKind, seq: int, locale: str, zero: bool) -> str:
 
 def heading(kind: ReportKind, level: str, locale: str) -> str:
     """What the report is about: the response, or the end of it."""
-    lv = label(locale, "level", level)
-    if locale == "zh-CN":
-        if kind == ReportKind.FINAL:
-            return f"关于防汛{lv}应急响应结束及处置情况的报告"
-        return f"关于防汛{lv}应急响应情况的报告"
-    if kind == ReportKind.FINAL:
-        return f"Report on the end of the {lv} flood response"
-    return f"Report on the {lv} flood response"
+    words = report_words(locale)("heading_final" if kind == ReportKind.FINAL else "heading")
+    return words.format(level=label(locale, "level", level))
 
 
 def report_context(session: Session, draft: ReportDraft, plan: Plan) -> dict[str, Any]:
