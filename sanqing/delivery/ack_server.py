@@ -19,6 +19,7 @@ gets an HTTP answer: bad bytes (a non-ASCII token or bearer, a wrong
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import logging
 import threading
@@ -31,6 +32,7 @@ from sanqing.db import session_scope
 from sanqing.delivery.links import acknowledge_link
 from sanqing.delivery.state import record_receipt
 from sanqing.errors import LinkError, LinkExpired, LinkMalformed
+from sanqing.labels import label
 from sanqing.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -43,24 +45,28 @@ MAX_BODY_BYTES = 64 * 1024
 _WAIT_POLL_S = 0.5
 
 PAGE = (
-    '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+    '<!doctype html><html lang="{lang}"><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width,initial-scale=1">'
     '<title>{title}</title><body style="font:20px sans-serif;margin:2em"><p>{text}</p></body></html>'
 )
 
 
+def _words(code: str, **params: str) -> str:
+    """The page's words in the configured locale (labels.py, group ``ack_page``)."""
+    return label(get_settings().locale, "ack_page", code).format(**params)
+
+
 def _refusal(exc: LinkError) -> tuple[str, str]:
     """The title and text of the page for a link that is not taken."""
-    call = (
-        f"请直接电话联系镇值班室（{exc.duty_phone}）"
-        if exc.duty_phone
-        else "请直接电话联系镇值班室"
+    call = _words("call_number", phone=exc.duty_phone) if exc.duty_phone else _words("call")
+    kind = (
+        "expired"
+        if isinstance(exc, LinkExpired)
+        else "malformed"
+        if isinstance(exc, LinkMalformed)
+        else "invalid"
     )
-    if isinstance(exc, LinkExpired):
-        return "链接已过期", f"此确认链接已过期，{call}回复收到。"
-    if isinstance(exc, LinkMalformed):
-        return "链接不完整", f"链接不完整或已损坏（可能复制时被截断），{call}回复收到。"
-    return "链接无效", f"链接无效，不能用于确认此任务，{call}回复收到。"
+    return _words(f"{kind}_title"), _words(kind, call=call)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -73,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         except Exception:  # a bug or the database: answer, never drop the connection
             logger.exception("ack server: GET /ack failed")
-            self._page(500, "暂时无法确认", "系统暂时无法确认，请直接电话联系镇值班室回复收到。")
+            self._page(500, _words("error_title"), _words("error"))
 
     def do_POST(self) -> None:
         """``POST /receipt`` from the SMS gateway: ``{"key": …, "status": "delivered"|"failed"}``."""
@@ -88,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _ack(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         if url.path.rstrip("/") != "/ack":
-            self._page(404, "未找到", "未找到该页面。")
+            self._page(404, _words("not_found_title"), _words("not_found"))
             return
         query = dict(urllib.parse.parse_qsl(url.query))
         try:
@@ -102,8 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         except LinkError as exc:
             self._page(exc.status, *_refusal(exc))
             return
-        text = "已确认收到，谢谢！请按任务单落实。" if n else "此前已确认收到，无需重复确认。"
-        self._page(200, "已确认收到", text)
+        self._page(200, _words("done_title"), _words("done" if n else "again"))
 
     def _receipt(self) -> None:
         url = urllib.parse.urlsplit(self.path)
@@ -150,7 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _page(self, status: int, title: str, text: str) -> None:
-        data = PAGE.format(title=title, text=text).encode("utf-8")
+        lang = get_settings().locale
+        page = PAGE.format(lang=lang, title=html.escape(title), text=html.escape(text))
+        data = page.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
