@@ -250,7 +250,7 @@ def _respond(clock: datetime | None) -> list[Outcome]:
     """Carry out every pending decision now, then end the responses no warning holds any
     more (all expired or cancelled): what the watch does after its poll."""
     prepare_prefect_env(get_settings())
-    from flows.rain_watch import respond_now
+    from flows.warnings_respond import respond_now
     from sanqing.db import session_scope
     from sanqing.feeds.watch import expired_responses, pending_decisions, withdraw_stale
     from sanqing.plans import load_plan
