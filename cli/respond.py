@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from cli.common import check_folders, console, fail, local_prefect_api, prepare_prefect_env
+from cli.common import (
+    TownOption,
+    check_folders,
+    console,
+    fail,
+    local_prefect_api,
+    prepare_prefect_env,
+)
 from sanqing.errors import SanqingError
 from sanqing.models import StartBasis
 from sanqing.plans import Level
@@ -21,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def respond(
-    town: Annotated[str, typer.Option(help="Town key, code or name.")],
+    town: TownOption,
     level: Annotated[
         Level | None, typer.Option(help="Response level IV|III|II|I; default: from the warning.")
     ] = None,

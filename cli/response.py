@@ -12,20 +12,20 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import console, fail, plain
+from cli.common import FinalReportLocaleOption, TownOption, console, fail, plain
 from sanqing.errors import SanqingError
 from sanqing.settings import DEFAULT_LOCALE, DEFAULT_TOWN
 
 
 def patrol(
     name: Annotated[str, typer.Option(help="Who led the after-rain patrol (巡查负责人).")],
-    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    town: TownOption = DEFAULT_TOWN,
     danger: Annotated[
         list[str] | None,
         typer.Option(help="A hazard point (name or code) still in danger; repeat for several."),
     ] = None,
     remarks: Annotated[str, typer.Option(help="What the patrol saw.")] = "",
-    locale: Annotated[str, typer.Option(help="Language of the final report.")] = DEFAULT_LOCALE,
+    locale: FinalReportLocaleOption = DEFAULT_LOCALE,
 ) -> None:
     """Record the after-rain patrol (雨后巡查) of the town's running response.
 
@@ -75,7 +75,7 @@ def running(session: Any, town: str, town_code: str, *, drill: bool = False) -> 
 
 
 def casualties(
-    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    town: TownOption = DEFAULT_TOWN,
     dead: Annotated[int, typer.Option(help="People dead (死亡) in this report.")] = 0,
     missing: Annotated[int, typer.Option(help="People missing (失踪) in this report.")] = 0,
     injured: Annotated[int, typer.Option(help="People injured (受伤) in this report.")] = 0,
@@ -137,7 +137,7 @@ def casualties(
 
 def ack(
     cadre: Annotated[str, typer.Argument(help="The cadre who answered: name or code.")],
-    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    town: TownOption = DEFAULT_TOWN,
     note: Annotated[str, typer.Option(help="What they said.")] = "",
 ) -> None:
     """Record that a cadre acknowledged their tasks (叫应): resends and hand-ups stop."""
@@ -210,9 +210,9 @@ def status(
 
 def stand_down(
     reason: Annotated[str, typer.Option(help="Why the response ends (in the timeline and 终报).")],
-    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    town: TownOption = DEFAULT_TOWN,
     drill: Annotated[bool, typer.Option(help="Stand down the town's drill instead.")] = False,
-    locale: Annotated[str, typer.Option(help="Language of the final report.")] = DEFAULT_LOCALE,
+    locale: FinalReportLocaleOption = DEFAULT_LOCALE,
 ) -> None:
     """Ask for the stand-down of the town's open response.
 
