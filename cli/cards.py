@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import check_folders, console, fail, plain
+from cli.common import TownOption, check_folders, console, fail, plain
 from sanqing.errors import SanqingError
 from sanqing.settings import DEFAULT_LOCALE, DEFAULT_TOWN, SUPPORTED_LOCALES, get_settings
 
@@ -15,7 +15,7 @@ DEFAULT_CARDS_OUT = Path("cards")
 
 
 def cards(
-    town: Annotated[str, typer.Option(help="Town key, code or name.")] = DEFAULT_TOWN,
+    town: TownOption = DEFAULT_TOWN,
     out: Annotated[
         Path, typer.Option(help="Folder for household/, monitor/ and responsible/ cards.")
     ] = DEFAULT_CARDS_OUT,

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,11 @@ from sanqing.settings import Settings
 
 console = Console()
 err = Console(stderr=True)
+
+#: ``--town`` of the commands for one town's response.
+TownOption = Annotated[str, typer.Option(help="Town key, code or name.")]
+#: ``--locale`` of the commands that end a response.
+FinalReportLocaleOption = Annotated[str, typer.Option(help="Language of the final report.")]
 
 #: A cold 2-core machine needs longer than Prefect's default 20 s to start its local API.
 EPHEMERAL_STARTUP_TIMEOUT_S = "90"

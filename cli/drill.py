@@ -21,7 +21,7 @@ from cli.common import (
 )
 from sanqing.errors import SanqingError
 from sanqing.plans import Level
-from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES, get_settings
+from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES, Settings, get_settings
 
 DEFAULT_DRILL_OUT = Path("drill-output")
 #: How long the drill keeps retrying messages a gateway refused for now.
@@ -47,12 +47,7 @@ def drill(
     ] = DEFAULT_LOCALE,
 ) -> None:
     """Run the flood plan for the sample town as a drill, end to end, on this machine."""
-    from sanqing.db import session_scope
-    from sanqing.delivery import deliver_until_settled, last_errors, outbox_counts
-    from sanqing.delivery.channels.config import configured_endpoints
-    from sanqing.delivery.channels.file import deliver_to_files
     from sanqing.registry import ensure_registry
-    from sanqing.reporting import summarize
     from sanqing.scenarios import load_scenario
 
     settings = get_settings()
@@ -68,51 +63,82 @@ def drill(
         with console.status("建立数据库并载入乡镇台账 / loading the registry…"):
             ensure_registry(sc.town)
         started = time.perf_counter()
-        with (
-            console.status("启动 Prefect 本地 API 并运行预案 / running the plan under Prefect…"),
-            local_prefect_api(),
-        ):
-            from flows.drill import drill as drill_flow
-
-            # sc.ref: its name, or the file's absolute path; the flow run reads the same file
-            figures = drill_flow(scenario=sc.ref, level=level, locale=locale)
+        # sc.ref: its name, or the file's absolute path; the flow run reads the same file
+        figures = _run_drill(sc.ref, level, locale)
         elapsed = time.perf_counter() - started
-        activation_id = figures["activation_id"]
-        endpoints = configured_endpoints(settings)
-        if endpoints:  # deliver through them (files for the channels without one) first
-            with console.status(f"发送 / delivering via {', '.join(endpoints)}…"):
-                deliver_until_settled(activation_id=activation_id, settle_s=DRILL_SETTLE_S)
-        with session_scope() as session:
-            # the out folder to read and print; without endpoints it is the delivery
-            delivery = deliver_to_files(
-                session=session, activation_id=activation_id, out_dir=out, mark_sent=not endpoints
-            )
-        with session_scope() as session:
-            summary = summarize(session=session, activation_id=activation_id)
-        summary["delivery"] = outbox_counts(activation_id)
-        if endpoints:
-            summary["delivery_errors"] = last_errors(activation_id)
-            summary["delivery_seconds"] = round(time.perf_counter() - started - elapsed, 1)
+        summary, files = _deliver_and_sum_up(figures["activation_id"], out, settings)
     except SanqingError as exc:
         raise fail(exc) from exc
     summary["out_dir"] = str(out.resolve())
     summary["flow_seconds"] = round(elapsed, 1)
+    _write_summary(summary, out)
+    _print_summary(summary, files)
+    if figures.get("ended_before_this_run"):
+        _say_it_ran_before(figures["activation_id"])
+
+
+def _run_drill(scenario: str, level: Level | None, locale: str) -> dict[str, Any]:
+    """The drill flow on the configured Prefect API, else on our own local one."""
+    with (
+        console.status("启动 Prefect 本地 API 并运行预案 / running the plan under Prefect…"),
+        local_prefect_api(),
+    ):
+        from flows.drill import drill as drill_flow
+
+        return drill_flow(scenario=scenario, level=level, locale=locale)
+
+
+def _deliver_and_sum_up(
+    activation_id: str, out: Path, settings: Settings
+) -> tuple[dict[str, Any], int]:
+    """Deliver the drill's notices and sum the drill up: its summary, and the files written.
+
+    Through the configured endpoints first (files for the channels without one); the
+    out folder gets every notice to read and print, and without endpoints it is the
+    delivery.
+    """
+    from sanqing.db import session_scope
+    from sanqing.delivery import deliver_until_settled, last_errors, outbox_counts
+    from sanqing.delivery.channels.config import configured_endpoints
+    from sanqing.delivery.channels.file import deliver_to_files
+    from sanqing.reporting import summarize
+
+    started = time.perf_counter()
+    endpoints = configured_endpoints(settings)
+    if endpoints:
+        with console.status(f"发送 / delivering via {', '.join(endpoints)}…"):
+            deliver_until_settled(activation_id=activation_id, settle_s=DRILL_SETTLE_S)
+    with session_scope() as session:
+        delivery = deliver_to_files(
+            session=session, activation_id=activation_id, out_dir=out, mark_sent=not endpoints
+        )
+    with session_scope() as session:
+        summary = summarize(session=session, activation_id=activation_id)
+    summary["delivery"] = outbox_counts(activation_id)
+    if endpoints:
+        summary["delivery_errors"] = last_errors(activation_id)
+        summary["delivery_seconds"] = round(time.perf_counter() - started, 1)
+    return summary, sum(delivery.notices.values())
+
+
+def _write_summary(summary: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    _print_summary(summary, sum(delivery.notices.values()))
-    if figures.get("ended_before_this_run"):
-        # The same scenario is the same drill: its response ended, so nothing ran again.
-        err.print(
-            plain(
-                f"此演练（{activation_id}）已于此前运行并结束，本次未重新运行，以上为该次结果。"
-                "如需从头再演练一次，请用新的数据目录（SANQING_DATA_DIR）。\n"
-                "This drill had already run and ended; nothing ran again and the figures above "
-                "are that run's. To drill again from the start, use a fresh SANQING_DATA_DIR."
-            ),
-            soft_wrap=True,
-        )
+
+
+def _say_it_ran_before(activation_id: str) -> None:
+    """The same scenario is the same drill: its response ended, so nothing ran again."""
+    err.print(
+        plain(
+            f"此演练（{activation_id}）已于此前运行并结束，本次未重新运行，以上为该次结果。"
+            "如需从头再演练一次，请用新的数据目录（SANQING_DATA_DIR）。\n"
+            "This drill had already run and ended; nothing ran again and the figures above "
+            "are that run's. To drill again from the start, use a fresh SANQING_DATA_DIR."
+        ),
+        soft_wrap=True,
+    )
 
 
 def _print_summary(s: dict[str, Any], files: int) -> None:

@@ -36,6 +36,11 @@ MAX_PARALLEL_SOURCES = 8
 EXIT_INCOMPLETE = 1
 NO_WARNINGS = "no warnings in this document (文档中没有预警)"
 
+#: ``--now``, the same for ``ingest`` and ``respond``.
+NowOption = Annotated[
+    str | None, typer.Option(help="Fix the clock (ISO time with offset) for expiry checks.")
+]
+
 
 def warning_json(decided: Any) -> dict[str, Any]:
     """One line of ``sanqing warnings ingest --json`` (a refusal keeps what is known of it)."""
@@ -143,9 +148,7 @@ def warnings_ingest(
     json_out: Annotated[
         bool, typer.Option("--json", help="One JSON object per warning per line.")
     ] = False,
-    now: Annotated[
-        str | None, typer.Option(help="Fix the clock (ISO time with offset) for expiry checks.")
-    ] = None,
+    now: NowOption = None,
     respond: Annotated[
         bool, typer.Option(help="Start, raise or end the flood response as decided.")
     ] = False,
@@ -167,9 +170,6 @@ def warnings_ingest(
     at least one line. Exit code 1 when a source could not be read at all (or, with
     --respond, a decision could not be carried out); the others are still read and printed.
     """
-    from sanqing.db import session_scope
-    from sanqing.feeds.watch import ingest_results
-    from sanqing.plans import load_plan
     from sanqing.registry import ensure_registry
 
     clock = _clock(now)
@@ -182,30 +182,50 @@ def warnings_ingest(
             clock=clock,
             deadline_s=deadline,
         )
-        plan = load_plan()
-        decided: list[Decided] = []
-        with session_scope() as session:
-            for source, (result, _) in zip(sources, read, strict=True):
-                lines = ingest_results(session=session, results=[result], plan=plan, now=clock)
-                decided += lines or [_nothing_in(source)]
+        decided = _ingest(sources, [result for result, _ in read], clock)
     except SanqingError as exc:
         raise fail(exc) from exc
     unreadable = sum(failed for _, failed in read)
-    if json_out:
-        for d in decided:
-            typer.echo(json.dumps(warning_json(d), ensure_ascii=False))
-    else:
-        console.print(_warnings_table(decided))
+    _print_warnings(decided, json_out)
     outcomes = _respond(clock) if respond else []
     if respond and not json_out:  # stdout stays JSON lines with --json
         console.print(_respond_table(outcomes))
-    not_done = [o for o in outcomes if o.failed]
+    _exit_if_incomplete(unreadable, [o for o in outcomes if o.failed])
+
+
+def _exit_if_incomplete(unreadable: int, not_done: Sequence[Outcome]) -> None:
+    """Say on stderr what could not be read or carried out, and exit with code 1 if any."""
     for o in not_done:
         err.print(Text(f"{o.identifier}: {o.result}"))
     if unreadable:
         err.print(f"{unreadable} 个信息源无法读取 / source(s) could not be read at all")
     if unreadable or not_done:
         raise typer.Exit(code=EXIT_INCOMPLETE)
+
+
+def _ingest(
+    sources: Sequence[str], results: Sequence[ParseResult], clock: datetime | None
+) -> list[Decided]:
+    """Store each document's warnings and decide on each: at least one line a document."""
+    from sanqing.db import session_scope
+    from sanqing.feeds.watch import ingest_results
+    from sanqing.plans import load_plan
+
+    plan = load_plan()
+    decided: list[Decided] = []
+    with session_scope() as session:
+        for source, result in zip(sources, results, strict=True):
+            lines = ingest_results(session=session, results=[result], plan=plan, now=clock)
+            decided += lines or [_nothing_in(source)]
+    return decided
+
+
+def _print_warnings(decided: Sequence[Decided], json_out: bool) -> None:
+    if json_out:
+        for d in decided:
+            typer.echo(json.dumps(warning_json(d), ensure_ascii=False))
+    else:
+        console.print(_warnings_table(decided))
 
 
 def _warnings_table(decided: Sequence[Decided]) -> Table:
@@ -250,7 +270,7 @@ def _respond(clock: datetime | None) -> list[Outcome]:
     """Carry out every pending decision now, then end the responses no warning holds any
     more (all expired or cancelled): what the watch does after its poll."""
     prepare_prefect_env(get_settings())
-    from flows.rain_watch import respond_now
+    from flows.warnings_respond import respond_now
     from sanqing.db import session_scope
     from sanqing.feeds.watch import expired_responses, pending_decisions, withdraw_stale
     from sanqing.plans import load_plan
@@ -322,9 +342,7 @@ def _respond_table(outcomes: Sequence[Outcome]) -> Table | Text:
 
 @warnings_app.command("respond")
 def warnings_respond(
-    now: Annotated[
-        str | None, typer.Option(help="Fix the clock (ISO time with offset) for expiry checks.")
-    ] = None,
+    now: NowOption = None,
 ) -> None:
     """Carry out the pending decisions now (what the rain watch does after its poll).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import cards, delivery, drill, feeds, response, serve, setup
+from cli import cards, delivery, drill, feeds, respond, response, serve, setup
 
 app = typer.Typer(
     help="sanqing (三情): township emergency plans run as Prefect flows.", no_args_is_help=True
@@ -31,7 +31,7 @@ app.command()(setup.init)
 app.command()(drill.drill)
 app.command()(serve.serve)
 app.command("ack-server")(serve.ack_server)
-app.command()(response.respond)
+app.command()(respond.respond)
 app.command()(response.status)
 app.command("stand-down")(response.stand_down)
 app.command()(response.patrol)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import check_folders, console, fail, plain, prepare_prefect_env
 from sanqing.errors import SanqingError
-from sanqing.settings import get_settings
+from sanqing.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sanqing.prefect_server import LocalPrefectServer
 
 #: Prefect's server enforces HTTP basic auth with this ("user:password"); its clients
 #: send PREFECT_API_AUTH_STRING.
@@ -43,9 +46,6 @@ def serve(
     ] = 16,
 ) -> None:
     """Open the control room: a Prefect server (unless PREFECT_API_URL is set) and every deployment."""
-    from sanqing.prefect_server import LocalPrefectServer
-    from sanqing.registry import ensure_registry, town_dirs
-
     settings = get_settings()
     # Prefect reads its settings once, at import: everything goes to the environment first.
     external = os.environ.get("PREFECT_API_URL")
@@ -59,17 +59,35 @@ def serve(
             )
         )
     prepare_prefect_env(settings)
-    server = None
-    if not external:
-        server = LocalPrefectServer(
-            settings.data_dir / "prefect-server", host=host, port=port, ui=None
-        )
-        try:
-            server.check_port()
-        except SanqingError as exc:
-            raise fail(exc) from exc
+    server = None if external else _local_server(settings, host, port)
     if auth:  # the runs serve starts, and serve itself, are clients of that server
         os.environ.setdefault(CLIENT_AUTH_SETTING, auth)
+    _load_registries_and_start(server, host, port)
+    ui = _control_room_url(server)
+    console.print(
+        plain("控制台 / control room: ") + plain(ui, "bold") + plain("  (Ctrl-C to stop)")
+    )
+    if settings.ack_url and settings.ack_secret:  # cadres' 收到 links land here
+        _start_ack_receiver(settings, host, server)
+    _serve_deployments(server, limit)
+
+
+def _local_server(settings: Settings, host: str, port: int) -> LocalPrefectServer:
+    """Our own Prefect server under the data directory, its port checked free (not started)."""
+    from sanqing.prefect_server import LocalPrefectServer
+
+    server = LocalPrefectServer(settings.data_dir / "prefect-server", host=host, port=port, ui=None)
+    try:
+        server.check_port()
+    except SanqingError as exc:
+        raise fail(exc) from exc
+    return server
+
+
+def _load_registries_and_start(server: LocalPrefectServer | None, host: str, port: int) -> None:
+    """Every configured town's registry loaded, then our server (if any) started."""
+    from sanqing.registry import ensure_registry, town_dirs
+
     try:
         for town_dir in town_dirs():
             ensure_registry(town_dir.name)
@@ -80,29 +98,34 @@ def serve(
                 server.start()
     except SanqingError as exc:
         raise fail(exc) from exc
+
+
+def _control_room_url(server: LocalPrefectServer | None) -> str:
+    """The UI's address; runs and the serve loop talk to our server's API from here on."""
     if server is not None:
         os.environ["PREFECT_API_URL"] = server.api_url
-        ui = server.ui_url
-    else:
-        ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
-    console.print(
-        plain("控制台 / control room: ") + plain(ui, "bold") + plain("  (Ctrl-C to stop)")
-    )
-    if settings.ack_url and settings.ack_secret:  # cadres' 收到 links land here
-        from sanqing.delivery.ack_server import AckServer
+        return server.ui_url
+    return os.environ["PREFECT_API_URL"].removesuffix("/api")
 
-        try:
-            acks = AckServer(host, settings.ack_port)
-        except OSError as exc:
-            if server is not None:
-                server.stop()
-            raise fail(
-                SanqingError(f"ack receiver on {host}:{settings.ack_port}: {exc.strerror}")
-            ) from exc
-        acks.start_in_background()
-        console.print(
-            plain(f"收到链接接收端 / ack receiver: {acks.url} (links: {settings.ack_url})")
-        )
+
+def _start_ack_receiver(settings: Settings, host: str, server: LocalPrefectServer | None) -> None:
+    """The receiver of cadres' 收到 links, in the background (our server stops if it cannot)."""
+    from sanqing.delivery.ack_server import AckServer
+
+    try:
+        acks = AckServer(host, settings.ack_port)
+    except OSError as exc:
+        if server is not None:
+            server.stop()
+        raise fail(
+            SanqingError(f"ack receiver on {host}:{settings.ack_port}: {exc.strerror}")
+        ) from exc
+    acks.start_in_background()
+    console.print(plain(f"收到链接接收端 / ack receiver: {acks.url} (links: {settings.ack_url})"))
+
+
+def _serve_deployments(server: LocalPrefectServer | None, limit: int) -> None:
+    """Serve every deployment until interrupted; then the serve loop stops, then our server."""
     from flows.deployments import serve_all
 
     try:

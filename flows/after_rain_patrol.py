@@ -68,28 +68,8 @@ def after_rain_patrol(
         plan_name=plan,
         simulated_patrol=SimulatedAnswers().patrol if drill else None,
     )
-    n = 0
-    wait_s = int(load_plan(plan).defaults.after_rain_patrol_wait_hours * 3600)
-    while not done and can_answer():
-        n += 1
-        answer = ask(
-            PatrolInput,
-            description=patrol_question(act_id, reason),
-            timeout_s=wait_s,
-            key=f"patrol-{n}",
-        )
-        if answer is None:
-            logger.warning("no patrol answer: the response stays open")
-            break
-        given = as_answer(answer, PatrolAnswer)
-        try:
-            done = confirm_patrol(act_id, given, locale=locale, plan_name=plan)
-        except AnswerError as exc:
-            logger.error("patrol answer not recorded, asking again: %s", exc)
-            continue
-        if not done:
-            logger.warning("the patrol found danger: the response goes on")
-        break
+    if not done and can_answer():
+        done = ask_patrol(act_id, reason, plan=plan, locale=locale)
     if not done and not can_answer():
         logger.warning(
             "the response waits for the after-rain patrol: run after-rain-patrol in the "
@@ -97,3 +77,34 @@ def after_rain_patrol(
         )
     state = records.patrol_state(act_id)
     return {"town": town, "activation_id": act_id, "stood_down": done, "patrol": state}
+
+
+def ask_patrol(activation_id: str, reason: str, *, plan: str, locale: str) -> bool:
+    """Wait in the control room for the patrol leader's answer; whether the response ended.
+
+    An answer that cannot be recorded is asked for again; no answer within the plan's
+    wait leaves the response open.
+    """
+    logger = get_run_logger()
+    wait_s = int(load_plan(plan).defaults.after_rain_patrol_wait_hours * 3600)
+    n = 0
+    while True:
+        n += 1
+        answer = ask(
+            PatrolInput,
+            description=patrol_question(activation_id, reason),
+            timeout_s=wait_s,
+            key=f"patrol-{n}",
+        )
+        if answer is None:
+            logger.warning("no patrol answer: the response stays open")
+            return False
+        given = as_answer(answer, PatrolAnswer)
+        try:
+            done = confirm_patrol(activation_id, given, locale=locale, plan_name=plan)
+        except AnswerError as exc:
+            logger.error("patrol answer not recorded, asking again: %s", exc)
+            continue
+        if not done:
+            logger.warning("the patrol found danger: the response goes on")
+        return done

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from prefect import flow
@@ -49,35 +51,11 @@ def county_response(
     """
     if not towns:
         raise ValueError("name at least one town")
-
-    def respond(town: str) -> Any:
-        return flood_response(
-            town=town,
-            level=level,
-            warning=warning,
-            drill=drill,
-            locale=locale,
-            plan=plan,
-            return_state=True,
-        )
-
-    # Each thread runs its town as a subflow of this run: it needs this run's context.
-    workers = max(1, min(max_concurrent_towns, len(towns)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="town") as pool:
-        futures = {
-            town: pool.submit(contextvars.copy_context().run, respond, town) for town in towns
-        }
-    by_town: dict[str, Any] = {}
-    failed: list[str] = []
-    for town, future in futures.items():
-        try:
-            state = future.result()
-            if not state.is_completed():
-                raise RuntimeError(state.message or state.name)
-            by_town[town] = {"ok": True, "figures": state.result()}
-        except Exception as exc:  # one town's failure is reported, not propagated
-            failed.append(town)
-            by_town[town] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    run = partial(
+        flood_response, level=level, warning=warning, drill=drill, locale=locale, plan=plan
+    )
+    by_town = respond_in_parallel(towns, run, max_concurrent_towns)
+    failed = [town for town, r in by_town.items() if not r["ok"]]
     if failed:
         get_run_logger().error("%d of %d towns failed: %s", len(failed), len(towns), failed)
     # (a town whose warning was cancelled meanwhile opened nothing: no figures to add)
@@ -89,3 +67,27 @@ def county_response(
         "people_to_relocate": sum(f["people_to_relocate"] for f in ok),
         "notices": sum(sum(f["notices_by_channel"].values()) for f in ok),
     }
+
+
+def respond_in_parallel(
+    towns: list[str], run: Callable[..., Any], max_concurrent_towns: int
+) -> dict[str, dict[str, Any]]:
+    """Each town's response as a subflow of this run, several at once; per town its
+    figures or its error (one town's failure is reported, not propagated)."""
+    # Each thread runs its town as a subflow of this run: it needs this run's context.
+    workers = max(1, min(max_concurrent_towns, len(towns)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="town") as pool:
+        futures = {
+            town: pool.submit(contextvars.copy_context().run, run, town=town, return_state=True)
+            for town in towns
+        }
+    by_town: dict[str, Any] = {}
+    for town, future in futures.items():
+        try:
+            state = future.result()
+            if not state.is_completed():
+                raise RuntimeError(state.message or state.name)
+            by_town[town] = {"ok": True, "figures": state.result()}
+        except Exception as exc:  # one town's failure is reported, not propagated
+            by_town[town] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return by_town

@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from prefect import flow, unmapped
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
-from prefect.futures import as_completed
+from prefect.futures import PrefectFutureList
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
-from pydantic import Field
 
-from flows.control import ApprovalInput, RollCallInput, as_answer, ask, can_answer
-from flows.params import TOWN_NAMES, locale_field, plan_field, town_field
-from sanqing.answers import ApprovalAnswer, SimulatedAnswers
-from sanqing.errors import AnswerError
-from sanqing.labels import label
+from flows.artifacts import VillageProgress, publish_artifacts, publish_print_folder
+from flows.control import can_answer
+from flows.params import TOWN_NAMES, locale_field, plan_field, titled, town_field
+from flows.people import approve_moves, simulated_answers, take_roll_call
+from sanqing.answers import SimulatedAnswers
 from sanqing.models import InspectionPhase, StartBasis
-from sanqing.plans import Level, load_plan
+from sanqing.plans import Level, Plan, load_plan
 from sanqing.registry import ensure_registry
-from sanqing.response import village_groups
-from sanqing.scenarios import FindingInput, RoadReport, load_scenario
-from sanqing.settings import DEFAULT_LOCALE, get_settings
+from sanqing.response import ActivationResult, InspectionResult, village_groups
+from sanqing.scenarios import FindingInput, RoadReport
+from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
 from tasks import records
-from tasks.command_steps import (
-    advance_clock,
-    approval_needed,
-    escalate_unconfirmed,
-    inform_commander,
-    outstanding,
-    record_approval,
-    record_follow_up,
-    record_roll_call,
-    request_approval,
-)
+from tasks.command_steps import advance_clock, approval_needed, inform_commander
 from tasks.plan_steps import (
     activate_plan,
     assign_shelters,
@@ -71,38 +51,22 @@ def _run_name() -> str:
 @flow(name="flood-response", flow_run_name=_run_name, log_prints=False)
 def flood_response(
     town: str = town_field(),
-    level: Level | None = Field(
-        None,
-        description="Ⅳ级（最低）至Ⅰ级；不填则按预警确定",
-        json_schema_extra={"title": "响应级别"},
-    ),
-    warning: WarningInfo | None = Field(
-        None, description="预警信息（人工启动可不填）", json_schema_extra={"title": "预警"}
-    ),
-    drill: bool = Field(
-        False, description="演练：所有通知和报告标注【演练】", json_schema_extra={"title": "演练"}
-    ),
-    findings: list[FindingInput] | None = Field(
-        None, description="监测员报告的隐患点情况", json_schema_extra={"title": "排查发现"}
-    ),
-    roads: list[RoadReport] | None = Field(
-        None, description="中断的道路", json_schema_extra={"title": "道路中断"}
-    ),
-    phase: InspectionPhase | None = Field(
-        None,
-        description="before 雨前 / during 雨中 / after 雨后",
-        json_schema_extra={"title": "排查阶段"},
+    level: Level | None = titled(None, "响应级别", "Ⅳ级（最低）至Ⅰ级；不填则按预警确定"),
+    warning: WarningInfo | None = titled(None, "预警", "预警信息（人工启动可不填）"),
+    drill: bool = titled(False, "演练", "演练：所有通知和报告标注【演练】"),
+    findings: list[FindingInput] | None = titled(None, "排查发现", "监测员报告的隐患点情况"),
+    roads: list[RoadReport] | None = titled(None, "道路中断", "中断的道路"),
+    phase: InspectionPhase | None = titled(
+        None, "排查阶段", "before 雨前 / during 雨中 / after 雨后"
     ),
     locale: str = locale_field(),
     plan: str = plan_field(),
-    scenario: str | None = Field(
-        None, description="演练脚本名称", json_schema_extra={"title": "演练脚本"}
-    ),
-    basis: StartBasis | None = Field(
+    scenario: str | None = titled(None, "演练脚本", "演练脚本名称"),
+    basis: StartBasis | None = titled(
         None,
-        description="county_notice 县防指通知 / town_assessment 镇防指会商研判 / warning 预警自动；"
+        "启动依据",
+        "county_notice 县防指通知 / town_assessment 镇防指会商研判 / warning 预警自动；"
         "不填：有预警按预警，无预警按镇防指会商研判",
-        json_schema_extra={"title": "启动依据"},
     ),
 ) -> dict[str, Any]:
     """防汛应急响应：启动预案 → 隐患排查 → 人员转移 → 道路抢通 → 向上报告。
@@ -120,13 +84,9 @@ def flood_response(
     【演练】.
     """
     the_plan = load_plan(plan)
-    if level is None:
-        if warning is None:
-            raise ValueError("give a response level, or a warning the plan can map to a level")
-        level = the_plan.level_for_warning(warning.hazard, warning.colour)
+    level = level if level is not None else level_for_warning(the_plan, warning)
     phase = phase or the_plan.level(level).inspection_phases[0]
-    town_code = ensure_registry(town)
-    records.check_field_reports(town_code, findings or [], roads or [])
+    records.check_field_reports(ensure_registry(town), findings or [], roads or [])
 
     # 1. 启动预案
     act = activate_plan(town, level, warning, drill, plan_name=plan, scenario=scenario, basis=basis)
@@ -136,82 +96,26 @@ def flood_response(
         return finished(act.activation_id)
     # Villages fan out one task each; a big town's go in groups (a task run costs ~10 ms).
     villages = village_groups(act.village_codes)
-
     progress = VillageProgress(town, steps=3 * len(villages))
-
     # 2. 隐患排查 (villages concurrently)
-    progress.wait(
-        inspect_hazards.map(
-            unmapped(act.activation_id),
-            villages,
-            unmapped(phase),
-            unmapped(findings or []),
-            unmapped(drill),
-            unmapped(plan),
-        )
-    )
-
-    # 3. 人员转移: danger found, a point that cannot be judged, a danger zone at night
-    #    move at once (三个紧急撤离) and the commander is told; the planned, wider moves
-    #    wait for the commander's approval where the plan says so. Then per village who
-    #    moves, shelters for the town, and the notices.
+    progress.wait(inspect_villages(act.activation_id, villages, phase, findings or [], drill, plan))
+    # 3. 人员转移
     answers = simulated_answers(drill, scenario)
-    if approval_needed(act.activation_id, plan_name=plan):
-        move_at_once(act.activation_id, villages, plan=plan, locale=locale)
-    if answers is not None and act.created:  # a drill's commander answers on its clock
-        advance_clock(act.activation_id, answers.minutes.approval)
-    approved = approve_moves(act.activation_id, plan, answers)
-    if approved:
-        progress.wait(plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)))
-        assign_shelters(act.activation_id, plan_name=plan)
-        progress.wait(
-            issue_notices.map(
-                unmapped(act.activation_id), villages, unmapped(locale), unmapped(plan)
-            )
-        )
-    progress.finish()
-
+    approved = relocate_residents(act, villages, plan, locale, answers, progress)
     # 4. 道路抢通
     clear_roads(act.activation_id, roads or [], plan_name=plan)
+    if patrols_in_rain(the_plan, act.level, phase):  # 雨中除险
+        remove_dangers_in_rain(act, villages, plan, locale, drill, answers, approved=approved)
+    # 5. 向上报告
+    report_id = report_after_roll_call(act.activation_id, plan=plan, locale=locale, answers=answers)
+    return publish(act.activation_id, report_id)
 
-    # 雨中除险: while it rains the monitors patrol their points again; danger found now
-    # moves the households it threatens at once, as before the approval
-    if (
-        phase == InspectionPhase.BEFORE
-        and InspectionPhase.DURING in the_plan.level(act.level).inspection_phases
-    ):
-        if answers is not None and act.created:
-            advance_clock(act.activation_id, answers.minutes.in_rain)
-        in_rain = inspect_hazards.map(
-            unmapped(act.activation_id),
-            villages,
-            unmapped(InspectionPhase.DURING),
-            unmapped(answers.during if answers else []),
-            unmapped(drill),
-            unmapped(plan),
-        ).result()
-        if any(r.dangerous for group in in_rain for r in group):
-            move_at_once(act.activation_id, villages, plan=plan, locale=locale, all_=approved)
 
-    # 5. 向上报告: the initial report, then the villages' roll call and a follow-up (续报)
-    report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
-    if take_roll_call(act.activation_id, plan=plan, locale=locale, answers=answers):
-        # a place freed by 投亲靠友 goes to a household that had none; its cadre's lists anew
-        placed = assign_shelters(act.activation_id, plan_name=plan)
-        if placed.changed_villages:
-            issue_notices.map(
-                unmapped(act.activation_id),
-                village_groups(list(placed.changed_villages)),
-                unmapped(locale),
-                unmapped(plan),
-            ).result()
-        report_id = report_upward(act.activation_id, locale=locale, plan_name=plan)
-
-    figures = records.figures(act.activation_id)
-    _publish_artifacts(figures, records.report_text(act.activation_id, report_id))
-    if can_answer():  # a control room: the notices and cards as files to open and print
-        _publish_print_folder(figures, *write_print_folder(act.activation_id))
-    return figures
+def level_for_warning(plan: Plan, warning: WarningInfo | None) -> Level:
+    """The level the plan gives the warning: a run needs one or the other."""
+    if warning is None:
+        raise ValueError("give a response level, or a warning the plan can map to a level")
+    return plan.level_for_warning(warning.hazard, warning.colour)
 
 
 def finished(activation_id: str) -> dict[str, Any]:
@@ -222,51 +126,64 @@ def finished(activation_id: str) -> dict[str, Any]:
         activation_id,
     )
     figures = records.figures(activation_id)
-    _publish_artifacts(figures, records.report_text(activation_id))
+    publish_artifacts(figures, records.report_text(activation_id))
     figures["ended_before_this_run"] = True
     return figures
 
 
-class VillageProgress:
-    """A progress artifact in the run: village steps done out of all of them.
+def inspect_villages(
+    activation_id: str,
+    villages: list[list[str]],
+    phase: InspectionPhase,
+    findings: list[FindingInput],
+    drill: bool,
+    plan: str,
+) -> PrefectFutureList[list[InspectionResult]]:
+    """隐患排查: every hazard point of the villages checked, a task per group of villages."""
+    return inspect_hazards.map(
+        unmapped(activation_id),
+        villages,
+        unmapped(phase),
+        unmapped(findings),
+        unmapped(drill),
+        unmapped(plan),
+    )
 
-    Updated as villages finish, at most once a second and at the end of each
-    step: every update is an API call, and a county run has hundreds of villages.
+
+def notify_villages(
+    activation_id: str, villages: list[list[str]], locale: str, plan: str
+) -> PrefectFutureList[Any]:
+    """The villages' notices to the outbox, a task per group of villages."""
+    return issue_notices.map(unmapped(activation_id), villages, unmapped(locale), unmapped(plan))
+
+
+def relocate_residents(
+    act: ActivationResult,
+    villages: list[list[str]],
+    plan: str,
+    locale: str,
+    answers: SimulatedAnswers | None,
+    progress: VillageProgress,
+) -> bool:
+    """人员转移: who moves, their shelters and their notices; whether the moves were approved.
+
+    Danger found, a point that cannot be judged, a danger zone at night move at once
+    (三个紧急撤离) and the commander is told; the planned, wider moves wait for the
+    commander's approval where the plan says so. Then per village who moves,
+    shelters for the town, and the notices; the village steps are all done then
+    (also those a held approval skipped).
     """
-
-    MIN_INTERVAL_S = 1.0
-
-    def __init__(self, town: str, *, steps: int) -> None:
-        self.steps, self.done = max(steps, 1), 0
-        artifact_id = create_progress_artifact(
-            progress=0.0, description=f"{town}: 各村排查、转移、通知进度 / village steps done"
-        )
-        assert isinstance(artifact_id, UUID)  # a sync flow: not the coroutine of the async variant
-        self.artifact_id = artifact_id
-        self.last = time.monotonic()
-
-    def finish(self) -> None:
-        """All village steps done (also those a held approval skipped)."""
-        if self.done < self.steps:
-            self.done = self.steps
-            update_progress_artifact(self.artifact_id, progress=100.0)
-
-    def wait(self, futures: Any) -> None:
-        """Wait for every village of a step, moving the bar as they finish; raise on failure."""
-        pending = list(futures)
-        for i, future in enumerate(as_completed(pending), start=1):
-            future.result()  # a failed village fails the run (after its retries)
-            self.done += 1
-            if i == len(pending) or time.monotonic() - self.last >= self.MIN_INTERVAL_S:
-                update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.steps)
-                self.last = time.monotonic()
-
-
-def simulated_answers(drill: bool, scenario: str | None) -> SimulatedAnswers | None:
-    """A drill answers from its scenario (or the defaults); a real run asks people."""
-    if not drill:
-        return None
-    return load_scenario(scenario).answers if scenario else SimulatedAnswers()
+    if approval_needed(act.activation_id, plan_name=plan):
+        move_at_once(act.activation_id, villages, plan=plan, locale=locale)
+    if answers is not None and act.created:  # a drill's commander answers on its clock
+        advance_clock(act.activation_id, answers.minutes.approval)
+    approved = approve_moves(act.activation_id, plan, answers)
+    if approved:
+        progress.wait(plan_relocations.map(unmapped(act.activation_id), villages, unmapped(plan)))
+        assign_shelters(act.activation_id, plan_name=plan)
+        progress.wait(notify_villages(act.activation_id, villages, locale, plan))
+    progress.finish()
+    return approved
 
 
 def move_at_once(
@@ -285,158 +202,64 @@ def move_at_once(
     if not moving:
         return False
     assign_shelters(activation_id, plan_name=plan)
-    issue_notices.map(
-        unmapped(activation_id), village_groups(moving), unmapped(locale), unmapped(plan)
-    ).result()
+    notify_villages(activation_id, village_groups(moving), locale, plan).result()
     inform_commander(activation_id, locale=locale)
     return True
 
 
-def approve_moves(activation_id: str, plan: str, answers: SimulatedAnswers | None) -> bool:
-    """Whether residents may be told to move: asks the commander when the plan says so.
-
-    A drill takes the scenario's answer; a run nobody can answer applies the plan's
-    timeout rule at once; otherwise the run pauses with the approval form.
-    """
-    request = request_approval(activation_id, plan_name=plan)
-    if request is None:
-        return True
-    if answers is not None:
-        return record_approval(
-            request.approval_id, answers.approval, request.on_timeout, simulated=True
-        ).moves
-    if not can_answer():
-        return record_approval(request.approval_id, None, request.on_timeout, unattended=True).moves
-    get_run_logger().warning("waiting for the commander's approval: %s", request.reason)
-    answer = ask(
-        ApprovalInput,
-        description=request.question,
-        timeout_s=request.timeout_s,
-        key=f"approval-{request.approval_id}",
+def patrols_in_rain(plan: Plan, level: str, phase: InspectionPhase) -> bool:
+    """Whether the monitors patrol again while it rains: a run before the rain, where the
+    level's plan has a during-rain inspection."""
+    return (
+        phase == InspectionPhase.BEFORE
+        and InspectionPhase.DURING in plan.level(level).inspection_phases
     )
-    given = as_answer(answer, ApprovalAnswer) if answer is not None else None
-    return record_approval(request.approval_id, given, request.on_timeout).moves
 
 
-def take_roll_call(
+def remove_dangers_in_rain(
+    act: ActivationResult,
+    villages: list[list[str]],
+    plan: str,
+    locale: str,
+    drill: bool,
+    answers: SimulatedAnswers | None,
+    *,
+    approved: bool,
+) -> None:
+    """雨中除险: the monitors patrol their points again while it rains; danger found now
+    moves the households it threatens at once, as before the approval."""
+    if answers is not None and act.created:
+        advance_clock(act.activation_id, answers.minutes.in_rain)
+    during = answers.during if answers else []
+    in_rain = inspect_villages(
+        act.activation_id, villages, InspectionPhase.DURING, during, drill, plan
+    ).result()
+    if any(r.dangerous for group in in_rain for r in group):
+        move_at_once(act.activation_id, villages, plan=plan, locale=locale, all_=approved)
+
+
+def report_after_roll_call(
     activation_id: str, *, plan: str, locale: str, answers: SimulatedAnswers | None
-) -> bool:
-    """Wait for the villages' roll calls, then escalate who is still unconfirmed.
+) -> str | None:
+    """向上报告: the initial report, then the villages' roll call and a follow-up (续报).
 
-    Returns whether anything changed (a roll call recorded, households escalated):
-    then a follow-up report is due. Without a control room nobody is waited for:
-    the report-upward schedule escalates households left overdue.
+    A place freed by 投亲靠友 after the roll call goes to a household that had none:
+    its cadre's lists are issued anew.
     """
-    if not outstanding(activation_id):
-        return False
-    if answers is not None:
-        advance_clock(activation_id, answers.minutes.roll_call)
-        record_roll_call(activation_id, answers.roll_calls, simulated=True)
-        escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
-        # 应撤必撤: each step up the chain reports back, and whoever is still out goes on up
-        for n, round_ in enumerate(answers.follow_ups, start=1):
-            advance_clock(activation_id, answers.minutes.follow_up)
-            record_follow_up(activation_id, round_, n)
-            escalate_unconfirmed(activation_id, locale=locale, plan_name=plan, overdue_only=False)
-        return True
-    if not can_answer():
-        return False
-    logger = get_run_logger()
-    rule = load_plan(plan).level(records.level_of(activation_id)).roll_call
-    deadline = time.monotonic() + rule.within_minutes * 60
-    recorded, n, problems = False, 0, ""
-    while left := outstanding(activation_id):
-        remaining = int(deadline - time.monotonic())
-        if remaining <= 0:
-            break
-        n += 1
-        answer = ask(
-            RollCallInput,
-            description=roll_call_question(left, remaining, problems),
-            timeout_s=remaining,
-            key=f"roll-call-{n}",
-        )
-        if answer is None:
-            break
-        try:
-            record_roll_call(activation_id, answer.villages)
-            recorded, problems = True, ""
-        except AnswerError as exc:  # positions only: no typed name reaches the log
-            problems = "\n".join(f"- {p}" for p in exc.problems)
-            logger.error("roll call not recorded, asking again: %s", exc)
-    escalated = escalate_unconfirmed(
-        activation_id, locale=locale, plan_name=plan, overdue_only=False
-    )
-    return recorded or escalated.households > 0
+    report_id = report_upward(activation_id, locale=locale, plan_name=plan)
+    if take_roll_call(activation_id, plan=plan, locale=locale, answers=answers):
+        placed = assign_shelters(activation_id, plan_name=plan)
+        if placed.changed_villages:
+            changed = village_groups(list(placed.changed_villages))
+            notify_villages(activation_id, changed, locale, plan).result()
+        report_id = report_upward(activation_id, locale=locale, plan_name=plan)
+    return report_id
 
 
-def roll_call_question(left: dict[str, int], remaining_s: int, problems: str = "") -> str:
-    names = records.village_names(list(left))
-    lines = [f"- {names.get(code, code)}：{n}户未回报" for code, n in sorted(left.items())]
-    return "\n".join(
-        [
-            "## 各村点名回报",
-            "",
-            *lines,
-            "",
-            f"{remaining_s // 60} 分钟后仍未核实的户将报驻村第一书记入户核实。",
-            "每个村填一项：列出拒绝、联系不上的户（户编号或户主姓名），其余各户统一填“均已转移”。",
-            *(["", "**上次回报未记录，请改正后重报：**", problems] if problems else []),
-        ]
-    )
-
-
-def _artifact_key(figures: dict[str, Any]) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in figures["activation_id"].lower())[:90]
-
-
-def _publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
-    """The situation in the UI: relocations per village and the report (aggregates only)."""
-    key = _artifact_key(figures)
-    create_table_artifact(
-        key=f"relocations-{key}",
-        table=[
-            {
-                "村": v["name"],
-                "应转移户": v["households_to_relocate"],
-                "应转移人": v["people_to_relocate"],
-                "已转移户": v["households_relocated"],
-                "在安置点人": v["in_shelter"],
-                "拒绝": v["refused"],
-                "联系不上": v["unreachable"],
-                "安置缺口人": v["shortfall_people"],
-            }
-            for v in figures["village_figures"]
-        ],
-        description=f"{figures['town']} relocations per village",
-    )
-    create_markdown_artifact(
-        key=f"report-{key}",
-        markdown="```\n" + report_text + "\n```",
-        description=f"{figures['town']} report upward",
-    )
-
-
-def _publish_print_folder(figures: dict[str, Any], folder: str, counts: dict[str, int]) -> None:
-    """Links to the rendered notices and cards (files on this machine: names stay out of Prefect)."""
-    root = Path(folder)
-    rows = [
-        f"| {label(DEFAULT_LOCALE, 'channel', ch)} | {n} | [{ch}/]({(root / 'notices' / ch).as_uri()}) |"
-        for ch, n in sorted(counts.items())
-    ]
-    create_markdown_artifact(
-        key=f"notices-{_artifact_key(figures)}",
-        markdown="\n".join(
-            [
-                f"## {figures['town']} 通知、明白卡和报告（本机文件）",
-                "",
-                "| 渠道 | 份数 | 文件夹 |",
-                "|---|---|---|",
-                *rows,
-                f"| 报告 | {len(figures['reports'])} | [reports/]({(root / 'reports').as_uri()}) |",
-                "",
-                f"打印文件夹：`{root}`（入户叫应清单和避险明白卡含住户信息，仅在本机保存）",
-            ]
-        ),
-        description=f"{figures['town']} rendered notices and cards",
-    )
+def publish(activation_id: str, report_id: str | None) -> dict[str, Any]:
+    """The figures, shown in the UI with the report; in a control room the print folder too."""
+    figures = records.figures(activation_id)
+    publish_artifacts(figures, records.report_text(activation_id, report_id))
+    if can_answer():  # a control room: the notices and cards as files to open and print
+        publish_print_folder(figures, *write_print_folder(activation_id))
+    return figures

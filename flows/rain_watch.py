@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
 from sanqing.feeds.chains import is_drill, record_id
-from sanqing.feeds.config import load_feeds
+from sanqing.feeds.config import FeedSource, load_feeds
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
 from sanqing.feeds.watch import (
     Decided,
@@ -29,7 +30,13 @@ from tasks.feeds import (
     read_pending,
     remember_feed_validators,
 )
-from tasks.watch_steps import FLOOD_DEPLOYMENT, deployment_available, lower_level, stand_down_town
+from tasks.watch_steps import (
+    FLOOD_DEPLOYMENT,
+    Acted,
+    deployment_available,
+    lower_level,
+    stand_down_town,
+)
 
 
 @dataclass(frozen=True)
@@ -56,60 +63,82 @@ def respond(
     downgrade acts only on ``targets``, the activations it was decided for (any open
     one when None): it leaves any other alone, and says why.
     """
-    drill = decision.drill
-    if is_drill(warning) and not drill:
+    if is_drill(warning) and not decision.drill:
         # An exercise message never starts, changes or ends a real response.
         get_logger("sanqing.watch").warning(
             "drill message %s refers to a real response: not carried out", warning.identifier
         )
         return Responded()
-    touched: list[str] = []
-    skipped: list[str] = []
     starts = decision.action in (Action.ACTIVATE, Action.ESCALATE)
     deployed = starts and deployment_available(FLOOD_DEPLOYMENT)
+    touched: list[str] = []
+    skipped: list[str] = []
     for town in decision.town_codes:
         if starts and deployed:
-            from prefect.deployments import run_deployment
-
-            run = run_deployment(
-                FLOOD_DEPLOYMENT,
-                parameters={
-                    "town": town,
-                    "level": decision.level.value if decision.level else None,
-                    "warning": warning_info(warning, decision).model_dump(mode="json"),
-                    "drill": drill,
-                    "locale": locale,
-                    "plan": plan,
-                },
-                timeout=0,
-                idempotency_key=f"{record_id(warning.sender, warning.identifier)}:{town}:{decision.action.value}",
-            )
-            # respond() also runs outside a flow (the CLI): a plain logger, not the run logger
-            get_logger("sanqing.watch").info(
-                "flood response for %s handed to deployment run %s", town, getattr(run, "id", run)
-            )
-        elif starts:
-            figures = flood_response(
-                town=town,
-                level=decision.level,
-                warning=warning_info(warning, decision),
-                drill=drill,
-                locale=locale,
-                plan=plan,
-            )
-            if figures.get("activation_id"):
-                touched.append(figures["activation_id"])
-            else:  # its warning was cancelled or superseded while the run started
-                skipped.append(f"{town}: {figures.get('reason')}")
-        elif decision.action == Action.DOWNGRADE and decision.level is not None:
-            acted = lower_level(town, drill, decision.level, decision.reason, plan, targets)
-            touched += [acted.activation_id] if acted.activation_id else []
-            skipped += [acted.left_alone] if acted.left_alone else []
-        elif decision.action == Action.STAND_DOWN:
-            acted = stand_down_town(town, drill, decision.reason, plan, locale, targets)
-            touched += [acted.activation_id] if acted.activation_id else []
-            skipped += [acted.left_alone] if acted.left_alone else []
+            hand_to_deployment(warning, decision, town, plan=plan, locale=locale)
+            continue
+        if starts:
+            acted = start_here(warning, decision, town, plan=plan, locale=locale)
+        else:
+            acted = change_or_end(decision, town, plan=plan, locale=locale, targets=targets)
+        touched += [acted.activation_id] if acted.activation_id else []
+        skipped += [acted.left_alone] if acted.left_alone else []
     return Responded(touched, skipped)
+
+
+def hand_to_deployment(
+    warning: FeedWarning, decision: Decision, town: str, *, plan: str, locale: str
+) -> None:
+    """Start the town's response as a run of the flood-response deployment, once per
+    warning, town and action (a retried watch starts it once)."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        FLOOD_DEPLOYMENT,
+        parameters={
+            "town": town,
+            "level": decision.level.value if decision.level else None,
+            "warning": warning_info(warning, decision).model_dump(mode="json"),
+            "drill": decision.drill,
+            "locale": locale,
+            "plan": plan,
+        },
+        timeout=0,
+        idempotency_key=f"{record_id(warning.sender, warning.identifier)}:{town}:{decision.action.value}",
+    )
+    # respond() also runs outside a flow (the CLI): a plain logger, not the run logger
+    get_logger("sanqing.watch").info(
+        "flood response for %s handed to deployment run %s", town, getattr(run, "id", run)
+    )
+
+
+def start_here(
+    warning: FeedWarning, decision: Decision, town: str, *, plan: str, locale: str
+) -> Acted:
+    """Run the town's response here, as a subflow; its activation, or why none was opened."""
+    figures = flood_response(
+        town=town,
+        level=decision.level,
+        warning=warning_info(warning, decision),
+        drill=decision.drill,
+        locale=locale,
+        plan=plan,
+    )
+    if figures.get("activation_id"):
+        return Acted(figures["activation_id"])
+    # its warning was cancelled or superseded while the run started
+    return Acted(left_alone=f"{town}: {figures.get('reason')}")
+
+
+def change_or_end(
+    decision: Decision, town: str, *, plan: str, locale: str, targets: list[str] | None
+) -> Acted:
+    """Lower the level of the town's response, or stand it down, as the decision says."""
+    if decision.action == Action.DOWNGRADE and decision.level is not None:
+        return lower_level(town, decision.drill, decision.level, decision.reason, plan, targets)
+    if decision.action == Action.STAND_DOWN:
+        return stand_down_town(town, decision.drill, decision.reason, plan, locale, targets)
+    return Acted()
 
 
 @dataclass(frozen=True)
@@ -162,53 +191,25 @@ def rain_watch(
     is recorded as rejected and never stops the others. Exercise/Test warnings
     start drills.
     """
-    config = load_feeds()
-    logger = get_run_logger()
     feeds = {
         poll_feed.submit(f.name, f.url, f.area_codes, f.area_desc, f.deadline_s): f
-        for f in config.feeds
+        for f in load_feeds().feeds
     }
     out: list[dict[str, Any]] = []
     failed: set[str] = set()  # decisions that could not be carried out in this run
-    answers: Answers = queue.Queue()
-    for fut in feeds:
-        fut.add_done_callback(answers.put)
-    left = len(feeds)
-    while left:
-        # Whatever feeds have answered by now are decided and stored first, then carried
-        # out: a slow feed never delays the others' decisions. A response carried out here
-        # does: on the embedded default it runs as a subflow (minutes), and feeds that
-        # answer meanwhile are decided after it. With the flood-response deployment on the
-        # server it is handed off at once (see ``respond``).
-        answered = _answered(answers)
-        left -= len(answered)
-        for fut in answered:
-            fut.wait()  # done already: this only takes its final state
-            if not fut.state.is_completed():  # down after its retries, or past its deadline
-                logger.error("feed %s failed: %s", feeds[fut].name, fut.state.message)
-                continue
-            result = fut.result()
-            out += [_entry(d) for d in decide_warnings([result], plan_name=plan)]
-            remember_feed_validators([result])  # only now: what it gave is stored
+    # Whatever feeds have answered by now are decided and stored first, then carried
+    # out: a slow feed never delays the others' decisions. A response carried out here
+    # does: on the embedded default it runs as a subflow (minutes), and feeds that
+    # answer meanwhile are decided after it. With the flood-response deployment on the
+    # server it is handed off at once (see ``respond``).
+    for answered in _as_they_answer(list(feeds)):
+        out += _decide(answered, feeds, plan=plan)
         if respond_to_warnings:
             _carry_out_pending(out, failed, plan=plan, locale=locale)
     if respond_to_warnings:
         if not feeds:  # after each answer above; else decisions left by a preview or a failure
             _carry_out_pending(out, failed, plan=plan, locale=locale)
-        for ended in end_responses_no_warning_holds(plan=plan, locale=locale):
-            out.append(
-                {
-                    "identifier": None,
-                    "decision": {
-                        "action": "stand_down",
-                        "reason": "warnings expired or cancelled",
-                        "town_codes": [ended.town],
-                    },
-                    "activations": [ended.activation_id] if ended.activation_id else [],
-                }
-            )
-            if ended.error is not None:
-                failed.add(f"end:{ended.town}")
+        out += _end_what_no_warning_holds(failed, plan=plan, locale=locale)
     if failed:
         raise RuntimeError(
             f"{len(failed)} decision(s) or stand-down(s) could not be carried out; they stay "
@@ -251,44 +252,59 @@ def end_responses_no_warning_holds(
     return out
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One pending decision ``respond_now`` took up: what became of it, or why it failed."""
-
-    pending: Pending
-    done: CarriedOut | None = None
-    error: str | None = None  # could not be carried out: it stays pending
-
-
-@dataclass(frozen=True)
-class Responses:
-    """What ``respond_now`` did: the pending decisions, then the responses it ended."""
-
-    attempts: list[Attempt] = field(default_factory=list)
-    ended: list[Ended] = field(default_factory=list)
+def _as_they_answer(
+    polls: list[PrefectFuture[ParseResult]],
+) -> Iterator[list[PrefectFuture[ParseResult]]]:
+    """The polls in batches as they finish: each batch all that finished by the time the
+    one before it was handled (the first waits for one)."""
+    answers: Answers = queue.Queue()
+    for fut in polls:
+        fut.add_done_callback(answers.put)
+    left = len(polls)
+    while left:
+        answered = _answered(answers)
+        left -= len(answered)
+        yield answered
 
 
-@flow(name="warnings-respond", log_prints=False)
-def respond_now(
-    plan: str = "flood", locale: str = DEFAULT_LOCALE, now: datetime | None = None
-) -> Responses:
-    """执行待办的预警决定：启动、调整或结束防汛应急响应，并结束预警均已过期或取消的响应。
+def _decide(
+    answered: list[PrefectFuture[ParseResult]],
+    feeds: dict[PrefectFuture[ParseResult], FeedSource],
+    *,
+    plan: str,
+) -> list[dict[str, Any]]:
+    """Decide and store the warnings of the feeds that answered; a feed that failed is logged."""
+    out: list[dict[str, Any]] = []
+    for fut in answered:
+        fut.wait()  # done already: this only takes its final state
+        if not fut.state.is_completed():  # down after its retries, or past its deadline
+            get_run_logger().error("feed %s failed: %s", feeds[fut].name, fut.state.message)
+            continue
+        result = fut.result()
+        out += [_entry(d) for d in decide_warnings([result], plan_name=plan)]
+        remember_feed_validators([result])  # only now: what it gave is stored
+    return out
 
-    What the rain watch does after its poll, without polling (``sanqing warnings
-    respond``): every pending decision is checked again and carried out, then every
-    response no warning holds any more (all expired or cancelled) is stood down. A
-    decision that fails stays pending, for the next run or the watch; the others go on.
-    ``now`` fixes the clock of the expiry checks.
-    """
-    logger = get_run_logger()
-    attempts: list[Attempt] = []
-    for p in read_pending(now=now):
-        try:
-            attempts.append(Attempt(p, carry_out(p, plan=plan, locale=locale, now=now)))
-        except Exception as exc:  # one failure never stops the others; it stays pending
-            logger.error("decision on %s not carried out, stays pending: %s", p.record_id, exc)
-            attempts.append(Attempt(p, error=str(exc)))
-    return Responses(attempts, end_responses_no_warning_holds(plan=plan, locale=locale, now=now))
+
+def _end_what_no_warning_holds(failed: set[str], *, plan: str, locale: str) -> list[dict[str, Any]]:
+    """Lines of the watch's result for the responses it ended (no warning holds them any
+    more); a stand-down that failed is added to ``failed``."""
+    out: list[dict[str, Any]] = []
+    for ended in end_responses_no_warning_holds(plan=plan, locale=locale):
+        out.append(
+            {
+                "identifier": None,
+                "decision": {
+                    "action": "stand_down",
+                    "reason": "warnings expired or cancelled",
+                    "town_codes": [ended.town],
+                },
+                "activations": [ended.activation_id] if ended.activation_id else [],
+            }
+        )
+        if ended.error is not None:
+            failed.add(f"end:{ended.town}")
+    return out
 
 
 def _answered(answers: Answers) -> list[PrefectFuture[ParseResult]]:

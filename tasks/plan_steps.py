@@ -58,19 +58,7 @@ def activate_plan(
             else None
         )
         if gone is not None:
-            get_run_logger().warning(
-                "warning %s is no longer in force (%s): no response is opened for it",
-                warning.identifier if warning else "",
-                gone,
-            )
-            return response.ActivationResult(
-                activation_id="",
-                level=level.value,
-                created=False,
-                village_codes=[],
-                open=False,
-                refused=gone,
-            )
+            return refused(warning, level, gone)
         result = response.activate_plan(
             session=session,
             town=t,
@@ -82,6 +70,29 @@ def activate_plan(
             basis=basis,
             now=drill_start(plan, warning) if drill else None,
         )
+    say_activated(result)
+    return result
+
+
+def refused(warning: WarningInfo | None, level: Level, gone: str) -> response.ActivationResult:
+    """Nothing opened: the trigger's warning is no longer in force (``gone`` says why)."""
+    get_run_logger().warning(
+        "warning %s is no longer in force (%s): no response is opened for it",
+        warning.identifier if warning else "",
+        gone,
+    )
+    return response.ActivationResult(
+        activation_id="",
+        level=level.value,
+        created=False,
+        village_codes=[],
+        open=False,
+        refused=gone,
+    )
+
+
+def say_activated(result: response.ActivationResult) -> None:
+    """Log what the activation step did: opened, continued, or found the response ended."""
     logger = get_run_logger()
     if not result.open:
         logger.warning(
@@ -89,7 +100,7 @@ def activate_plan(
             result.activation_id,
             result.stood_down_at,
         )
-        return result
+        return
     logger.info(
         "activation %s level %s (%s), %d villages",
         result.activation_id,
@@ -97,7 +108,6 @@ def activate_plan(
         "new" if result.created else "existing",
         len(result.village_codes),
     )
-    return result
 
 
 def _group_name(prefix: str) -> Any:

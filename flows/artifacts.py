@@ -1,0 +1,114 @@
+"""What a flood-response run shows in the Prefect UI: progress, figures, report, print folder.
+
+Aggregates only: names of residents never reach Prefect (the print folder is linked,
+its files stay on this machine).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.futures import as_completed
+
+from sanqing.labels import label
+from sanqing.settings import DEFAULT_LOCALE
+
+
+class VillageProgress:
+    """A progress artifact in the run: village steps done out of all of them.
+
+    Updated as villages finish, at most once a second and at the end of each
+    step: every update is an API call, and a county run has hundreds of villages.
+    """
+
+    MIN_INTERVAL_S = 1.0
+
+    def __init__(self, town: str, *, steps: int) -> None:
+        self.steps, self.done = max(steps, 1), 0
+        artifact_id = create_progress_artifact(
+            progress=0.0, description=f"{town}: 各村排查、转移、通知进度 / village steps done"
+        )
+        assert isinstance(artifact_id, UUID)  # a sync flow: not the coroutine of the async variant
+        self.artifact_id = artifact_id
+        self.last = time.monotonic()
+
+    def finish(self) -> None:
+        """All village steps done (also those a held approval skipped)."""
+        if self.done < self.steps:
+            self.done = self.steps
+            update_progress_artifact(self.artifact_id, progress=100.0)
+
+    def wait(self, futures: Any) -> None:
+        """Wait for every village of a step, moving the bar as they finish; raise on failure."""
+        pending = list(futures)
+        for i, future in enumerate(as_completed(pending), start=1):
+            future.result()  # a failed village fails the run (after its retries)
+            self.done += 1
+            if i == len(pending) or time.monotonic() - self.last >= self.MIN_INTERVAL_S:
+                update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.steps)
+                self.last = time.monotonic()
+
+
+def artifact_key(figures: dict[str, Any]) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in figures["activation_id"].lower())[:90]
+
+
+def publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
+    """The situation in the UI: relocations per village and the report (aggregates only)."""
+    key = artifact_key(figures)
+    create_table_artifact(
+        key=f"relocations-{key}",
+        table=[
+            {
+                "村": v["name"],
+                "应转移户": v["households_to_relocate"],
+                "应转移人": v["people_to_relocate"],
+                "已转移户": v["households_relocated"],
+                "在安置点人": v["in_shelter"],
+                "拒绝": v["refused"],
+                "联系不上": v["unreachable"],
+                "安置缺口人": v["shortfall_people"],
+            }
+            for v in figures["village_figures"]
+        ],
+        description=f"{figures['town']} relocations per village",
+    )
+    create_markdown_artifact(
+        key=f"report-{key}",
+        markdown="```\n" + report_text + "\n```",
+        description=f"{figures['town']} report upward",
+    )
+
+
+def publish_print_folder(figures: dict[str, Any], folder: str, counts: dict[str, int]) -> None:
+    """Links to the rendered notices and cards (files on this machine: names stay out of Prefect)."""
+    root = Path(folder)
+    rows = [
+        f"| {label(DEFAULT_LOCALE, 'channel', ch)} | {n} | [{ch}/]({(root / 'notices' / ch).as_uri()}) |"
+        for ch, n in sorted(counts.items())
+    ]
+    create_markdown_artifact(
+        key=f"notices-{artifact_key(figures)}",
+        markdown="\n".join(
+            [
+                f"## {figures['town']} 通知、明白卡和报告（本机文件）",
+                "",
+                "| 渠道 | 份数 | 文件夹 |",
+                "|---|---|---|",
+                *rows,
+                f"| 报告 | {len(figures['reports'])} | [reports/]({(root / 'reports').as_uri()}) |",
+                "",
+                f"打印文件夹：`{root}`（入户叫应清单和避险明白卡含住户信息，仅在本机保存）",
+            ]
+        ),
+        description=f"{figures['town']} rendered notices and cards",
+    )
