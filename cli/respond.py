@@ -55,14 +55,15 @@ def respond(
     read as `sanqing warnings ingest` reads it and stored, so its update or cancel
     later acts on this response.
     """
-    from flows.flood_response import flood_response
-
     settings = get_settings()
     check_folders(settings)
     if level is None and warning is None:
         raise fail(SanqingError("give --level, or --warning with a document to take it from"))
     town_code, level, info, record = _town_and_warning(town, level, warning)
     prepare_prefect_env(settings)
+    # Prefect reads its settings at import: only now, after prepare_prefect_env set them.
+    from flows.flood_response import flood_response
+
     # Our own local Prefect server unless one is configured: it ends with this command.
     with (
         console.status("运行防汛应急响应 / running the flood response under Prefect…"),
