@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -21,10 +21,6 @@ from sanqing.models import StartBasis
 from sanqing.plans import Level
 from sanqing.settings import DEFAULT_LOCALE, get_settings
 from sanqing.warning import WarningInfo
-
-if TYPE_CHECKING:
-    from sanqing.feeds.model import FeedWarning
-    from sanqing.feeds.watch import Decided
 
 
 def respond(
@@ -87,109 +83,19 @@ def _town_and_warning(
 ) -> tuple[str, Level | None, WarningInfo | None, str | None]:
     """The town's code, the level (the plan's for the warning unless given), the warning
     read from ``source`` and the stored decision this run carries out, if any."""
+    from sanqing.feeds.document import warning_for_town
     from sanqing.plans import load_plan
     from sanqing.registry import ensure_registry
 
     try:
         town_code = ensure_registry(town)
         plan = load_plan()
-        info, record = (None, None) if source is None else _read_warning(source, town_code)
+        info, record = (None, None) if source is None else warning_for_town(source, town_code)
         if info is not None and level is None:
             level = plan.level_for_warning(info.hazard, info.colour)
     except (SanqingError, ValueError) as exc:
         raise fail(exc) from exc
     return town_code, level, info, record
-
-
-def _read_warning(source: str, town_code: str) -> tuple[WarningInfo, str | None]:
-    """The flood warning of a document, stored as the watch stores it, for this town.
-
-    Returns the warning and the id of its stored decision when that decision concerns
-    this town only (it is then carried out here); a decision that spans other towns
-    stays pending for the watch.
-    """
-    from sanqing.feeds.chains import record_id
-
-    d = _flood_warning_in(source)
-    assert d.warning is not None and d.warning.colour is not None
-    w = d.warning
-    _check_in_force(source, w)
-    villages = _villages_of_town(source, d, town_code)
-    info = WarningInfo(
-        identifier=w.identifier,
-        hazard=w.hazard or "rainstorm",
-        colour=w.colour,
-        headline=w.headline or w.event,
-        description=w.description,
-        sender=w.sender,
-        sent=w.sent,
-        status=w.status,
-        area_desc=w.area_desc,
-        village_codes=villages,
-    )
-    only_here = set(d.decision.town_codes) <= {town_code}
-    return info, record_id(w.sender, w.identifier) if only_here else None
-
-
-def _flood_warning_in(source: str) -> Decided:
-    """Read and store the document as the watch does; its first flood warning with a
-    colour that starts or changes a response (not one that ends warnings)."""
-    from sanqing.db import session_scope
-    from sanqing.feeds.chains import ends_warnings
-    from sanqing.feeds.watch import ingest_results, poll
-    from sanqing.plans import load_plan
-
-    result = poll(url=source, area_codes=[], area_desc="", conditional=False)
-    plan = load_plan()
-    with session_scope() as session:
-        decided = ingest_results(session=session, results=[result], plan=plan)
-    problems = [d.decision.reason for d in decided if d.warning is None]
-    usable = [
-        d
-        for d in decided
-        if d.warning is not None
-        and not ends_warnings(d.warning)
-        and d.warning.hazard in plan.warning_levels
-        and d.warning.colour is not None
-    ]
-    if not usable:
-        why = "; ".join(problems) or "no flood warning with a colour in it"
-        raise SanqingError(f"{source}: nothing to respond to ({why})")
-    return usable[0]
-
-
-def _check_in_force(source: str, warning: FeedWarning) -> None:
-    """Refuse an exercise, and a warning cancelled, ended, superseded or withdrawn."""
-    from sanqing.db import session_scope
-    from sanqing.feeds.chains import is_drill
-    from sanqing.feeds.liveness import warning_gone
-
-    if is_drill(warning):
-        raise SanqingError(
-            f"{source}: warning {warning.identifier} is an exercise ({warning.status}): "
-            "respond runs real responses only; `sanqing warnings ingest FILE --respond` "
-            "runs it as a drill"
-        )
-    with session_scope() as session:
-        gone = warning_gone(session, sender=warning.sender, identifier=warning.identifier)
-    if gone is not None:  # cancelled, all-clear, superseded or withdrawn: never restarted here
-        raise SanqingError(f"{source}: warning {warning.identifier} is no longer in force: {gone}")
-
-
-def _villages_of_town(source: str, d: Decided, town_code: str) -> list[str]:
-    """The villages of this town the decision acts on; a refusal when there are none."""
-    assert d.warning is not None
-    villages = [c for c in d.decision.village_codes if c.startswith(town_code)]
-    if not villages and not d.decision.village_codes:  # expired, draft, no area …
-        raise SanqingError(
-            f"{source}: warning {d.warning.identifier} is not acted on: {d.decision.reason}"
-        )
-    if not villages:
-        raise SanqingError(
-            f"{source}: warning {d.warning.identifier} covers no village of town {town_code} "
-            f"(area: {d.warning.area_desc or '—'})"
-        )
-    return villages
 
 
 def _mark_done(record: str, activation_id: str) -> None:
