@@ -7,7 +7,8 @@ again changes nothing. Prefect tasks in ``tasks/`` wrap these functions.
 
 One module per concern: ``timeline`` (events and the drill clock), ``locks``
 (one response per town), ``activation`` (step 1), ``inspection`` (step 2),
-``relocation`` (step 3: who moves, where to), ``roads`` (step 4); the people in the loop:
+``relocation`` (step 3: who moves, with which cadre), ``shelters`` (step 3: where to),
+``roads`` (step 4); the people in the loop:
 ``approval`` (the commander), ``rollcall`` (the villages' answers),
 ``escalation`` (应撤必撤 up the chain), ``patrol`` (after the rain, the end).
 The reports (step 5) are ``sanqing.reports``."""
@@ -62,10 +63,7 @@ from sanqing.response.patrol import (
     request_stand_down,
 )
 from sanqing.response.relocation import (
-    OCCUPYING,
-    ShelterResult,
     VillageRelocationResult,
-    assign_town_shelters,
     plan_relocations,
 )
 from sanqing.response.roads import (
@@ -80,6 +78,11 @@ from sanqing.response.rollcall import (
     record_roll_call,
     simulate_follow_up,
     simulate_roll_call,
+)
+from sanqing.response.shelters import (
+    OCCUPYING,
+    ShelterResult,
+    assign_town_shelters,
 )
 from sanqing.response.timeline import (
     advance_clock,
