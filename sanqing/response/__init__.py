@@ -6,7 +6,7 @@ from the activation and the subject and writes with upserts, so running it
 again changes nothing. Prefect tasks in ``tasks/`` wrap these functions.
 
 One module per concern: ``timeline`` (events and the drill clock), ``locks``
-(one response per town), ``activation`` (step 1), ``inspection`` (step 2),
+(one response per town), ``activation`` (step 1, with ``continuation``, ``duty`` and ``standdown``), ``inspection`` (step 2),
 ``relocation`` (step 3: who moves, with which cadre), ``shelters`` (step 3: where to),
 ``roads`` (step 4); the people in the loop:
 ``approval`` (the commander), ``rollcall`` (the villages' answers),
@@ -21,8 +21,6 @@ from sanqing.response.activation import (
     activation_id_for,
     holds_resources,
     open_activation,
-    set_level,
-    stand_down,
 )
 from sanqing.response.approval import (
     ApprovalRequest,
@@ -84,6 +82,7 @@ from sanqing.response.shelters import (
     ShelterResult,
     assign_town_shelters,
 )
+from sanqing.response.standdown import set_level, stand_down
 from sanqing.response.timeline import (
     advance_clock,
     clock,

@@ -22,9 +22,9 @@ from sanqing.models import (
 )
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
-from sanqing.response.activation import stand_down
 from sanqing.response.inspection import inspect_hazards
 from sanqing.response.locks import get_activation, lock_town
+from sanqing.response.standdown import stand_down
 from sanqing.response.timeline import clock, how_noted, log_event
 
 
