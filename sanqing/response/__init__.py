@@ -6,12 +6,13 @@ from the activation and the subject and writes with upserts, so running it
 again changes nothing. Prefect tasks in ``tasks/`` wrap these functions.
 
 One module per concern: ``timeline`` (events and the drill clock), ``locks``
-(one response per town), ``activation`` (step 1, with ``continuation``, ``duty`` and ``standdown``), ``inspection`` (step 2),
-``relocation`` (step 3: who moves, with which cadre), ``shelters`` (step 3: where to),
-``roads`` (step 4); the people in the loop:
-``approval`` (the commander), ``rollcall`` (the villages' answers),
-``escalation`` (应撤必撤 up the chain), ``patrol`` (after the rain, the end).
-The reports (step 5) are ``sanqing.reports``."""
+(one response per town); step 1: ``activation`` (open or continue), ``continuation``
+(what a trigger changes), ``duty`` (the roster), ``standdown`` (lower, end); step 2:
+``inspection``; step 3: ``relocation`` (who moves, with which cadre) and ``shelters``
+(where to); step 4: ``roads``; the people in the loop: ``approval`` (the commander),
+``rollcall`` (the villages' answers), ``escalation`` (应撤必撤 up the chain),
+``patrol`` (after the rain, the end).
+The reports (step 5) are ``sanqing.reporting``."""
 
 from __future__ import annotations
 
