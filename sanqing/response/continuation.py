@@ -1,4 +1,4 @@
-"""Step 1 again: a trigger for a running activation widens it and raises (never lowers) its level."""
+"""Step 1 again: a trigger for a running activation widens it and raises (never lowers) it."""
 
 from __future__ import annotations
 

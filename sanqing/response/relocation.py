@@ -314,9 +314,10 @@ def _relocation_row(
 ) -> dict[str, Any] | None:
     """The relocation row to write for a candidate; None when its recorded row is current.
 
-    ``old`` is the recorded row (a named tuple, see ``read_rows``) or None. An order already given keeps its time, status, cadre and place; it only turns
-    urgent when a danger is found (``found``). A new order is ``urgent`` when it
-    moves at once, without waiting for approval.
+    ``old`` is the recorded row (a named tuple, see ``read_rows``) or None. An order
+    already given keeps its time, status, cadre and place; it only turns urgent when
+    a danger is found (``found``). A new order is ``urgent`` when it moves at once,
+    without waiting for approval.
     """
     hh = cand.household
     base: dict[str, Any] = {
