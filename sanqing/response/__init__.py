@@ -6,11 +6,13 @@ from the activation and the subject and writes with upserts, so running it
 again changes nothing. Prefect tasks in ``tasks/`` wrap these functions.
 
 One module per concern: ``timeline`` (events and the drill clock), ``locks``
-(one response per town), ``activation`` (step 1), ``inspection`` (step 2),
-``relocation`` (step 3: who moves, where to), ``roads`` (step 4); the people in the loop:
-``approval`` (the commander), ``rollcall`` (the villages' answers),
-``escalation`` (应撤必撤 up the chain), ``patrol`` (after the rain, the end).
-The reports (step 5) are ``sanqing.reports``."""
+(one response per town); step 1: ``activation`` (open or continue), ``continuation``
+(what a trigger changes), ``duty`` (the roster), ``standdown`` (lower, end); step 2:
+``inspection``; step 3: ``relocation`` (who moves, with which cadre) and ``shelters``
+(where to); step 4: ``roads``; the people in the loop: ``approval`` (the commander),
+``rollcall`` (the villages' answers), ``escalation`` (应撤必撤 up the chain),
+``patrol`` (after the rain, the end).
+The reports (step 5) are ``sanqing.reporting``."""
 
 from __future__ import annotations
 
@@ -20,8 +22,6 @@ from sanqing.response.activation import (
     activation_id_for,
     holds_resources,
     open_activation,
-    set_level,
-    stand_down,
 )
 from sanqing.response.approval import (
     ApprovalRequest,
@@ -62,10 +62,7 @@ from sanqing.response.patrol import (
     request_stand_down,
 )
 from sanqing.response.relocation import (
-    OCCUPYING,
-    ShelterResult,
     VillageRelocationResult,
-    assign_town_shelters,
     plan_relocations,
 )
 from sanqing.response.roads import (
@@ -81,6 +78,12 @@ from sanqing.response.rollcall import (
     simulate_follow_up,
     simulate_roll_call,
 )
+from sanqing.response.shelters import (
+    OCCUPYING,
+    ShelterResult,
+    assign_town_shelters,
+)
+from sanqing.response.standdown import set_level, stand_down
 from sanqing.response.timeline import (
     advance_clock,
     clock,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -68,43 +69,13 @@ def request_approval(
         return None
     act = held
     rule = plan.level(act.level).approval
-    manual = act.warning is None
-    rows = list(
-        session.exec(
-            select(Approval)
-            .where(Approval.activation_id == activation_id)
-            .order_by(col(Approval.requested_at), col(Approval.id))
-        )
-    )
     level = Level(act.level)
     reason = (
         f"{level.label_zh}响应，人工启动（无预警）"
-        if manual
+        if act.warning is None
         else f"{level.label_zh}响应（{(act.warning or {}).get('headline') or '预警'}）"
     )
-    row = next((r for r in rows if r.decision is None and r.level == act.level), None)
-    if row is None:
-        asked = f"{act.level}:{len(rows) + 1}"  # the n-th question to the commander
-        row = Approval(
-            id=f"{activation_id}:{asked}",
-            activation_id=activation_id,
-            level=act.level,
-            reason=reason,
-            simulated=act.drill,
-            requested_at=now,
-        )
-        session.add(row)
-        log_event(
-            session,
-            activation_id=activation_id,
-            key=f"approval-asked:{asked}",
-            actor="镇应急办",
-            action="提请指挥长审批转移",
-            detail=reason,
-            at=now,
-            simulated=act.drill,
-        )
-    timeout_s = max(1, int(rule.timeout_minutes * 60))
+    row = _open_request(session, act=act, reason=reason, now=now)
     on_timeout = "继续按预案转移" if rule.on_timeout == OnTimeout.PROCEED else "暂不下达转移令"
     question = "\n".join(
         [
@@ -123,10 +94,45 @@ def request_approval(
         approval_id=row.id,
         level=act.level,
         reason=reason,
-        timeout_s=timeout_s,
+        timeout_s=max(1, int(rule.timeout_minutes * 60)),
         on_timeout=rule.on_timeout,
         question=question,
     )
+
+
+def _open_request(session: Session, *, act: Activation, reason: str, now: datetime) -> Approval:
+    """The question open at the activation's level, or a new one (and its timeline line)."""
+    rows = list(
+        session.exec(
+            select(Approval)
+            .where(Approval.activation_id == act.id)
+            .order_by(col(Approval.requested_at), col(Approval.id))
+        )
+    )
+    row = next((r for r in rows if r.decision is None and r.level == act.level), None)
+    if row is not None:
+        return row
+    asked = f"{act.level}:{len(rows) + 1}"  # the n-th question to the commander
+    row = Approval(
+        id=f"{act.id}:{asked}",
+        activation_id=act.id,
+        level=act.level,
+        reason=reason,
+        simulated=act.drill,
+        requested_at=now,
+    )
+    session.add(row)
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"approval-asked:{asked}",
+        actor="镇应急办",
+        action="提请指挥长审批转移",
+        detail=reason,
+        at=now,
+        simulated=act.drill,
+    )
+    return row
 
 
 def approval_needed(session: Session, *, act: Activation, plan: Plan) -> bool:
@@ -173,51 +179,23 @@ def inform_commander(
         return 0
     town = session.get(Town, act.town_code)
     assert town is not None
-    leaders = session.exec(
-        select(Cadre)
-        .where(Cadre.town_code == town.code, Cadre.role == CadreRole.TOWN_LEADER)
-        .order_by(col(Cadre.code))
-    ).all()
-    commander = session.get(Cadre, act.commander_code) if act.commander_code else None
-    commander = commander or (leaders[0] if leaders else None)
-    why: dict[str, int] = defaultdict(int)
-    for r in rels:
-        for reason in r.reasons:
-            if reason in (REASON_DANGER_FINDING, REASON_CANNOT_JUDGE):
-                why[reason] += 1
-        if not set(r.reasons) & {REASON_DANGER_FINDING, REASON_CANNOT_JUDGE}:
-            why["night"] += 1
+    commander = _commander(session, act=act, town=town)
+    why = _why_urgent(rels)
     people = sum(r.people for r in rels)
-    ctx = {
-        "drill": act.drill,
-        "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
-        "to": {
-            "name": commander.name if commander else "",
-            "title": commander.title if commander else "",
-        },
-        "households": len(rels),
-        "people": people,
-        "danger_finding": why[REASON_DANGER_FINDING],
-        "cannot_judge": why[REASON_CANNOT_JUDGE],
-        "night": why["night"],
-        "villages": len({r.village_code for r in rels}),
-        "at": now,
-    }
     if commander and commander.phone:
-        # One SMS per count of urgent households: a later, larger count is news.
-        key = NoticeKey(act.id, Channel.SMS.value, "urgent", commander.code, str(len(rels)))
-        row = notice_row(
-            key,
-            purpose="urgent_moves",
-            village_code=None,
-            audience="cadre",
-            recipient=commander.code,
-            address=commander.phone,
-            locale=locale,
-            subject="紧急撤离情况报告",
-            body=render("notices/urgent.sms.txt", locale=locale, **ctx).strip(),
-        )
-        put(session, [row])
+        ctx = {
+            "drill": act.drill,
+            "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
+            "to": {"name": commander.name, "title": commander.title},
+            "households": len(rels),
+            "people": people,
+            "danger_finding": why[REASON_DANGER_FINDING],
+            "cannot_judge": why[REASON_CANNOT_JUDGE],
+            "night": why["night"],
+            "villages": len({r.village_code for r in rels}),
+            "at": now,
+        }
+        _sms_commander(session, act=act, commander=commander, rels=rels, ctx=ctx, locale=locale)
     parts = [
         f"{label}{n}户"
         for label, n in (
@@ -239,6 +217,54 @@ def inform_commander(
         simulated=act.drill,
     )
     return len(rels)
+
+
+def _commander(session: Session, *, act: Activation, town: Town) -> Cadre | None:
+    """The activation's commander, or the town's first leader when it names none."""
+    leaders = session.exec(
+        select(Cadre)
+        .where(Cadre.town_code == town.code, Cadre.role == CadreRole.TOWN_LEADER)
+        .order_by(col(Cadre.code))
+    ).all()
+    commander = session.get(Cadre, act.commander_code) if act.commander_code else None
+    return commander or (leaders[0] if leaders else None)
+
+
+def _why_urgent(rels: list[Relocation]) -> dict[str, int]:
+    """Households per reason they moved at once: a danger found, cannot judge, the night."""
+    why: dict[str, int] = defaultdict(int)
+    for r in rels:
+        for reason in r.reasons:
+            if reason in (REASON_DANGER_FINDING, REASON_CANNOT_JUDGE):
+                why[reason] += 1
+        if not set(r.reasons) & {REASON_DANGER_FINDING, REASON_CANNOT_JUDGE}:
+            why["night"] += 1
+    return why
+
+
+def _sms_commander(
+    session: Session,
+    *,
+    act: Activation,
+    commander: Cadre,
+    rels: list[Relocation],
+    ctx: dict[str, Any],
+    locale: str,
+) -> None:
+    """One SMS per count of urgent households: a later, larger count is news."""
+    key = NoticeKey(act.id, Channel.SMS.value, "urgent", commander.code, str(len(rels)))
+    row = notice_row(
+        key,
+        purpose="urgent_moves",
+        village_code=None,
+        audience="cadre",
+        recipient=commander.code,
+        address=commander.phone,
+        locale=locale,
+        subject="紧急撤离情况报告",
+        body=render("notices/urgent.sms.txt", locale=locale, **ctx).strip(),
+    )
+    put(session, [row])
 
 
 def _scope_text(plan: Plan, level: Level) -> str:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -86,8 +87,50 @@ def escalate_unconfirmed(
     if held is None:  # ended: nobody is chased for a response that is over
         return EscalationResult(0, 0, 0)
     act = held
-    level = Level(act.level)
     period = timedelta(minutes=plan.level(act.level).roll_call.within_minutes)
+    steps = _due_steps(session, act=act, since_before=now - period if overdue_only else None)
+    if not steps:
+        return EscalationResult(0, 0, 0)
+    town = session.get(Town, act.town_code)
+    assert town is not None
+    cadres = {c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == town.code))}
+    rels = [r for step in CHAIN for r in steps.get(step, [])]
+    households = _households(session, rels)
+    notices = 0
+    villages: set[str] = set()
+    for step in CHAIN:
+        by_village: dict[str, list[Relocation]] = defaultdict(list)
+        for r in steps.get(step, []):
+            by_village[r.village_code].append(r)
+        for vcode, vrels in sorted(by_village.items()):
+            village = session.get(Village, vcode)
+            assert village is not None
+            villages.add(vcode)
+            notices += _escalate_village(
+                session,
+                act=act,
+                town=town,
+                village=village,
+                rels=vrels,
+                households=households,
+                cadres=cadres,
+                to=_recipient(step, vcode, cadres),
+                step=step,
+                level_name=plan.level(act.level).name,
+                locale=locale,
+                now=now,
+            )
+    return EscalationResult(households=len(rels), villages=len(villages), notices=notices)
+
+
+def _due_steps(
+    session: Session, *, act: Activation, since_before: datetime | None
+) -> dict[str, list[Relocation]]:
+    """The households due for their next step, by step, in relocation order.
+
+    With ``since_before``, only those whose order or last step is older than that.
+    """
+    level = Level(act.level)
     done: dict[str, dict[str, datetime]] = defaultdict(dict)
     for e in session.exec(select(Escalation).where(Escalation.activation_id == act.id)):
         done[e.household_code][e.kind] = e.at
@@ -105,64 +148,36 @@ def escalate_unconfirmed(
         if step is None:
             continue
         since = max(taken.values(), default=r.ordered_at)
-        if overdue_only and _aware(since) > now - period:
+        if since_before is not None and _aware(since) > since_before:
             continue
         steps[step].append(r)
-    if not steps:
-        return EscalationResult(0, 0, 0)
-    town = session.get(Town, act.town_code)
-    assert town is not None
-    cadres = {c.code: c for c in session.exec(select(Cadre).where(Cadre.town_code == town.code))}
-    leader = next(
+    return steps
+
+
+def _recipient(step: str, village_code: str, cadres: dict[str, Cadre]) -> Cadre | None:
+    """Who takes the step: the first secretary first, else (and later) the town leader."""
+    in_order = sorted(cadres.values(), key=lambda c: c.code)
+    leader = next((c for c in in_order if c.role == CadreRole.TOWN_LEADER), None)
+    if step != STEP_SECRETARY:
+        return leader
+    return next(
         (
             c
-            for c in sorted(cadres.values(), key=lambda c: c.code)
-            if c.role == CadreRole.TOWN_LEADER
+            for c in in_order
+            if c.village_code == village_code and c.role == CadreRole.FIRST_SECRETARY
         ),
-        None,
+        leader,
     )
-    rels = [r for step in CHAIN for r in steps.get(step, [])]
-    households = {
+
+
+def _households(session: Session, rels: list[Relocation]) -> dict[str, Household]:
+    """The registry's households behind the relocations, by code."""
+    return {
         h.code: h
         for h in session.exec(
             select(Household).where(col(Household.code).in_([r.household_code for r in rels]))
         )
     }
-    notices = 0
-    villages: set[str] = set()
-    for step in CHAIN:
-        by_village: dict[str, list[Relocation]] = defaultdict(list)
-        for r in steps.get(step, []):
-            by_village[r.village_code].append(r)
-        for vcode, vrels in sorted(by_village.items()):
-            village = session.get(Village, vcode)
-            assert village is not None
-            villages.add(vcode)
-            to = leader
-            if step == STEP_SECRETARY:
-                to = next(
-                    (
-                        c
-                        for c in sorted(cadres.values(), key=lambda c: c.code)
-                        if c.village_code == vcode and c.role == CadreRole.FIRST_SECRETARY
-                    ),
-                    leader,
-                )
-            notices += _escalate_village(
-                session,
-                act=act,
-                town=town,
-                village=village,
-                rels=vrels,
-                households=households,
-                cadres=cadres,
-                to=to,
-                step=step,
-                level_name=plan.level(act.level).name,
-                locale=locale,
-                now=now,
-            )
-    return EscalationResult(households=len(rels), villages=len(villages), notices=notices)
 
 
 def _aware(at: datetime) -> datetime:
@@ -186,25 +201,13 @@ def _escalate_village(
     now: datetime,
 ) -> int:
     """One step up the chain for one village's households: notices, records, the timeline."""
-    items = [
-        {
-            "head": households[r.household_code].head_name,
-            "group": households[r.household_code].group_name,
-            "address": households[r.household_code].address,
-            "members": r.people,
-            "status": r.status,
-            "cadre": cadres[r.cadre_code].name if r.cadre_code in cadres else "",
-            "vulnerabilities": r.vulnerabilities,
-        }
-        for r in rels
-    ]
     ctx = {
         "drill": act.drill,
         "town": {"name": town.name, "office": town.office, "duty_phone": town.duty_phone},
         "village": {"name": village.name},
         "to": {"name": to.name if to else "", "title": to.title if to else ""},
         "level_name": level_name,
-        "households": items,
+        "households": _task_items(rels, households, cadres),
         "people": sum(r.people for r in rels),
         "unreachable": sum(1 for r in rels if r.status == RelocationStatus.UNREACHABLE),
         "refused": sum(1 for r in rels if r.status == RelocationStatus.REFUSED),
@@ -216,6 +219,82 @@ def _escalate_village(
     batch = hashlib.sha1(
         (codes if step == STEP_SECRETARY else f"{step}:{codes}").encode()
     ).hexdigest()[:10]
+    rows = _notices(act=act, village=village, to=to, step=step, batch=batch, locale=locale, ctx=ctx)
+    put(session, rows)
+    _record_step(session, act=act, village=village, rels=rels, to=to, step=step, now=now)
+    action, detail = _timeline_text(village, rels, to=to, step=step, ctx=ctx)
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"escalated:{village.code}:{batch}",
+        actor="镇应急办",
+        action=action,
+        detail=detail,
+        at=now,
+        simulated=act.drill,
+    )
+    return len(rows)
+
+
+def _record_step(
+    session: Session,
+    *,
+    act: Activation,
+    village: Village,
+    rels: list[Relocation],
+    to: Cadre | None,
+    step: str,
+    now: datetime,
+) -> None:
+    """Each household has taken the step: when, to whom, and the status it had then."""
+    upsert(
+        session,
+        Escalation,
+        [
+            {
+                "id": f"{act.id}:{r.household_code}:{step}",
+                "activation_id": act.id,
+                "village_code": village.code,
+                "household_code": r.household_code,
+                "kind": step,
+                "status_then": r.status,
+                "to_cadre_code": to.code if to else None,
+                "at": now,
+            }
+            for r in rels
+        ],
+    )
+
+
+def _task_items(
+    rels: list[Relocation], households: dict[str, Household], cadres: dict[str, Cadre]
+) -> list[dict[str, Any]]:
+    """The households on the recipient's task list: who, where, how many, who visits."""
+    return [
+        {
+            "head": households[r.household_code].head_name,
+            "group": households[r.household_code].group_name,
+            "address": households[r.household_code].address,
+            "members": r.people,
+            "status": r.status,
+            "cadre": cadres[r.cadre_code].name if r.cadre_code in cadres else "",
+            "vulnerabilities": r.vulnerabilities,
+        }
+        for r in rels
+    ]
+
+
+def _notices(
+    *,
+    act: Activation,
+    village: Village,
+    to: Cadre | None,
+    step: str,
+    batch: str,
+    locale: str,
+    ctx: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """An SMS with the count (when the recipient has a phone) and a task list with the names."""
     recipient = to.code if to else village.code
     rows = []
     for channel, template, fmt in (
@@ -237,46 +316,22 @@ def _escalate_village(
                 body_format=fmt,
             )
         )
-    put(session, rows)
-    upsert(
-        session,
-        Escalation,
-        [
-            {
-                "id": f"{act.id}:{r.household_code}:{step}",
-                "activation_id": act.id,
-                "village_code": village.code,
-                "household_code": r.household_code,
-                "kind": step,
-                "status_then": r.status,
-                "to_cadre_code": to.code if to else None,
-                "at": now,
-            }
-            for r in rels
-        ],
-    )
+    return rows
+
+
+def _timeline_text(
+    village: Village, rels: list[Relocation], *, to: Cadre | None, step: str, ctx: dict[str, Any]
+) -> tuple[str, str]:
+    """The timeline's action and detail for the step: counts only, never names."""
     whom = f"{to.title if to else ''}{to.name if to else '镇带班领导'}"
     if step == STEP_REMOVAL:
-        action = "拒不转移户组织带离"
-        detail = (
+        return "拒不转移户组织带离", (
             f"{village.name}{len(rels)}户{ctx['people']}人经劝导仍拒不转移，"
             f"已交{whom}依法组织带离（应撤必撤）"
         )
-    else:
-        action = "未核实转移户上报" if step == STEP_SECRETARY else "未核实转移户上报镇领导"
-        detail = (
-            f"{village.name}{len(rels)}户{ctx['people']}人未确认转移到位"
-            f"（其中联系不上{ctx['unreachable']}户、拒绝转移{ctx['refused']}户），"
-            f"已交{whom}入户核实"
-        )
-    log_event(
-        session,
-        activation_id=act.id,
-        key=f"escalated:{village.code}:{batch}",
-        actor="镇应急办",
-        action=action,
-        detail=detail,
-        at=now,
-        simulated=act.drill,
+    action = "未核实转移户上报" if step == STEP_SECRETARY else "未核实转移户上报镇领导"
+    return action, (
+        f"{village.name}{len(rels)}户{ctx['people']}人未确认转移到位"
+        f"（其中联系不上{ctx['unreachable']}户、拒绝转移{ctx['refused']}户），"
+        f"已交{whom}入户核实"
     )
-    return len(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -124,31 +125,13 @@ def inspect_hazards(
             .order_by(HazardPoint.code)
         )
     )
-    existing = {
-        i.hazard_code: i
-        for i in session.exec(
-            select(Inspection).where(
-                Inspection.activation_id == activation_id,
-                Inspection.village_code == village_code,
-                Inspection.phase == phase,
-            )
-        )
-    }
+    existing = _recorded(
+        session, activation_id=activation_id, village_code=village_code, phase=phase
+    )
     rows = []
     for hz in hazards:
-        f = findings.get(hz.code)
-        old = existing.get(hz.code)
-        if f is not None:
-            status, note, simulated = f.status, f.note, False
-        elif drill:
-            status, note, simulated = InspectionStatus.OK, "未见异常（演练模拟）", True
-        else:
-            status, note, simulated = InspectionStatus.ASSIGNED, "", False
-        if old is not None and (
-            old.status == InspectionStatus.DANGER or status == InspectionStatus.ASSIGNED
-        ):
-            continue  # keep what the field already reported
-        if old is not None and old.status == status and old.finding == mask_text(note):
+        status, note, simulated = _reported(findings.get(hz.code), drill=drill)
+        if _keeps(existing.get(hz.code), status=status, note=note):
             continue
         rows.append(
             {
@@ -165,12 +148,56 @@ def inspect_hazards(
                 "inspected_at": None if status == InspectionStatus.ASSIGNED else now,
             }
         )
-    upsert(
-        session,
-        Inspection,
-        rows,
-        update=["status", "finding", "simulated", "inspected_at"],
-    )
+    upsert(session, Inspection, rows, update=["status", "finding", "simulated", "inspected_at"])
+    _log_dangers(session, activation_id, rows, hazards, simulated=drill, now=now)
+    session.flush()
+    return _result(session, activation_id=activation_id, village_code=village_code, phase=phase)
+
+
+def _recorded(
+    session: Session, *, activation_id: str, village_code: str, phase: InspectionPhase
+) -> dict[str, Inspection]:
+    """The village's inspections already recorded for the phase, by hazard point."""
+    return {
+        i.hazard_code: i
+        for i in session.exec(
+            select(Inspection).where(
+                Inspection.activation_id == activation_id,
+                Inspection.village_code == village_code,
+                Inspection.phase == phase,
+            )
+        )
+    }
+
+
+def _reported(finding: FindingInput | None, *, drill: bool) -> tuple[InspectionStatus, str, bool]:
+    """A point's status, note and whether it is simulated: found, a drill's ``ok``, or assigned."""
+    if finding is not None:
+        return finding.status, finding.note, False
+    if drill:
+        return InspectionStatus.OK, "未见异常（演练模拟）", True
+    return InspectionStatus.ASSIGNED, "", False
+
+
+def _keeps(old: Inspection | None, *, status: InspectionStatus, note: str) -> bool:
+    """Whether the recorded inspection stands: a danger, no news, or the same finding."""
+    if old is None:
+        return False
+    if old.status == InspectionStatus.DANGER or status == InspectionStatus.ASSIGNED:
+        return True  # keep what the field already reported
+    return old.status == status and old.finding == mask_text(note)
+
+
+def _log_dangers(
+    session: Session,
+    activation_id: str,
+    rows: list[dict[str, Any]],
+    hazards: list[HazardPoint],
+    *,
+    simulated: bool,
+    now: datetime,
+) -> None:
+    """A timeline line for each point found dangerous, or that cannot be judged."""
     names = {hz.code: hz.name for hz in hazards}
     for r in rows:
         if r["status"] in (InspectionStatus.DANGER, InspectionStatus.CANNOT_JUDGE):
@@ -182,9 +209,14 @@ def inspect_hazards(
                 action="发现险情" if r["status"] == InspectionStatus.DANGER else "险情不能研判",
                 detail=f"{names[r['hazard_code']]}：{r['finding']}",
                 at=now,
-                simulated=drill,
+                simulated=simulated,
             )
-    session.flush()
+
+
+def _result(
+    session: Session, *, activation_id: str, village_code: str, phase: InspectionPhase
+) -> InspectionResult:
+    """The village's checklist for the phase, counted by status."""
     recorded = list(
         session.exec(
             select(Inspection.status).where(

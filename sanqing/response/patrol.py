@@ -22,9 +22,9 @@ from sanqing.models import (
 )
 from sanqing.plans import Plan
 from sanqing.privacy import mask_text
-from sanqing.response.activation import stand_down
 from sanqing.response.inspection import inspect_hazards
 from sanqing.response.locks import get_activation, lock_town
+from sanqing.response.standdown import stand_down
 from sanqing.response.timeline import clock, how_noted, log_event
 
 
@@ -112,24 +112,7 @@ def confirm_patrol(
     session.refresh(act)
     if act.status == ActivationStatus.STOOD_DOWN:
         return True
-    codes = dict(
-        session.exec(
-            select(HazardPoint.name, HazardPoint.code).where(
-                col(HazardPoint.village_code).in_(act.village_codes)
-            )
-        ).all()
-    )
-    known = set(codes.values())
-    bad = [
-        f"dangers[{i}]: {d!r} is not a hazard point of this response"
-        for i, d in enumerate(answer.dangers)
-        if d not in known and d not in codes
-    ]
-    if answer.all_clear and answer.dangers:
-        bad.append("all_clear: cannot be confirmed while dangers are listed")
-    if bad:
-        raise AnswerError(bad)
-    danger_codes = {codes.get(d, d) for d in answer.dangers}
+    danger_codes = _named_dangers(session, act=act, answer=answer)
     patrol = session.get(Patrol, act.id)
     if patrol is None:  # reported before any stand-down was asked for: recorded, not counted
         patrol = Patrol(id=act.id, activation_id=act.id, reason="", requested_at=now)
@@ -138,22 +121,15 @@ def confirm_patrol(
     patrol.simulated = simulated
     session.add(patrol)
     session.flush()
-    for insp in session.exec(
-        select(Inspection).where(
-            Inspection.activation_id == act.id, Inspection.phase == InspectionPhase.AFTER
-        )
-    ):
-        if insp.hazard_code in danger_codes:
-            insp.status, insp.finding = (
-                InspectionStatus.DANGER.value,
-                patrol.remarks or "雨后巡查仍有险情",
-            )
-        elif insp.status == InspectionStatus.ASSIGNED:
-            insp.status = InspectionStatus.OK.value if answer.all_clear else insp.status
-        else:
-            continue
-        insp.inspected_at, insp.simulated = now, simulated
-        session.add(insp)
+    _mark_after_rain_checks(
+        session,
+        act=act,
+        danger_codes=danger_codes,
+        finding=patrol.remarks or "雨后巡查仍有险情",
+        all_clear=answer.all_clear,
+        simulated=simulated,
+        now=now,
+    )
     log_event(
         session,
         activation_id=act.id,
@@ -172,6 +148,54 @@ def confirm_patrol(
         stand_down(session=session, activation_id=act.id, reason=patrol.reason, now=now)
         return True
     return False
+
+
+def _named_dangers(session: Session, *, act: Activation, answer: PatrolAnswer) -> set[str]:
+    """The codes of the points the answer names as dangerous; AnswerError if it does not fit."""
+    codes = dict(
+        session.exec(
+            select(HazardPoint.name, HazardPoint.code).where(
+                col(HazardPoint.village_code).in_(act.village_codes)
+            )
+        ).all()
+    )
+    known = set(codes.values())
+    bad = [
+        f"dangers[{i}]: {d!r} is not a hazard point of this response"
+        for i, d in enumerate(answer.dangers)
+        if d not in known and d not in codes
+    ]
+    if answer.all_clear and answer.dangers:
+        bad.append("all_clear: cannot be confirmed while dangers are listed")
+    if bad:
+        raise AnswerError(bad)
+    return {codes.get(d, d) for d in answer.dangers}
+
+
+def _mark_after_rain_checks(
+    session: Session,
+    *,
+    act: Activation,
+    danger_codes: set[str],
+    finding: str,
+    all_clear: bool,
+    simulated: bool,
+    now: datetime,
+) -> None:
+    """The after-rain checks take the patrol's word: its dangers, else ok on an all-clear."""
+    for insp in session.exec(
+        select(Inspection).where(
+            Inspection.activation_id == act.id, Inspection.phase == InspectionPhase.AFTER
+        )
+    ):
+        if insp.hazard_code in danger_codes:
+            insp.status, insp.finding = InspectionStatus.DANGER.value, finding
+        elif insp.status == InspectionStatus.ASSIGNED:
+            insp.status = InspectionStatus.OK.value if all_clear else insp.status
+        else:
+            continue
+        insp.inspected_at, insp.simulated = now, simulated
+        session.add(insp)
 
 
 def patrol_state(session: Session, activation_id: str) -> dict[str, object]:

@@ -1,14 +1,17 @@
-"""Step 3, 人员转移: who is ordered to move (vulnerable first) and where each household is placed."""
+"""Step 3, 人员转移: who is ordered to move (vulnerable first) and with which cadre.
+
+Where each household is placed is ``shelters``, once per town after every village
+has decided.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select as select_rows
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
@@ -24,23 +27,23 @@ from sanqing.models import (
     InspectionStatus,
     Relocation,
     RelocationStatus,
-    Shelter,
 )
 from sanqing.plans import Plan
-from sanqing.response.activation import holds_resources
-from sanqing.response.locks import hold_open, hold_town_open, lock_village
+from sanqing.response.locks import hold_open, lock_village
 from sanqing.response.timeline import clock, local_tz, log_event, read_rows
 from sanqing.rules import relocation as rules
-from sanqing.rules.shelters import Mover, ShelterRoom, assign_shelters
 
-#: Relocations that hold a place in their shelter.
-#: Statuses that hold a shelter place (投亲靠友 frees it; 带离 takes the household to one).
-OCCUPYING = (
-    RelocationStatus.ORDERED,
-    RelocationStatus.MOVED,
-    RelocationStatus.IN_SHELTER,
-    RelocationStatus.REMOVED,
-)
+#: Re-runs only refresh the derived fields; status, cadre and shelter stay as recorded.
+_REFRESHED = [
+    "priority",
+    "zone",
+    "hazard_codes",
+    "reasons",
+    "vulnerabilities",
+    "max_risk",
+    "urgent",
+    "updated_at",
+]
 
 
 @dataclass(frozen=True)
@@ -75,167 +78,36 @@ def plan_relocations(
         return VillageRelocationResult(village_code, 0, 0, 0, closed=True)
     act = held
     lock_village(session, village_code)
-    scope = plan.level(act.level).relocate
-    households = read_rows(
-        session, Household, Household.village_code == village_code, order_by=Household.code
-    )
-    hazards = {
-        h.code: h
-        for h in session.exec(select(HazardPoint).where(HazardPoint.village_code == village_code))
-    }
-    threats = list(
-        session.exec(
-            select(HazardThreat)
-            .join(Household, col(Household.code) == col(HazardThreat.household_code))
-            .where(Household.village_code == village_code)
-        )
-    )
-    # A household of this village may be threatened by a point registered in a neighbour.
-    foreign = {t.hazard_code for t in threats} - set(hazards)
-    if foreign:
-        for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(foreign))):
-            hazards[h.code] = h
-    findings: dict[str, str] = {}
-    for code, status in session.exec(
-        select(Inspection.hazard_code, Inspection.status).where(
-            Inspection.activation_id == activation_id,
-            col(Inspection.hazard_code).in_(list(hazards)),
-        )
-    ):
-        if status == InspectionStatus.DANGER or code not in findings:
-            findings[code] = status
-    candidates = rules.select_households(
-        households=households, threats=threats, hazards=hazards, scope=scope, findings=findings
-    )
-    night = plan.defaults.is_night(now.astimezone(local_tz()).time())
-    bypass = plan.level(act.level).approval.bypass
-    urgent = {
-        c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=night)
-    }
-    # a danger found later makes an order already given urgent; the night alone does not
-    # (a rerun at night must not rewrite how the day's approved orders were given)
-    found = {c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=False)}
+    candidates = _candidates(session, act=act, village_code=village_code, plan=plan)
+    urgent, found = _urgent_moves(candidates, act=act, plan=plan, now=now)
     if urgent_only:
         candidates = [c for c in candidates if c.household.code in urgent]
-    existing = {
-        r.household_code: r
-        for r in read_rows(
-            session,
-            Relocation,
-            Relocation.activation_id == activation_id,
-            Relocation.village_code == village_code,
-        )
-    }
-    cadres = list(session.exec(select(Cadre).where(Cadre.village_code == village_code)))
-    if not cadres and candidates:
-        # Nobody registered in the village: the town's leaders take the door visits.
-        cadres = list(
-            session.exec(
-                select(Cadre).where(
-                    Cadre.town_code == act.town_code, Cadre.role == CadreRole.TOWN_LEADER
-                )
-            )
-        )
-        log_event(
-            session,
-            activation_id=activation_id,
-            key=f"no-village-cadre:{village_code}",
-            actor="镇应急办",
-            action="村无在册干部",
-            detail=f"{village_code}无在册村干部，转移叫应由镇包片领导负责",
-            at=now,
-            simulated=act.drill,
-        )
-    grids = {
-        g.code: g.responsible_cadre_code
-        for g in session.exec(select(Grid).where(Grid.village_code == village_code))
-    }
+    existing = _recorded(session, activation_id=activation_id, village_code=village_code)
     new = [c for c in candidates if c.household.code not in existing]
-    load: dict[str, int] = defaultdict(int)
-    for r in existing.values():
-        if r.cadre_code:
-            load[r.cadre_code] += 1
-    assignments = rules.assign_cadres(
-        ordered=new,
-        cadres=cadres,
-        grid_responsible=grids,
-        max_per_cadre=plan.defaults.max_households_per_cadre,
-        existing_load=load,
-    )
-    rows = []
-    for rank, cand in enumerate(candidates, start=1):
-        hh = cand.household
-        base = {
-            "id": f"{activation_id}:{hh.code}",
-            "priority": rank,
-            "zone": cand.zone.value,
-            "hazard_codes": list(cand.hazard_codes),
-            "reasons": list(cand.reasons),
-            "vulnerabilities": list(cand.vulnerabilities),
-            "max_risk": cand.max_risk.value if cand.max_risk else None,
-        }
-        if hh.code in existing:
-            old = existing[hh.code]
-            base["urgent"] = old.urgent or hh.code in found
-            if all(getattr(old, k) == v for k, v in base.items()):
-                continue
-            rows.append(
-                base
-                | {
-                    "activation_id": activation_id,
-                    "village_code": village_code,
-                    "household_code": hh.code,
-                    "people": hh.members,
-                    "ordered_at": old.ordered_at,
-                    "updated_at": now,
-                }
-            )
-            continue
-        a = assignments[hh.code]
-        rows.append(
-            base
-            | {
-                "activation_id": activation_id,
-                "village_code": village_code,
-                "household_code": hh.code,
-                "people": hh.members,
-                "cadre_code": a.cadre_code,
-                "original_cadre_code": a.original_cadre_code,
-                "shelter_code": None,
-                "shortfall": False,
-                "status": RelocationStatus.ORDERED.value,
-                "urgent": hh.code in urgent,  # moved at once, without waiting for approval
-                "ordered_at": now,
-                "updated_at": now,
-            }
-        )
-    # Re-runs only refresh the derived fields; status, cadre and shelter stay as recorded.
-    upsert(
+    assignments = _assign_cadres(
         session,
-        Relocation,
-        rows,
-        update=[
-            "priority",
-            "zone",
-            "hazard_codes",
-            "reasons",
-            "vulnerabilities",
-            "max_risk",
-            "urgent",
-            "updated_at",
-        ],
+        act=act,
+        village_code=village_code,
+        plan=plan,
+        candidates=candidates,
+        new=new,
+        existing=existing,
+        now=now,
     )
+    rows = _relocation_rows(
+        candidates,
+        existing=existing,
+        assignments=assignments,
+        urgent=urgent,
+        found=found,
+        act=act,
+        village_code=village_code,
+        now=now,
+    )
+    upsert(session, Relocation, rows, update=_REFRESHED)
     if new:
-        log_event(
-            session,
-            activation_id=activation_id,
-            key=f"relocation-ordered:{village_code}:{len(existing) + len(new)}",
-            actor=village_code,
-            action="紧急撤离（不等审批）" if urgent_only else "下达转移指令",
-            detail=f"新增转移{len(new)}户{sum(c.household.members for c in new)}人",
-            at=now,
-            simulated=act.drill,
-        )
+        what = "紧急撤离（不等审批）" if urgent_only else "下达转移指令"
+        _log_ordered(session, act, village_code, new, known=len(existing), what=what, now=now)
     return VillageRelocationResult(
         village_code=village_code,
         households=len(candidates),
@@ -244,118 +116,265 @@ def plan_relocations(
     )
 
 
-@dataclass(frozen=True)
-class ShelterResult:
-    placed_households: int
-    shortfall_households: int
-    shortfall_people: int
-    shelters_used: int
-    closed: bool = False  # the activation had ended: the step did nothing
-    # villages whose households got (or lost) a place in this call: their lists are due again
-    changed_villages: tuple[str, ...] = field(default=(), compare=False)
+def _urgent_moves(
+    candidates: list[rules.Candidate], *, act: Activation, plan: Plan, now: datetime
+) -> tuple[set[str], set[str]]:
+    """The households that move at once now, and those a danger found makes urgent.
 
-
-def assign_town_shelters(
-    *, session: Session, activation_id: str, plan: Plan, now: datetime | None = None
-) -> ShelterResult:
-    """Place every relocated household of the activation that has no shelter yet.
-
-    Runs once per town after all villages have decided, in the town-wide
-    priority order, so villages never race for the same places. Places already
-    taken (by this or any other active response) count against capacity.
+    A danger found later makes an order already given urgent; the night alone does not
+    (a rerun at night must not rewrite how the day's approved orders were given).
     """
-    now = now or clock(session, activation_id)
-    held = hold_town_open(session, activation_id)
-    if held is None:  # ended: its households go home, nobody is placed any more
-        return ShelterResult(0, 0, 0, 0, closed=True)
-    act = held
-    shelters = list(session.exec(select(Shelter).where(Shelter.town_code == act.town_code)))
-    occupied: dict[str, int] = defaultdict(int)
-    for code, people in session.exec(
-        select(Relocation.shelter_code, Relocation.people)
-        .join(Activation, col(Activation.id) == col(Relocation.activation_id))
-        .where(
-            col(Relocation.shelter_code).in_([s.code for s in shelters]),
-            col(Relocation.status).in_(list(OCCUPYING)),
-            *holds_resources(act),
+    night = plan.defaults.is_night(now.astimezone(local_tz()).time())
+    bypass = plan.level(act.level).approval.bypass
+    urgent = {
+        c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=night)
+    }
+    found = {c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=False)}
+    return urgent, found
+
+
+def _recorded(session: Session, *, activation_id: str, village_code: str) -> dict[str, Any]:
+    """The village's relocations already recorded for the activation, by household."""
+    return {
+        r.household_code: r
+        for r in read_rows(
+            session,
+            Relocation,
+            Relocation.activation_id == activation_id,
+            Relocation.village_code == village_code,
+        )
+    }
+
+
+def _candidates(
+    session: Session, *, act: Activation, village_code: str, plan: Plan
+) -> list[rules.Candidate]:
+    """The village's households that move at the activation's level, given the findings."""
+    households = read_rows(
+        session, Household, Household.village_code == village_code, order_by=Household.code
+    )
+    threats = list(
+        session.exec(
+            select(HazardThreat)
+            .join(Household, col(Household.code) == col(HazardThreat.household_code))
+            .where(Household.village_code == village_code)
+        )
+    )
+    hazards = _hazards(session, village_code=village_code, threats=threats)
+    return rules.select_households(
+        households=households,
+        threats=threats,
+        hazards=hazards,
+        scope=plan.level(act.level).relocate,
+        findings=_findings(session, activation_id=act.id, hazard_codes=list(hazards)),
+    )
+
+
+def _hazards(
+    session: Session, *, village_code: str, threats: list[HazardThreat]
+) -> dict[str, HazardPoint]:
+    """The village's hazard points, and the neighbours' points that threaten its households."""
+    hazards = {
+        h.code: h
+        for h in session.exec(select(HazardPoint).where(HazardPoint.village_code == village_code))
+    }
+    # A household of this village may be threatened by a point registered in a neighbour.
+    foreign = {t.hazard_code for t in threats} - set(hazards)
+    if foreign:
+        for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(foreign))):
+            hazards[h.code] = h
+    return hazards
+
+
+def _findings(session: Session, *, activation_id: str, hazard_codes: list[str]) -> dict[str, str]:
+    """What the inspections found at each point; a danger in any phase wins."""
+    findings: dict[str, str] = {}
+    for code, status in session.exec(
+        select(Inspection.hazard_code, Inspection.status).where(
+            Inspection.activation_id == activation_id,
+            col(Inspection.hazard_code).in_(hazard_codes),
         )
     ):
-        if code is not None:
-            occupied[code] += people
-    rooms = [
-        ShelterRoom(s.code, s.lat, s.lon, s.capacity, occupied.get(s.code, 0)) for s in shelters
-    ]
-    # Plain columns, not ORM objects: a county-sized town has thousands of relocations.
-    waiting: list[Any] = list(
-        session.execute(
-            select_rows(
-                col(Relocation.household_code),
-                col(Relocation.people),
-                col(Relocation.zone),
-                col(Relocation.vulnerabilities),
-                col(Relocation.village_code),
-                col(Relocation.priority),
-                col(Relocation.max_risk),
-                col(Relocation.shelter_code),
-                col(Relocation.shortfall),
-                col(Relocation.id),
-                col(Household.lat),
-                col(Household.lon),
-            )
-            .join(Household, col(Household.code) == col(Relocation.household_code))
-            .where(
-                col(Relocation.activation_id) == activation_id,
-                col(Relocation.shelter_code).is_(None),
-                col(Relocation.status).in_(list(OCCUPYING)),
-            )
-        )
-    )
-    # the same order as inside a village, across the town
-    waiting.sort(
-        key=lambda r: rules.urgency(r.zone, r.vulnerabilities, r.max_risk, r.household_code)
-    )
-    placements = assign_shelters(
-        movers=[Mover(r.household_code, r.people, r.lat, r.lon) for r in waiting],
-        shelters=rooms,
-        max_distance_km=plan.defaults.max_shelter_distance_km,
-    )
-    by_hh = {r.household_code: r for r in waiting}
-    changes = []
-    changed_villages: set[str] = set()
-    for p in placements:
-        r = by_hh[p.household_code]
-        shortfall = p.shelter_code is None
-        if r.shelter_code == p.shelter_code and r.shortfall == shortfall:
-            continue
-        changed_villages.add(r.village_code)
-        changes.append(
-            {"id": r.id, "shelter_code": p.shelter_code, "shortfall": shortfall, "updated_at": now}
-        )
-    if changes:
-        session.execute(update(Relocation), changes)  # one UPDATE, many rows (by primary key)
-    all_rel: list[Any] = list(
+        if status == InspectionStatus.DANGER or code not in findings:
+            findings[code] = status
+    return findings
+
+
+def _visiting_cadres(
+    session: Session, *, act: Activation, village_code: str, anyone_moves: bool, now: datetime
+) -> list[Cadre]:
+    """The village's cadres; the town's leaders (and a timeline line) when it has none."""
+    cadres = list(session.exec(select(Cadre).where(Cadre.village_code == village_code)))
+    if cadres or not anyone_moves:
+        return cadres
+    # Nobody registered in the village: the town's leaders take the door visits.
+    leaders = list(
         session.exec(
-            select(
-                Relocation.shelter_code, Relocation.shortfall, Relocation.status, Relocation.people
-            ).where(Relocation.activation_id == activation_id)
+            select(Cadre).where(
+                Cadre.town_code == act.town_code, Cadre.role == CadreRole.TOWN_LEADER
+            )
         )
     )
-    short = [r for r in all_rel if r.shortfall and r.status in OCCUPYING]
-    if short:
-        log_event(
-            session,
-            activation_id=activation_id,
-            key=f"shortfall:{len(short)}:{sum(r.people for r in short)}",
-            actor="镇应急办",
-            action="安置缺口",
-            detail=f"{len(short)}户{sum(r.people for r in short)}人无安置点容量，需请求县级支援",
-            at=now,
-            simulated=act.drill,
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"no-village-cadre:{village_code}",
+        actor="镇应急办",
+        action="村无在册干部",
+        detail=f"{village_code}无在册村干部，转移叫应由镇包片领导负责",
+        at=now,
+        simulated=act.drill,
+    )
+    return leaders
+
+
+def _assign_cadres(
+    session: Session,
+    *,
+    act: Activation,
+    village_code: str,
+    plan: Plan,
+    candidates: list[rules.Candidate],
+    new: list[rules.Candidate],
+    existing: dict[str, Any],
+    now: datetime,
+) -> dict[str, rules.CadreAssignment]:
+    """Which cadre takes each new order, counting the households they already visit."""
+    cadres = _visiting_cadres(
+        session, act=act, village_code=village_code, anyone_moves=bool(candidates), now=now
+    )
+    return rules.assign_cadres(
+        ordered=new,
+        cadres=cadres,
+        grid_responsible=_grid_responsible(session, village_code),
+        max_per_cadre=plan.defaults.max_households_per_cadre,
+        existing_load=_load(existing.values()),
+    )
+
+
+def _grid_responsible(session: Session, village_code: str) -> dict[str, str | None]:
+    """Each grid of the village and the cadre responsible for it."""
+    return {
+        g.code: g.responsible_cadre_code
+        for g in session.exec(select(Grid).where(Grid.village_code == village_code))
+    }
+
+
+def _load(existing: Iterable[Any]) -> dict[str, int]:
+    """How many households each cadre already visits for this activation (recorded rows)."""
+    load: dict[str, int] = defaultdict(int)
+    for r in existing:
+        if r.cadre_code:
+            load[r.cadre_code] += 1
+    return load
+
+
+def _relocation_rows(
+    candidates: list[rules.Candidate],
+    *,
+    existing: dict[str, Any],
+    assignments: dict[str, rules.CadreAssignment],
+    urgent: set[str],
+    found: set[str],
+    act: Activation,
+    village_code: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The rows to write, in priority order: new orders, and recorded ones that changed."""
+    rows = []
+    for rank, cand in enumerate(candidates, start=1):
+        code = cand.household.code
+        row = _relocation_row(
+            cand,
+            rank=rank,
+            old=existing.get(code),
+            assignment=assignments.get(code),
+            urgent=code in urgent,
+            found=code in found,
+            act=act,
+            village_code=village_code,
+            now=now,
         )
-    return ShelterResult(
-        placed_households=sum(1 for r in all_rel if r.shelter_code),
-        shortfall_households=len(short),
-        shortfall_people=sum(r.people for r in short),
-        shelters_used=len({r.shelter_code for r in all_rel if r.shelter_code}),
-        changed_villages=tuple(sorted(changed_villages)),
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _relocation_row(
+    cand: rules.Candidate,
+    *,
+    rank: int,
+    old: Any,
+    assignment: rules.CadreAssignment | None,
+    urgent: bool,
+    found: bool,
+    act: Activation,
+    village_code: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The relocation row to write for a candidate; None when its recorded row is current.
+
+    ``old`` is the recorded row (a named tuple, see ``read_rows``) or None. An order
+    already given keeps its time, status, cadre and place; it only turns urgent when
+    a danger is found (``found``). A new order is ``urgent`` when it moves at once,
+    without waiting for approval.
+    """
+    hh = cand.household
+    base: dict[str, Any] = {
+        "id": f"{act.id}:{hh.code}",
+        "priority": rank,
+        "zone": cand.zone.value,
+        "hazard_codes": list(cand.hazard_codes),
+        "reasons": list(cand.reasons),
+        "vulnerabilities": list(cand.vulnerabilities),
+        "max_risk": cand.max_risk.value if cand.max_risk else None,
+    }
+    who = {
+        "activation_id": act.id,
+        "village_code": village_code,
+        "household_code": hh.code,
+        "people": hh.members,
+    }
+    if old is not None:
+        base["urgent"] = old.urgent or found
+        if all(getattr(old, k) == v for k, v in base.items()):
+            return None
+        return base | who | {"ordered_at": old.ordered_at, "updated_at": now}
+    assert assignment is not None  # every new order was given a cadre
+    return (
+        base
+        | who
+        | {
+            "cadre_code": assignment.cadre_code,
+            "original_cadre_code": assignment.original_cadre_code,
+            "shelter_code": None,
+            "shortfall": False,
+            "status": RelocationStatus.ORDERED.value,
+            "urgent": urgent,  # moved at once, without waiting for approval
+            "ordered_at": now,
+            "updated_at": now,
+        }
+    )
+
+
+def _log_ordered(
+    session: Session,
+    act: Activation,
+    village_code: str,
+    new: list[rules.Candidate],
+    *,
+    known: int,
+    what: str,
+    now: datetime,
+) -> None:
+    """The timeline counts the village's new move orders (urgent ones say so)."""
+    log_event(
+        session,
+        activation_id=act.id,
+        key=f"relocation-ordered:{village_code}:{known + len(new)}",
+        actor=village_code,
+        action=what,
+        detail=f"新增转移{len(new)}户{sum(c.household.members for c in new)}人",
+        at=now,
+        simulated=act.drill,
     )

@@ -78,12 +78,51 @@ def record_roll_call(
         v.code: v
         for v in session.exec(select(Village).where(col(Village.code).in_(act.village_codes)))
     }
+    answers = _check_answers(
+        session, activation_id=activation_id, roll_calls=roll_calls, villages=villages
+    )
+    result = RollCallResult()
+    for answer in answers:
+        result.changed += _apply(session, answer, now=now)
+        counts = _counts(answer.relocations.values())
+        result.villages[answer.code] = counts
+        digest = hashlib.sha1(repr(sorted(counts.items())).encode()).hexdigest()[:10]
+        log_event(
+            session,
+            activation_id=activation_id,
+            key=f"roll-call:{answer.code}:{digest}",
+            actor=villages[answer.code].name,
+            action="点名回报",
+            detail=_counts_text(counts) + how_noted(simulated),
+            at=now,
+            simulated=simulated,
+        )
+    return result
+
+
+@dataclass
+class _VillageAnswer:
+    """One village's roll call, checked: its relocations and what the answer says of them."""
+
+    code: str
+    relocations: dict[str, Relocation]
+    others: Others
+    statuses: dict[str, RelocationStatus] = field(default_factory=dict)
+    removed_by: dict[str, str] = field(default_factory=dict)  # 带离: who took them out
+
+
+def _check_answers(
+    session: Session,
+    *,
+    activation_id: str,
+    roll_calls: Sequence[VillageRollCall],
+    villages: dict[str, Village],
+) -> list[_VillageAnswer]:
+    """Each village's answer read against its relocation list; AnswerError with every problem."""
     by_name = {v.name: code for code, v in villages.items()}
     problems: list[str] = []
-    plan: list[tuple[str, dict[str, RelocationStatus], Others]] = []
+    answers: list[_VillageAnswer] = []
     seen: set[str] = set()
-    removed_by: dict[str, str] = {}
-    rels_by_village: dict[str, dict[str, Relocation]] = {}
     for i, rc in enumerate(roll_calls):
         where = f"villages[{i}]"
         code = rc.village if rc.village in villages else by_name.get(rc.village.strip())
@@ -102,79 +141,79 @@ def record_roll_call(
                 )
             )
         }
-        rels_by_village[code] = rels
-        heads: dict[str, list[str]] = defaultdict(list)
-        for code_, head in session.exec(
-            select(Household.code, Household.head_name).where(col(Household.code).in_(list(rels)))
-        ):
-            heads[head].append(code_)
-        statuses: dict[str, RelocationStatus] = {}
-        for j, h in enumerate(rc.households):
-            key = h.household.strip()
-            hcode: str | None = key if key in rels else None
-            if hcode is None and len(heads.get(key, [])) == 1:
-                hcode = heads[key][0]
-            if hcode is None:
-                # The position, never the value: a typed name must not reach the logs.
-                why = (
-                    "the head's name is shared by several households: give the household code"
-                    if len(heads.get(key, [])) > 1
-                    else "not on this village's relocation list (give the household code, or "
-                    "the head's name as the register writes it)"
-                )
-                problems.append(f"{where}.households[{j}]: {why}")
-                continue
-            if hcode in statuses:
-                problems.append(f"{where}.households[{j}]: the same household is listed twice")
-                continue
-            if h.status == RollCallStatus.REMOVED and not (h.by.strip() or rc.reporter.strip()):
-                problems.append(
-                    f"{where}.households[{j}]: 带离 must say who removed the household (by)"
-                )
-                continue
-            statuses[hcode] = _ROLL_CALL_STATUS[h.status]
-            if h.status == RollCallStatus.REMOVED:
-                removed_by[hcode] = mask_text((h.by or rc.reporter).strip())
-        plan.append((code, statuses, rc.others))
+        answer = _VillageAnswer(code, rels, rc.others)
+        problems += _read_households(session, where=where, rc=rc, answer=answer)
+        answers.append(answer)
     if problems:
         raise AnswerError(problems)
+    return answers
 
-    result = RollCallResult()
-    for code, statuses, others in plan:
-        for hcode, r in rels_by_village[code].items():
-            new = statuses.get(hcode)
-            if (
-                new is None
-                and others != Others.UNCONFIRMED
-                and r.status == RelocationStatus.ORDERED
-            ):
-                new = RelocationStatus(others.value)
-            if new is None:
-                continue
-            if new == RelocationStatus.IN_SHELTER and r.shelter_code is None:
-                new = RelocationStatus.MOVED  # no place was assigned: moved elsewhere
-            if new == RelocationStatus.MOVED and r.status == RelocationStatus.IN_SHELTER:
-                continue
-            if new != r.status:
-                r.status, r.updated_at = new.value, now
-                if new == RelocationStatus.REMOVED:
-                    r.removed_by, r.removed_at = removed_by[hcode], now
-                session.add(r)
-                result.changed += 1
-        counts = _counts(rels_by_village[code].values())
-        result.villages[code] = counts
-        digest = hashlib.sha1(repr(sorted(counts.items())).encode()).hexdigest()[:10]
-        log_event(
-            session,
-            activation_id=activation_id,
-            key=f"roll-call:{code}:{digest}",
-            actor=villages[code].name,
-            action="点名回报",
-            detail=_counts_text(counts) + how_noted(simulated),
-            at=now,
-            simulated=simulated,
+
+def _read_households(
+    session: Session, *, where: str, rc: VillageRollCall, answer: _VillageAnswer
+) -> list[str]:
+    """Put each listed household's status on ``answer``; the problems, by position."""
+    heads: dict[str, list[str]] = defaultdict(list)
+    for code_, head in session.exec(
+        select(Household.code, Household.head_name).where(
+            col(Household.code).in_(list(answer.relocations))
         )
-    return result
+    ):
+        heads[head].append(code_)
+    problems: list[str] = []
+    for j, h in enumerate(rc.households):
+        key = h.household.strip()
+        hcode: str | None = key if key in answer.relocations else None
+        if hcode is None and len(heads.get(key, [])) == 1:
+            hcode = heads[key][0]
+        if hcode is None:
+            # The position, never the value: a typed name must not reach the logs.
+            why = (
+                "the head's name is shared by several households: give the household code"
+                if len(heads.get(key, [])) > 1
+                else "not on this village's relocation list (give the household code, or "
+                "the head's name as the register writes it)"
+            )
+            problems.append(f"{where}.households[{j}]: {why}")
+            continue
+        if hcode in answer.statuses:
+            problems.append(f"{where}.households[{j}]: the same household is listed twice")
+            continue
+        if h.status == RollCallStatus.REMOVED and not (h.by.strip() or rc.reporter.strip()):
+            problems.append(
+                f"{where}.households[{j}]: 带离 must say who removed the household (by)"
+            )
+            continue
+        answer.statuses[hcode] = _ROLL_CALL_STATUS[h.status]
+        if h.status == RollCallStatus.REMOVED:
+            answer.removed_by[hcode] = mask_text((h.by or rc.reporter).strip())
+    return problems
+
+
+def _apply(session: Session, answer: _VillageAnswer, *, now: datetime) -> int:
+    """Give the village's relocations the statuses the answer says; how many changed."""
+    changed = 0
+    for hcode, r in answer.relocations.items():
+        new = answer.statuses.get(hcode)
+        if (
+            new is None
+            and answer.others != Others.UNCONFIRMED
+            and r.status == RelocationStatus.ORDERED
+        ):
+            new = RelocationStatus(answer.others.value)
+        if new is None:
+            continue
+        if new == RelocationStatus.IN_SHELTER and r.shelter_code is None:
+            new = RelocationStatus.MOVED  # no place was assigned: moved elsewhere
+        if new == RelocationStatus.MOVED and r.status == RelocationStatus.IN_SHELTER:
+            continue
+        if new != r.status:
+            r.status, r.updated_at = new.value, now
+            if new == RelocationStatus.REMOVED:
+                r.removed_by, r.removed_at = answer.removed_by[hcode], now
+            session.add(r)
+            changed += 1
+    return changed
 
 
 def _counts(rels: object) -> dict[str, int]:

@@ -117,59 +117,85 @@ def select_households(
     by_household: dict[str, list[HazardThreat]] = defaultdict(list)
     for t in threats:
         by_household[t.household_code].append(t)
-    scoped_zones = set(scope.zones)
     out: list[Candidate] = []
     for hh in households:
-        reasons: list[str] = []
-        zone: Zone | None = None
-        codes: list[str] = []
-        max_risk: RiskLevel | None = None
-        vulns = vulnerabilities_of(hh)
-        for t in by_household.get(hh.code, ()):
-            hazard = hazards.get(t.hazard_code)
-            if hazard is None:
-                continue
-            t_zone = Zone(t.zone)
-            risk = RiskLevel(hazard.risk)
-            matched: list[str] = []
-            finding = findings.get(t.hazard_code)
-            danger_found = finding in (InspectionStatus.DANGER, InspectionStatus.CANNOT_JUDGE)
-            if danger_found and scope.on_danger_finding:
-                matched.append(
-                    REASON_DANGER_FINDING
-                    if finding == InspectionStatus.DANGER
-                    else REASON_CANNOT_JUDGE
-                )
-                t_zone = Zone.DANGER  # danger seen on the ground: the whole threatened area
-            if t_zone in scoped_zones or danger_found:
-                if vulns and scope.vulnerable_in_hazard_zones:
-                    matched.append(REASON_VULNERABLE)
-                min_risk = scope.risk_bar(t_zone)
-                if min_risk is not None and risk.rank >= min_risk.rank:
-                    matched.append(REASON_HAZARD_RISK)
-            if not matched:
-                continue
-            reasons.extend(r for r in matched if r not in reasons)
-            codes.append(t.hazard_code)
-            if zone is None or _ZONE_RANK[t_zone] < _ZONE_RANK[zone]:
-                zone = t_zone
-            if max_risk is None or risk.rank > max_risk.rank:
-                max_risk = risk
-        if hh.safety_rating in scope.dangerous_house_ratings:
-            reasons.append(REASON_DANGEROUS_HOUSE)
-            zone = Zone.DANGER  # the house itself is the danger
-        if reasons and zone is not None:
-            out.append(
-                Candidate(
-                    household=hh,
-                    zone=zone,
-                    hazard_codes=tuple(sorted(codes)),
-                    reasons=tuple(reasons),
-                    vulnerabilities=vulns,
-                    max_risk=max_risk,
-                )
-            )
+        candidate = _candidate(
+            hh, by_household.get(hh.code, ()), hazards=hazards, scope=scope, findings=findings
+        )
+        if candidate is not None:
+            out.append(candidate)
     return order_candidates(out)
+
+
+def _candidate(
+    hh: Household,
+    threats: Iterable[HazardThreat],
+    *,
+    hazards: Mapping[str, HazardPoint],
+    scope: RelocationScope,
+    findings: Mapping[str, InspectionStatus | str],
+) -> Candidate | None:
+    """The household as a candidate when any threat (or its house) moves it under ``scope``."""
+    reasons: list[str] = []
+    zone: Zone | None = None
+    codes: list[str] = []
+    max_risk: RiskLevel | None = None
+    vulns = vulnerabilities_of(hh)
+    for t in threats:
+        hazard = hazards.get(t.hazard_code)
+        if hazard is None:
+            continue
+        risk = RiskLevel(hazard.risk)
+        t_zone, matched = _threat_reasons(
+            t, risk, scope=scope, finding=findings.get(t.hazard_code), vulnerable=bool(vulns)
+        )
+        if not matched:
+            continue
+        reasons.extend(r for r in matched if r not in reasons)
+        codes.append(t.hazard_code)
+        if zone is None or _ZONE_RANK[t_zone] < _ZONE_RANK[zone]:
+            zone = t_zone
+        if max_risk is None or risk.rank > max_risk.rank:
+            max_risk = risk
+    if hh.safety_rating in scope.dangerous_house_ratings:
+        reasons.append(REASON_DANGEROUS_HOUSE)
+        zone = Zone.DANGER  # the house itself is the danger
+    if not (reasons and zone is not None):
+        return None
+    return Candidate(
+        household=hh,
+        zone=zone,
+        hazard_codes=tuple(sorted(codes)),
+        reasons=tuple(reasons),
+        vulnerabilities=vulns,
+        max_risk=max_risk,
+    )
+
+
+def _threat_reasons(
+    threat: HazardThreat,
+    risk: RiskLevel,
+    *,
+    scope: RelocationScope,
+    finding: InspectionStatus | str | None,
+    vulnerable: bool,
+) -> tuple[Zone, list[str]]:
+    """Why one threat moves the household (none: it does not), and the zone it puts it in."""
+    zone = Zone(threat.zone)
+    matched: list[str] = []
+    danger_found = finding in (InspectionStatus.DANGER, InspectionStatus.CANNOT_JUDGE)
+    if danger_found and scope.on_danger_finding:
+        matched.append(
+            REASON_DANGER_FINDING if finding == InspectionStatus.DANGER else REASON_CANNOT_JUDGE
+        )
+        zone = Zone.DANGER  # danger seen on the ground: the whole threatened area
+    if zone in set(scope.zones) or danger_found:
+        if vulnerable and scope.vulnerable_in_hazard_zones:
+            matched.append(REASON_VULNERABLE)
+        min_risk = scope.risk_bar(zone)
+        if min_risk is not None and risk.rank >= min_risk.rank:
+            matched.append(REASON_HAZARD_RISK)
+    return zone, matched
 
 
 def order_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:

@@ -264,7 +264,7 @@ def test_two_responses_in_one_town_never_overfill_a_shelter(
             barrier.wait()
         return real(**kw)
 
-    monkeypatch.setattr(response.relocation, "assign_shelters", meet_then_assign)
+    monkeypatch.setattr(response.shelters, "assign_shelters", meet_then_assign)
     errors: list[BaseException] = []
 
     def allocate(act: str) -> None:
