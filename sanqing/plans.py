@@ -11,27 +11,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sanqing.errors import PlanConfigError, describe_validation
-from sanqing.labels import label
 from sanqing.models import Channel, HazardKind, InspectionPhase, RiskLevel, Zone
+from sanqing.models import Level as Level  # the response levels; defined with the tables
 from sanqing.settings import get_settings
-
-
-class Level(StrEnum):
-    """Response levels, IV (lowest) to I (highest)."""
-
-    IV = "IV"
-    III = "III"
-    II = "II"
-    I = "I"  # noqa: E741
-
-    @property
-    def rank(self) -> int:
-        """0 for IV … 3 for I: higher is more severe."""
-        return list(Level).index(self)
-
-    @property
-    def label_zh(self) -> str:
-        return label("zh-CN", "level", self.value)
 
 
 class Colour(StrEnum):

@@ -37,8 +37,8 @@ from sanqing.privacy import mask_text
 from sanqing.response import get_activation, hold_open, log_event
 
 #: What a cadre must answer: their task list, call list and escalation lists.
-NEEDS_ACK = (Channel.TASK_LIST.value, Channel.PHONE_CALL.value)
-SENT = (NoticeStatus.SENT.value, NoticeStatus.DELIVERED.value)
+NEEDS_ACK = (Channel.TASK_LIST, Channel.PHONE_CALL)
+SENT = (NoticeStatus.SENT, NoticeStatus.DELIVERED)
 #: Purposes of the copies the chase makes of an unanswered task (payload "original").
 COPIES = ("ack_resend", "ack_forward")
 ROLE_ZH = {
@@ -268,7 +268,7 @@ def acknowledge(
     for n in mine:
         n.acknowledged_at = now
         if n.status in SENT:
-            n.status = NoticeStatus.ACKNOWLEDGED.value
+            n.status = NoticeStatus.ACKNOWLEDGED
         session.add(n)
     if mine:
         log_event(

@@ -47,7 +47,7 @@ BACKOFF_S = (5, 30, 120, 300, 900)
 #: Retryable failures in a row after which a channel is skipped for the rest of a pass.
 CHANNEL_DOWN_AFTER = 3
 #: The reports upward: claimed and sent first in every pass.
-FIRST_CHANNEL = Channel.COUNTY.value
+FIRST_CHANNEL = Channel.COUNTY
 #: A rate-limited channel claims at most what it sends in this share of its lease, so the
 #: rows at the end of its batch do not outlive their lease while they wait their turn.
 LEASE_SHARE_PER_BATCH = 0.25
@@ -274,7 +274,7 @@ def _send_one(run: _Pass, sender: Sender, n: Notice) -> str:
                 next_attempt_at=now() + timedelta(seconds=wait_s),
             )
             return "retry"
-        record(n.id, owner, attempts=attempts, last_error=last, status=NoticeStatus.FAILED.value)
+        record(n.id, owner, attempts=attempts, last_error=last, status=NoticeStatus.FAILED)
         return "failed"
     if run.after_send is not None:
         run.after_send(n)
@@ -282,7 +282,7 @@ def _send_one(run: _Pass, sender: Sender, n: Notice) -> str:
         n.id,
         owner,
         attempts=attempts,
-        status=NoticeStatus.SENT.value,
+        status=NoticeStatus.SENT,
         sent_at=now(),
         provider_id=result.provider_id,
         last_error=None,

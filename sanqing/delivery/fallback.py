@@ -31,7 +31,7 @@ from sanqing.outbox.rendering import render
 from sanqing.outbox.writer import notice_row, put
 from sanqing.response import hold_open, log_event
 
-UNREACHED = (NoticeStatus.FAILED.value, NoticeStatus.EXPIRED.value)
+UNREACHED = (NoticeStatus.FAILED, NoticeStatus.EXPIRED)
 
 
 def fallback_unreached(
@@ -158,7 +158,7 @@ def _call_list(
     ).strip()
     # A list is versioned by its households: new failures later make a new list.
     batch = hashlib.sha1(",".join(h.code for h in hs).encode()).hexdigest()[:10]
-    key = NoticeKey(act.id, Channel.PHONE_CALL.value, "fallback", cadre_code or "town", batch)
+    key = NoticeKey(act.id, Channel.PHONE_CALL, "fallback", cadre_code or "town", batch)
     return notice_row(
         key,
         village_code=hs[0].village_code,

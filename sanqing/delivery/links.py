@@ -105,7 +105,7 @@ def _acknowledge_notice(session: Session, notice: Notice, *, now: datetime) -> i
     session.execute(
         update(Notice)
         .where(unanswered, col(Notice.status).in_(SENT))
-        .values(status=NoticeStatus.ACKNOWLEDGED.value)
+        .values(status=NoticeStatus.ACKNOWLEDGED)
     )
     # a row whose send is not recorded yet (or failed after) keeps its status; it is answered
     done = session.execute(update(Notice).where(unanswered).values(acknowledged_at=now))

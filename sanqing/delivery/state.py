@@ -67,7 +67,7 @@ def expire_overdue(*, now: datetime, ttl: timedelta, activation_id: str | None =
         for n in session.exec(query):
             until = n.expires_at or n.created_at + ttl
             if until <= now:
-                n.status, n.lease_until, n.lease_owner = NoticeStatus.EXPIRED.value, None, None
+                n.status, n.lease_until, n.lease_owner = NoticeStatus.EXPIRED, None, None
                 n.last_error = (n.last_error or "not delivered") + f"; expired {until.isoformat()}"
                 session.add(n)
                 expired[n.activation_id] += 1
@@ -163,12 +163,12 @@ def record(nid: str, owner: str, **values: Any) -> bool:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        if values.get("status") == NoticeStatus.SENT.value:
+        if values.get("status") == NoticeStatus.SENT:
             n = session.get(Notice, nid)
             if n is not None and n.channel == "county" and n.payload:
                 report = session.get(Report, n.payload.get("report_id"))
                 if report is not None:
-                    report.status = NoticeStatus.SENT.value
+                    report.status = NoticeStatus.SENT
                     session.add(report)
         return True
 
@@ -184,10 +184,10 @@ def record_receipt(*, key: str, status: str, error: str = "", now: datetime | No
         raise ValueError(f"receipt status must be delivered or failed, not {status!r}")
     now = now or utcnow()
     if status == "delivered":
-        values: dict[str, Any] = {"status": NoticeStatus.DELIVERED.value, "delivered_at": now}
+        values: dict[str, Any] = {"status": NoticeStatus.DELIVERED, "delivered_at": now}
     else:
         values = {
-            "status": NoticeStatus.FAILED.value,
+            "status": NoticeStatus.FAILED,
             "last_error": f"gateway receipt: {error}"[:500],
         }
     with session_scope() as session:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, TypeDecorator
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field
 
@@ -41,3 +43,29 @@ def ts(nullable: bool = True) -> Any:
 
 def json_list() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def enum_column(
+    enum: type[StrEnum], *, default: Any = ..., nullable: bool = False, index: bool = False
+) -> Any:
+    """A column holding one of ``enum``'s values: stored as its text, read back as the member.
+
+    A value outside the vocabulary is refused when written (``LookupError``), on every
+    backend; the column stays plain VARCHAR (no database enum type to migrate).
+    """
+    column: Column[Any] = Column(
+        SAEnum(
+            enum,
+            native_enum=False,
+            values_callable=lambda members: [m.value for m in members],
+            length=32,
+            validate_strings=True,
+        ),
+        nullable=nullable,
+        index=index,
+        # also for Core inserts (bulk upserts) that leave the column out
+        default=None if default is ... else default,
+    )
+    if default is ...:
+        return Field(sa_column=column)
+    return Field(default=default, sa_column=column)

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from sanqing.models.columns import json_list, ts
+from sanqing.models.columns import enum_column, json_list, ts
+from sanqing.models.vocab import Level
 
 
 class FeedRecord(SQLModel, table=True):
@@ -31,7 +32,7 @@ class FeedRecord(SQLModel, table=True):
     # The decision concerns drill activations (an Exercise/Test chain). None: a record
     # stored before this column, whose reason says it (``feeds.chains.DRILL_PREFIX``).
     drill: bool | None = None
-    level: str | None = None
+    level: Level | None = enum_column(Level, default=None, nullable=True)
     town_codes: list[str] = json_list()
     village_codes: list[str] = json_list()
     activation_id: str | None = None

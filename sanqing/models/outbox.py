@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
-from sanqing.models.columns import ts
-from sanqing.models.vocab import NoticeStatus
+from sanqing.models.columns import enum_column, ts
+from sanqing.models.vocab import Channel, NoticeStatus, ReportKind
 
 
 class Notice(SQLModel, table=True):
@@ -20,7 +20,7 @@ class Notice(SQLModel, table=True):
     id: str = Field(primary_key=True)  # idempotency key: activation:channel:purpose:recipient
     activation_id: str = Field(foreign_key="activation.id", index=True)
     village_code: str | None = None
-    channel: str  # Channel
+    channel: Channel = enum_column(Channel)
     purpose: str  # warning / relocation / door_visit / card / tasks / group / broadcast
     audience: str  # resident / cadre / group / public
     recipient: str  # household or cadre code, or village code for groups
@@ -29,7 +29,7 @@ class Notice(SQLModel, table=True):
     subject: str
     body: str
     body_format: str = "text"  # text / html
-    status: str = NoticeStatus.PENDING
+    status: NoticeStatus = enum_column(NoticeStatus, default=NoticeStatus.PENDING)
     attempts: int = 0
     last_error: str | None = None
     created_at: datetime = ts(nullable=False)
@@ -51,7 +51,7 @@ class Report(SQLModel, table=True):
 
     id: str = Field(primary_key=True)
     activation_id: str = Field(foreign_key="activation.id", index=True)
-    kind: str  # ReportKind
+    kind: ReportKind = enum_column(ReportKind)
     seq: int
     title: str
     text: str
@@ -61,4 +61,4 @@ class Report(SQLModel, table=True):
     deadline_at: datetime = ts(nullable=False)
     created_at: datetime = ts(nullable=False)
     late: bool = False
-    status: str = NoticeStatus.PENDING
+    status: NoticeStatus = enum_column(NoticeStatus, default=NoticeStatus.PENDING)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
+from sanqing.models.columns import enum_column
+from sanqing.models.vocab import CadreRole, HazardKind, RiskLevel, SafetyRating, Zone
+
 
 class Town(SQLModel, table=True):
     """A township (乡镇): the response unit."""
@@ -57,7 +60,7 @@ class Cadre(SQLModel, table=True):
     village_code: str | None = Field(default=None, index=True)
     team_code: str | None = None
     name: str
-    role: str  # CadreRole
+    role: CadreRole = enum_column(CadreRole)
     title: str
     phone: str
 
@@ -77,7 +80,7 @@ class Household(SQLModel, table=True):
     lat: float
     lon: float
     house_type: str  # 砖混 / 砖木 / 土木 / 框架
-    safety_rating: str  # SafetyRating
+    safety_rating: SafetyRating = enum_column(SafetyRating)
     five_guarantee: bool = False  # 五保户
     left_behind_children: bool = False  # 留守儿童
     hardship: bool = False  # 困难户
@@ -93,8 +96,8 @@ class HazardPoint(SQLModel, table=True):
     code: str = Field(primary_key=True)
     village_code: str = Field(foreign_key="village.code", index=True)
     name: str
-    kind: str  # HazardKind
-    risk: str  # RiskLevel
+    kind: HazardKind = enum_column(HazardKind)
+    risk: RiskLevel = enum_column(RiskLevel)
     lat: float
     lon: float
     description: str
@@ -109,7 +112,7 @@ class HazardThreat(SQLModel, table=True):
 
     hazard_code: str = Field(foreign_key="hazardpoint.code", primary_key=True)
     household_code: str = Field(foreign_key="household.code", primary_key=True, index=True)
-    zone: str  # Zone
+    zone: Zone = enum_column(Zone)
 
 
 class RoadSegment(SQLModel, table=True):

@@ -8,8 +8,19 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
-from sanqing.models.columns import json_list, ts
-from sanqing.models.vocab import ActivationStatus, RelocationStatus, RoadStatus
+from sanqing.models.columns import enum_column, json_list, ts
+from sanqing.models.vocab import (
+    ActivationStatus,
+    ApprovalDecision,
+    InspectionPhase,
+    InspectionStatus,
+    Level,
+    RelocationStatus,
+    RiskLevel,
+    RoadStatus,
+    StartBasis,
+    Zone,
+)
 
 
 class Activation(SQLModel, table=True):
@@ -32,13 +43,13 @@ class Activation(SQLModel, table=True):
     id: str = Field(primary_key=True)
     town_code: str = Field(foreign_key="town.code", index=True)
     plan: str  # "flood"
-    level: str  # IV / III / II / I
-    status: str = ActivationStatus.ACTIVE
+    level: Level = enum_column(Level)
+    status: ActivationStatus = enum_column(ActivationStatus, default=ActivationStatus.ACTIVE)
     drill: bool = False
     trigger: str  # warning / manual / drill
     # On what basis the level was started: warning (预警自动), county_notice (县防指通知),
     # town_assessment (镇防指会商研判); None on rows written before the basis was kept.
-    basis: str | None = None
+    basis: StartBasis | None = enum_column(StartBasis, default=None, nullable=True)
     warning_identifier: str | None = None
     warning: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     scenario: str | None = None
@@ -70,8 +81,8 @@ class Inspection(SQLModel, table=True):
     activation_id: str = Field(foreign_key="activation.id", index=True)
     village_code: str = Field(index=True)
     hazard_code: str = Field(foreign_key="hazardpoint.code")
-    phase: str  # InspectionPhase
-    status: str  # InspectionStatus
+    phase: InspectionPhase = enum_column(InspectionPhase)
+    status: InspectionStatus = enum_column(InspectionStatus)
     finding: str = ""
     checklist: list[str] = json_list()
     inspector_code: str | None = None
@@ -87,17 +98,20 @@ class Relocation(SQLModel, table=True):
     village_code: str = Field(index=True)
     household_code: str = Field(foreign_key="household.code")
     people: int
-    zone: str  # the most severe zone among its hazards (or danger for a dangerous house)
+    zone: Zone = enum_column(
+        Zone
+    )  # the most severe zone among its hazards (or danger for a dangerous house)
     hazard_codes: list[str] = json_list()
     reasons: list[str] = json_list()  # why it moves: scope rules that matched
     vulnerabilities: list[str] = json_list()
-    max_risk: str | None = None  # highest RiskLevel among its hazards (None: house only)
+    max_risk: RiskLevel | None = enum_column(RiskLevel, default=None, nullable=True)
+    # highest RiskLevel among its hazards (None: house only)
     priority: int  # 1 = first; order within the village
     cadre_code: str | None = None
     original_cadre_code: str | None = None  # set when the load was rebalanced
     shelter_code: str | None = None  # None with status ordered and shortfall=True: no room
     shortfall: bool = False
-    status: str = RelocationStatus.ORDERED
+    status: RelocationStatus = enum_column(RelocationStatus, default=RelocationStatus.ORDERED)
     # 紧急撤离: ordered at once (danger found, cannot be judged, at night), before any approval
     urgent: bool = False
     # 带离: who removed the household and when (status removed)
@@ -117,7 +131,7 @@ class RoadIncident(SQLModel, table=True):
     cause: str  # 落石 / 塌方 / 积水 / 水毁
     description: str
     machine_code: str | None = None
-    status: str = RoadStatus.BLOCKED
+    status: RoadStatus = enum_column(RoadStatus, default=RoadStatus.BLOCKED)
     reported_at: datetime = ts(nullable=False)
     dispatched_at: datetime | None = ts()
     reopened_at: datetime | None = ts()
@@ -128,9 +142,10 @@ class Approval(SQLModel, table=True):
 
     id: str = Field(primary_key=True)  # activation:level:seq
     activation_id: str = Field(foreign_key="activation.id", index=True)
-    level: str
+    level: Level = enum_column(Level)
     reason: str  # why it was asked: the level, or a manual start without a warning
-    decision: str | None = None  # ApprovalDecision; None while waiting
+    # None while waiting
+    decision: ApprovalDecision | None = enum_column(ApprovalDecision, default=None, nullable=True)
     approver: str = ""
     remarks: str = ""
     simulated: bool = False  # a drill: the scenario answered
@@ -161,7 +176,8 @@ class Escalation(SQLModel, table=True):
     village_code: str
     household_code: str = Field(foreign_key="household.code")
     kind: str  # roll_call
-    status_then: str  # RelocationStatus when escalated (ordered / unreachable)
+    # when escalated (ordered / unreachable)
+    status_then: RelocationStatus = enum_column(RelocationStatus)
     to_cadre_code: str | None = None
     at: datetime = ts(nullable=False)
 

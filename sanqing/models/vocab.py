@@ -51,6 +51,24 @@ class SafetyRating(StrEnum):
     D = "D"
 
 
+class Level(StrEnum):
+    """Response levels, IV (lowest) to I (highest)."""
+
+    IV = "IV"
+    III = "III"
+    II = "II"
+    I = "I"  # noqa: E741
+
+    @property
+    def rank(self) -> int:
+        """0 for IV … 3 for I: higher is more severe."""
+        return list(Level).index(self)
+
+    @property
+    def label_zh(self) -> str:
+        return label("zh-CN", "level", self.value)
+
+
 class StartBasis(StrEnum):
     """On what basis a response level was started (启动依据), as the reports say it."""
 

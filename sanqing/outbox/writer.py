@@ -49,7 +49,7 @@ def notice_row(
         "subject": subject,
         "body": body,
         "body_format": body_format,
-        "status": NoticeStatus.PENDING.value,
+        "status": NoticeStatus.PENDING,
         "attempts": 0,
         "created_at": utcnow(),
     }

@@ -239,7 +239,7 @@ def _send_upward(
 ) -> None:
     """The report goes up through the outbox like every notice (channel "county")."""
     kind = draft.kind.value
-    key = NoticeKey(draft.act.id, Channel.COUNTY.value, "report", kind, str(draft.seq))
+    key = NoticeKey(draft.act.id, Channel.COUNTY, "report", kind, str(draft.seq))
     row = notice_row(
         key,
         purpose=f"report:{kind}",

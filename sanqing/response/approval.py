@@ -252,7 +252,7 @@ def _sms_commander(
     locale: str,
 ) -> None:
     """One SMS per count of urgent households: a later, larger count is news."""
-    key = NoticeKey(act.id, Channel.SMS.value, "urgent", commander.code, str(len(rels)))
+    key = NoticeKey(act.id, Channel.SMS, "urgent", commander.code, str(len(rels)))
     row = notice_row(
         key,
         purpose="urgent_moves",
@@ -336,7 +336,7 @@ def decide_approval(
         decision = ApprovalDecision.TIMEOUT_PROCEEDED
     else:  # no answer: the plan holds, and a commander's "no" at this level still stands
         decision = ApprovalDecision.TIMEOUT_HELD
-    row.decision, row.decided_at = decision.value, now
+    row.decision, row.decided_at = decision, now
     row.simulated, row.unattended = simulated, unattended and answer is None
     session.add(row)
     action = {

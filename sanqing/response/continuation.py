@@ -65,7 +65,7 @@ def _raise_level(
 ) -> None:
     """A higher level is taken; a lower one is noted and the level kept."""
     if level.rank > old.rank:
-        act.level = level.value
+        act.level = level
         act.updated_at = now
         log_event(
             session,

@@ -142,7 +142,7 @@ def inspect_hazards(
                 "phase": phase.value,
                 "status": status.value,
                 "finding": mask_text(note),  # field notes may quote a phone: never keep it
-                "checklist": plan.checklists.get(hz.kind, []),  # type: ignore[call-overload]
+                "checklist": plan.checklists.get(hz.kind, []),
                 "inspector_code": hz.monitor_cadre_code,
                 "simulated": simulated,
                 "inspected_at": None if status == InspectionStatus.ASSIGNED else now,

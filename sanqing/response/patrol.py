@@ -189,9 +189,9 @@ def _mark_after_rain_checks(
         )
     ):
         if insp.hazard_code in danger_codes:
-            insp.status, insp.finding = InspectionStatus.DANGER.value, finding
+            insp.status, insp.finding = InspectionStatus.DANGER, finding
         elif insp.status == InspectionStatus.ASSIGNED:
-            insp.status = InspectionStatus.OK.value if all_clear else insp.status
+            insp.status = InspectionStatus.OK if all_clear else insp.status
         else:
             continue
         insp.inspected_at, insp.simulated = now, simulated

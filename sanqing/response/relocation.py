@@ -349,7 +349,7 @@ def _relocation_row(
             "original_cadre_code": assignment.original_cadre_code,
             "shelter_code": None,
             "shortfall": False,
-            "status": RelocationStatus.ORDERED.value,
+            "status": RelocationStatus.ORDERED,
             "urgent": urgent,  # moved at once, without waiting for approval
             "ordered_at": now,
             "updated_at": now,

@@ -135,7 +135,7 @@ def _record_blocked(
                 "village_code": seg.village_code,
                 "cause": rep.cause,
                 "description": mask_text(rep.description),
-                "status": RoadStatus.BLOCKED.value,
+                "status": RoadStatus.BLOCKED,
                 "reported_at": now,
             }
             for seg, rep in resolved

@@ -55,7 +55,7 @@ class RollCallResult:
 
     @property
     def unconfirmed(self) -> int:
-        return sum(v.get(RelocationStatus.ORDERED.value, 0) for v in self.villages.values())
+        return sum(v.get(RelocationStatus.ORDERED, 0) for v in self.villages.values())
 
 
 def record_roll_call(
@@ -208,7 +208,7 @@ def _apply(session: Session, answer: _VillageAnswer, *, now: datetime) -> int:
         if new == RelocationStatus.MOVED and r.status == RelocationStatus.IN_SHELTER:
             continue
         if new != r.status:
-            r.status, r.updated_at = new.value, now
+            r.status, r.updated_at = new, now
             if new == RelocationStatus.REMOVED:
                 r.removed_by, r.removed_at = answer.removed_by[hcode], now
             session.add(r)

@@ -28,7 +28,7 @@ def set_level(
     old = Level(act.level)
     if old == level or act.status != ActivationStatus.ACTIVE:
         return False
-    act.level = level.value
+    act.level = level
     act.updated_at = now
     session.add(act)
     verb = "提升" if level.rank > old.rank else "降低"

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import StatementError
 from sqlmodel import select
 
 from sanqing.db import session_scope, upsert
@@ -136,25 +137,27 @@ def test_every_file_of_a_hostile_registry_lands_under_the_folder(
                 for i in range(2)
             ],
         )
-        upsert(
-            s,
-            Report,
-            [
-                {
-                    "id": f"{act}:report",
-                    "activation_id": act,
-                    "kind": "../../../../r",
-                    "seq": 0,
-                    "title": "t",
-                    "text": "t",
-                    "html": "<p>t</p>",
-                    "payload": {},
-                    "locale": "zh-CN",
-                    "created_at": NOW,
-                    "deadline_at": NOW,
-                }
-            ],
-        )
+        report = {
+            "id": f"{act}:report",
+            "activation_id": act,
+            "kind": "../../../../r",
+            "seq": 0,
+            "title": "t",
+            "text": "t",
+            "html": "<p>t</p>",
+            "payload": {},
+            "locale": "zh-CN",
+            "created_at": NOW,
+            "deadline_at": NOW,
+        }
+    # a report's kind names its file: the database takes only the kinds there are
+    with (
+        pytest.raises(StatementError, match="not among the defined enum values"),
+        session_scope() as s,
+    ):
+        upsert(s, Report, [report])
+    with session_scope() as s:
+        upsert(s, Report, [{**report, "kind": "final"}])
     out = tmp_path / "a" / "b" / "out"
     with session_scope() as s:
         written = deliver_to_files(session=s, activation_id=act, out_dir=out)

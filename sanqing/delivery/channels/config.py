@@ -49,7 +49,7 @@ def senders_from_settings(settings: Settings | None = None) -> dict[str, Sender]
         else None
     )
     senders: dict[str, Sender] = {
-        Channel.SMS.value: SmsGateway(
+        Channel.SMS: SmsGateway(
             s.sms_url,
             key=s.sms_key,
             sender=s.sms_sender,
@@ -58,16 +58,16 @@ def senders_from_settings(settings: Settings | None = None) -> dict[str, Sender]
             rate_per_s=s.sms_rate_per_s,
         )
         if s.sms_url
-        else files(Channel.SMS.value),
-        Channel.WECHAT.value: wecom or dingtalk or files(Channel.WECHAT.value),
-        Channel.COUNTY.value: CountyReceiver(
+        else files(Channel.SMS),
+        Channel.WECHAT: wecom or dingtalk or files(Channel.WECHAT),
+        Channel.COUNTY: CountyReceiver(
             s.county_report_url, key=s.county_report_key, timeout_s=timeout
         )
         if s.county_report_url
-        else files(Channel.COUNTY.value),
-        Channel.LOUDSPEAKER.value: Loudspeaker(outbox / Channel.LOUDSPEAKER.value),
-        Channel.DOOR_VISIT.value: files(Channel.DOOR_VISIT.value),
-        Channel.CARD.value: files(Channel.CARD.value),
+        else files(Channel.COUNTY),
+        Channel.LOUDSPEAKER: Loudspeaker(outbox / Channel.LOUDSPEAKER),
+        Channel.DOOR_VISIT: files(Channel.DOOR_VISIT),
+        Channel.CARD: files(Channel.CARD),
     }
     for channel in (Channel.TASK_LIST, Channel.PHONE_CALL):
         senders[channel.value] = dingtalk or wecom or files(channel.value)

@@ -1,0 +1,42 @@
+"""The state columns hold their vocabulary: members in, members out, nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import StatementError
+from sqlmodel import select
+
+from sanqing.db import session_scope
+from sanqing.models import Activation, ActivationStatus, Level
+from tests.unit.test_response import activate
+
+
+def read(act: str) -> Activation:
+    with session_scope() as s:
+        return s.exec(select(Activation).where(Activation.id == act)).one()
+
+
+def test_a_state_reads_back_as_its_member_whoever_wrote_it(db_url: str) -> None:
+    act = activate(Level.II)
+    row = read(act)
+    assert row.level is Level.II and row.status is ActivationStatus.ACTIVE
+    with session_scope() as s:  # as an older release or a hand-written fix wrote it
+        s.execute(text("UPDATE activation SET status = 'stood_down' WHERE id = :a"), {"a": act})
+    row = read(act)
+    assert row.status is ActivationStatus.STOOD_DOWN
+    assert row.status == "stood_down" and f"{row.level}" == "II"  # and reads as its text
+
+
+def test_a_state_outside_its_vocabulary_is_refused_and_nothing_is_written(db_url: str) -> None:
+    act = activate(Level.II)
+    with (
+        pytest.raises(StatementError, match="'gone' is not among the defined enum values"),
+        session_scope() as s,
+    ):
+        row = s.exec(select(Activation).where(Activation.id == act)).one()
+        row.status = "gone"  # type: ignore[assignment]
+        row.level = Level.I
+        s.add(row)
+    row = read(act)
+    assert (row.status, row.level) == (ActivationStatus.ACTIVE, Level.II)
