@@ -109,3 +109,27 @@ def test_outbox_rows_have_one_writer() -> None:
         if p != writer and (found := _writes_notices(p))
     }
     assert others == {}, f"outbox rows written outside sanqing/outbox/writer.py: {others}"
+
+
+#: A module holds one concern and a function does one thing: past these, split them.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_and_functions_stay_small() -> None:
+    too_long = []
+    for folder in ("sanqing", "flows", "tasks", "cli"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            where = path.relative_to(REPO_ROOT)
+            if (lines := text.count("\n")) > MAX_MODULE_LINES:
+                too_long.append(f"{where}: {lines} lines")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > MAX_FUNCTION_LINES:
+                        too_long.append(f"{where}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, (
+        f"over {MAX_MODULE_LINES} lines a module or {MAX_FUNCTION_LINES} a function "
+        "(docstring included):\n  " + "\n  ".join(too_long)
+    )
