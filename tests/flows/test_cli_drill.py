@@ -404,3 +404,8 @@ def test_the_commander_says_no_and_danger_is_found_the_threatened_move_anyway(
     # the report says why they moved though the commander said no
     assert "三个紧急撤离" in initial and f"{len(threatened)}户" in initial
     assert "未批准扩大转移" in initial and "石门洞滑坡" in initial
+    # and the final report does not claim the danger zones were emptied: only those moved
+    final = (tmp_path / "reports" / "final-0.txt").read_text(encoding="utf-8")
+    people = sum(r.people for r in rels.values())
+    assert "危险区内群众全部转移到位" not in final
+    assert f"未下达转移令：仅紧急撤离的{len(threatened)}户{people}人转移，均已到位" in final

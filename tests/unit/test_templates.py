@@ -969,3 +969,28 @@ def test_door_list_reasons_escape_hazard_names(locale: str) -> None:
     ctx["moves"][0]["hazards"][0]["name"] = "<b>后山</b>"
     html = render("notices/door_visit.html", locale=locale, **ctx)
     assert "<b>" not in html and "&lt;b&gt;后山&lt;/b&gt;" in html and "<br>" in html
+
+
+@pytest.mark.parametrize(
+    ("decision", "zh", "en"),
+    [
+        ("rejected", "指挥长决定未下达转移令", "The commander gave no order to move"),
+        ("timeout_held", "指挥长审批超时未答复，按预案未下达转移令", "did not answer in time"),
+    ],
+)
+def test_a_final_report_after_no_order_to_move_does_not_say_the_danger_zones_were_emptied(
+    decision: str, zh: str, en: str
+) -> None:
+    figures = FIGURES | {"approval": decision, "households_relocated": 28, "people_relocated": 97}
+    for locale, said in (("zh-CN", zh), ("en", en)):
+        ctx = report_context(locale, kind="final") | {"f": figures}
+        ctx["final"] = FINAL | {"unaccounted": []}
+        text = render("reports/final.txt", locale=locale, **ctx)
+        assert said in text
+        assert (
+            "仅紧急撤离的28户97人转移" if locale == "zh-CN" else "only the 28 households"
+        ) in text
+        assert "全部转移到位" not in text and "Every household of a danger zone" not in text
+    ctx = report_context("zh-CN", kind="final") | {"f": FIGURES | {"approval": "approved"}}
+    ctx["final"] = FINAL | {"unaccounted": []}
+    assert "危险区内群众全部转移到位" in render("reports/final.txt", locale="zh-CN", **ctx)
