@@ -994,3 +994,15 @@ def test_a_final_report_after_no_order_to_move_does_not_say_the_danger_zones_wer
     ctx = report_context("zh-CN", kind="final") | {"f": FIGURES | {"approval": "approved"}}
     ctx["final"] = FINAL | {"unaccounted": []}
     assert "危险区内群众全部转移到位" in render("reports/final.txt", locale="zh-CN", **ctx)
+
+
+def test_the_initial_report_says_urgent_moves_were_ordered_not_that_they_are_done() -> None:
+    # at the 首报 the roll call has confirmed nobody yet: 已转移0户 beside 50户 ordered out
+    figures = FIGURES | {"urgent_households": 50, "urgent_people": 187, "households_relocated": 0}
+    for locale, said in (
+        ("zh-CN", "50户187人未等审批即组织撤离（到位情况以点名核实为准）"),
+        ("en", "50 households (187 people) were told to move at once"),
+    ):
+        ctx = report_context(locale, kind="initial") | {"f": figures}
+        text = render("reports/initial.txt", locale=locale, **ctx)
+        assert said in text and "先行撤离" not in text
