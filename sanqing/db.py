@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,8 @@ def _add_missing_columns(engine: Engine) -> None:
                 default = ""
                 if column.default is not None and getattr(column.default, "is_scalar", False):
                     value = column.default.arg  # type: ignore[attr-defined]
+                    if isinstance(value, StrEnum):  # an enum column's default: its text
+                        value = value.value
                     shown = (
                         ("TRUE" if value else "FALSE") if isinstance(value, bool) else repr(value)
                     )

@@ -217,9 +217,10 @@ def _apply(session: Session, answer: _VillageAnswer, *, now: datetime) -> int:
 
 
 def _counts(rels: object) -> dict[str, int]:
+    """Households per status, keyed by the status's text (the timeline key hashes them)."""
     out: dict[str, int] = defaultdict(int)
     for r in rels:  # type: ignore[attr-defined]
-        out[r.status] += 1
+        out[str(r.status)] += 1
     return dict(out)
 
 

@@ -40,3 +40,18 @@ def test_a_state_outside_its_vocabulary_is_refused_and_nothing_is_written(db_url
         s.add(row)
     row = read(act)
     assert (row.status, row.level) == (ActivationStatus.ACTIVE, Level.II)
+
+
+def test_an_enum_column_added_to_an_older_database_defaults_to_its_text(db_url: str) -> None:
+    from sqlalchemy import inspect
+
+    from sanqing.db import get_engine, init_db
+
+    activate(Level.II)
+    with session_scope() as s:  # a data directory from before the column
+        s.execute(text("ALTER TABLE roadincident DROP COLUMN status"))
+    init_db()
+    (status,) = [
+        c for c in inspect(get_engine()).get_columns("roadincident") if c["name"] == "status"
+    ]
+    assert "'blocked'" in str(status["default"]) and "RoadStatus" not in str(status["default"])
