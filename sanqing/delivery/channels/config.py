@@ -70,7 +70,7 @@ def senders_from_settings(settings: Settings | None = None) -> dict[str, Sender]
         Channel.CARD: files(Channel.CARD),
     }
     for channel in (Channel.TASK_LIST, Channel.PHONE_CALL):
-        senders[channel.value] = dingtalk or wecom or files(channel.value)
+        senders[channel] = dingtalk or wecom or files(channel)
     return senders
 
 
