@@ -74,7 +74,7 @@ def drill(
     _write_summary(summary, out)
     _print_summary(summary, files)
     if figures.get("ended_before_this_run"):
-        _say_it_ran_before(figures["activation_id"])
+        _say_it_ran_before(figures["activation_id"], locale)
 
 
 def _run_drill(scenario: str, level: Level | None, locale: str) -> dict[str, Any]:
@@ -128,14 +128,30 @@ def _write_summary(summary: dict[str, Any], out: Path) -> None:
     )
 
 
-def _say_it_ran_before(activation_id: str) -> None:
+def _say_it_ran_before(activation_id: str, locale: str) -> None:
     """The same scenario is the same drill: its response ended, so nothing ran again."""
+    from sqlmodel import select
+
+    from sanqing.db import session_scope
+    from sanqing.models import Report
+
+    with session_scope() as session:
+        written = sorted(
+            set(session.exec(select(Report.locale).where(Report.activation_id == activation_id)))
+        )
+    other = [w for w in written if w != locale]
+    language = (
+        f"该次通知和报告的语言为 {'、'.join(other)}，本次 --locale {locale} 未生效。\n"
+        f"Its notices and reports are in {', '.join(other)}: --locale {locale} did not apply.\n"
+        if other
+        else ""
+    )
     err.print(
         plain(
             f"此演练（{activation_id}）已于此前运行并结束，本次未重新运行，以上为该次结果。"
             "如需从头再演练一次，请用新的数据目录（SANQING_DATA_DIR）。\n"
             "This drill had already run and ended; nothing ran again and the figures above "
-            "are that run's. To drill again from the start, use a fresh SANQING_DATA_DIR."
+            f"are that run's. To drill again from the start, use a fresh SANQING_DATA_DIR.\n{language}"
         ),
         soft_wrap=True,
     )

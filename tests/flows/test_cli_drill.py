@@ -159,6 +159,12 @@ def test_drill_twice_gives_the_same_figures(db_url: str, tmp_path: Path) -> None
     for key in ("flow_seconds", "out_dir"):
         a.pop(key), b.pop(key)
     assert a == b
+    assert "did not apply" not in again  # same language: nothing more to say
+    # asked in another language, it says the notices and reports stay in the first one's
+    code, english = drill("--out", str(tmp_path / "c"), "--locale", "en")
+    assert (
+        code == 0 and "Its notices and reports are in zh-CN: --locale en did not apply" in english
+    )
 
 
 def test_drill_in_english(db_url: str, tmp_path: Path) -> None:
