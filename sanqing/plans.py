@@ -6,6 +6,7 @@ from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -225,6 +226,15 @@ class Plan(Strict):
 
 def load_plan_file(path: Path) -> Plan:
     """Load and validate one plan file, naming the file, key and reason on error."""
+    data = read_plan_yaml(path)
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanConfigError(f"{path}: invalid plan\n  {describe_validation(exc)}") from exc
+
+
+def read_plan_yaml(path: Path) -> dict[str, Any]:
+    """A plan file's mapping, or a ``PlanConfigError`` naming the file, line and reason."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -237,10 +247,7 @@ def load_plan_file(path: Path) -> Plan:
         raise PlanConfigError(f"{path}:{where} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PlanConfigError(f"{path}: expected a mapping at the top level, got {type(data)}")
-    try:
-        return Plan.model_validate(data)
-    except ValidationError as exc:
-        raise PlanConfigError(f"{path}: invalid plan\n  {describe_validation(exc)}") from exc
+    return data
 
 
 @lru_cache
