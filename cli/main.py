@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import cards, delivery, drill, feeds, respond, response, serve, setup
+from cli import cards, delivery, drill, feeds, registrations, respond, response, serve, setup
 
 app = typer.Typer(
     help="sanqing (三情): township emergency plans run as Prefect flows.", no_args_is_help=True
@@ -40,3 +40,4 @@ app.command()(response.casualties)
 app.command()(delivery.deliver)
 app.command()(cards.cards)
 app.add_typer(feeds.warnings_app, name="warnings")
+app.add_typer(registrations.import_app, name="import")

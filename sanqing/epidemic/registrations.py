@@ -12,14 +12,20 @@ or a phone number: those are personal data.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zipfile import BadZipFile
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlmodel import Session, select
+
+from sanqing.epidemic.plan import EpidemicPlan
+from sanqing.models import RegisteredPerson, Town, Village
+from sanqing.rules.arrivals import Arrival, risk_of
 
 #: Column names accepted, per field (the first is the one the template uses).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -109,8 +115,9 @@ def read_registrations(path: Path) -> Register:
                 refused_sheets.add(ref.sheet)
                 out.problems.append(_header_problem(ref, missing))
             continue
-        record = {f: _cell(values, i) for f, i in fields.items()}
-        if not any(v not in (None, "") for v in record.values()):
+        cells = {f: _cell(values, i) for f, i in fields.items()}
+        record = {f: v for f, v in cells.items() if v is not None}  # empty: its default
+        if not record:
             continue  # an empty line
         try:
             out.rows.append((ref, Registration.model_validate(record)))
@@ -161,10 +168,10 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[RowRef, list[Any], list[Any]]]:
 def _fields(header: list[Any]) -> dict[str, int]:
     names = [str(h).strip() if h is not None else "" for h in header]
     found: dict[str, int] = {}
-    for field, accepted in COLUMNS.items():
+    for key, accepted in COLUMNS.items():
         for i, name in enumerate(names):
             if name in accepted:
-                found.setdefault(field, i)
+                found.setdefault(key, i)
     return found
 
 
@@ -176,6 +183,8 @@ def _cell(values: list[Any], i: int) -> Any:
         return str(int(value))  # a phone or code typed as a number
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, str):
+        value = value.strip()
     return value if value != "" else None
 
 
@@ -196,3 +205,54 @@ def _problems(
         if field in PERSONAL and error["type"] == "string_pattern_mismatch":
             reason = f"not a valid {field.replace('_', ' ')}"  # never the pattern or the value
         yield RegistrationProblem(ref, column, reason)
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    new: int = 0
+    updated: int = 0
+    problems: list[RegistrationProblem] = field(default_factory=list)
+    by_risk: dict[str, int] = field(default_factory=dict)
+
+
+def person_id(town_code: str, r: Registration, village_code: str) -> str:
+    """The same person gives the same id: their ID number, else name, phone and village."""
+    who = r.id_number.upper() if r.id_number else f"{r.name}|{r.phone or ''}|{village_code}"
+    return f"{town_code}:{hashlib.sha256(who.encode('utf-8')).hexdigest()[:16]}"
+
+
+def import_registrations(
+    session: Session, *, town: Town, register: Register, plan: EpidemicPlan, now: datetime
+) -> ImportReport:
+    """Store the register's good rows for ``town`` (new or updated, never twice).
+
+    A row naming a village the town does not have is refused like a bad row. Each
+    person's risk class comes from the plan's risk areas.
+    """
+    villages = session.exec(select(Village).where(Village.town_code == town.code)).all()
+    by_name = {v.name: v.code for v in villages} | {v.code: v.code for v in villages}
+    report = ImportReport(problems=list(register.problems))
+    areas = plan.areas()
+    for ref, r in register.rows:
+        village_code = by_name.get(r.village)
+        if village_code is None:
+            report.problems.append(RegistrationProblem(ref, "村", f"not a village of {town.name}"))
+            continue
+        arrival = Arrival(r.came_from, left_on=r.left_on, arrived_on=r.arrived_on)
+        risk = risk_of(arrival, areas, lookback_days=plan.lookback_days)
+        pid = person_id(town.code, r, village_code)
+        row = session.get(RegisteredPerson, pid)
+        report.new += row is None
+        report.updated += row is not None
+        row = row or RegisteredPerson(id=pid, town_code=town.code)  # type: ignore[call-arg]
+        for key, value in r.model_dump().items():
+            if key != "village":
+                setattr(row, key, value)
+        row.village_code, row.risk, row.source, row.imported_at = village_code, risk, str(ref), now
+        session.add(row)
+        session.flush()
+        report.by_risk[risk] = report.by_risk.get(risk, 0) + 1
+    return report

@@ -15,6 +15,9 @@ from sanqing.models.columns import (
     ts,
     utcnow,
 )
+from sanqing.models.epidemic import (
+    RegisteredPerson,
+)
 from sanqing.models.feeds import (
     FeedRecord,
     FeedState,
@@ -94,6 +97,7 @@ __all__ = [
     "Notice",
     "NoticeStatus",
     "Patrol",
+    "RegisteredPerson",
     "Relocation",
     "RelocationStatus",
     "Report",

@@ -107,3 +107,71 @@ def test_a_file_that_is_no_register_is_one_problem(tmp_path: Path) -> None:
     broken.write_bytes(b"not a zip")
     (problem,) = read_registrations(broken).problems
     assert str(problem).startswith(f"{broken}:-:0:-: cannot read the file")
+
+
+def test_import_loads_good_rows_once_refuses_the_rest_and_classes_each_person(
+    db_url: str, tmp_path: Path
+) -> None:
+    from sqlmodel import select
+    from typer.testing import CliRunner
+
+    from cli import app
+    from sanqing.db import session_scope
+    from sanqing.models import RegisteredPerson
+
+    other_village = [*GOOD[:3], "不存在村", *GOOD[4:]]
+    no_id = [
+        "李四",
+        "",
+        "13900000002",
+        "鸡心村",
+        "",
+        "外来人员",
+        "6101",
+        "2026-07-01",
+        "2026-07-02",
+    ]
+    safe = [
+        "王五",
+        "",
+        "13900000003",
+        "鸡心村",
+        "",
+        "返乡人员",
+        "621221",
+        "2026-07-01",
+        "2026-07-02",
+    ]
+    bad_id = [GOOD[0], "12345", *GOOD[2:]]
+    path = write_csv(tmp_path / "registers.csv", [GOOD, other_village, no_id, safe, bad_id])
+    runner = CliRunner()
+    first = runner.invoke(app, ["import", "registrations", str(path), "--town", "jifeng"])
+    assert first.exit_code == 1, first.output
+    assert "新增 new 3，更新 updated 0" in first.output
+    assert f"{path}:-:3:村: not a village of 鸡峰镇" in first.output
+    assert f"{path}:-:6:身份证号: not a valid id number" in first.output
+    assert "12345" not in first.output  # the bad ID number is not repeated
+    with session_scope() as s:
+        people = {p.name: p for p in s.exec(select(RegisteredPerson))}
+    assert {n: p.risk for n, p in people.items()} == {"张三": "high", "李四": "low", "王五": "none"}
+    assert people["张三"].source == f"{path}:-:2"
+    # the same register again: the same people updated, nobody twice
+    again = runner.invoke(app, ["import", "registrations", str(path), "--town", "jifeng"])
+    assert "新增 new 0，更新 updated 3" in again.output
+    with session_scope() as s:
+        assert len(s.exec(select(RegisteredPerson)).all()) == 3
+
+
+def test_import_of_a_missing_file_or_unknown_town_is_one_line(db_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    runner = CliRunner()
+    missing = runner.invoke(
+        app, ["import", "registrations", str(tmp_path / "no.csv"), "--town", "jifeng"]
+    )
+    assert missing.exit_code != 0 and "no such file" in missing.output
+    path = write_csv(tmp_path / "r.csv", [GOOD])
+    unknown = runner.invoke(app, ["import", "registrations", str(path), "--town", "nowhere"])
+    assert unknown.exit_code != 0 and "nowhere" in unknown.output
