@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1053,7 +1054,60 @@ def generate_jifeng(town_dir: Path | None = None, *, seed: int = DEFAULT_SEED) -
         landmark_landslide=("石门村", "石门洞滑坡"),
     )
     write_town(town_dir, build_town(spec, rng), write_villages=False)
+    write_registrations(town_dir / REGISTRATIONS_FILE, spec, random.Random(f"registrations:{seed}"))
     return town_dir
+
+
+#: The epidemic plan's sample register of returnees and outsiders (摸排台账).
+REGISTRATIONS_FILE = "registrations.csv"
+REGISTRATION_COLUMNS = (
+    "姓名",
+    "身份证号",
+    "联系电话",
+    "村",
+    "网格",
+    "人员类别",
+    "来源地区划代码",
+    "离开日期",
+    "到达日期",
+)
+#: Where people come from, weighted: the sample risk areas of config/plans/epidemic.yaml
+#: (420106 high, 4201 medium, 6101 low until 07-05) and places that are none.
+ORIGINS = (
+    ("420106", 2),
+    ("420102", 3),
+    ("610113", 3),
+    ("620102", 6),
+    ("621202", 6),
+    ("440305", 4),
+)
+
+
+def write_registrations(path: Path, spec: TownSpec, rng: random.Random) -> None:
+    """A register of 60 synthetic returnees and outsiders, July 2026, over the villages."""
+    fake = _Faker(rng)
+    rows = []
+    for _ in range(60):
+        village = rng.choice(spec.villages)
+        male = rng.random() < 0.55
+        age = rng.randint(18, 70)
+        arrived = date(2026, 7, 1) + timedelta(days=rng.randrange(20))
+        left = arrived - timedelta(days=rng.choice((0, 0, 1, 2)))
+        returnee = rng.random() < 0.8
+        rows.append(
+            {
+                "姓名": fake.name(male=male),
+                "身份证号": fake.id_number(age=age, male=male) if returnee else "",
+                "联系电话": fake.mobile(),
+                "村": village.name,
+                "网格": f"{rng.randint(1, 3)}网格",
+                "人员类别": "返乡人员" if returnee else "外来人员",
+                "来源地区划代码": _pick(rng, ORIGINS),
+                "离开日期": left.isoformat(),
+                "到达日期": arrived.isoformat(),
+            }
+        )
+    _write_csv(path, REGISTRATION_COLUMNS, rows)
 
 
 _TOWN_SYLLABLES = (

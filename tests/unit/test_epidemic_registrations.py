@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -175,3 +175,25 @@ def test_import_of_a_missing_file_or_unknown_town_is_one_line(db_url: str, tmp_p
     path = write_csv(tmp_path / "r.csv", [GOOD])
     unknown = runner.invoke(app, ["import", "registrations", str(path), "--town", "nowhere"])
     assert unknown.exit_code != 0 and "nowhere" in unknown.output
+
+
+def test_the_sample_register_imports_whole_with_every_risk_class(db_url: str) -> None:
+    from sanqing.db import session_scope
+    from sanqing.epidemic.plan import load_epidemic_plan
+    from sanqing.epidemic.registrations import import_registrations
+    from sanqing.registry import ensure_registry, find_town
+    from sanqing.settings import REPO_ROOT
+
+    ensure_registry("jifeng")
+    register = read_registrations(REPO_ROOT / "config" / "towns" / "jifeng" / "registrations.csv")
+    assert register.problems == [] and len(register.rows) == 60
+    with session_scope() as s:
+        report = import_registrations(
+            s,
+            town=find_town(s, "jifeng"),
+            register=register,
+            plan=load_epidemic_plan(),
+            now=datetime(2026, 7, 21, tzinfo=UTC),
+        )
+    assert report.problems == [] and report.new == 60
+    assert set(report.by_risk) == {"high", "medium", "low", "none"}

@@ -13,6 +13,7 @@ import pytest
 from bench.samplegen import (
     COLUMNS,
     DEFAULT_SEED,
+    REGISTRATIONS_FILE,
     generate_county,
     generate_jifeng,
     id_check_digit,
@@ -23,7 +24,7 @@ from sanqing.registry import load_town_dir
 from sanqing.settings import REPO_ROOT
 
 JIFENG_DIR = REPO_ROOT / "config" / "towns" / "jifeng"
-GENERATED = ["town.yaml", *COLUMNS]
+GENERATED = ["town.yaml", *COLUMNS, REGISTRATIONS_FILE]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
