@@ -236,6 +236,14 @@ def import_registrations(
     by_name = {v.name: v.code for v in villages} | {v.code: v.code for v in villages}
     report = ImportReport(problems=list(register.problems))
     areas = plan.areas()
+    # one read of the town's register, not one query a row; a person twice in the file
+    # is found here the second time
+    known = {
+        p.id: p
+        for p in session.exec(
+            select(RegisteredPerson).where(RegisteredPerson.town_code == town.code)
+        )
+    }
     for ref, r in register.rows:
         village_code = by_name.get(r.village)
         if village_code is None:
@@ -244,15 +252,14 @@ def import_registrations(
         arrival = Arrival(r.came_from, left_on=r.left_on, arrived_on=r.arrived_on)
         risk = risk_of(arrival, areas, lookback_days=plan.lookback_days)
         pid = person_id(town.code, r, village_code)
-        row = session.get(RegisteredPerson, pid)
+        row = known.get(pid)
         report.new += row is None
         report.updated += row is not None
-        row = row or RegisteredPerson(id=pid, town_code=town.code)  # type: ignore[call-arg]
+        row = known[pid] = row or RegisteredPerson(id=pid, town_code=town.code)  # type: ignore[call-arg]
         for key, value in r.model_dump().items():
             if key != "village":
                 setattr(row, key, value)
         row.village_code, row.risk, row.source, row.imported_at = village_code, risk, str(ref), now
         session.add(row)
-        session.flush()
         report.by_risk[risk] = report.by_risk.get(risk, 0) + 1
     return report

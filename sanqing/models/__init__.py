@@ -54,6 +54,7 @@ from sanqing.models.run import (
 from sanqing.models.vocab import (
     ActivationStatus,
     ApprovalDecision,
+    ArrivalRisk,
     CadreRole,
     Channel,
     HazardKind,
@@ -75,6 +76,7 @@ __all__ = [
     "ActivationStatus",
     "Approval",
     "ApprovalDecision",
+    "ArrivalRisk",
     "AssistanceTeam",
     "Cadre",
     "CadreRole",

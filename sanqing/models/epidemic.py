@@ -6,7 +6,8 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
-from sanqing.models.columns import ts
+from sanqing.models.columns import enum_column, ts
+from sanqing.models.vocab import ArrivalRisk
 
 
 class RegisteredPerson(SQLModel, table=True):
@@ -27,6 +28,6 @@ class RegisteredPerson(SQLModel, table=True):
     came_from: str  # division code of where they stayed
     left_on: date
     arrived_on: date
-    risk: str  # rules.arrivals.ArrivalRisk, from the plan's risk areas at import
+    risk: ArrivalRisk = enum_column(ArrivalRisk)  # from the plan's risk areas at import
     source: str  # FILE:SHEET:ROW it was last imported from
     imported_at: datetime = ts(nullable=False)

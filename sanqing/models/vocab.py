@@ -155,3 +155,14 @@ class ReportKind(StrEnum):
     FOLLOW_UP = "follow_up"  # 续报
     FINAL = "final"  # 终报
     DAILY = "daily"  # 日报 (a zero report when nothing changed)
+
+
+class ArrivalRisk(StrEnum):
+    NONE = "none"
+    LOW = "low"  # 低风险区
+    MEDIUM = "medium"  # 中风险区
+    HIGH = "high"  # 高风险区
+
+    @property
+    def rank(self) -> int:
+        return list(ArrivalRisk).index(self)

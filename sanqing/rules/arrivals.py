@@ -14,18 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
-
-class ArrivalRisk(StrEnum):
-    NONE = "none"
-    LOW = "low"  # 低风险区
-    MEDIUM = "medium"  # 中风险区
-    HIGH = "high"  # 高风险区
-
-    @property
-    def rank(self) -> int:
-        return list(ArrivalRisk).index(self)
+from sanqing.models import ArrivalRisk as ArrivalRisk  # the classes; defined with the tables
 
 
 @dataclass(frozen=True)
