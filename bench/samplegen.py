@@ -17,7 +17,7 @@ import csv
 import math
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -1053,8 +1053,14 @@ def generate_jifeng(town_dir: Path | None = None, *, seed: int = DEFAULT_SEED) -
         highway_km=23,
         landmark_landslide=("石门村", "石门洞滑坡"),
     )
-    write_town(town_dir, build_town(spec, rng), write_villages=False)
-    write_registrations(town_dir / REGISTRATIONS_FILE, spec, random.Random(f"registrations:{seed}"))
+    registry = build_town(spec, rng)
+    write_town(town_dir, registry, write_villages=False)
+    write_registrations(
+        town_dir / REGISTRATIONS_FILE,
+        spec,
+        random.Random(f"registrations:{seed}"),
+        homes=_homes(registry, random.Random(f"registrations-homes:{seed}")),
+    )
     return town_dir
 
 
@@ -1070,6 +1076,7 @@ REGISTRATION_COLUMNS = (
     "来源地区划代码",
     "离开日期",
     "到达日期",
+    "户编号",
 )
 #: Where people come from, weighted: the sample risk areas of config/plans/epidemic.yaml
 #: (420106 high, 4201 medium, 6101 low until 07-05) and places that are none.
@@ -1083,7 +1090,28 @@ ORIGINS = (
 )
 
 
-def write_registrations(path: Path, spec: TownSpec, rng: random.Random) -> None:
+def _homes(registry: TownRegistry, rng: random.Random) -> Callable[[str], str]:
+    """Where a registered person stays: a household of their village, one in four of them
+    in a danger zone (so a flood during the epidemic moves people under monitoring)."""
+    danger = {
+        t["household_code"] for t in registry.rows["hazard_threats.csv"] if t["zone"] == "danger"
+    }
+    by_village: dict[str, tuple[list[str], list[str]]] = {}
+    for h in registry.rows["households.csv"]:
+        exposed, safe = by_village.setdefault(h["village_code"], ([], []))
+        (exposed if h["code"] in danger else safe).append(h["code"])
+
+    def home(village_code: str) -> str:
+        exposed, safe = by_village.get(village_code, ([], []))
+        pool = exposed if exposed and (rng.random() < 0.25 or not safe) else safe
+        return rng.choice(pool) if pool else ""
+
+    return home
+
+
+def write_registrations(
+    path: Path, spec: TownSpec, rng: random.Random, homes: Callable[[str], str] | None = None
+) -> None:
     """A register of 60 synthetic returnees and outsiders, July 2026, over the villages."""
     fake = _Faker(rng)
     rows = []
@@ -1105,6 +1133,7 @@ def write_registrations(path: Path, spec: TownSpec, rng: random.Random) -> None:
                 "来源地区划代码": _pick(rng, ORIGINS),
                 "离开日期": left.isoformat(),
                 "到达日期": arrived.isoformat(),
+                "户编号": homes(village.code) if homes else "",
             }
         )
     _write_csv(path, REGISTRATION_COLUMNS, rows)

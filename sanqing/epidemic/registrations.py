@@ -21,10 +21,10 @@ from typing import Any, Literal
 from zipfile import BadZipFile
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sanqing.epidemic.plan import EpidemicPlan
-from sanqing.models import RegisteredPerson, Town, Village
+from sanqing.models import Household, RegisteredPerson, Town, Village
 from sanqing.rules.arrivals import Arrival, risk_of
 
 #: Column names accepted, per field (the first is the one the template uses).
@@ -38,6 +38,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "came_from": ("来源地区划代码", "来源地代码", "came_from"),
     "left_on": ("离开来源地日期", "离开日期", "left_on"),
     "arrived_on": ("到达日期", "返乡日期", "arrived_on"),
+    "household": ("户编号", "所住户编号", "household"),  # optional: where they stay
 }
 REQUIRED = ("name", "village", "kind", "came_from", "left_on", "arrived_on")
 PERSONAL = frozenset({"name", "id_number", "phone"})
@@ -64,6 +65,7 @@ class Registration(BaseModel):
     came_from: str = Field(pattern=r"^\d{2,12}$")
     left_on: date
     arrived_on: date
+    household: str | None = Field(None, pattern=r"^[0-9A-Za-z_.\-]{1,40}$")
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -234,6 +236,13 @@ def import_registrations(
     """
     villages = session.exec(select(Village).where(Village.town_code == town.code)).all()
     by_name = {v.name: v.code for v in villages} | {v.code: v.code for v in villages}
+    homes = dict(
+        session.exec(
+            select(Household.code, Household.village_code).where(
+                col(Household.village_code).in_([v.code for v in villages])
+            )
+        ).all()
+    )
     report = ImportReport(problems=list(register.problems))
     areas = plan.areas()
     # one read of the town's register, not one query a row; a person twice in the file
@@ -249,6 +258,11 @@ def import_registrations(
         if village_code is None:
             report.problems.append(RegistrationProblem(ref, "村", f"not a village of {town.name}"))
             continue
+        if r.household and homes.get(r.household) != village_code:
+            report.problems.append(
+                RegistrationProblem(ref, "户编号", f"not a household of {r.village} in the ledger")
+            )
+            continue
         arrival = Arrival(r.came_from, left_on=r.left_on, arrived_on=r.arrived_on)
         risk = risk_of(arrival, areas, lookback_days=plan.lookback_days)
         pid = person_id(town.code, r, village_code)
@@ -256,9 +270,9 @@ def import_registrations(
         report.new += row is None
         report.updated += row is not None
         row = known[pid] = row or RegisteredPerson(id=pid, town_code=town.code)  # type: ignore[call-arg]
-        for key, value in r.model_dump().items():
-            if key != "village":
-                setattr(row, key, value)
+        for key, value in r.model_dump(exclude={"village", "household"}).items():
+            setattr(row, key, value)
+        row.household_code = r.household
         row.village_code, row.risk, row.source, row.imported_at = village_code, risk, str(ref), now
         session.add(row)
         report.by_risk[risk] = report.by_risk.get(risk, 0) + 1

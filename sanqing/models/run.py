@@ -69,9 +69,13 @@ class DutyShift(SQLModel, table=True):
     activation_id: str = Field(foreign_key="activation.id", index=True)
     cadre_code: str = Field(foreign_key="cadre.code")
     village_code: str | None = None
-    post: str  # 带班领导 / 值班人员 / 村值守
+    post: str  # 带班领导 / 值班人员 / 村值守; at an epidemic point: the point's name
     starts_at: datetime = ts(nullable=False)
     ends_at: datetime = ts(nullable=False)
+    point_code: str | None = None  # an epidemic monitoring or testing point (24 小时执勤)
+    acknowledged_at: datetime | None = ts()  # 叫应: the person on duty confirmed the shift
+    handed_over_at: datetime | None = ts()  # 交接班 logged at the shift's end
+    swapped_from: str | None = None  # the cadre first rostered, when a swap was recorded
 
 
 class Inspection(SQLModel, table=True):

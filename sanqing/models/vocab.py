@@ -166,3 +166,19 @@ class ArrivalRisk(StrEnum):
     @property
     def rank(self) -> int:
         return list(ArrivalRisk).index(self)
+
+
+class MonitoringStatus(StrEnum):
+    """Where a registered person stands in an epidemic response (摸排 → 健康监测)."""
+
+    NONE = "none"  # screened: nothing called for (or a class the level does not screen)
+    TEST_ONLY = "test_only"  # a test at a point, no home monitoring
+    MONITORING = "monitoring"  # home health monitoring (居家健康监测) running
+    ENDED = "ended"  # its days are over, healthy
+    REFERRED = "referred"  # symptoms: handed to the 村医/卫生院
+
+
+class FollowUpAnswer(StrEnum):
+    HEALTHY = "healthy"  # 健康
+    SYMPTOMS = "symptoms"  # 有症状
+    UNREACHABLE = "unreachable"  # 联系不上
