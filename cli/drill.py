@@ -47,6 +47,7 @@ def drill(
     ] = DEFAULT_LOCALE,
 ) -> None:
     """Run the flood plan for the sample town as a drill, end to end, on this machine."""
+    from sanqing.epidemic.scenario import load_epidemic_scenario, scenario_plan
     from sanqing.registry import ensure_registry
     from sanqing.scenarios import load_scenario
 
@@ -59,7 +60,11 @@ def drill(
     check_folders(settings, (out, "--out folder"))
     prepare_prefect_env(settings)
     try:
-        sc = load_scenario(scenario)
+        sc = (
+            load_epidemic_scenario(scenario)
+            if scenario_plan(scenario) == "epidemic"
+            else load_scenario(scenario)
+        )
         with console.status("建立数据库并载入乡镇台账 / loading the registry…"):
             ensure_registry(sc.town)
         started = time.perf_counter()
@@ -101,6 +106,8 @@ def _deliver_and_sum_up(
     from sanqing.delivery import deliver_until_settled, last_errors, outbox_counts
     from sanqing.delivery.channels.config import configured_endpoints
     from sanqing.delivery.channels.file import deliver_to_files
+    from sanqing.epidemic.summary import summarize as summarize_epidemic
+    from sanqing.models import Activation
     from sanqing.reporting import summarize
 
     started = time.perf_counter()
@@ -113,7 +120,11 @@ def _deliver_and_sum_up(
             session=session, activation_id=activation_id, out_dir=out, mark_sent=not endpoints
         )
     with session_scope() as session:
-        summary = summarize(session=session, activation_id=activation_id)
+        act = session.get(Activation, activation_id)
+        if act is not None and act.plan == "epidemic":
+            summary = summarize_epidemic(session, activation_id)
+        else:
+            summary = summarize(session=session, activation_id=activation_id)
     summary["delivery"] = outbox_counts(activation_id)
     if endpoints:
         summary["delivery_errors"] = last_errors(activation_id)
@@ -158,6 +169,9 @@ def _say_it_ran_before(activation_id: str, locale: str) -> None:
 
 
 def _print_summary(s: dict[str, Any], files: int) -> None:
+    if s.get("plan") == "epidemic":
+        _print_epidemic_summary(s, files)
+        return
     # Names come from the registry: every cell and line is shown as written, never as markup.
     title = (
         f"【演练】{s['town']} 防汛{s['level']}级应急响应"
@@ -214,3 +228,29 @@ def _print_summary(s: dict[str, Any], files: int) -> None:
                 ),
                 soft_wrap=True,
             )
+
+
+def _print_epidemic_summary(s: dict[str, Any], files: int) -> None:
+    """The epidemic drill in a few lines: counts only."""
+    title = f"【演练】{s['town']} 疫情防控{s['level']}级应急响应" if s["drill"] else s["town"]
+    risk = s["persons_by_risk"]
+    f, d, sup, r, p = s["followups"], s["duty"], s["supplies"], s["shuttles"], s["publicity"]
+    lines = [
+        title,
+        f"摸排登记 {s['persons_registered']} 人（高风险 {risk.get('high', 0)}、中风险 "
+        f"{risk.get('medium', 0)}、低风险 {risk.get('low', 0)}）；居家健康监测 {s['home_monitoring']} 人",
+        f"随访 应随访 {f['due']} / 已随访 {f['done']} / 上报 {f['escalated']}（转卫生院 {f['referred']}）",
+        f"执勤 {d['points']} 个点位 {d['shifts']} 班次，缺员 {d['uncovered_hours']:g} 小时，"
+        f"最短休息 {d['min_rest_hours'] if d['min_rest_hours'] is not None else '—'} 小时，"
+        f"每人每日最多 {d['max_hours_per_person_day']:g} 小时",
+        f"物资 申请 {sup['requested']} / 到位 {sup['delivered']} / 缺口 {sup['short']}",
+        f"接送接种 {r['residents']} 人报名，安排 {r['assigned']} 人 {r['trips']} 趟次，"
+        f"满座率最高 {r['max_seat_use']:.0%}",
+        f"敲门行动 {p['door_knocked']}/{p['households']} 户",
+        "通知 "
+        + "、".join(f"{k} {v}" for k, v in s["notices_by_channel"].items())
+        + f"（{files} 条）；报告 {len(s['reports'])} 份",
+        f"输出 / output: {s['out_dir']}  (summary.json, notices/, reports/)  用时 {s['flow_seconds']} s",
+    ]
+    for line in lines:
+        console.print(plain(line), soft_wrap=True)

@@ -8,6 +8,7 @@ from typing import Any
 from flows.after_rain_patrol import after_rain_patrol
 from flows.deliver_outbox import acknowledge_task, deliver_outbox
 from flows.drill import drill
+from flows.epidemic_response import epidemic_response
 from flows.flood_response import flood_response
 from flows.rain_watch import rain_watch
 from flows.report_upward import report_upward_all
@@ -21,12 +22,18 @@ DEFAULT_SERVE_LIMIT = 16
 
 
 def deployments() -> list[Any]:
-    """flood-response (a form), drill, after-rain-patrol, report-upward and rain-watch."""
+    """flood-response and epidemic-response (forms), drill, after-rain-patrol, report-upward,
+    deliver-outbox, acknowledge and rain-watch."""
     return [
         flood_response.to_deployment(
             name="flood-response",
             description="防汛应急响应：选择乡镇和响应级别（或填写预警），启动预案。",
             tags=["flood"],
+        ),
+        epidemic_response.to_deployment(
+            name="epidemic-response",
+            description="疫情防控应急响应：选择乡镇和响应级别，启动或继续预案（响应期间每日运行一次）。",
+            tags=["epidemic"],
         ),
         drill.to_deployment(
             name="drill", description="应急演练：按演练脚本运行防汛预案。", tags=["drill"]

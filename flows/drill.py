@@ -8,12 +8,14 @@ from prefect import flow
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.flows import Flow
 
+from flows.epidemic_response import epidemic_response
 from flows.flood_response import flood_response
+from sanqing.epidemic.scenario import load_epidemic_scenario, scenario_plan
 from sanqing.errors import ScenarioError
 from sanqing.plans import Level
 from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
 from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES
-from tasks import records
+from tasks import epidemic_steps, records
 from tasks.command_steps import advance_clock, end_response
 
 
@@ -23,8 +25,9 @@ def stand_down_failed_drill(flow: Flow[Any, Any], flow_run: FlowRun, state: Stat
     Drills of a town share the town's open drill activation (a real response never
     counts a drill's places): whatever is open for the town's drills is stood down.
     """
+    ref = flow_run.parameters.get("scenario")
     try:
-        sc = load_scenario(flow_run.parameters.get("scenario"))
+        sc = load_epidemic_scenario(ref) if scenario_plan(ref) == "epidemic" else load_scenario(ref)
     except ScenarioError:  # the drill failed on its scenario: nothing was opened
         return
     why = type(state.data).__name__ if isinstance(state.data, BaseException) else state.name
@@ -55,6 +58,8 @@ def drill(
     # Everything that can be checked is checked before the plan is activated.
     if locale not in SUPPORTED_LOCALES:
         raise ValueError(f"locale must be one of {', '.join(SUPPORTED_LOCALES)}, not {locale!r}")
+    if scenario_plan(scenario) == "epidemic":
+        return epidemic_drill(scenario, level, locale)
     sc = load_scenario(scenario)
     figures = flood_response(
         town=sc.town,
@@ -78,4 +83,22 @@ def drill(
         plan_name=sc.plan,
         simulated_patrol=sc.answers.patrol,
     )
+    return figures
+
+
+def epidemic_drill(scenario: str, level: Level | None, locale: str) -> dict[str, Any]:
+    """The epidemic plan as a drill: the scenario's register imported, its days run with its
+    answers, then the response ends."""
+    sc = load_epidemic_scenario(scenario)
+    if sc.registrations:
+        epidemic_steps.import_register(sc.town, sc.registrations, sc.starts)
+    figures = epidemic_response(
+        town=sc.town,
+        level=level or sc.level,
+        drill=True,
+        locale=locale,
+        scenario=sc.ref,
+        days=sc.days,
+    )
+    epidemic_steps.end_drill(figures["activation_id"], sc.days)
     return figures

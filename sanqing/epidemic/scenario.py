@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from sanqing.errors import ScenarioError, describe_validation
 from sanqing.models import FollowUpAnswer
@@ -68,6 +68,14 @@ class EpidemicScenario(_Strict):
     days: int = Field(3, ge=1, le=30)
     registrations: str | None = "registrations.csv"  # in the town's folder; None: as stored
     answers: EpidemicAnswers = Field(default_factory=EpidemicAnswers)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def ref(self) -> str:
+        """What loads this very file again from any process: its name, or its absolute path."""
+        if self._source is None or self._source == scenario_path(self.name):
+            return self.name
+        return str(self._source)
 
 
 def scenario_plan(scenario: Path | str | None) -> str:
@@ -80,7 +88,7 @@ def scenario_plan(scenario: Path | str | None) -> str:
     return plan if isinstance(plan, str) else ""
 
 
-def load_epidemic_scenario(scenario: Path | str) -> EpidemicScenario:
+def load_epidemic_scenario(scenario: Path | str | None) -> EpidemicScenario:
     p = scenario_path(scenario)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -96,4 +104,5 @@ def load_epidemic_scenario(scenario: Path | str) -> EpidemicScenario:
         raise ScenarioError(f"{p}: invalid scenario\n  {describe_validation(exc)}") from exc
     if sc.starts.tzinfo is None:
         raise ScenarioError(f"{p}: starts: give the time zone (e.g. 2026-07-20T08:00:00+08:00)")
+    sc._source = p
     return sc

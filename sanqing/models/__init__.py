@@ -16,6 +16,7 @@ from sanqing.models.columns import (
     utcnow,
 )
 from sanqing.models.epidemic import (
+    DoorKnock,
     FollowUp,
     RegisteredPerson,
     Screening,
@@ -88,6 +89,7 @@ __all__ = [
     "CadreRole",
     "Casualty",
     "Channel",
+    "DoorKnock",
     "DutyShift",
     "Escalation",
     "FeedRecord",

@@ -103,3 +103,16 @@ class ShuttleSeat(SQLModel, table=True):
     pickup_at: datetime | None = ts()
     unassigned_reason: str = ""
     vaccinated: bool | None = None  # None: not confirmed yet
+
+
+class DoorKnock(SQLModel, table=True):
+    """敲门行动: a household on a grid's door-knocking list, its day, and whether reached."""
+
+    id: str = Field(primary_key=True)  # activation:household
+    activation_id: str = Field(foreign_key="activation.id", index=True)
+    household_code: str = Field(foreign_key="household.code")
+    village_code: str = Field(index=True)
+    grid_code: str | None = None
+    day: int  # the day of the door-knocking (1 = the first)
+    knocked_at: datetime | None = ts()  # None: not reached yet
+    note: str = ""
