@@ -2,7 +2,7 @@
 
 A small town built in memory pins the context and the rendered plans (golden files,
 both locales); the sample town in a database checks the counts against the
-registry, the few queries and what households may show.
+registry, the few queries, what households may show, and the command.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 from sqlmodel import delete, select
+from typer.testing import CliRunner
 
+from cli.main import app
 from sanqing import db
 from sanqing.epidemic.plan import EpidemicPlan, load_epidemic_plan
 from sanqing.errors import UnknownVillage
@@ -424,3 +426,60 @@ def test_a_village_without_a_team_in_the_database(db_url: str, plan: EpidemicPla
     ctx = village_plan(book, find_village(book, JIXIN), plan=plan, locale="zh-CN", now=ISSUED)
     assert ctx["group"]["teams"] == []
     assert ctx["group"]["leader"]["title"] == "鸡心村村党支部书记"
+
+
+# --- sanqing plans print -------------------------------------------------------------------
+
+
+def test_sanqing_plans_print_writes_each_village_by_code(db_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "plans"
+    result = CliRunner().invoke(app, ["plans", "print", "--town", "jifeng", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with db.session_scope() as s:
+        codes = sorted(v.code for v in s.exec(select(Village).where(Village.town_code == JIFENG)))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{c}.{ext}" for c in codes for ext in ("html", "txt")
+    )
+    html = (out / f"{JIXIN}.html").read_text(encoding="utf-8")
+    assert "<title>鸡峰镇鸡心村疫情、汛情防控预案</title>" in html and "@media print" in html
+    assert "村级防控预案 6 份" in result.output and str(out) in result.output
+
+
+def test_sanqing_plans_print_one_village_in_english(db_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "plans"
+    result = CliRunner().invoke(
+        app,
+        [
+            "plans",
+            "print",
+            "--town",
+            "鸡峰镇",
+            "--village",
+            "石门村",
+            "--locale",
+            "en",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["621221106202.html", "621221106202.txt"]
+    text = (out / "621221106202.txt").read_text(encoding="utf-8")
+    assert text.startswith("Epidemic and flood prevention plan of 石门村, 鸡峰镇")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--town", "nowhere"], "unknown town 'nowhere'"),
+        (["--town", "jifeng", "--village", "石门"], "unknown village '石门' (in 鸡峰镇"),
+        (["--town", "jifeng", "--locale", "fr"], "--locale must be one of"),
+    ],
+)
+def test_sanqing_plans_print_refuses_in_one_line(
+    db_url: str, tmp_path: Path, args: list[str], said: str
+) -> None:
+    out = tmp_path / "plans"
+    result = CliRunner().invoke(app, ["plans", "print", *args, "--out", str(out)])
+    assert result.exit_code == 2 and said in result.output, result.output
+    assert not out.exists() or not list(out.iterdir())
