@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from cli import cards, delivery, drill, feeds, registrations, respond, response, serve, setup
+from cli import (
+    cards,
+    delivery,
+    drill,
+    feeds,
+    plans,
+    registrations,
+    respond,
+    response,
+    serve,
+    setup,
+)
 
 app = typer.Typer(
     help="sanqing (三情): township emergency plans run as Prefect flows.", no_args_is_help=True
@@ -41,3 +52,4 @@ app.command()(delivery.deliver)
 app.command()(cards.cards)
 app.add_typer(feeds.warnings_app, name="warnings")
 app.add_typer(registrations.import_app, name="import")
+app.add_typer(plans.plans_app, name="plans")

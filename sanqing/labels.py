@@ -245,6 +245,12 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "card": "evacuation card",
             "task_list": "cadre task list",
         },
+        # the point kinds config/plans/epidemic.yaml names (in Chinese, as the town writes them)
+        "point_kind": {
+            "检测点": "testing point",
+            "卡点": "checkpoint",
+            "集中隔离点": "central quarantine site",
+        },
     },
 }
 

@@ -62,6 +62,8 @@ NOTICES = (
 REPORT_KINDS = ("initial", "follow_up", "final", "daily")
 REPORTS = tuple(f"reports/{k}.{ext}" for k in REPORT_KINDS for ext in ("txt", "html"))
 TEMPLATES = NOTICES + REPORTS
+#: Rendered from a town's registry, golden-tested in tests/unit/test_plandoc.py.
+PLANS = ("plans/village.html", "plans/village.txt")
 RESIDENT_SMS = ("notices/relocation.sms.txt", "notices/warning.sms.txt")
 SMS = (*RESIDENT_SMS, "notices/escalation.sms.txt", "notices/urgent.sms.txt")
 HTML_WITH_HEAD_NAME = ("notices/card.html", "notices/door_visit.html", "notices/work_card.html")
@@ -658,7 +660,7 @@ def test_every_template_has_a_golden_test(locale: str) -> None:
     }
     from tests.unit.test_epidemic_golden import EPIDEMIC_TEMPLATES
 
-    assert found == set(TEMPLATES) | set(EPIDEMIC_TEMPLATES)
+    assert found == set(TEMPLATES) | set(PLANS) | set(EPIDEMIC_TEMPLATES)
 
 
 # --- SMS length -----------------------------------------------------------------
