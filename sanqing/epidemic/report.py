@@ -179,6 +179,7 @@ def _payload(
     act: Activation, town: Town, ctx: dict[str, Any], *, title: str, seq: int
 ) -> dict[str, Any]:
     return {
+        "report_id": f"{act.id}:{ReportKind.DAILY.value}:{seq}",
         "kind": "epidemic_daily",
         "plan": "epidemic",
         "seq": seq,
