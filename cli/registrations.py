@@ -52,3 +52,41 @@ def registrations(
         for p in report.problems:
             err.print(plain(f"  {p}"), soft_wrap=True)
         raise typer.Exit(code=1)
+
+
+def followup(
+    village: Annotated[str, typer.Argument(help="The person's village, as registered.")],
+    person: Annotated[str, typer.Argument(help="The person's name, as registered.")],
+    answer: Annotated[
+        str, typer.Argument(help="健康 / 有症状 / 联系不上 (healthy / symptoms / unreachable).")
+    ],
+    town: TownOption,
+    note: Annotated[str, typer.Option(help="Temperature, symptoms, what happened.")] = "",
+) -> None:
+    """Record a follow-up of a person under home health monitoring (健康监测随访).
+
+    It answers their earliest follow-up due; symptoms go to the 卫生院, no answer to
+    the town leader for the village. Exits 1 when the answer could not be taken.
+    """
+    from sanqing.db import session_scope
+    from sanqing.epidemic.answers import WORDS, FollowUpReport, record_for_town
+    from sanqing.registry import ensure_registry
+    from sanqing.settings import DEFAULT_LOCALE
+
+    if answer not in WORDS:
+        raise fail(SanqingError(f"answer must be 健康, 有症状 or 联系不上, not {answer!r}"))
+    words = {v: k for k, v in WORDS.items() if not k.isascii()}
+    row = FollowUpReport(village=village, person=person, answer=words[WORDS[answer]], note=note)
+    try:
+        ensure_registry(town)
+        with session_scope() as session:
+            r = record_for_town(session, town=town, rows=[row], locale=DEFAULT_LOCALE)
+    except SanqingError as exc:
+        raise fail(exc) from exc
+    if r.refused:
+        err.print(plain(r.refused[0]), soft_wrap=True)
+        raise typer.Exit(code=1)
+    said = "，已上报" if r.escalated else ""
+    console.print(
+        plain(f"已登记随访{said} / follow-up recorded{' and escalated' if r.escalated else ''}")
+    )

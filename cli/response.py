@@ -142,14 +142,15 @@ def ack(
 ) -> None:
     """Record that a cadre acknowledged their tasks (叫应): resends and hand-ups stop."""
     from sanqing.db import session_scope
-    from sanqing.delivery.acknowledge import acknowledge
+    from sanqing.epidemic.answers import acknowledge_everywhere
     from sanqing.registry import ensure_registry
 
     try:
         town_code = ensure_registry(town)
         with session_scope() as session:
-            act = running(session, town, town_code)
-            n = acknowledge(session, activation_id=act.id, cadre=cadre, note=note)
+            n = acknowledge_everywhere(
+                session, town=town, town_code=town_code, cadre=cadre, note=note
+            )
     except SanqingError as exc:
         raise fail(exc) from exc
     console.print(plain(f"已叫应：{cadre} 的 {n} 份任务记为已回复。"))

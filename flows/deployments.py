@@ -8,7 +8,7 @@ from typing import Any
 from flows.after_rain_patrol import after_rain_patrol
 from flows.deliver_outbox import acknowledge_task, deliver_outbox
 from flows.drill import drill
-from flows.epidemic_response import epidemic_response
+from flows.epidemic_response import epidemic_response, followup_answers
 from flows.flood_response import flood_response
 from flows.rain_watch import rain_watch
 from flows.report_upward import report_upward_all
@@ -33,6 +33,11 @@ def deployments() -> list[Any]:
         epidemic_response.to_deployment(
             name="epidemic-response",
             description="疫情防控应急响应：选择乡镇和响应级别，启动或继续预案（响应期间每日运行一次）。",
+            tags=["epidemic"],
+        ),
+        followup_answers.to_deployment(
+            name="followup-answers",
+            description="健康监测随访登记：录入随访结果（健康/有症状/联系不上）。",
             tags=["epidemic"],
         ),
         drill.to_deployment(

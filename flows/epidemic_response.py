@@ -10,6 +10,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.params import TOWN_NAMES, locale_field, titled, town_field
+from sanqing.epidemic.answers import FollowUpReport
 from sanqing.epidemic.scenario import EpidemicAnswers, load_epidemic_scenario
 from sanqing.plans import Level
 from sanqing.settings import get_settings
@@ -80,3 +81,21 @@ def drill_answers(drill: bool, scenario: str | None) -> EpidemicAnswers | None:
 def drill_start(drill: bool, scenario: str | None) -> datetime | None:
     """A drill runs on its scenario's clock from its start; a real run on the wall clock."""
     return load_epidemic_scenario(scenario).starts if drill and scenario else None
+
+
+@flow(name="followup-answers", flow_run_name="followups-{town}", log_prints=False)
+def followup_answers(
+    town: str = town_field(),
+    answers: list[FollowUpReport] = titled(
+        [], "随访结果", "网格员报来的随访结果：村、姓名（与摸排登记一致）、健康/有症状/联系不上"
+    ),
+    locale: str = locale_field(),
+) -> dict[str, Any]:
+    """健康监测随访登记：录入网格员报来的随访结果；有症状的转卫生院，联系不上的报包片领导。
+
+    Each row answers that person's earliest follow-up due and not yet answered, in
+    the town's running epidemic response. A row naming nobody registered in that
+    village, or nobody due, is refused with its row number and why; the good rows
+    are kept.
+    """
+    return step.record_followups(town, answers, locale)

@@ -12,6 +12,7 @@ from typing import Any
 from prefect.logging import get_run_logger
 
 from sanqing.db import session_scope
+from sanqing.epidemic import answers as answering
 from sanqing.epidemic import steps, summary, support
 from sanqing.epidemic.activation import EpidemicActivation
 from sanqing.epidemic.scenario import EpidemicAnswers
@@ -159,3 +160,20 @@ def figures(activation_id: str) -> dict[str, Any]:
     """The response summed up (counts only)."""
     with session_scope() as session:
         return summary.summarize(session, activation_id)
+
+
+@db_task("record-followups")
+def record_followups(
+    town: str, rows: list[answering.FollowUpReport], locale: str
+) -> dict[str, Any]:
+    """健康监测随访登记: the grid members' answers; symptoms and no answer go up the chain."""
+    with session_scope() as session:
+        r = answering.record_for_town(session, town=town, rows=rows, locale=locale)
+    log = get_run_logger()
+    log.info(
+        "随访登记%s条，上报%s条 / %s follow-ups recorded, %s escalated",
+        r.recorded, r.escalated, r.recorded, r.escalated,
+    )  # fmt: skip
+    for line in r.refused:  # row numbers and reasons only: never a name
+        log.warning("未登记 / refused: %s", line)
+    return {"recorded": r.recorded, "escalated": r.escalated, "refused": r.refused}

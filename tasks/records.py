@@ -90,14 +90,13 @@ def stand_down_drill(town: str, plan: str, reason: str) -> None:
 
 def acknowledge(town: str, cadre: str, note: str) -> int:
     """A cadre's call back (叫应) for the town's running response; how many tasks it answers."""
-    from sanqing.delivery.acknowledge import acknowledge as record
+    from sanqing.epidemic.answers import acknowledge_everywhere
 
     town_code = ensure_registry(town)
     with session_scope() as session:
-        act = response.open_activation(session, town_code=town_code, plan="flood", drill=False)
-        if act is None:
-            raise ValueError(f"{town}: no running response")
-        return record(session, activation_id=act.id, cadre=cadre, note=note)
+        return acknowledge_everywhere(
+            session, town=town, town_code=town_code, cadre=cadre, note=note
+        )
 
 
 def why_not_carried_out(record_id: str, now: datetime | None) -> str | None:

@@ -263,7 +263,7 @@ def acknowledge(
     """
     now = now or utcnow()
     act = get_activation(session, activation_id)
-    who = _one_cadre(session, act, cadre)
+    who = one_cadre(session, act, cadre)
     mine = _unanswered(session, activation_id, who)
     for n in mine:
         n.acknowledged_at = now
@@ -285,7 +285,7 @@ def acknowledge(
     return len(mine)
 
 
-def _one_cadre(session: Session, act: Activation, cadre: str) -> Cadre:
+def one_cadre(session: Session, act: Activation, cadre: str) -> Cadre:
     """The town's cadre with this code or name; refused unless exactly one is."""
     matches = list(
         session.exec(

@@ -64,3 +64,29 @@ def test_the_answer_forms_are_titled_in_chinese() -> None:
     assert roll["village"]["title"] == "村" and roll["others"]["title"] == "其余各户"
     patrol = parameter_schema(after_rain_patrol.fn).model_dump()["properties"]
     assert patrol["town"]["title"] == "乡镇" and patrol["reason"]["title"] == "结束原因"
+
+
+def test_the_epidemic_forms_are_titled_in_chinese() -> None:
+    from flows.epidemic_response import epidemic_response, followup_answers
+
+    schema = parameter_schema(epidemic_response.fn).model_dump()
+    titles = {name: p.get("title") for name, p in schema["properties"].items()}
+    assert titles == {
+        "town": "乡镇",
+        "level": "响应级别",
+        "drill": "演练",
+        "locale": "语言",
+        "scenario": "演练脚本",
+        "days": "天数",
+    }
+    assert epidemic_response.description and epidemic_response.description.startswith("疫情防控")
+    answers = parameter_schema(followup_answers.fn).model_dump()
+    assert answers["properties"]["answers"]["title"] == "随访结果"
+    row = answers["definitions"]["FollowUpReport"]["properties"]
+    assert {k: v["title"] for k, v in row.items()} == {
+        "village": "村",
+        "person": "姓名",
+        "answer": "随访结果",
+        "note": "情况",
+    }
+    assert row["answer"]["enum"] == ["健康", "有症状", "联系不上"]
