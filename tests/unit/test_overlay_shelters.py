@@ -14,6 +14,8 @@ from sanqing.epidemic.overlay import monitored_households, running_epidemic
 from sanqing.models import (
     Activation,
     ArrivalRisk,
+    Cadre,
+    CadreRole,
     MonitoringStatus,
     RegisteredPerson,
     Relocation,
@@ -246,3 +248,56 @@ def test_two_runs_at_once_place_everyone_once(db_url: str) -> None:
     for (code, apart), people in held.items():
         limit = shelters[code].isolation_places if apart else shelters[code].capacity // 2
         assert people <= limit, (code, apart)
+
+
+def test_a_cadre_on_duty_at_an_epidemic_point_gets_no_door_visits_then(db_url: str) -> None:
+    from datetime import timedelta
+
+    from sanqing.models import DutyShift, TimelineEvent
+
+    plan = far_plan()
+    act = flood()
+    epidemic("epi")
+    with session_scope() as s:  # every cadre of 鸡心村 but its first secretary is at a point
+        cadres = list(s.exec(select(Cadre).where(Cadre.village_code == "621221106201")))
+        busy = [c for c in cadres if c.role != CadreRole.FIRST_SECRETARY]
+        for c in busy:
+            s.add(
+                DutyShift(
+                    id=f"epi:{c.code}",
+                    activation_id="epi",
+                    cadre_code=c.code,
+                    post="检测点",
+                    point_code="P1",
+                    starts_at=NOW - timedelta(hours=2),
+                    ends_at=NOW + timedelta(hours=6),
+                )
+            )
+    with session_scope() as s:
+        response.plan_relocations(
+            session=s, activation_id=act, village_code="621221106201", plan=plan, now=NOW
+        )
+    with session_scope() as s:
+        rels = list(s.exec(select(Relocation)))
+        assert rels and not {r.cadre_code for r in rels} & {c.code for c in busy}
+        assert any(r.original_cadre_code in {c.code for c in busy} for r in rels)
+        # nobody else free in 石门村: its households stay with them, and the timeline says so
+        for c in s.exec(select(Cadre).where(Cadre.village_code == "621221106202")):
+            s.add(
+                DutyShift(
+                    id=f"epi:{c.code}",
+                    activation_id="epi",
+                    cadre_code=c.code,
+                    post="卡点",
+                    point_code="P2",
+                    starts_at=NOW,
+                    ends_at=NOW + timedelta(hours=8),
+                )
+            )
+    with session_scope() as s:
+        response.plan_relocations(
+            session=s, activation_id=act, village_code="621221106202", plan=plan, now=NOW
+        )
+    with session_scope() as s:
+        kept = [e for e in s.exec(select(TimelineEvent)) if e.action == "执勤人员兼任入户"]
+        assert len(kept) == 1 and "621221106202" in kept[0].id
