@@ -56,3 +56,16 @@ def test_the_flood_during_the_epidemic_moves_the_monitored_apart(
         assert apart <= shelter.isolation_places, code
         assert general <= shelter.capacity * 0.5, code
     assert summary["people_to_relocate"] > 0 and summary["shelter_shortfall_people"] > 0
+    # both instructions in the notices, both situations in every report upward
+    text = {
+        channel: "".join(
+            p.read_text(encoding="utf-8") for p in (out / "notices" / channel).rglob("*.*")
+        )
+        for channel in ("sms", "wechat", "loudspeaker", "door_visit")
+    }
+    assert "戴口罩、单独安置" in text["sms"] and "隔离安置间" in text["sms"]
+    assert text["wechat"].count("不聚集、戴口罩") == 6  # every village's group
+    assert "居家监测：戴口罩、单独安置" in text["door_visit"] and "戴口罩" in text["loudspeaker"]
+    reports = sorted((out / "reports").glob("*.txt"))
+    assert len(reports) == 3
+    assert all("疫情叠加" in p.read_text(encoding="utf-8") for p in reports)
