@@ -167,6 +167,7 @@ COLUMNS = {
     "roads.csv": ("code", "village_code", "road_name", "name", "road_class", "lat", "lon"),
     "shelters.csv": (
         "code", "village_code", "name", "kind", "capacity", "lat", "lon", "manager_cadre_code",
+        "isolation_places",
     ),
     "machinery.csv": ("code", "kind", "name", "operator_name", "operator_phone", "lat", "lon"),
 }  # fmt: skip
@@ -699,6 +700,7 @@ def _shelter_sites(
                 "lat": lat,
                 "lon": lon,
                 "manager_cadre_code": managers[i % len(managers)]["code"],
+                "isolation_places": 0,  # drawn later, from an rng of its own
             }
         )
 
@@ -956,6 +958,24 @@ def _shelter_capacities(
             s["capacity"] = max(30, round(share * wt / sum(weights) / 10.0) * 10)
 
 
+#: Shelters that can keep rooms apart (隔离安置) for people under home monitoring, and how
+#: many places such rooms give: classrooms and the committee's offices, never a square.
+ISOLATION_KINDS = ("学校", "村委会")
+ISOLATION_SHARE = 0.7
+ISOLATION_PLACES = (10, 12, 15, 20)
+
+
+def isolation_places(registry: TownRegistry, rng: random.Random) -> None:
+    """Give some schools and 村委会 isolation places, from an rng of their own.
+
+    Drawn after everything else (and from another rng) so that the other files stay
+    what they were before the column existed.
+    """
+    for shelter in registry.rows["shelters.csv"]:
+        if shelter["kind"] in ISOLATION_KINDS and rng.random() < ISOLATION_SHARE:
+            shelter["isolation_places"] = rng.choice(ISOLATION_PLACES)
+
+
 def _machinery(spec: TownSpec, rng: random.Random, fake: _Faker) -> list[dict[str, Any]]:
     rows = []
     for i, (kind, model) in enumerate(MACHINES[: rng.randint(3, 5)], start=1):
@@ -1054,6 +1074,7 @@ def generate_jifeng(town_dir: Path | None = None, *, seed: int = DEFAULT_SEED) -
         landmark_landslide=("石门村", "石门洞滑坡"),
     )
     registry = build_town(spec, rng)
+    isolation_places(registry, random.Random(f"isolation:{seed}"))
     write_town(town_dir, registry, write_villages=False)
     write_registrations(
         town_dir / REGISTRATIONS_FILE,
@@ -1248,9 +1269,9 @@ def generate_county(
     dirs = []
     for spec in specs:
         town_dir = Path(out_dir) / spec.key
-        write_town(
-            town_dir, build_town(spec, random.Random(f"{seed}:{spec.code}")), write_villages=True
-        )
+        registry = build_town(spec, random.Random(f"{seed}:{spec.code}"))
+        isolation_places(registry, random.Random(f"isolation:{seed}:{spec.code}"))
+        write_town(town_dir, registry, write_villages=True)
         dirs.append(town_dir)
     return dirs
 

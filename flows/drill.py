@@ -10,6 +10,7 @@ from prefect.flows import Flow
 
 from flows.epidemic_response import epidemic_response
 from flows.flood_response import flood_response
+from sanqing.epidemic.overlay import EPIDEMIC
 from sanqing.epidemic.scenario import load_epidemic_scenario, scenario_plan
 from sanqing.errors import ScenarioError
 from sanqing.plans import Level
@@ -17,6 +18,7 @@ from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
 from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from tasks import epidemic_steps, records
 from tasks.command_steps import advance_clock, end_response
+from tasks.overlay_steps import open_epidemic_drill
 
 
 def stand_down_failed_drill(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
@@ -31,9 +33,10 @@ def stand_down_failed_drill(flow: Flow[Any, Any], flow_run: FlowRun, state: Stat
     except ScenarioError:  # the drill failed on its scenario: nothing was opened
         return
     why = type(state.data).__name__ if isinstance(state.data, BaseException) else state.name
-    records.stand_down_drill(
-        sc.town, sc.plan, f"演练中断（{why}），自动结束；原因见 Prefect 运行记录 {flow_run.name}"
-    )
+    reason = f"演练中断（{why}），自动结束；原因见 Prefect 运行记录 {flow_run.name}"
+    records.stand_down_drill(sc.town, sc.plan, reason)
+    if getattr(sc, "epidemic", None) is not None:  # 三情叠加: its epidemic drill ends too
+        records.stand_down_drill(sc.town, EPIDEMIC, reason)
 
 
 @flow(
@@ -54,6 +57,10 @@ def drill(
 
     The commander's approval, the villages' roll calls and the after-rain patrol
     answer from the scenario (marked 演练模拟 in the timeline): a drill never waits.
+
+    A scenario with ``epidemic:`` (三情叠加) first opens the town's epidemic response
+    as a drill at that level and screens the town's register: people under home
+    monitoring move only to isolation places. It ends with the flood.
     """
     # Everything that can be checked is checked before the plan is activated.
     if locale not in SUPPORTED_LOCALES:
@@ -61,6 +68,8 @@ def drill(
     if scenario_plan(scenario) == "epidemic":
         return epidemic_drill(scenario, level, locale)
     sc = load_scenario(scenario)
+    if sc.epidemic is not None:  # 三情叠加: the town runs the epidemic plan when the rain comes
+        open_epidemic_drill(sc.town, sc.epidemic.level, sc.epidemic.registrations, sc.warning.sent)
     figures = flood_response(
         town=sc.town,
         level=level or sc.level,
@@ -83,6 +92,8 @@ def drill(
         plan_name=sc.plan,
         simulated_patrol=sc.answers.patrol,
     )
+    if sc.epidemic is not None:
+        records.stand_down_drill(sc.town, EPIDEMIC, "演练结束")
     return figures
 
 

@@ -30,6 +30,17 @@ class RoadReport(BaseModel):
     cleared: bool = Field(False, title="已清除", description="the machine reports it cleared")
 
 
+class EpidemicOverlay(BaseModel):
+    """三情叠加: the town runs the epidemic plan at this level when the flood comes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Level = Field(title="疫情防控响应级别")
+    registrations: str = Field(
+        "registrations.csv", description="the register imported first, in the town's folder"
+    )
+
+
 class Scenario(BaseModel):
     """A drill: the warning, the level (or derived from the plan), and field reports."""
 
@@ -45,6 +56,8 @@ class Scenario(BaseModel):
     roads: list[RoadReport] = Field(default_factory=list)
     # What the commander, the villages and the patrol answer: a drill never waits.
     answers: SimulatedAnswers = Field(default_factory=SimulatedAnswers)
+    # 三情叠加: the epidemic response the flood comes during (opened first, as a drill)
+    epidemic: EpidemicOverlay | None = None
     _source: Path | None = PrivateAttr(default=None)
 
     @property

@@ -129,7 +129,12 @@ class RoadSegment(SQLModel, table=True):
 
 
 class Shelter(SQLModel, table=True):
-    """A place of refuge (避险安置点) with its capacity in people."""
+    """A place of refuge (避险安置点) with its capacity in people.
+
+    ``isolation_places``: places in rooms that can be kept apart (隔离安置), for people
+    under home health monitoring when a flood comes during the epidemic; they are not
+    part of ``capacity``.
+    """
 
     code: str = Field(primary_key=True)
     town_code: str = Field(foreign_key="town.code", index=True)
@@ -137,6 +142,7 @@ class Shelter(SQLModel, table=True):
     name: str
     kind: str  # 学校 / 村委会 / 文化广场 …
     capacity: int
+    isolation_places: int = 0
     lat: float
     lon: float
     manager_cadre_code: str | None = None

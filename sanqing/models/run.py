@@ -115,6 +115,10 @@ class Relocation(SQLModel, table=True):
     original_cadre_code: str | None = None  # set when the load was rebalanced
     shelter_code: str | None = None  # None with status ordered and shortfall=True: no room
     shortfall: bool = False
+    # 三情叠加: placed (or short) in a shelter's isolation places, not its general ones,
+    # and how many of the household were under home health monitoring when placed
+    isolation: bool = False
+    monitored: int = 0
     status: RelocationStatus = enum_column(RelocationStatus, default=RelocationStatus.ORDERED)
     # 紧急撤离: ordered at once (danger found, cannot be judged, at night), before any approval
     urgent: bool = False

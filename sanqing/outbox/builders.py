@@ -128,6 +128,7 @@ def missing_cards(batch: NoticeBatch, ctx: NoticeContext) -> None:
                 shelter=facts.shelters.get(r.shelter_code or ""),
                 hazard_codes=list(r.hazard_codes),
                 cadre_code=r.cadre_code,
+                isolation=r.isolation,
             ),
         )
 

@@ -210,6 +210,7 @@ def household_card(
     shelter: Shelter | None = None,
     hazard_codes: list[str] | None = None,
     cadre_code: str | None = None,
+    isolation: bool = False,
 ) -> dict[str, Any]:
     """The 避险明白卡 of one household (``card`` in ``notices/card.html``).
 
@@ -243,6 +244,7 @@ def household_card(
         "warning_signals": list(dict.fromkeys(x["warning_signal"] for x in hazards)),
         "shelter": shelter_context(book, shelter or book.nearest_shelter(h), locale),
         "cadre": responsible,
+        "isolation": isolation,  # 三情叠加: its place is an isolation room
     }
 
 

@@ -52,9 +52,13 @@ def warning_context(warning: dict[str, Any] | None, locale: str) -> dict[str, An
 class NoticeContext:
     """Template context for one village's notices; each hazard and move is built once."""
 
-    def __init__(self, facts: VillageFacts, locale: str) -> None:
+    def __init__(
+        self, facts: VillageFacts, locale: str, epidemic: dict[str, str] | None = None
+    ) -> None:
         self.facts = facts
         self.locale = locale
+        #: 三情叠加: the epidemic response running in the town (its level and names), if any
+        self.epidemic = epidemic
         self._hazards: dict[str, dict[str, Any]] = {}
         self._moves: dict[str, dict[str, Any]] = {}
 
@@ -72,6 +76,7 @@ class NoticeContext:
             "generated_at": now,
             "issued_on": now,
             "repeats": plan.defaults.broadcast_repeats,
+            "epidemic": self.epidemic,
         }
 
     def _first_secretary(self) -> Any:
@@ -146,6 +151,7 @@ class NoticeContext:
             "found_danger": "danger_finding" in r.reasons,
             "shelter": self.shelter(r.shelter_code),
             "shortfall": r.shortfall,
+            "isolation": r.isolation,  # 三情叠加: an isolation place, masked, apart
         }
 
     def summary(self) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from sanqing.models import Channel, Town
+from sanqing.epidemic.overlay import running_epidemic
+from sanqing.epidemic.plan import load_epidemic_plan
+from sanqing.models import Activation, Channel, Level, Town
 from sanqing.outbox import builders, sms
 from sanqing.outbox.batch import NoticeBatch
 from sanqing.outbox.contexts import NoticeContext
@@ -37,6 +39,17 @@ class NoticeResult:
 def sms_signature(plan: Plan, town: Town) -> str:
     """The signature the SMS platform adds: the plan's, else 【<county><office>】."""
     return plan.defaults.sms_signature or sms.signature(county=town.county, office=town.office)
+
+
+def epidemic_context(session: Session, act: Activation) -> dict[str, str] | None:
+    """三情叠加: the town's running epidemic response as the notices name it, if any."""
+    epidemic = running_epidemic(session, town_code=act.town_code, drill=act.drill)
+    if epidemic is None:
+        return None
+    return {
+        "level": epidemic.level,
+        "name": load_epidemic_plan().levels[Level(epidemic.level)].name,
+    }
 
 
 def issue_notices(
@@ -60,7 +73,7 @@ def issue_notices(
     lock_village(session, village_code)
     channels = set(plan.level(act.level).notify)
     facts = read_village(session, activation=act, village_code=village_code)
-    ctx = NoticeContext(facts, locale)
+    ctx = NoticeContext(facts, locale, epidemic_context(session, act))
     batch = NoticeBatch(
         activation_id=activation_id,
         village_code=village_code,

@@ -32,6 +32,7 @@ from sanqing.registry.files import (
     reason_of,
 )
 from sanqing.registry.rows import FILES, TOWN_FILE, WITH_TOWN_CODE, LedgerFile, TownFile
+from sanqing.rules.shelters import is_medical_unit
 
 # --- loading ------------------------------------------------------------------------------
 
@@ -176,9 +177,15 @@ class _Loader:
         )
 
     def check_shelter(self, line: int, row: dict[str, Any]) -> list[tuple[str | None, str]]:
+        medical = (
+            ("name", "the town's 卫生院 (medical_unit) treats the hurt: never a shelter")
+            if is_medical_unit(row["name"], row["kind"], self.town.medical_unit)
+            else None
+        )
         return _some(
             self.ref(row, "village_code", "villages.csv"),
             self.ref(row, "manager_cadre_code", "cadres.csv", required=False),
+            medical,
         )
 
     def check_machine(self, line: int, row: dict[str, Any]) -> list[tuple[str | None, str]]:

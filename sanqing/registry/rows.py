@@ -305,6 +305,10 @@ class ShelterRow(_Row):
     lat: Lat
     lon: Lon
     manager_cadre_code: Code | None
+    # rooms kept apart for people under home monitoring; older ledgers have none
+    isolation_places: Annotated[
+        int, BeforeValidator(lambda v: 0 if v is None or v == "" else v), Field(ge=0, le=10_000)
+    ] = 0
 
 
 class MachineRow(_Row):
@@ -337,6 +341,8 @@ def _ledger(name: str, row: type[_Row], table: type[SQLModel]) -> LedgerFile:
     optional = {"town_code"} if row is VillageRow else set()
     if row is HouseholdRow:
         optional = {"card_issued"}  # older ledgers: every card counts as handed out
+    if row is ShelterRow:
+        optional = {"isolation_places"}  # older ledgers: no room kept apart
     return LedgerFile(name, row, table, tuple(f for f in row.model_fields if f not in optional))
 
 

@@ -34,6 +34,7 @@ from sanqing.models import (
     Village,
 )
 from sanqing.reporting.casualties import casualty_totals
+from sanqing.reporting.overlay import overlay_figures
 from sanqing.response import OCCUPYING, get_activation
 from sanqing.rules.relocation import VULNERABILITIES
 
@@ -82,6 +83,7 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
         | _road_figures(session, town, roads)
         | _roll_call_figures(session, act.id, rels)
         | _office_figures(session, act.id)
+        | overlay_figures(session, act)  # 三情叠加: only when it ran under an epidemic
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
+from sanqing.epidemic.overlay import on_point_duty
 from sanqing.models import (
     Activation,
     Cadre,
@@ -33,6 +34,8 @@ from sanqing.response.locks import hold_open, lock_village
 from sanqing.response.timeline import clock, local_tz, log_event, read_rows
 from sanqing.rules import relocation as rules
 
+#: The door visits of a move order take this long: none for a cadre at an epidemic point.
+DOOR_VISITS = timedelta(hours=2)
 #: Re-runs only refresh the derived fields; status, cadre and shelter stay as recorded.
 _REFRESHED = [
     "priority",
@@ -243,13 +246,29 @@ def _assign_cadres(
     cadres = _visiting_cadres(
         session, act=act, village_code=village_code, anyone_moves=bool(candidates), now=now
     )
-    return rules.assign_cadres(
+    busy = on_point_duty(  # 三情叠加: one roster of people for both plans
+        session, town_code=act.town_code, drill=act.drill, start=now, end=now + DOOR_VISITS
+    )
+    assigned = rules.assign_cadres(
         ordered=new,
         cadres=cadres,
         grid_responsible=_grid_responsible(session, village_code),
         max_per_cadre=plan.defaults.max_households_per_cadre,
         existing_load=_load(existing.values()),
+        busy=busy,
     )
+    if kept := sum(a.busy_kept for a in assigned.values()):  # nobody else free: said
+        log_event(
+            session,
+            activation_id=act.id,
+            key=f"point-duty-kept:{village_code}:{len(existing)}",
+            actor=village_code,
+            action="执勤人员兼任入户",
+            detail=f"{kept}户的入户转移仍由疫情防控点执勤人员负责（本村无其他空闲干部）",
+            at=now,
+            simulated=act.drill,
+        )
+    return assigned
 
 
 def _grid_responsible(session: Session, village_code: str) -> dict[str, str | None]:

@@ -27,6 +27,8 @@ class OverlayShelter:
     capacity: int  # general places, before spacing
     isolation_places: int = 0
     medical: bool = False  # the 卫生院: never a shelter
+    occupied: int = 0  # general places already taken (by running responses)
+    isolation_occupied: int = 0  # isolation places already taken
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,11 @@ def place_with_epidemic(
         raise ValueError(f"capacity_factor must be in (0, 1], not {capacity_factor}")
     usable = [s for s in shelters if not s.medical]
     general_rooms = [
-        ShelterRoom(s.code, s.lat, s.lon, math.floor(s.capacity * capacity_factor)) for s in usable
+        ShelterRoom(s.code, s.lat, s.lon, math.floor(s.capacity * capacity_factor), s.occupied)
+        for s in usable
     ]
     isolation_rooms = [
-        ShelterRoom(s.code, s.lat, s.lon, s.isolation_places)
+        ShelterRoom(s.code, s.lat, s.lon, s.isolation_places, s.isolation_occupied)
         for s in usable
         if s.isolation_places > 0
     ]

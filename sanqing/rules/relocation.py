@@ -207,6 +207,8 @@ def order_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
 class CadreAssignment:
     cadre_code: str | None
     original_cadre_code: str | None  # the 包保责任人 when someone else took over
+    # on duty at an epidemic point, kept only because nobody else of the village is free
+    busy_kept: bool = False
 
 
 def assign_cadres(
@@ -216,6 +218,7 @@ def assign_cadres(
     grid_responsible: Mapping[str, str | None],
     max_per_cadre: int,
     existing_load: Mapping[str, int] | None = None,
+    busy: Collection[str] = (),
 ) -> dict[str, CadreAssignment]:
     """Give every household to a cadre of its village who can visit it in time.
 
@@ -224,27 +227,33 @@ def assign_cadres(
     households hands further ones to the least-loaded visiting cadre of the
     village; when everyone is full the least-loaded still takes it (nobody is
     left without a cadre).
+
+    A cadre in ``busy`` (on duty at an epidemic point for these hours: one roster of
+    people for both plans) is passed over; only when nobody else of the village is
+    free does the household stay with them (``busy_kept``).
     """
     known = {c.code: c for c in cadres}
     # Town leaders only ever appear here when the village has nobody of its own.
     visitors = sorted(c.code for c in cadres if c.role in VISITING_ROLES) or sorted(known)
     first_secretary = next((c.code for c in cadres if c.role == CadreRole.FIRST_SECRETARY), None)
+    free = [code for code in visitors if code not in busy]
     load: dict[str, int] = defaultdict(int, existing_load or {})
     out: dict[str, CadreAssignment] = {}
     for cand in ordered:
         hh = cand.household
         own = hh.responsible_cadre_code if hh.responsible_cadre_code in known else None
         grid = grid_responsible.get(hh.grid_code or "")
-        base = own or (grid if grid in known else None) or first_secretary
+        chain = [c for c in (own, grid if grid in known else None, first_secretary) if c]
+        base = next((c for c in chain if c not in busy), None)
         chosen: str | None
         if base is not None and load[base] < max_per_cadre:
             chosen = base
-        elif visitors:
-            chosen = min(visitors, key=lambda code: (load[code], code))
+        elif free:
+            chosen = min(free, key=lambda code: (load[code], code))
         else:
-            chosen = base
+            chosen = base or (chain[0] if chain else None)
         if chosen is not None:
             load[chosen] += 1
         original = own if own is not None and own != chosen else None
-        out[hh.code] = CadreAssignment(cadre_code=chosen, original_cadre_code=original)
+        out[hh.code] = CadreAssignment(chosen, original, busy_kept=chosen in busy)
     return out

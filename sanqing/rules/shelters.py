@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from sanqing.geo import distance_km
 
+#: Kinds of place that treat the hurt: never a shelter (the town's 卫生院).
+MEDICAL_KINDS = frozenset({"卫生院", "医院", "卫生室"})
+
 
 @dataclass(frozen=True)
 class Mover:
@@ -75,3 +78,8 @@ def assign_shelters(
 def shortfall_people(placements: Iterable[Placement], people: Mapping[str, int]) -> int:
     """People who have no place in a shelter."""
     return sum(people[p.household_code] for p in placements if p.shelter_code is None)
+
+
+def is_medical_unit(name: str, kind: str, medical_unit: str | None) -> bool:
+    """Whether a place is the town's 卫生院 (its ``medical_unit``), or of a medical kind."""
+    return kind.strip() in MEDICAL_KINDS or bool(medical_unit and name.strip() == medical_unit)

@@ -49,3 +49,15 @@ def test_spacing_cuts_general_capacity_and_the_shortfall_is_said_per_kind() -> N
 def test_a_spacing_factor_outside_0_to_1_is_refused(factor: float) -> None:
     with pytest.raises(ValueError):
         place_with_epidemic([], [SCHOOL], capacity_factor=factor, max_distance_km=10)
+
+
+def test_places_already_taken_count_against_each_kind_on_its_own() -> None:
+    # 3 isolation places, 2 taken; 10 general places spaced to 5, 4 taken
+    school = OverlayShelter(
+        "S1", 33.75, 105.72, capacity=10, isolation_places=3, occupied=4, isolation_occupied=2
+    )
+    movers = [mover("H1", 2, monitored=True), mover("H2", 1, monitored=True), mover("H3", 2)]
+    out = place_with_epidemic(movers, [school], capacity_factor=0.5, max_distance_km=10)
+    assert [p.shelter_code for p in out.isolation] == [None, "S1"]
+    assert [p.shelter_code for p in out.general] == [None]
+    assert out.shortfall(monitored=True) == 2 and out.shortfall(monitored=False) == 2

@@ -238,3 +238,23 @@ def test_grid_responsible_then_first_secretary_when_no_responsible_cadre() -> No
     )
     assert out["H1"].cadre_code == "FS"
     assert out["H2"].cadre_code == "GM"
+
+
+def test_a_cadre_on_point_duty_is_passed_over_or_kept_only_when_nobody_else_is_free() -> None:
+    households = [hh(f"H{i}", cadre="C1") for i in range(3)]
+    threats = [threat("Z1", h.code, "danger") for h in households]
+    ordered = select_households(
+        households=households, threats=threats, hazards=HAZARDS, scope=LEVEL_II
+    )
+    cadres = [cadre("C1"), cadre("C2", "grid_member"), cadre("FS", "first_secretary")]
+    out = assign_cadres(
+        ordered=ordered, cadres=cadres, grid_responsible={}, max_per_cadre=10, busy={"C1"}
+    )
+    # the first secretary takes them; C1 stays named as the 包保责任人
+    assert {a.cadre_code for a in out.values()} == {"FS"}
+    assert all(a.original_cadre_code == "C1" and not a.busy_kept for a in out.values())
+    everyone = {"C1", "C2", "FS"}
+    out = assign_cadres(
+        ordered=ordered, cadres=cadres, grid_responsible={}, max_per_cadre=10, busy=everyone
+    )
+    assert {(a.cadre_code, a.busy_kept) for a in out.values()} == {("C1", True)}

@@ -175,6 +175,7 @@ MOVES = [
         "found_danger": False,
         "shelter": SHELTER,
         "shortfall": False,
+        "isolation": False,
     },
     {
         "priority": 5,
@@ -193,6 +194,7 @@ MOVES = [
         "found_danger": False,
         "shelter": None,
         "shortfall": True,
+        "isolation": False,
     },
 ]
 INSPECTIONS = [
@@ -403,6 +405,7 @@ def card_ctx(raw: dict[str, Any], locale: str, kind: str = "geological") -> dict
         "warning_signals": list(dict.fromkeys(h["warning_signal"] for h in m["hazards"])),
         "shelter": raw["shelter"] or SHELTER,
         "cadre": cadre_ctx(CADRE, locale),
+        "isolation": raw["isolation"],
     }
 
 
@@ -452,6 +455,7 @@ def notice_context(
         "generated_at": GENERATED_AT,
         "issued_on": GENERATED_AT,
         "repeats": REPEATS,
+        "epidemic": None,  # 三情叠加: see test_templates_overlay
     }
     cadre = cadre_ctx(CADRE, locale)
     moves = [move_ctx(m, locale) for m in MOVES]
