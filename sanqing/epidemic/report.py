@@ -21,6 +21,7 @@ from sanqing.epidemic import duty, followups, publicity, shuttles, supplies
 from sanqing.epidemic.resources import TownResources
 from sanqing.models import (
     Activation,
+    ActivationStatus,
     Channel,
     FollowUp,
     FollowUpAnswer,
@@ -172,6 +173,34 @@ def _context(
         "supplies": supplies.figures(session, act.id),
         "publicity": publicity.figures(session, act.id, until=now),
         "rides": shuttles.figures(session, act.id, res, until=now),
+        "flood": _flood_now(session, act),
+    }
+
+
+def _flood_now(session: Session, act: Activation) -> dict[str, Any] | None:
+    """三情叠加: the town's flood response running beside this one, in the report's figures
+    (a real report sees only a real flood; a drill's sees a drill's too)."""
+    from sanqing.reporting.figures import summarize
+
+    where = [
+        Activation.town_code == act.town_code,
+        Activation.plan == "flood",
+        Activation.status == ActivationStatus.ACTIVE,
+    ]
+    if not act.drill:
+        where.append(Activation.drill == False)  # noqa: E712 - SQL expression
+    flood = session.exec(select(Activation).where(*where)).first()
+    if flood is None:
+        return None
+    f = summarize(session=session, activation_id=flood.id)
+    overlay = f.get("overlay") or {}
+    return {
+        "level": flood.level,
+        "households_relocated": f["households_relocated"],
+        "people_relocated": f["people_relocated"],
+        "monitored_moved": overlay.get("monitored_people_moved", 0),
+        "in_isolation_places": overlay.get("in_isolation_places", 0),
+        "mixed": overlay.get("mixed", 0),
     }
 
 
@@ -190,8 +219,10 @@ def _payload(
         "drill": act.drill,
         "day": ctx["day"].isoformat(),
         "zero": ctx["f"].zero,
+        "flood": ctx["flood"],
         "figures": {
-            k: asdict(ctx[k]) for k in ("f", "followups", "duty", "supplies", "publicity", "rides")
+            k: _plain(asdict(ctx[k]))
+            for k in ("f", "followups", "duty", "supplies", "publicity", "rides")
         },
     }
 
@@ -254,3 +285,8 @@ def _send_up(
             )
         ],
     )
+
+
+def _plain(figures: dict[str, Any]) -> dict[str, Any]:
+    """Figures as JSON takes them (dates as ISO text)."""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in figures.items()}

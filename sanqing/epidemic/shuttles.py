@@ -29,6 +29,7 @@ class ShuttleFigures:
     max_seat_use: float
     unassigned: int
     vaccinated: int
+    day: date | None = None  # the day of the rides (their first pickup's)
 
 
 def riders_of(session: Session, village_codes: list[str], exclude: set[str]) -> list[Household]:
@@ -128,6 +129,7 @@ def figures(
         key = (s.vehicle_code or "", s.trip or 0)
         seated[key] = seated.get(key, 0) + (not s.wheelchair)
     capacity = {v.code: v.seats for v in res.vehicles}
+    pickups = [s.pickup_at for s in rode if s.pickup_at]
     use = [n / capacity[v] for (v, _), n in seated.items() if capacity.get(v)]
     return ShuttleFigures(
         residents=len(seats),
@@ -138,4 +140,5 @@ def figures(
         vaccinated=sum(
             1 for s in rode if s.vaccinated and (until is None or (s.pickup_at or until) <= until)
         ),
+        day=min(pickups).astimezone(local_tz()).date() if pickups else None,
     )

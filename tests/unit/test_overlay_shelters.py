@@ -301,3 +301,42 @@ def test_a_cadre_on_duty_at_an_epidemic_point_gets_no_door_visits_then(db_url: s
     with session_scope() as s:
         kept = [e for e in s.exec(select(TimelineEvent)) if e.action == "执勤人员兼任入户"]
         assert len(kept) == 1 and "621221106202" in kept[0].id
+
+
+def test_the_epidemic_daily_report_carries_the_flood_beside_it(db_url: str) -> None:
+    from datetime import timedelta
+
+    from sanqing.epidemic.report import write_daily_report
+    from sanqing.epidemic.resources import load_town_resources
+
+    plan = far_plan()
+    act = flood()
+    moving = order(act, plan)
+    epidemic("epi")
+    epidemic("epi-drill", drill=True)
+    monitor("epi", moving[0], "p0")
+    place(act, plan)
+    res = load_town_resources("jifeng")
+    with session_scope() as s:
+        real = write_daily_report(
+            s, activation_id="epi", seq=1, day=TODAY, deadline=NOW + timedelta(hours=1),
+            res=res, points=0, locale="zh-CN", now=NOW,
+        )  # fmt: skip
+    assert "汛情叠加" in real.text and "防汛Ⅰ级应急响应同时进行" in real.text
+    assert "无混住" in real.text and real.payload["figures"]  # counts only
+    # a drill flood is not the real epidemic report's business
+    with session_scope() as s:
+        response.stand_down(session=s, activation_id=act, reason="test")
+    drill_flood = flood(drill=True)
+    order(drill_flood, plan)
+    with session_scope() as s:
+        again = write_daily_report(
+            s, activation_id="epi", seq=2, day=TODAY, deadline=NOW + timedelta(hours=1),
+            res=res, points=0, locale="en", now=NOW,
+        )  # fmt: skip
+        drilled = write_daily_report(
+            s, activation_id="epi-drill", seq=1, day=TODAY, deadline=NOW + timedelta(hours=1),
+            res=res, points=0, locale="en", now=NOW,
+        )  # fmt: skip
+    assert "Flood at the same time" not in again.text
+    assert "Flood at the same time" in drilled.text
