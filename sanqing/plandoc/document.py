@@ -32,7 +32,7 @@ FORMATS = ("html", "txt")
 def village_plan(
     book: TownBook, village: Village, *, plan: EpidemicPlan, locale: str, now: datetime
 ) -> dict[str, Any]:
-    """The template context of one village's plan, from the town's registry and the plan."""
+    """The template context of one village's plan, from the town's book and the plan."""
     households = book.village_households(village.code)
     group = mixed_group(book, village, locale)
     risk = hazards(book, village, locale)
@@ -43,7 +43,7 @@ def village_plan(
         "people": sum(h.members for h in households),
         "group": group,
         "grids": grids(book, village, households, locale),
-        "duty": duty(plan, [m["code"] for m in group["members"]], day=now),
+        "duty": duty(book, village, plan, day=now),
         "risk": risk,
         "shelters": shelters(
             book,
