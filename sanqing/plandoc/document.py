@@ -24,6 +24,7 @@ from sanqing.paths import inside
 from sanqing.plandoc.book import TownBook, load_town_book
 from sanqing.plandoc.people import duty, grids, mixed_group
 from sanqing.plandoc.places import hazards, routes, shelters, special_groups
+from sanqing.plandoc.rides import vaccination
 
 #: The formats a plan is printed in, each a template ``plans/village.<format>``.
 FORMATS = ("html", "txt")
@@ -54,6 +55,7 @@ def village_plan(
         ),
         "routes": routes(risk["hazards"]),
         "special": special_groups(book, households, locale),
+        "vaccination": vaccination(book, households),
         "issued_on": now,
     }
 

@@ -379,10 +379,11 @@ def test_a_village_without_points_says_so_at_every_level(plan: EpidemicPlan) -> 
     book = small_book()
     book.resources = TownResources()
     ctx = village_plan(book, book.villages[0], plan=plan, locale="zh-CN", now=ISSUED)
-    assert ctx["duty"]["points"] == []
+    assert ctx["duty"]["points"] == [] and ctx["vaccination"] is None
     assert all(x["points"] == [] and x["shifts"] == 0 for x in ctx["duty"]["levels"])
     text = render("plans/village.txt", locale="zh-CN", **ctx)
     assert "本村未设值守点位" in text and "每日缺口" not in text
+    assert "接送疫苗接种" not in text and "\n七、应急联络\n" in text
 
 
 def test_a_point_of_a_kind_no_level_staffs_is_said_so(plan: EpidemicPlan) -> None:
@@ -394,6 +395,22 @@ def test_a_point_of_a_kind_no_level_staffs_is_said_so(plan: EpidemicPlan) -> Non
     assert "青石村物资点（物资点）：各级响应均不值守。" in render(
         "plans/village.txt", locale="zh-CN", **ctx
     )
+
+
+def test_rides_to_vaccination_name_the_site_and_the_vehicles(plan: EpidemicPlan) -> None:
+    ctx = small_plan(plan)
+    vx = ctx["vaccination"]
+    assert vx["site"]["per_day"] == 8 * 20 and vx["site"]["opens"] == "08:30"
+    assert (vx["seats"], vx["wheelchair_places"]) == (10, 1)
+    # H0002 lives alone and cannot walk far: one household, one wheelchair place
+    assert vx["riders"] == {"households": 1, "wheelchair": 1}
+    text = render("plans/village.txt", locale="zh-CN", **ctx)
+    assert "七、接送疫苗接种" in text and "\n八、应急联络\n" in text
+    assert "2. 卫生院转运车：座位4个，轮椅位1个；驾驶员张永红（18093930102）" in text
+    book = small_book()
+    book.resources = book.resources.model_copy(update={"vehicles": []})
+    ctx = village_plan(book, book.villages[0], plan=plan, locale="zh-CN", now=ISSUED)
+    assert "镇尚未落实接送车辆" in render("plans/village.html", locale="zh-CN", **ctx)
 
 
 def test_isolation_places_are_read_when_shelters_have_them(plan: EpidemicPlan) -> None:
@@ -423,6 +440,7 @@ def test_hostile_names_are_escaped_in_html_and_kept_in_text(plan: EpidemicPlan) 
     book.resources = res.model_copy(
         update={
             "points": [res.points[0], res.points[1].model_copy(update={"name": "<b>卡点</b>"})],
+            "vehicles": [res.vehicles[0].model_copy(update={"driver": "<i>司机</i>"})],
         }
     )
     for locale in SUPPORTED_LOCALES:
@@ -432,6 +450,7 @@ def test_hostile_names_are_escaped_in_html_and_kept_in_text(plan: EpidemicPlan) 
         assert "<img" not in html and "&lt;img src=x&gt;" in html
         assert "</td><td>网格" not in html
         assert "<b>" not in html and "&lt;b&gt;卡点&lt;/b&gt;" in html
+        assert "<i>" not in html and "&lt;i&gt;司机&lt;/i&gt;" in html
         text = render("plans/village.txt", locale=locale, **ctx)
         assert "<script>alert(1)</script>" in text  # text is text
 
@@ -462,7 +481,7 @@ def test_plan_matches_golden_file(plan: EpidemicPlan, locale: str, fmt: str) -> 
 def test_the_zh_plan_reads_as_a_township_document(plan: EpidemicPlan) -> None:
     text = render("plans/village.txt", locale="zh-CN", **small_plan(plan))
     assert text.startswith("鸡峰镇青石村疫情、汛情防控预案\n")
-    headings = [line for line in text.splitlines() if re.match(r"^[一二三四五六七]、", line)]
+    headings = [line for line in text.splitlines() if re.match(r"^[一二三四五六七八]、", line)]
     assert headings == [
         "一、组织机构",
         "二、网格划分",
@@ -470,7 +489,8 @@ def test_the_zh_plan_reads_as_a_township_document(plan: EpidemicPlan) -> None:
         "四、隐患点与监测",
         "五、避险安置点及转移路线",
         "六、特殊群体包保",
-        "七、应急联络",
+        "七、接送疫苗接种",
+        "八、应急联络",
     ]
     assert text.rstrip().splitlines()[-2:] == [
         " " * 40 + "鸡峰镇人民政府",
@@ -645,6 +665,7 @@ def test_a_town_without_epidemic_yaml_still_prints(
     assert result.exit_code == 0, result.output
     text = (out / f"{JIXIN}.txt").read_text(encoding="utf-8")
     assert "本村未设值守点位" in text and "镇级点位" not in text
+    assert "接送疫苗接种" not in text and "\n七、应急联络\n" in text
     assert "包片领导：谢虎建" in text  # the groups come from the registry, not the file
 
 
