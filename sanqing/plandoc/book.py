@@ -2,7 +2,10 @@
 
 Households are read as the few columns a plan counts and names (group, head's name,
 members, grid, the special-group flags, the 包保责任人): never their ID numbers or
-phones, so no plan document can print them.
+phones, so no plan document can print them. The mixed groups (with their leaders and
+包片领导) are the epidemic flow's own (``sanqing.epidemic.groups.mixed_groups``), and the
+points, vaccination site and vehicles its ``epidemic.yaml``, so a printed plan and the
+work arrangements the flow sends name the same people and places.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import Any
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
+from sanqing.epidemic.groups import TownGroups, mixed_groups
+from sanqing.epidemic.resources import TownResources, load_town_resources
+from sanqing.errors import SanqingError
 from sanqing.models import (
     AssistanceTeam,
     Cadre,
@@ -62,9 +68,13 @@ class TownBook:
     grids: dict[str, list[Grid]]
     households: dict[str, HouseholdFacts]
     hazards: dict[str, list[HazardPoint]]
+    #: the epidemic flow's mixed groups, 包片领导 and the town's leaders
+    groups: TownGroups
     #: hazard code → [(household code, zone)]
     threats: dict[str, list[tuple[str, Zone]]] = field(default_factory=dict)
     shelters: dict[str, list[Shelter]] = field(default_factory=dict)
+    #: the town's epidemic.yaml: points, vaccination site, vehicles (none without the file)
+    resources: TownResources = field(default_factory=TownResources)
 
     def cadre(self, code: str | None) -> Cadre | None:
         return self.cadres.get(code or "")
@@ -119,8 +129,23 @@ def _households(session: Session, village_codes: list[str]) -> dict[str, Househo
     return out
 
 
-def load_town_book(session: Session, *, town_code: str) -> TownBook:
-    """Read the town's registry for its village plans: one query a table, not a village."""
+def _check_points(resources: TownResources, villages: list[Village]) -> None:
+    """A point naming no village of the town is refused, as the flow refuses it."""
+    names = {v.name for v in villages}
+    for p in resources.points:
+        if p.village is not None and p.village not in names:
+            raise SanqingError(
+                f"epidemic.yaml: point {p.code}: {p.village} is not a village of the town"
+            )
+
+
+def load_town_book(
+    session: Session, *, town_code: str, resources: TownResources | None = None
+) -> TownBook:
+    """Read the town's registry for its village plans: one query a table, not a village.
+
+    ``resources`` defaults to the town's ``epidemic.yaml`` (none: no points, no rides).
+    """
     town = session.get(Town, town_code)
     if town is None:
         raise LookupError(f"town {town_code} is not in the registry; run `sanqing init` first")
@@ -144,15 +169,20 @@ def load_town_book(session: Session, *, town_code: str) -> TownBook:
         .order_by(col(HazardThreat.hazard_code), col(HazardThreat.household_code))
     ):
         threats[t.hazard_code].append((t.household_code, Zone(t.zone)))
-    cadres = session.exec(select(Cadre).where(Cadre.town_code == town_code))
+    resources = resources if resources is not None else load_town_resources(town.key)
+    _check_points(resources, villages)
+    # the flow's groups; their cadres (the town's, by code) serve the whole plan
+    groups = mixed_groups(session, town_code)
     return TownBook(
         town=town,
         villages=villages,
         teams=of_villages(AssistanceTeam),
-        cadres={c.code: c for c in cadres},
+        cadres=groups.cadres,
         grids=of_villages(Grid),
         households=_households(session, codes),
         hazards=hazards,
         threats=dict(threats),
         shelters=of_villages(Shelter),
+        groups=groups,
+        resources=resources,
     )

@@ -24,6 +24,7 @@ from sanqing.paths import inside
 from sanqing.plandoc.book import TownBook, load_town_book
 from sanqing.plandoc.people import duty, grids, mixed_group
 from sanqing.plandoc.places import hazards, routes, shelters, special_groups
+from sanqing.plandoc.rides import vaccination
 
 #: The formats a plan is printed in, each a template ``plans/village.<format>``.
 FORMATS = ("html", "txt")
@@ -32,7 +33,7 @@ FORMATS = ("html", "txt")
 def village_plan(
     book: TownBook, village: Village, *, plan: EpidemicPlan, locale: str, now: datetime
 ) -> dict[str, Any]:
-    """The template context of one village's plan, from the town's registry and the plan."""
+    """The template context of one village's plan, from the town's book and the plan."""
     households = book.village_households(village.code)
     group = mixed_group(book, village, locale)
     risk = hazards(book, village, locale)
@@ -43,7 +44,7 @@ def village_plan(
         "people": sum(h.members for h in households),
         "group": group,
         "grids": grids(book, village, households, locale),
-        "duty": duty(plan, [m["code"] for m in group["members"]], day=now),
+        "duty": duty(book, village, plan, day=now),
         "risk": risk,
         "shelters": shelters(
             book,
@@ -54,6 +55,7 @@ def village_plan(
         ),
         "routes": routes(risk["hazards"]),
         "special": special_groups(book, households, locale),
+        "vaccination": vaccination(book, households),
         "issued_on": now,
     }
 

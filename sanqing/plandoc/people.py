@@ -1,11 +1,13 @@
 """Who a village plan names: its mixed group and leader, its grids, its 24-hour duty.
 
-The mixed group (混合编组) is the village's assistance team (驻村工作队: its first
-secretary and members) with the village's 两委 cadres; its leader is the first
-secretary, else the first village cadre by code. Cadres are officials: their name,
-title and work phone are printed. The duty section runs the plan's own roster rule
-over the group, so a village with too few people for its points says how many
-hours stay uncovered instead of printing a duty it cannot keep.
+The mixed group (混合编组), its leader and its 包片领导 are the epidemic flow's own
+(``sanqing.epidemic.groups``: the team and the 两委, led by the first secretary, else a
+team member, else a village cadre), so the plan and the work arrangements the flow
+sends never disagree. Cadres are officials: their name, title and work phone are
+printed. The duty section lists the village's points from the town's ``epidemic.yaml``
+and runs the plan's own roster rule, per level, over exactly the points the flow
+staffs with the village's group; a village with too few people says how many hours
+stay uncovered instead of printing a duty it cannot keep.
 """
 
 from __future__ import annotations
@@ -15,47 +17,32 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sanqing.epidemic.plan import EpidemicPlan
+from sanqing.epidemic.resources import Point
 from sanqing.labels import group_order
-from sanqing.models import Cadre, CadreRole, Level, Village
+from sanqing.models import CadreRole, Level, Village
 from sanqing.outbox.cards import person
 from sanqing.plandoc.book import HouseholdFacts, TownBook
 from sanqing.rules.roster import plan_roster
 from sanqing.settings import get_settings
 
-#: Who joins the mixed group, in the order the plan lists them after the leader.
-GROUP_ROLES = (CadreRole.FIRST_SECRETARY, CadreRole.TEAM_MEMBER, CadreRole.VILLAGE_CADRE)
-
 
 def mixed_group(book: TownBook, village: Village, locale: str) -> dict[str, Any]:
-    """The village's 防控工作领导小组: the team, its leader and members, the town's leaders."""
-    cadres = book.village_cadres(village.code)
-    teams = book.teams.get(village.code, [])
-    team_codes = {t.code for t in teams}
-    members = [
-        c
-        for role in GROUP_ROLES
-        for c in cadres
-        if c.role == role or (role == CadreRole.TEAM_MEMBER and _extra_team_member(c, team_codes))
-    ]
-    leader = next((c for c in members if c.role == CadreRole.FIRST_SECRETARY), None) or next(
-        (c for c in members if c.role == CadreRole.VILLAGE_CADRE), None
-    )
-    ordered = ([leader] if leader else []) + [c for c in members if c is not leader]
-    town_leaders = sorted(
-        (c for c in book.cadres.values() if c.village_code is None),
-        key=lambda c: c.code,
-    )
+    """The village's 防控工作领导小组 as the flow forms it: team, leader, members, 包片领导."""
+    group = book.groups.of_village(village.code)
+    leader = group.leader if group else None
+    area_leader = group.town_leader if group else None
     return {
-        "teams": [{"code": t.code, "name": t.name, "sent_by": t.sent_by} for t in teams],
+        "teams": [
+            {"code": t.code, "name": t.name, "sent_by": t.sent_by}
+            for t in book.teams.get(village.code, [])
+        ],
         "leader": person(leader, locale) if leader else None,
-        "members": [person(c, locale) | {"leads": c is leader} for c in ordered],
-        "town_leaders": [person(c, locale) for c in town_leaders],
+        "members": [
+            person(c, locale) | {"leads": leader is not None and c.code == leader.code}
+            for c in (group.members if group else [])
+        ],
+        "area_leader": person(area_leader, locale) if area_leader else None,
     }
-
-
-def _extra_team_member(c: Cadre, team_codes: set[str]) -> bool:
-    """A cadre of the team whose role is another one (a 社长 sent by the unit, say)."""
-    return c.team_code in team_codes and c.role not in GROUP_ROLES
 
 
 def grids(
@@ -87,24 +74,50 @@ def grids(
     }
 
 
-def duty(plan: EpidemicPlan, people: list[str], *, day: datetime) -> dict[str, Any]:
-    """The points each level staffs around the clock, the duty rules, and what the group covers.
+def first_level(plan: EpidemicPlan, kind: str) -> Level | None:
+    """The lowest level whose points include ``kind`` (None: no level staffs it)."""
+    return next((lv for lv in Level if kind in plan.levels[lv].points), None)
 
-    One point of each kind the level names, staffed for one day from local midnight
-    by the mixed group under the plan's rules; the hours nobody may take are reported.
+
+def _point(plan: EpidemicPlan, p: Point) -> dict[str, Any]:
+    level = first_level(plan, p.kind)
+    return {
+        "code": p.code,
+        "name": p.name,
+        "kind": p.kind,
+        "place": p.place,
+        "from_level": level.value if level else None,
+    }
+
+
+def duty(book: TownBook, village: Village, plan: EpidemicPlan, *, day: datetime) -> dict[str, Any]:
+    """The village's points, the town's own, and per level what the mixed group covers.
+
+    Per level: the village's points of the kinds the level staffs (the flow's
+    ``staffed_points``), rostered for one day from local midnight over the village's
+    mixed group under the plan's rules, as ``put_on_duty`` does; the hours nobody may
+    take are reported. A level that staffs none of the village's points says so.
     """
     zone = ZoneInfo(get_settings().timezone)
     start = datetime.combine(day.astimezone(zone).date(), time(0), tzinfo=zone)
-    rules = plan.duty.rules()
+    group = book.groups.of_village(village.code)
+    people = group.codes if group else []
+    own = [p for p in book.resources.points if p.village == village.name]
+    town = [p for p in book.resources.points if p.village is None]
     levels = []
     for level in Level:
         lv = plan.levels[level]
-        roster = plan_roster(lv.points, people, start=start, hours=24, rules=rules)
+        staffed = [p for p in own if p.kind in lv.points]
+        roster = plan_roster(
+            [p.code for p in staffed], people, start=start, hours=24, rules=plan.duty.rules()
+        )
         levels.append(
             {
                 "level": level.value,
                 "name": lv.name,
-                "points": list(lv.points),
+                "kinds": list(lv.points),
+                "points": [p.name for p in staffed],
+                "town_points": [p.name for p in town if p.kind in lv.points],
                 "followup_every_hours": lv.followup_every_hours,
                 "shifts": len(roster.shifts),
                 "uncovered_hours": _number(round(roster.uncovered_hours, 1)),
@@ -112,6 +125,8 @@ def duty(plan: EpidemicPlan, people: list[str], *, day: datetime) -> dict[str, A
             }
         )
     return {
+        "points": [_point(plan, p) for p in own],
+        "town_points": [_point(plan, p) for p in town],
         "shift_hours": _number(plan.duty.shift_hours),
         "min_rest_hours": _number(plan.duty.min_rest_hours),
         "max_hours_per_day": _number(plan.duty.max_hours_per_day),
