@@ -111,7 +111,7 @@ import sys, time
 from pathlib import Path
 from sanqing.prefect_server import LocalPrefectServer
 server = LocalPrefectServer(Path(sys.argv[1]), ui=False)
-server.start()
+server.start(timeout=float(sys.argv[2]))
 print(server.proc.pid, server.port, flush=True)
 time.sleep(3600)
 """
@@ -121,7 +121,7 @@ def test_the_control_room_server_dies_with_its_parent(tmp_path: Path, reaper: li
     log = tmp_path / "parent.log"
     with open(log, "wb") as out:
         parent = subprocess.Popen(
-            [sys.executable, "-c", PARENT, str(tmp_path / "home")],
+            [sys.executable, "-c", PARENT, str(tmp_path / "home"), str(START_TIMEOUT_S)],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=out,
@@ -140,7 +140,7 @@ def test_the_control_room_server_dies_with_its_parent(tmp_path: Path, reaper: li
     wait_until("the server ends with its parent", lambda: not alive(pid), 30)
     assert not any(alive(p) for p in below)
     # the leader shows as ended while its threads still close their files: a moment more
-    wait_until("its port is free", lambda: not port_in_use("127.0.0.1", port), 10)
+    wait_until("its port is free", lambda: not port_in_use("127.0.0.1", port), 30)
 
 
 def test_a_killed_drill_leaves_no_prefect_server_behind(
