@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 
 from sanqing.settings import DEFAULT_LOCALE
+from tasks import epidemic_steps
 from tasks.command_steps import escalate_unconfirmed, running_responses
 from tasks.plan_steps import daily_report, report_upward
 
@@ -20,7 +21,9 @@ def report_upward_all(plan: str = "flood", locale: str = DEFAULT_LOCALE) -> list
     level's roll-call time go to their village's first secretary; the report
     upward gets a numbered follow-up (续报) when the figures changed since the
     last one, and once the day's report time has come, the daily report (日报; a
-    zero report when nothing changed). Running it with nothing new writes nothing.
+    zero report when nothing changed). Every running epidemic response gets its daily
+    report (疫情防控工作日报) from an hour before it is due. Running it with nothing new
+    writes nothing.
     """
     out = []
     for act_id in running_responses(plan):
@@ -29,5 +32,13 @@ def report_upward_all(plan: str = "flood", locale: str = DEFAULT_LOCALE) -> list
         report_id = daily_report(act_id, locale=locale, plan_name=plan) or report_id
         out.append(
             {"activation_id": act_id, "report": report_id, "escalated": escalated.households}
+        )
+    for act_id in running_responses("epidemic"):  # its 疫情防控工作日报 once due
+        out.append(
+            {
+                "activation_id": act_id,
+                "report": epidemic_steps.report_due(act_id, locale),
+                "escalated": 0,
+            }
         )
     return out

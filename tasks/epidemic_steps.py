@@ -149,6 +149,14 @@ def report_daily(activation_id: str, days: int, locale: str) -> list[str]:
     return ids
 
 
+@db_task("epidemic-report-due")
+def report_due(activation_id: str, locale: str) -> str | None:
+    """The report schedule: today's epidemic report of a real response once it is due."""
+    with session_scope() as session:
+        ids = support.report_due(session, activation_id, locale=locale)
+    return ids[-1] if ids else None
+
+
 @db_task("end-epidemic-drill")
 def end_drill(activation_id: str, days: int) -> None:
     """The drill's days are over: its response ends."""

@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 from sqlmodel import Session, col, func, select
 
 from sanqing.epidemic import duty, notices, publicity, shuttles, supplies
+from sanqing.epidemic.report import write_daily_report
 from sanqing.epidemic.scenario import EpidemicAnswers
 from sanqing.epidemic.steps import context
 from sanqing.errors import SanqingError
@@ -184,8 +185,14 @@ def drive_to_vaccination(
     return shuttles.figures(session, c.act.id, c.res)
 
 
+#: A real response's daily report is written from this long before its deadline on.
+REPORT_WINDOW = timedelta(hours=1)
+
+
 def report_days(session: Session, activation_id: str, *, days: int, locale: str) -> list[str]:
-    """向上报告: the daily report of each day, written half an hour before its deadline."""
+    """向上报告: each day's report. A drill lives its days through and writes each half an
+    hour before its deadline; a real response writes today's once its time has come
+    (from an hour before the deadline: the report schedule calls this), never ahead."""
     c = context(session, activation_id)
     due = c.plan.levels[c.level].daily_report_at
     first = session.exec(select(DutyShift.id).where(DutyShift.activation_id == c.act.id)).first()
@@ -193,39 +200,35 @@ def report_days(session: Session, activation_id: str, *, days: int, locale: str)
     # numbered by the day of the response: a daily run writes that day's, once
     opened = c.act.activated_at.astimezone(local_tz()).date()
     written = []
-    for n in range(days):
+    for n in range(days if c.act.drill else 1):
         day = c.today + timedelta(days=n)
-        seq = (day - opened).days + 1
         deadline = datetime.combine(day, due, tzinfo=local_tz())
-        report = write_daily(session, c.act.id, seq, day, deadline, n_points, locale)
-        written.append(report)
+        if c.act.drill:
+            now = deadline - timedelta(minutes=30)
+        elif c.now >= deadline - REPORT_WINDOW:
+            now = c.now
+        else:
+            continue
+        report = write_daily_report(
+            session,
+            activation_id=c.act.id,
+            seq=(day - opened).days + 1,
+            day=day,
+            deadline=deadline,
+            res=c.res,
+            points=n_points,
+            locale=locale,
+            now=now,
+        )
+        written.append(report.id)
     return written
 
 
-def write_daily(
-    session: Session,
-    activation_id: str,
-    seq: int,
-    day: object,
-    deadline: datetime,
-    points: int,
-    locale: str,
-) -> str:
-    from sanqing.epidemic.report import write_daily_report
-
+def report_due(session: Session, activation_id: str, *, locale: str) -> list[str]:
+    """The report schedule's call: today's report of a real response once it is due (a
+    drill writes its own)."""
     c = context(session, activation_id)
-    report = write_daily_report(
-        session,
-        activation_id=activation_id,
-        seq=seq,
-        day=day,  # type: ignore[arg-type]
-        deadline=deadline,
-        res=c.res,
-        points=points,
-        locale=locale,
-        now=deadline - timedelta(minutes=30),
-    )
-    return report.id
+    return [] if c.act.drill else report_days(session, activation_id, days=1, locale=locale)
 
 
 def end_drill(session: Session, activation_id: str, *, days: int) -> None:

@@ -147,3 +147,29 @@ def test_a_cadres_acknowledgement_confirms_their_coming_shifts_only(
     soon = [x for x in theirs if x.starts_at <= now + timedelta(hours=24) and x.ends_at > now]
     assert {x.id for x in confirmed} == {x.id for x in soon} and soon
     assert n >= len(soon)
+
+
+def test_a_real_responses_daily_report_is_written_once_when_due_never_ahead(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, time
+
+    from sanqing.models import Report
+    from sanqing.response.timeline import local_tz
+
+    aid = open_real_response(tmp_path)
+    today = clock_now().astimezone(local_tz()).date()
+    at = {"now": datetime.combine(today, time(10, 0), tzinfo=local_tz())}
+    monkeypatch.setattr(steps, "clock", lambda session, activation_id: at["now"])
+    with session_scope() as s:  # level I reports at 12:00: at 10:00 nothing is due yet
+        assert support.report_due(s, aid, locale="zh-CN") == []
+    at["now"] = datetime.combine(today, time(11, 20), tzinfo=local_tz())
+    with session_scope() as s:
+        first = support.report_due(s, aid, locale="zh-CN")
+    at["now"] = datetime.combine(today, time(12, 30), tzinfo=local_tz())
+    with session_scope() as s:
+        again = support.report_due(s, aid, locale="zh-CN")
+        reports = s.exec(select(Report).where(Report.activation_id == aid)).all()
+    assert first == again and len(reports) == 1
+    assert reports[0].seq == 1 and not reports[0].late
+    assert "截至" in reports[0].text and "11时20分" in reports[0].text
