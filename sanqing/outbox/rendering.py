@@ -68,8 +68,15 @@ def cn_number(n: int) -> str:
 
 @lru_cache
 def _environment(templates_dir: Path) -> Environment:
+    """One environment per templates directory, its templates compiled once.
+
+    No auto-reload: checking a template's file on every render cost more than the
+    rendering (a ``stat`` per notice). A changed template is read by the next process.
+    """
     env = Environment(
         loader=FileSystemLoader(templates_dir),
+        auto_reload=False,
+        cache_size=-1,  # every template stays compiled (the default keeps 400)
         # Names end in .j2: escape by the format before it (card.html.j2).
         autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"]),
         undefined=StrictUndefined,
