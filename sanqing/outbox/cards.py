@@ -133,21 +133,9 @@ def load_book(session: Session, *, town_code: str, village_code: str | None = No
         h.code: h
         for h in session.exec(select(HazardPoint).where(col(HazardPoint.village_code).in_(codes)))
     }
-    threats: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for t in session.exec(
-        select(HazardThreat)
-        .where(col(HazardThreat.household_code).in_(list(households)))
-        .order_by(col(HazardThreat.household_code), col(HazardThreat.hazard_code))
-    ):
-        threats[t.household_code].append((t.hazard_code, t.zone))
+    threats = read_threats(session, list(households))
     missing = {c for ts in threats.values() for c, _ in ts} - set(hazards)
-    if missing:
-        hazards.update(
-            {
-                h.code: h
-                for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(missing)))
-            }
-        )
+    hazards.update(read_hazards(session, missing))
     return CardBook(
         town=town,
         villages=villages,
@@ -159,6 +147,27 @@ def load_book(session: Session, *, town_code: str, village_code: str | None = No
         hazards=hazards,
         threats=dict(threats),
     )
+
+
+def read_threats(session: Session, household_codes: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """household code → [(hazard code, zone)] of the households, hazard codes in order."""
+    threats: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for household, hazard, zone in session.execute(
+        select(HazardThreat.household_code, HazardThreat.hazard_code, HazardThreat.zone)
+        .where(col(HazardThreat.household_code).in_(household_codes))
+        .order_by(col(HazardThreat.household_code), col(HazardThreat.hazard_code))
+    ):
+        threats[household].append((hazard, zone))
+    return dict(threats)
+
+
+def read_hazards(session: Session, codes: set[str]) -> dict[str, HazardPoint]:
+    """The hazard points of ``codes`` by code (none read when there are none)."""
+    if not codes:
+        return {}
+    return {
+        h.code: h for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(codes)))
+    }
 
 
 def shelter_context(book: CardBook, s: Shelter | None, locale: str) -> dict[str, Any] | None:

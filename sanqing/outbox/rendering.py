@@ -66,10 +66,38 @@ def cn_number(n: int) -> str:
     return str(n)
 
 
+#: What ``getattr`` finds on a dict itself (``items``, ``get`` …): those names go Jinja's way.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(Environment):
+    """Jinja's environment, with ``context.key`` on a plain dict looked up as a key at once.
+
+    Jinja tries the attribute first and the key after an ``AttributeError``: for the
+    notices' dict contexts that is an exception per field. A name that is not an
+    attribute of dict gives the same value (or the same undefined) either way.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 @lru_cache
 def _environment(templates_dir: Path) -> Environment:
-    env = Environment(
+    """One environment per templates directory, its templates compiled once.
+
+    No auto-reload: checking a template's file on every render cost more than the
+    rendering (a ``stat`` per notice). A changed template is read by the next process.
+    """
+    env = _Environment(
         loader=FileSystemLoader(templates_dir),
+        auto_reload=False,
+        cache_size=-1,  # every template stays compiled (the default keeps 400)
         # Names end in .j2: escape by the format before it (card.html.j2).
         autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"]),
         undefined=StrictUndefined,

@@ -25,7 +25,7 @@ from sanqing.models import (
     Town,
     Village,
 )
-from sanqing.outbox.cards import CardBook, load_book
+from sanqing.outbox.cards import CardBook, read_hazards, read_threats
 from sanqing.response import read_rows
 
 
@@ -65,10 +65,14 @@ class VillageFacts:
 
 
 def read_village(session: Session, *, activation: Activation, village_code: str) -> VillageFacts:
-    """Read what the village's notices are written from."""
+    """Read what the village's notices are written from: every table once."""
     town = session.get(Town, activation.town_code)
-    village = session.get(Village, village_code)
-    assert town is not None and village is not None
+    assert town is not None
+    villages = {
+        v.code: v for v in session.exec(select(Village).where(Village.town_code == town.code))
+    }
+    village = villages.get(village_code) or session.get(Village, village_code)
+    assert village is not None
     written = set(
         session.exec(
             select(Notice.id).where(
@@ -90,7 +94,10 @@ def read_village(session: Session, *, activation: Activation, village_code: str)
         s.code: s for s in session.exec(select(Shelter).where(Shelter.town_code == town.code))
     }
     cadres = {c.code: c for c in read_rows(session, Cadre, Cadre.town_code == town.code)}
-    village_hazards, hazards = _read_hazards(session, village_code, relocations)
+    threats = read_threats(session, list(households))
+    village_hazards, hazards, book_hazards = _read_hazards(
+        session, village_code, relocations, threats
+    )
     return VillageFacts(
         town=town,
         village=village,
@@ -101,14 +108,27 @@ def read_village(session: Session, *, activation: Activation, village_code: str)
         cadres=cadres,
         village_hazards=village_hazards,
         hazards=hazards,
-        book=load_book(session, town_code=town.code, village_code=village_code),
+        # The card book of the village, from the same rows (``cards.load_book``'s).
+        book=CardBook(
+            town=town,
+            villages=villages,
+            households=households,
+            cadres=cadres,
+            shelters=shelters,
+            hazards=book_hazards,
+            threats=threats,
+        ),
     )
 
 
 def _read_hazards(
-    session: Session, village_code: str, relocations: list[Any]
-) -> tuple[list[HazardPoint], dict[str, HazardPoint]]:
-    """The village's hazard points, and by code those plus any other a move names."""
+    session: Session,
+    village_code: str,
+    relocations: list[Any],
+    threats: dict[str, list[tuple[str, str]]],
+) -> tuple[list[HazardPoint], dict[str, HazardPoint], dict[str, HazardPoint]]:
+    """The village's hazard points; by code, those plus any other a move names, and those
+    plus any other that threatens one of its households (the card book's)."""
     village_hazards = list(
         session.exec(
             select(HazardPoint)
@@ -116,16 +136,13 @@ def _read_hazards(
             .order_by(col(HazardPoint.code))
         )
     )
-    hazards = {h.code: h for h in village_hazards}
-    missing = {code for r in relocations for code in r.hazard_codes} - set(hazards)
-    if missing:
-        hazards.update(
-            {
-                h.code: h
-                for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(missing)))
-            }
-        )
-    return village_hazards, hazards
+    own = {h.code: h for h in village_hazards}
+    named = {code for r in relocations for code in r.hazard_codes} - set(own)
+    threatening = {c for ts in threats.values() for c, _ in ts} - set(own)
+    others = read_hazards(session, named | threatening)
+    hazards = own | {c: others[c] for c in sorted(named) if c in others}
+    book_hazards = own | {c: others[c] for c in sorted(threatening) if c in others}
+    return village_hazards, hazards, book_hazards
 
 
 def read_inspections(

@@ -109,14 +109,19 @@ def draft_report(
     locale: str,
     now: datetime,
     deadline: datetime | None,
+    figures: dict[str, Any] | None = None,
 ) -> ReportDraft:
-    """Gather what the report is written from; its deadline unless one is given."""
+    """Gather what the report is written from; its deadline unless one is given.
+
+    ``figures``: ``summarize``'s, when the caller has them from the same transaction.
+    """
     act: Activation = get_activation(session, activation_id)
     town = session.get(Town, act.town_code)
     assert town is not None
     event_at = event_time(session, act)
     reports = reports_so_far(session, activation_id)
-    figures = summarize(session=session, activation_id=activation_id)
+    if figures is None:
+        figures = summarize(session=session, activation_id=activation_id)
     base = base_for(kind, reports) if kind in (ReportKind.FOLLOW_UP, ReportKind.DAILY) else None
     before = base.payload.get("figures", {}) if base else {}
     return ReportDraft(

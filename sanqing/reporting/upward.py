@@ -34,7 +34,12 @@ from sanqing.response import clock, get_activation, hold_town_open, local_tz, lo
 
 
 def phone_report_task(
-    session: Session, *, activation_id: str, plan: Plan, now: datetime | None = None
+    session: Session,
+    *,
+    activation_id: str,
+    plan: Plan,
+    now: datetime | None = None,
+    figures: dict[str, Any] | None = None,
 ) -> datetime:
     """The duty officer's task to phone the county 防指 (电话报告), once; its deadline.
 
@@ -48,7 +53,7 @@ def phone_report_task(
     due = event_time(session, act) + timedelta(
         minutes=plan.level(act.level).reports.phone_within_minutes
     )
-    f = summarize(session=session, activation_id=activation_id)
+    f = figures if figures is not None else summarize(session=session, activation_id=activation_id)
     lv = label("zh-CN", "level", act.level)
     c = f["casualties"]
     hurt = (
@@ -94,13 +99,19 @@ def report_upward(
     if hold_town_open(session, activation_id) is None:
         return None
     reports = reports_so_far(session, activation_id)
+    # The figures once: the phone report's timeline entry does not change them.
+    current = summarize(session=session, activation_id=activation_id)
     if not reports:
-        phone_report_task(session, activation_id=activation_id, plan=plan, now=now)
+        phone_report_task(session, activation_id=activation_id, plan=plan, now=now, figures=current)
         return write_report(
-            session=session, activation_id=activation_id, plan=plan, locale=locale, now=now
+            session=session,
+            activation_id=activation_id,
+            plan=plan,
+            locale=locale,
+            now=now,
+            figures=current,
         )
     latest = reports[-1]
-    current = summarize(session=session, activation_id=activation_id)
     before = latest.payload.get("figures", {})
     if all(before.get(k) == current.get(k) for k in CHANGE_FIGURES):
         return latest
@@ -113,6 +124,7 @@ def report_upward(
         seq=seq,
         locale=locale,
         now=now,
+        figures=current,
     )
 
 
@@ -163,6 +175,7 @@ def write_report(
     locale: str = "zh-CN",
     now: datetime | None = None,
     deadline: datetime | None = None,
+    figures: dict[str, Any] | None = None,
 ) -> Report:
     """Write the report once (text, HTML, JSON payload); a re-run returns the one written.
 
@@ -184,6 +197,7 @@ def write_report(
         locale=locale,
         now=now,
         deadline=deadline,
+        figures=figures,
     )
     ctx = report_context(session, draft, plan)
     text = render(f"reports/{kind.value}.txt", locale=locale, **ctx)

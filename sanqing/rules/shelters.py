@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from math import asin, cos, radians, sin, sqrt
 
-from sanqing.geo import distance_km
+from sanqing.geo import EARTH_RADIUS_KM
 
 #: Kinds of place that treat the hurt: never a shelter (the town's 卫生院).
 MEDICAL_KINDS = frozenset({"卫生院", "医院", "卫生室"})
@@ -56,13 +57,19 @@ def assign_shelters(
     ``max_distance_km`` is a shortfall: it still moves, but needs county support.
     """
     rooms = list(shelters)
+    # distance_km's arithmetic, with each shelter's share computed once (the same floats).
+    sites = [(room, radians(room.lat), cos(radians(room.lat))) for room in rooms]
     out: list[Placement] = []
     for m in movers:
         best: tuple[float, str, ShelterRoom] | None = None
-        for room in rooms:
-            if room.free < m.people:
+        p1 = radians(m.lat)
+        cos_p1 = cos(p1)
+        for room, p2, cos_p2 in sites:
+            if max(0, room.capacity - room.occupied) < m.people:  # room.free, inlined
                 continue
-            d = distance_km(m.lat, m.lon, room.lat, room.lon)
+            dl = radians(room.lon - m.lon)
+            a = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos_p2 * sin(dl / 2) ** 2
+            d = 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
             if d > max_distance_km:
                 continue
             if best is None or (d, room.code) < best[:2]:
