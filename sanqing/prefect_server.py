@@ -237,10 +237,14 @@ class LocalWorkPool:
             )
         return done.stdout
 
-    def create_and_deploy(self) -> None:
+    def create_and_deploy(self, *, schedules: bool = True) -> None:
+        """The pool, then every deployment of ``prefect.yaml``; ``schedules`` off pauses
+        their schedules (a test or a benchmark wants no outbox or watch runs beside it)."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.prefect("work-pool", "create", self.pool, "--type", "process", "--overwrite")
         self.prefect("deploy", "--all")
+        if not schedules:
+            self.prefect("deployment", "schedule", "pause", "--all")
 
     def start_workers(self, count: int, limit: int = 1) -> None:
         prefect = str(Path(sys.executable).with_name("prefect"))

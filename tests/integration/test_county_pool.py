@@ -174,7 +174,7 @@ def test_towns_run_once_each_on_the_workers_with_the_in_process_figures(
     server.start()
     pool = LocalWorkPool(server.api_url, REPO_ROOT, tmp_path / "pool", env=app_env)
     try:
-        pool.create_and_deploy()
+        pool.create_and_deploy(schedules=False)  # no outbox or watch runs beside
         assert deployed(server.api_url) == {d.name: d.entrypoint for d in deployments()}
         pool.start_workers(2)
         client_env = pool.env | {"PREFECT_HOME": str(tmp_path / "client-home")}
