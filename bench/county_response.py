@@ -124,13 +124,13 @@ def reset_run_state() -> None:
         conn.execute(text("TRUNCATE activation CASCADE"))
 
 
-def use_server(server: PrefectServer) -> None:
+def use_server(server: PrefectServer, log_level: str) -> None:
     """Point this process's Prefect at the bench's server (read at import: before it)."""
     os.environ.update(
         {
             "PREFECT_API_URL": server.url,
             "PREFECT_HOME": server.env["PREFECT_HOME"],
-            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_LOGGING_LEVEL": log_level,
             "DO_NOT_TRACK": "1",
         }
     )
@@ -181,6 +181,25 @@ def prefect_counts(parent_id: Any) -> dict[str, int]:
         }
 
 
+def prefect_db_stats(name: str) -> dict[str, Any]:
+    """Rows and size of the Prefect server's database after the run (it is new per run)."""
+    import psycopg
+
+    tables = (
+        "flow_run",
+        "task_run",
+        "task_run_state",
+        "flow_run_state",
+        "log",
+        "events",
+        "artifact",
+    )
+    with psycopg.connect(f"{PG}/{name}") as conn:
+        rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return rows | {"size_mb": round(size / 2**20, 1)}
+
+
 def same_result(plain: dict[str, dict], prefect: dict[str, dict]) -> bool:
     """Whether both paths gave every town the same figures (what differs goes to stderr)."""
     if set(plain) != set(prefect):
@@ -207,6 +226,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="process workers (--mode pool)")
     p.add_argument(
         "--concurrent-towns", type=int, default=4, help="towns at once per process, both paths"
+    )
+    p.add_argument(
+        "--prefect-log-level", default="WARNING", help="of the runs (INFO: as a county runs)"
     )
     p.add_argument("--skip-plain", action="store_true")
     p.add_argument("--skip-prefect", action="store_true")
@@ -249,13 +271,14 @@ def prefect_run(
     home.mkdir()
     server = PrefectServer(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{args.prefect_db}", home)
     out["server_start_s"] = round(server.start(), 2)
-    use_server(server)
+    use_server(server, args.prefect_log_level)
     pool, sampler = None, None
     try:
         if args.mode == "pool":
             app_env = {
                 "SANQING_DATABASE_URL": os.environ["SANQING_DATABASE_URL"],
                 "SANQING_DATA_DIR": os.environ["SANQING_DATA_DIR"],
+                "PREFECT_LOGGING_LEVEL": args.prefect_log_level,
             }
             pool, times = start_pool(server.url, ROOT, tmp / "pool", args.workers, app_env)
             out |= times
@@ -264,6 +287,7 @@ def prefect_run(
         result, elapsed, counts = run_prefect(
             towns, level, args.concurrent_towns, on_workers=args.mode == "pool"
         )
+        db_stats = prefect_db_stats(args.prefect_db)
     finally:
         workers_mb = sampler.stop() if sampler else 0.0
         if pool is not None:
@@ -271,6 +295,7 @@ def prefect_run(
         server.stop()
     out["prefect_s"] = round(elapsed, 2)
     out |= counts
+    out["prefect_db"] = db_stats
     out["peak_rss_mb"] = {"server": server.peak_rss_mb, "workers": workers_mb}
     out["failed_towns"] = result["failed"]
     out["households_to_relocate"] = result["households_to_relocate"]
