@@ -1,28 +1,34 @@
 """Time the county's flood response at level I: through Prefect, and as plain domain calls.
 
-    python bench/county_response.py [--towns 20] [--skip-plain] [--out bench/out]
+    python bench/county_response.py [--towns 20] [--mode inprocess|pool] [--workers K]
+        [--concurrent-towns 4] [--skip-plain] [--skip-prefect] [--out bench/out]
 
 Generates a synthetic county (20 towns × 15 villages × 250 households, 150 hazard
 points per town) into a temporary folder, loads it into a fresh PostgreSQL app
 database, then runs
 
 - the PLAIN path: the domain functions in the order of ``flood_response``, towns
-  on a thread pool of the size ``county_response`` uses (``--workers``, default 4 as
-  in the flow), a town's village groups (``response.village_groups``: at most
+  on a thread pool of the size ``county_response`` uses (``--concurrent-towns``, default
+  4 as in the flow), a town's village groups (``response.village_groups``: at most
   six per town) on a pool as wide as that (what Prefect's ThreadPoolTaskRunner does
   for ``.map``): the same concurrency on both paths, so
   the ratio is Prefect's cost, not a difference in scheduling;
 - the PREFECT path: ``county_response`` against a ``prefect server start`` on
-  PostgreSQL that the bench starts and stops, after emptying the run-state tables.
+  PostgreSQL that the bench starts and stops, after emptying the run-state tables:
+  ``--mode inprocess`` runs the towns as subflows in this process; ``--mode pool``
+  creates the ``sanqing`` process pool, deploys ``prefect.yaml`` and starts
+  ``--workers`` K process workers (``--limit 1`` each), so the county runs its towns in
+  K batch runs on them (setup not timed: ``deploy_s``, ``pool_ready_s``).
 
-Prints one JSON object (and writes it to ``--out``). Both databases are dropped and
+Prints one JSON object, the last line of stdout (and writes it to ``--out``): ``mode,
+towns, households, notices, plain_s, prefect_s, ratio, workers, flow_runs, task_runs,
+peak_rss_mb {bench, server, workers}, same_figures`` and more. Both databases are dropped and
 recreated on every run: the generated town codes include jifeng's.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -30,16 +36,17 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sanqing.prefect_server import LocalPrefectServer  # noqa: E402
+from bench.plain import run_plain  # noqa: E402
+from bench.pool import PrefectServer  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432"
+PG_APP = "postgresql+psycopg://postgres@127.0.0.1:5432"
 #: Figures that must be equal between the two paths (times and ids may differ).
 COMPARED = (
     "households_to_relocate",
@@ -107,147 +114,38 @@ def registry_counts() -> dict[str, int]:
 
 
 def reset_run_state() -> None:
-    """Empty the tables a response writes; the registry stays."""
+    """Empty the tables a response writes (every table referring to an activation); the
+    registry stays."""
     from sqlalchemy import text
 
     from sanqing.db import get_engine
 
-    tables = (
-        "activation, dutyshift, inspection, relocation, roadincident, notice, report, timelineevent, "
-        "approval, patrol, escalation"
-    )
     with get_engine().begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables}"))
+        conn.execute(text("TRUNCATE activation CASCADE"))
 
 
-# --- the plain path: flood_response's steps without Prefect --------------------------------
-
-
-def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "flood") -> dict:
-    from sanqing import reporting, response
-    from sanqing.db import session_scope
-    from sanqing.outbox import notices
-    from sanqing.plans import load_plan
-    from sanqing.registry import ensure_registry, find_town
-
-    plan = load_plan(plan_name)
-    phase = plan.level(level).inspection_phases[0]
-    ensure_registry(town)
-    with session_scope() as s:
-        act = response.activate_plan(
-            session=s, town=find_town(s, town), plan=plan, level=level, warning=None, drill=False
-        )
-    aid, villages = act.activation_id, act.village_codes
-
-    groups = response.village_groups(villages)  # the flow's fan-out: one task per group
-
-    def per_village(step: Any) -> list[Any]:
-        def one(group: list[str]) -> Any:
-            out = []
-            for code in group:
-                with session_scope() as s:
-                    out.append(step(s, code))
-            return out
-
-        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
-            return list(pool.map(one, groups))
-
-    per_village(
-        lambda s, v: response.inspect_hazards(
-            session=s,
-            activation_id=aid,
-            village_code=v,
-            phase=phase,
-            plan=plan,
-            findings={},
-            drill=False,
-        )
-    )
-    with session_scope() as s:  # nobody can answer here: the level's timeout rule at once
-        req = response.request_approval(s, activation_id=aid, plan=plan)
-        if req is not None:
-            response.decide_approval(
-                s,
-                approval_id=req.approval_id,
-                answer=None,
-                on_timeout=req.on_timeout,
-                unattended=True,
-            )
-    per_village(
-        lambda s, v: response.plan_relocations(
-            session=s, activation_id=aid, village_code=v, plan=plan
-        )
-    )
-    with session_scope() as s:
-        response.assign_town_shelters(session=s, activation_id=aid, plan=plan)
-    per_village(
-        lambda s, v: notices.issue_notices(
-            session=s, activation_id=aid, village_code=v, plan=plan, locale=locale
-        )
-    )
-    with session_scope() as s:
-        response.clear_roads(session=s, activation_id=aid, reports=[], plan=plan)
-    with session_scope() as s:
-        reporting.report_upward(session=s, activation_id=aid, plan=plan, locale=locale)
-    with session_scope() as s:
-        return reporting.summarize(session=s, activation_id=aid)
-
-
-def run_plain(towns: list[str], level: Any, workers: int) -> dict[str, dict]:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {t: pool.submit(plain_town, t, level) for t in towns}
-    return {t: f.result() for t, f in futures.items()}
-
-
-# --- the Prefect path -----------------------------------------------------------------------
-
-
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM of a process and its children (the server may fork workers)."""
-    total = 0
-    pids = [pid]
-    while pids:
-        p = pids.pop()
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-            for task in Path(f"/proc/{p}/task").iterdir():
-                pids += [int(c) for c in (task / "children").read_text().split()]
-    return round(total / 1024, 1)
-
-
-class PrefectServer(LocalPrefectServer):
-    """The project's local server on PostgreSQL, measuring its peak memory when stopped."""
-
-    def __init__(self, db_url: str, home: Path) -> None:
-        super().__init__(home, database_url=db_url, ui=False)
-        self.url = self.api_url
-        self.peak_rss_mb = 0.0
-
-    def stop(self, timeout: float = 20) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.peak_rss_mb = peak_rss_mb(self.proc.pid)
-        super().stop(timeout)
-
-
-def run_prefect(
-    towns: list[str], level: Any, workers: int, server: PrefectServer
-) -> tuple[dict, float, dict]:
-    # Prefect reads its settings at import: set the environment first.
+def use_server(server: PrefectServer, log_level: str) -> None:
+    """Point this process's Prefect at the bench's server (read at import: before it)."""
     os.environ.update(
         {
             "PREFECT_API_URL": server.url,
             "PREFECT_HOME": server.env["PREFECT_HOME"],
-            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_LOGGING_LEVEL": log_level,
             "DO_NOT_TRACK": "1",
         }
     )
+
+
+def run_prefect(towns: list[str], level: Any, concurrent: int, on_workers: bool) -> tuple:
     from flows.county_response import county_response
 
     t0 = time.perf_counter()
     state = county_response(
-        towns=towns, level=level, max_concurrent_towns=workers, return_state=True
+        towns=towns,
+        level=level,
+        max_concurrent_towns=concurrent,
+        on_workers=on_workers,
+        return_state=True,
     )
     elapsed = time.perf_counter() - t0
     result = state.result()
@@ -283,36 +181,67 @@ def prefect_counts(parent_id: Any) -> dict[str, int]:
         }
 
 
-def same_result(plain: dict[str, dict], prefect: dict[str, dict]) -> bool:
-    if set(plain) != set(prefect):
-        return False
-    return all(
-        {k: plain[t][k] for k in COMPARED} == {k: prefect[t][k] for k in COMPARED} for t in plain
+def prefect_db_stats(name: str) -> dict[str, Any]:
+    """Rows and size of the Prefect server's database after the run (it is new per run)."""
+    import psycopg
+
+    tables = (
+        "flow_run",
+        "task_run",
+        "task_run_state",
+        "flow_run_state",
+        "log",
+        "events",
+        "artifact",
     )
+    with psycopg.connect(f"{PG}/{name}") as conn:
+        rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return rows | {"size_mb": round(size / 2**20, 1)}
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def same_result(plain: dict[str, dict], prefect: dict[str, dict]) -> bool:
+    """Whether both paths gave every town the same figures (what differs goes to stderr)."""
+    if set(plain) != set(prefect):
+        print(f"towns differ: {sorted(set(plain) ^ set(prefect))}", file=sys.stderr)
+        return False
+    differ = {
+        (t, k): (plain[t][k], prefect[t][k])
+        for t in plain
+        for k in COMPARED
+        if plain[t][k] != prefect[t][k]
+    }
+    for (town, key), (a, b) in list(differ.items())[:10]:
+        print(f"{town} {key}: plain {a} / prefect {b}", file=sys.stderr)
+    return not differ
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--towns", type=int, default=20)
     p.add_argument("--villages-per-town", type=int, default=15)
     p.add_argument("--households-per-village", type=int, default=250)
     p.add_argument("--hazard-points-per-town", type=int, default=150)
+    p.add_argument("--mode", choices=("inprocess", "pool"), default="inprocess")
+    p.add_argument("--workers", type=int, default=2, help="process workers (--mode pool)")
     p.add_argument(
-        "--workers", type=int, default=4, help="towns at once, both paths (the flow's default)"
+        "--concurrent-towns", type=int, default=4, help="towns at once per process, both paths"
+    )
+    p.add_argument(
+        "--prefect-log-level", default="WARNING", help="of the runs (INFO: as a county runs)"
     )
     p.add_argument("--skip-plain", action="store_true")
     p.add_argument("--skip-prefect", action="store_true")
     p.add_argument("--app-db", default="sanqing_bench")
     p.add_argument("--prefect-db", default="prefect_bench")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
+
+def prepare(args: argparse.Namespace, tmp: Path, out: dict[str, Any]) -> list[str]:
+    """Generate the county, load it into a fresh app database; its town codes."""
     from bench.samplegen import generate_county
-    from sanqing.plans import Level
 
-    level = Level("I")
-    out: dict[str, Any] = {"level": level.value}
-    tmp = Path(tempfile.mkdtemp(prefix="sanqing-bench-"))
     t0 = time.perf_counter()
     dirs = generate_county(
         tmp / "towns",
@@ -322,62 +251,93 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         hazard_points_per_town=args.hazard_points_per_town,
     )
     out["generate_s"] = round(time.perf_counter() - t0, 2)
-
     recreate_databases(args.app_db, args.prefect_db)
-    use_app_database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{args.app_db}", tmp / "data")
+    use_app_database(f"{PG_APP}/{args.app_db}", tmp / "data")
     t0 = time.perf_counter()
     towns = load_registry(dirs)
     out["registry_load_s"] = round(time.perf_counter() - t0, 2)
     out |= registry_counts()
     print(f"registry: {out}", file=sys.stderr, flush=True)
-    workers = max(1, min(args.workers, len(towns)))
-    out["town_workers"] = workers
+    return towns
 
+
+def prefect_run(
+    args: argparse.Namespace, tmp: Path, towns: list[str], level: Any, out: dict[str, Any]
+) -> dict[str, Any]:
+    """The county through Prefect: a server on PostgreSQL, in-process or on K workers."""
+    from bench.pool import RssSampler, start_pool
+
+    home = tmp / "prefect-home"
+    home.mkdir()
+    server = PrefectServer(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{args.prefect_db}", home)
+    out["server_start_s"] = round(server.start(), 2)
+    use_server(server, args.prefect_log_level)
+    pool, sampler = None, None
+    try:
+        if args.mode == "pool":
+            app_env = {
+                "SANQING_DATABASE_URL": os.environ["SANQING_DATABASE_URL"],
+                "SANQING_DATA_DIR": os.environ["SANQING_DATA_DIR"],
+                "PREFECT_LOGGING_LEVEL": args.prefect_log_level,
+            }
+            pool, times = start_pool(server.url, ROOT, tmp / "pool", args.workers, app_env)
+            out |= times
+            sampler = RssSampler(pool)
+            sampler.start()
+        result, elapsed, counts = run_prefect(
+            towns, level, args.concurrent_towns, on_workers=args.mode == "pool"
+        )
+        db_stats = prefect_db_stats(args.prefect_db)
+    finally:
+        workers_mb = sampler.stop() if sampler else 0.0
+        if pool is not None:
+            pool.stop()
+        server.stop()
+    out["prefect_s"] = round(elapsed, 2)
+    out |= counts
+    out["prefect_db"] = db_stats
+    out["peak_rss_mb"] = {"server": server.peak_rss_mb, "workers": workers_mb}
+    out["failed_towns"] = result["failed"]
+    out["households_to_relocate"] = result["households_to_relocate"]
+    out["notices"] = result["notices"]
+    return {t: r["figures"] for t, r in result["towns"].items() if r["ok"]}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse(argv)
+    from sanqing.plans import Level
+
+    level = Level("I")
+    out: dict[str, Any] = {"mode": args.mode, "level": level.value}
+    tmp = Path(tempfile.mkdtemp(prefix="sanqing-bench-"))
+    towns = prepare(args, tmp, out)
+    out["workers"] = args.workers if args.mode == "pool" else 0
+    concurrent = max(1, min(args.concurrent_towns, len(towns)))
+    out["concurrent_towns"] = concurrent
     plain: dict[str, dict] = {}
     if not args.skip_plain:
         t0 = time.perf_counter()
-        plain = run_plain(towns, level, workers)
+        plain = run_plain(towns, level, concurrent)
         out["plain_s"] = round(time.perf_counter() - t0, 2)
-        out["peak_rss_after_plain_mb"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-        )
         print(f"plain: {out['plain_s']} s", file=sys.stderr, flush=True)
         reset_run_state()
-
     if not args.skip_prefect:
-        home = tmp / "prefect-home"
-        home.mkdir()
-        server = PrefectServer(
-            f"postgresql+asyncpg://postgres@127.0.0.1:5432/{args.prefect_db}", home
-        )
-        out["server_start_s"] = round(server.start(), 2)
-        try:
-            result, elapsed, counts = run_prefect(towns, level, workers, server)
-        finally:
-            server.stop()
-        out["prefect_s"] = round(elapsed, 2)
-        out |= counts
-        out["server_peak_rss_mb"] = server.peak_rss_mb
-        out["failed_towns"] = result["failed"]
-        figures = {t: r["figures"] for t, r in result["towns"].items() if r["ok"]}
-        out["households_to_relocate"] = result["households_to_relocate"]
-        out["notices"] = result["notices"]
+        figures = prefect_run(args, tmp, towns, level, out)
         if plain:
             out["ratio"] = round(out["prefect_s"] / out["plain_s"], 2)
-            out["same_result"] = same_result(plain, figures)
-    if plain and "households_to_relocate" not in out:
+            out["same_figures"] = same_result(plain, figures)
+    if plain and "notices" not in out:
         out["households_to_relocate"] = sum(f["households_to_relocate"] for f in plain.values())
         out["notices"] = sum(sum(f["notices_by_channel"].values()) for f in plain.values())
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out["app_db"] = f"postgresql://127.0.0.1:5432/{args.app_db}"
-    out["prefect_db"] = f"postgresql://127.0.0.1:5432/{args.prefect_db}"
+    bench_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["peak_rss_mb"] = {"bench": bench_mb} | out.get("peak_rss_mb", {})
     out["cpus"] = os.cpu_count()
-
+    out["load_avg_1m"] = round(os.getloadavg()[0], 2)
     shutil.rmtree(tmp, ignore_errors=True)  # the generated registry and PREFECT_HOME
     text = json.dumps(out, ensure_ascii=False)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"county-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(text + "\n")
+    (args.out / f"county-{args.mode}-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(text + "\n")
     return out
 
 

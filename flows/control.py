@@ -8,6 +8,7 @@ Running so the plan goes on with its timeout rule instead of failing.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from prefect.exceptions import FlowPauseTimeout
@@ -21,6 +22,10 @@ from sanqing.answers import ApprovalAnswer, PatrolAnswer, VillageRollCall
 from sanqing.settings import get_settings
 
 T = TypeVar("T", bound=RunInput)
+
+#: Set by a run that carries towns for a county run nobody can answer (a county batch
+#: started by an in-process county run): its towns apply the "no answer" rules too.
+UNATTENDED: ContextVar[bool] = ContextVar("sanqing_unattended", default=False)
 A = TypeVar("A", bound=BaseModel)
 
 
@@ -49,8 +54,11 @@ def can_answer() -> bool:
     """Whether someone can answer this run: it (or its parent) runs from a deployment.
 
     A run started in-process (the embedded default, the benchmark, a test) has no
-    control room behind it: the plan's rules for "no answer" apply at once.
+    control room behind it: the plan's rules for "no answer" apply at once; so
+    do the towns of a county batch whose county run has none (``UNATTENDED``).
     """
+    if UNATTENDED.get():
+        return False
     return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
 
 

@@ -1,4 +1,6 @@
-"""The flood plan for a whole county: every town's response as a subflow of one flow run."""
+"""The flood plan for a whole county: every town's response as a subflow of one flow run,
+or, with a Prefect server whose ``county-batch`` deployment is on a work pool, in batches of
+towns as runs on the pool's workers (``flows.county_pool``)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ from functools import partial
 from typing import Any
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
+from flows import county_pool
+from flows.control import UNATTENDED, can_answer
 from flows.flood_response import flood_response
 from sanqing.plans import Level
 from sanqing.settings import DEFAULT_LOCALE
@@ -38,6 +43,7 @@ def county_response(
     locale: str = DEFAULT_LOCALE,
     plan: str = "flood",
     max_concurrent_towns: int = DEFAULT_CONCURRENT_TOWNS,
+    on_workers: bool = True,
 ) -> dict[str, Any]:
     """全县防汛应急响应：各乡镇同时启动本镇防汛预案。
 
@@ -48,13 +54,35 @@ def county_response(
     A town that fails does not hold up the others: the result lists, per
     town, its figures or its error, and `failed` names the towns to follow
     up by telephone. Running it again for the same warning changes nothing.
+    With a work pool (``county-batch`` deployed, workers online), the towns run
+    in batches on the workers, one batch per worker; `on_workers` off keeps
+    them in this process.
     """
     if not towns:
         raise ValueError("name at least one town")
-    run = partial(
-        flood_response, level=level, warning=warning, drill=drill, locale=locale, plan=plan
-    )
-    by_town = respond_in_parallel(towns, run, max_concurrent_towns)
+    workers = county_pool.pool_workers() if on_workers else None
+    if workers is not None:  # a server with the county-batch deployment on a work pool
+        parameters = {
+            "level": getattr(level, "value", level),
+            "warning": warning.model_dump(mode="json") if warning else None,
+            "drill": drill,
+            "locale": locale,
+            "plan": plan,
+            "max_concurrent_towns": max_concurrent_towns,
+            "attended": can_answer(),  # the towns answer to whoever this run answers to
+        }
+        key = county_pool.county_key(level, warning, drill, plan)
+        by_town = county_pool.respond_on_workers(towns, max(1, workers), parameters, key)
+    else:
+        run = partial(
+            flood_response, level=level, warning=warning, drill=drill, locale=locale, plan=plan
+        )
+        by_town = respond_in_parallel(towns, run, max_concurrent_towns)
+    return county_figures(towns, by_town)
+
+
+def county_figures(towns: list[str], by_town: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The county's sums over the towns that responded; the failed towns named."""
     failed = [town for town, r in by_town.items() if not r["ok"]]
     if failed:
         get_run_logger().error("%d of %d towns failed: %s", len(failed), len(towns), failed)
@@ -67,6 +95,44 @@ def county_response(
         "people_to_relocate": sum(f["people_to_relocate"] for f in ok),
         "notices": sum(sum(f["notices_by_channel"].values()) for f in ok),
     }
+
+
+def _batch_name() -> str:
+    p = flow_run.parameters
+    return f"county-batch-{len(p.get('towns') or [])}-towns"
+
+
+@flow(name="county-batch", flow_run_name=_batch_name, log_prints=False)
+def county_batch(
+    towns: list[str],
+    level: Level | None = None,
+    warning: WarningInfo | None = None,
+    drill: bool = False,
+    locale: str = DEFAULT_LOCALE,
+    plan: str = "flood",
+    max_concurrent_towns: int = DEFAULT_CONCURRENT_TOWNS,
+    attended: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """一批乡镇的防汛应急响应（全县响应在工作节点上运行时的一批）。
+
+    Started by the county flow on a work pool: runs these towns' flood plans as
+    subflows of this run, a few at once, and publishes each town's figures or
+    error as an artifact the county flow reads back. `attended` off: the county
+    run has no control room behind it, so the towns wait for no answer either.
+    """
+    run = partial(
+        flood_response, level=level, warning=warning, drill=drill, locale=locale, plan=plan
+    )
+    token = UNATTENDED.set(not attended)
+    try:
+        by_town = respond_in_parallel(towns, run, max_concurrent_towns)
+    finally:
+        UNATTENDED.reset(token)
+    create_markdown_artifact(
+        markdown=county_pool.figures_markdown(by_town),
+        description=county_pool.FIGURES_ARTIFACT,
+    )
+    return by_town
 
 
 def respond_in_parallel(

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flows.after_rain_patrol import after_rain_patrol
+from flows.county_response import county_batch, county_response
 from flows.deliver_outbox import acknowledge_task, deliver_outbox
 from flows.drill import drill
 from flows.epidemic_response import epidemic_response, followup_answers
@@ -23,7 +24,8 @@ DEFAULT_SERVE_LIMIT = 16
 
 def deployments() -> list[Any]:
     """flood-response and epidemic-response (forms), drill, after-rain-patrol, report-upward,
-    deliver-outbox, acknowledge and rain-watch."""
+    deliver-outbox, acknowledge, rain-watch, county-response and county-batch (the towns
+    of a county run on a work pool; ``prefect.yaml`` declares the same deployments)."""
     return [
         flood_response.to_deployment(
             name="flood-response",
@@ -71,6 +73,23 @@ def deployments() -> list[Any]:
             interval=timedelta(minutes=load_feeds().poll_minutes),
             description="雨情值守：轮询预警信息源，自动启动、调整或结束响应。",
             tags=["watch"],
+        ),
+        *county_deployments(),
+    ]
+
+
+def county_deployments() -> list[Any]:
+    """county-response, and county-batch: the towns of a county run on a work pool."""
+    return [
+        county_response.to_deployment(
+            name="county-response",
+            description="全县防汛应急响应：各乡镇同时启动本镇防汛预案。",
+            tags=["flood", "county"],
+        ),
+        county_batch.to_deployment(
+            name="county-batch",
+            description="全县响应的一批乡镇：由全县响应在工作节点上启动。",
+            tags=["flood", "county"],
         ),
     ]
 

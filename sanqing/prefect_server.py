@@ -184,3 +184,118 @@ class LocalPrefectServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+class LocalWorkPool:
+    """The ``sanqing`` process work pool on a running server, its deployments from
+    ``prefect.yaml`` (``prefect deploy --all``) and ``workers`` process workers.
+
+    ``env`` goes to the deploy command and the workers, and so to every flow run they
+    start (the app database URL, ``PYTHONPATH``…). Workers poll every second and take
+    ``limit`` runs each (one poll takes every waiting run up to the limit: with one each,
+    a county's batches spread over the workers). Workers ignore SIGTERM: stopped with
+    SIGINT twice, then SIGKILL to their process group.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        checkout: Path,
+        home: Path,
+        *,
+        pool: str = "sanqing",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.checkout = checkout
+        self.home = home
+        self.env = os.environ | {
+            "PREFECT_API_URL": api_url,
+            "PREFECT_HOME": str(home),
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "DO_NOT_TRACK": "1",
+            "SANQING_CHECKOUT": str(checkout),
+        }
+        self.env |= env or {}
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def prefect(self, *args: str, timeout: float = 180) -> str:
+        """Run a ``prefect`` command against the server; its output, or an error naming it."""
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        done = subprocess.run(
+            [prefect, "--no-prompt", *args],
+            cwd=self.checkout,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise PrefectServerError(
+                f"prefect {' '.join(args)} failed ({done.returncode}): {done.stdout}{done.stderr}"
+            )
+        return done.stdout
+
+    def create_and_deploy(self, *, schedules: bool = True) -> None:
+        """The pool, then every deployment of ``prefect.yaml``; ``schedules`` off pauses
+        their schedules (a test or a benchmark wants no outbox or watch runs beside it)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.prefect("work-pool", "create", self.pool, "--type", "process", "--overwrite")
+        self.prefect("deploy", "--all")
+        if not schedules:
+            self.prefect("deployment", "schedule", "pause", "--all")
+
+    def start_workers(self, count: int, limit: int = 1) -> None:
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        for i in range(count):
+            log = open(self.home / f"worker-{i}.log", "ab")  # noqa: SIM115 - the child keeps it
+            args = ["worker", "start", "--pool", self.pool, "--limit", str(limit)]
+            cmd = [prefect, *args, "--name", f"{self.pool}-worker-{i}"]
+            if sys.platform.startswith("linux"):
+                cmd = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *cmd]
+            self.workers.append(
+                subprocess.Popen(
+                    cmd,
+                    cwd=self.checkout,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            log.close()
+
+    def stop(self, timeout: float = 20) -> None:
+        """Stop every worker, then SIGKILL what is left of it and of its flow runs."""
+        left = [p for w in self.workers for p in descendants(w.pid)]
+        for _ in range(2):
+            for w in self.workers:
+                if w.poll() is None:
+                    w.send_signal(signal.SIGINT)
+            time.sleep(1)
+        deadline = time.monotonic() + timeout
+        for w in self.workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                w.wait(timeout=max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(w.pid, signal.SIGKILL)  # what is left of its flow runs too
+            w.wait()
+        for pid in left:  # flow-run processes live in sessions of their own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.workers = []
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (Linux ``/proc``; none elsewhere)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = [int(c) for c in (task / "children").read_text().split()]
+                out += kids
+                todo += kids
+    return out
