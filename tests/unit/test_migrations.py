@@ -1,0 +1,283 @@
+"""The app schema's migrations: an older data directory upgrades, keeping its rows.
+
+The previous release's schema (d8dfc12) is built two ways: from the baseline revision
+(SQLite and PostgreSQL) and from the DDL that release's models created on SQLite,
+captured in tests/data/schema/d8dfc12.sqlite.sql. Each database gets rows of that
+release, then ``init_db`` runs as the new release's first start would.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    text,
+)
+from sqlmodel import SQLModel
+
+from sanqing import db
+from sanqing.migrate import (
+    BASELINE,
+    alembic_config,
+    baseline_shape,
+    locked,
+    migration_engine,
+    script_directory,
+    shape,
+)
+from sanqing.models import Relocation, Shelter
+from sanqing.settings import REPO_ROOT, get_settings
+from tests.conftest import BACKENDS, TEST_PG_URL, _drop_pg_schema, _pg_schema_url
+
+D8DFC12_SQLITE = REPO_ROOT / "tests" / "data" / "schema" / "d8dfc12.sqlite.sql"
+NOW = datetime(2026, 7, 12, 8, 0, tzinfo=UTC)
+HEAD = script_directory().get_current_head()
+#: Tables and columns of today's models.
+MODELS = {t.name: frozenset(c.name for c in t.columns) for t in SQLModel.metadata.sorted_tables}
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(
+    request: pytest.FixtureRequest, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """An empty app database (not yet through ``init_db``): SQLite, and PostgreSQL when set."""
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{data_dir / 'sanqing.db'}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        assert TEST_PG_URL is not None
+        url, schema = _pg_schema_url(TEST_PG_URL)
+    monkeypatch.setenv("SANQING_DATABASE_URL", url)
+    get_settings.cache_clear()
+    db.reset_engines()
+    yield url
+    db.reset_engines()
+    if schema is not None and TEST_PG_URL is not None:
+        _drop_pg_schema(TEST_PG_URL, schema)
+
+
+def run(url: str, fn: Any) -> Any:
+    """``fn(conn)`` in one committed transaction on ``url``."""
+    engine = migration_engine(url)
+    try:
+        with engine.begin() as conn:
+            return fn(conn)
+    finally:
+        engine.dispose()
+
+
+def previous_release(url: str) -> None:
+    """The schema of d8dfc12 as its data directory has it: no Alembic version table."""
+
+    def build(conn: Connection) -> None:
+        command.upgrade(alembic_config(conn), BASELINE)
+        conn.execute(text("DROP TABLE alembic_version"))
+
+    run(url, build)
+
+
+def _filler(column: Any) -> Any:
+    kind = column.type
+    for sa_type, value in (
+        (Boolean, False),
+        (Integer, 1),
+        (Float, 34.5),
+        (DateTime, NOW),
+        (Date, NOW.date()),
+        (JSON, []),
+    ):
+        if isinstance(kind, sa_type):
+            return value
+    return f"{column.name}-x"
+
+
+def put(conn: Connection, table: str, **given: Any) -> None:
+    """Insert a row into ``table`` as the database has it: required columns filled in."""
+    reflected = Table(table, MetaData(), autoload_with=conn)
+    row = {c.name: _filler(c) for c in reflected.columns if not c.nullable}
+    conn.execute(reflected.insert(), [row | given])
+
+
+def previous_release_rows(conn: Connection) -> None:
+    """A town as d8dfc12 stored it: an activation, a move to a shelter, a notice, a shift."""
+    put(conn, "town", code="T1", key="t1")
+    put(conn, "village", code="V1", town_code="T1")
+    put(conn, "cadre", code="C1", town_code="T1", village_code="V1", role="village_cadre")
+    put(conn, "household", code="H1", village_code="V1", members=3, safety_rating="C")
+    put(conn, "shelter", code="S1", town_code="T1", village_code="V1", capacity=80)
+    put(conn, "activation", id="A1", town_code="T1", level="II", status="active", drill=False)
+    put(
+        conn,
+        "relocation",
+        id="A1:H1",
+        activation_id="A1",
+        village_code="V1",
+        household_code="H1",
+        people=3,
+        zone="danger",
+        status="in_shelter",
+        shelter_code="S1",
+    )
+    put(conn, "notice", id="N1", activation_id="A1", channel="sms", status="sent", body="转移")
+    put(conn, "dutyshift", id="D1", activation_id="A1", cadre_code="C1", post="值班人员")
+    put(conn, "registeredperson", id="P1", town_code="T1", village_code="V1", risk="high")
+
+
+def rows_kept(conn: Connection) -> None:
+    counts = {
+        t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
+        for t in ("town", "household", "activation", "relocation", "notice", "dutyshift")
+    }
+    assert set(counts.values()) == {1}, counts
+    assert conn.execute(text("SELECT body FROM notice")).scalar_one() == "转移"
+
+
+def at_head_like_the_models(conn: Connection) -> None:
+    """Every table and column of the models, at the head revision, nothing to migrate."""
+    assert shape(conn, set(MODELS)) == MODELS
+    assert MigrationContext.configure(conn).get_current_heads() == (HEAD,)
+    diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+
+
+def test_a_previous_release_data_directory_upgrades_keeping_its_rows(empty_url: str) -> None:
+    previous_release(empty_url)
+    run(empty_url, previous_release_rows)
+    db.init_db()
+    run(empty_url, at_head_like_the_models)
+    run(empty_url, rows_kept)
+    with db.session_scope() as s:  # the columns a move gained read as the model's defaults
+        move = s.get(Relocation, "A1:H1")
+        assert move is not None and (move.isolation, move.monitored) == (False, 0)
+        assert move.status == "in_shelter" and move.ordered_at == NOW
+        shelter = s.get(Shelter, "S1")
+        assert shelter is not None and (shelter.capacity, shelter.isolation_places) == (80, 0)
+    db.init_db()  # and again: nothing to do
+    run(empty_url, rows_kept)
+
+
+def test_the_previous_release_as_its_models_created_it_is_the_baseline(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = data_dir / "old.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(D8DFC12_SQLITE.read_text(encoding="utf-8"))
+    url = f"sqlite:///{path}"
+    assert run(url, lambda conn: shape(conn, set(baseline_shape()))) == baseline_shape()
+    run(url, previous_release_rows)
+    monkeypatch.setenv("SANQING_DATABASE_URL", url)
+    get_settings.cache_clear()
+    db.init_db()
+    run(url, at_head_like_the_models)
+    run(url, rows_kept)
+
+
+def test_an_older_database_still_gains_what_it_lacks(empty_url: str) -> None:
+    previous_release(empty_url)
+    run(empty_url, previous_release_rows)
+
+    def older(conn: Connection) -> None:  # before the registrations and the urgent moves
+        conn.execute(text("DROP TABLE registeredperson"))
+        with Operations(MigrationContext.configure(conn)).batch_alter_table("relocation") as b:
+            b.drop_column("urgent")
+
+    run(empty_url, older)
+    db.init_db()
+    assert run(empty_url, lambda conn: shape(conn, set(MODELS))) == MODELS
+    heads = run(empty_url, lambda conn: MigrationContext.configure(conn).get_current_heads())
+    assert heads == (HEAD,)
+    run(empty_url, rows_kept)
+    with db.session_scope() as s:
+        move = s.get(Relocation, "A1:H1")
+        assert move is not None and move.urgent is False and move.isolation is False
+
+
+def test_a_fresh_database_is_the_models_at_head(empty_url: str) -> None:
+    db.init_db()
+    run(empty_url, at_head_like_the_models)
+
+
+def test_every_model_change_has_its_revision(empty_url: str) -> None:
+    """Replaying the revisions from empty gives the models: a change without one fails here.
+
+    Add one with ``alembic revision --autogenerate -m "…"`` (README, "Upgrading").
+    """
+    run(empty_url, lambda conn: command.upgrade(alembic_config(conn), "head"))
+    run(empty_url, at_head_like_the_models)
+
+
+def _init_db_in(url: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANQING_")}
+    env |= {"SANQING_DATABASE_URL": url, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from sanqing.db import init_db; init_db()"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_second_process_waits_for_the_first_ones_migration(empty_url: str) -> None:
+    previous_release(empty_url)
+    run(empty_url, previous_release_rows)
+    engine = migration_engine(empty_url)
+    try:
+        with locked(engine) as conn:  # the first process: holds the lock while it migrates
+            second = _init_db_in(empty_url)
+            time.sleep(3)  # long enough for the second to import and reach the lock
+            assert second.poll() is None, second.communicate()
+            bring_to_head_on(conn)
+    finally:
+        engine.dispose()
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    run(empty_url, at_head_like_the_models)
+    run(empty_url, rows_kept)
+
+
+def bring_to_head_on(conn: Connection) -> None:
+    """What ``bring_to_head`` does once it holds the lock (its private step, on purpose)."""
+    from sanqing.migrate import _migrate
+
+    _migrate(conn)
+
+
+@pytest.mark.parametrize("previous", [False, True], ids=["fresh", "previous-release"])
+def test_processes_starting_at_once_migrate_once(empty_url: str, previous: bool) -> None:
+    if previous:
+        previous_release(empty_url)
+        run(empty_url, previous_release_rows)
+    started = [_init_db_in(empty_url) for _ in range(4)]
+    results = [(p.wait(timeout=180), p.stderr.read() if p.stderr else "") for p in started]
+    assert [rc for rc, _ in results] == [0, 0, 0, 0], results
+    versions = run(empty_url, lambda c: c.execute(text("SELECT * FROM alembic_version")).all())
+    assert [tuple(v) for v in versions] == [(HEAD,)]
+    run(empty_url, at_head_like_the_models)
+    if previous:
+        run(empty_url, rows_kept)
