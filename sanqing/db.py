@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alembic.util import CommandError
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -83,7 +84,7 @@ def init_db() -> None:
         url = get_settings().effective_database_url
         get_engine()  # SQLite: creates the data directory
         bring_to_head(url)
-    except (OSError, SQLAlchemyError) as exc:
+    except (OSError, SQLAlchemyError, CommandError) as exc:
         raise DatabaseUnavailable(_unavailable(exc)) from exc
 
 

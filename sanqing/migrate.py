@@ -28,6 +28,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, DateTime, Engine, String, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
@@ -92,7 +93,8 @@ def _at_head(conn: Connection) -> bool:
 
 def _migrate(conn: Connection) -> None:
     context = MigrationContext.configure(conn)
-    if context.get_current_heads():
+    if current := context.get_current_heads():
+        _refuse_unknown(current)
         command.upgrade(alembic_config(conn), "head")
         return
     ours = set(SQLModel.metadata.tables) | set(baseline_shape())
@@ -127,6 +129,17 @@ def create_statements(dialect: Dialect) -> tuple[str, ...]:
                 )
             _COMPILED[dialect.name] = tuple(statements)
         return _COMPILED[dialect.name]
+
+
+def _refuse_unknown(current: tuple[str, ...]) -> None:
+    """A database a newer sanqing upgraded is refused, never downgraded or touched."""
+    known = {script.revision for script in script_directory().walk_revisions()}
+    if unknown := sorted(set(current) - known):
+        raise CommandError(
+            f"its schema is at revision {', '.join(unknown)}, newer than this sanqing's "
+            f"{script_directory().get_current_head()}: run the sanqing that upgraded it "
+            "(or restore a backup of the data directory)"
+        )
 
 
 def shape(conn: Connection, tables: set[str]) -> dict[str, frozenset[str]]:
@@ -230,10 +243,8 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
         return False
     if isinstance(obj, TypeDecorator) and isinstance(obj.impl, DateTime):
         return "sa.DateTime(timezone=True)"
-    if type(obj).__module__.startswith("sqlmodel"):
-        return "sa.String()"
-    if type(obj).__name__ == "Enum":
-        return f"sa.String(length={obj.length})"
-    if isinstance(obj, String) and obj.length is None and type(obj) is String:
-        return "sa.String()"
+    if isinstance(obj, String) and (
+        type(obj).__module__.startswith("sqlmodel") or type(obj).__name__ == "Enum"
+    ):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
     return False

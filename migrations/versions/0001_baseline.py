@@ -65,10 +65,10 @@ def _create_feedrecord_to_feedstate() -> None:
 def _create_town_to_activation() -> None:
     op.create_table(
         "town",
-        sa.Column("code", sa.String(), nullable=False),
+        sa.Column("code", sa.String(length=9), nullable=False),
         sa.Column("key", sa.String(), nullable=False),
         sa.Column("name", sa.String(), nullable=False),
-        sa.Column("county_code", sa.String(), nullable=False),
+        sa.Column("county_code", sa.String(length=6), nullable=False),
         sa.Column("county", sa.String(), nullable=False),
         sa.Column("office", sa.String(), nullable=False),
         sa.Column("duty_phone", sa.String(), nullable=False),
@@ -153,7 +153,7 @@ def _create_cadre_to_village() -> None:
     op.create_index(op.f("ix_machine_town_code"), "machine", ["town_code"], unique=False)
     op.create_table(
         "village",
-        sa.Column("code", sa.String(), nullable=False),
+        sa.Column("code", sa.String(length=12), nullable=False),
         sa.Column("town_code", sa.String(), nullable=False),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),

@@ -33,11 +33,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    inspect,
     text,
 )
 from sqlmodel import SQLModel
 
 from sanqing import db
+from sanqing.errors import DatabaseUnavailable
 from sanqing.migrate import (
     BASELINE,
     alembic_config,
@@ -56,6 +58,13 @@ NOW = datetime(2026, 7, 12, 8, 0, tzinfo=UTC)
 HEAD = script_directory().get_current_head()
 #: Tables and columns of today's models.
 MODELS = {t.name: frozenset(c.name for c in t.columns) for t in SQLModel.metadata.sorted_tables}
+#: The columns of today's models with a length (VARCHAR(n)), and that length.
+LENGTHS = {
+    (t.name, c.name): c.type.length
+    for t in SQLModel.metadata.sorted_tables
+    for c in t.columns
+    if getattr(c.type, "length", None)
+}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -111,7 +120,7 @@ def _filler(column: Any) -> Any:
     ):
         if isinstance(kind, sa_type):
             return value
-    return f"{column.name}-x"
+    return f"{column.name}-x"[: getattr(kind, "length", None)]
 
 
 def put(conn: Connection, table: str, **given: Any) -> None:
@@ -161,6 +170,17 @@ def at_head_like_the_models(conn: Connection) -> None:
     assert MigrationContext.configure(conn).get_current_heads() == (HEAD,)
     diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+    assert lengths(conn) == LENGTHS  # compare_metadata lets VARCHAR for VARCHAR(9) pass
+
+
+def lengths(conn: Connection) -> dict[tuple[str, str], int | None]:
+    inspector = inspect(conn)
+    return {
+        (table, c["name"]): getattr(c["type"], "length", None)
+        for table in MODELS
+        for c in inspector.get_columns(table)
+        if (table, c["name"]) in LENGTHS
+    }
 
 
 def test_a_previous_release_data_directory_upgrades_keeping_its_rows(empty_url: str) -> None:
@@ -281,3 +301,29 @@ def test_processes_starting_at_once_migrate_once(empty_url: str, previous: bool)
     run(empty_url, at_head_like_the_models)
     if previous:
         run(empty_url, rows_kept)
+
+
+def test_a_database_a_newer_sanqing_upgraded_is_refused_untouched(empty_url: str) -> None:
+    db.init_db()
+    run(empty_url, a_town)
+    run(empty_url, lambda conn: conn.execute(text("UPDATE alembic_version SET version_num='0099'")))
+    with pytest.raises(DatabaseUnavailable, match=r"revision 0099, newer than this sanqing's 0002"):
+        db.init_db()
+    versions = run(empty_url, lambda c: c.execute(text("SELECT * FROM alembic_version")).all())
+    assert [tuple(v) for v in versions] == [("0099",)]
+    assert run(empty_url, lambda c: c.execute(text("SELECT name FROM town")).scalar_one()) == "T"
+
+
+def a_town(conn: Connection) -> None:
+    put(conn, "town", code="T1", key="t1", name="T")
+
+
+def test_the_revisions_go_back_down_to_the_baseline(empty_url: str) -> None:
+    previous_release(empty_url)
+    run(empty_url, previous_release_rows)
+    db.init_db()
+    run(empty_url, lambda conn: command.downgrade(alembic_config(conn), BASELINE))
+    assert run(empty_url, lambda conn: shape(conn, set(MODELS))) == baseline_shape()
+    run(empty_url, rows_kept)
+    db.init_db()
+    run(empty_url, at_head_like_the_models)
