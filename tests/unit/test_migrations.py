@@ -44,6 +44,7 @@ from sanqing.migrate import (
     BASELINE,
     alembic_config,
     baseline_shape,
+    bring_to_head,
     locked,
     migration_engine,
     script_directory,
@@ -216,6 +217,47 @@ def test_the_previous_release_as_its_models_created_it_is_the_baseline(
     run(url, rows_kept)
 
 
+def describe(conn: Connection) -> dict[str, Any]:
+    """Every table's columns (name, type, null), key, foreign keys, indexes and uniques.
+
+    Columns by name: an added column comes last in its table, which nothing reads.
+    """
+    inspector = inspect(conn)
+    return {
+        table: (
+            sorted(
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ),
+            inspector.get_pk_constraint(table)["constrained_columns"],
+            sorted(
+                (f["constrained_columns"], f["referred_table"], f["referred_columns"])
+                for f in inspector.get_foreign_keys(table)
+            ),
+            sorted(
+                (i["name"], i["column_names"], bool(i["unique"]), _where(i))
+                for i in inspector.get_indexes(table)
+            ),
+            sorted(str(u) for u in inspector.get_unique_constraints(table)),
+        )
+        for table in sorted(set(inspector.get_table_names()) - {"alembic_version"})
+    }
+
+
+def _where(index: Any) -> str:
+    """A partial index's condition, as text."""
+    return " ".join(f"{k}={v}" for k, v in sorted((index.get("dialect_options") or {}).items()))
+
+
+def test_the_baseline_revision_is_exactly_the_previous_release_on_sqlite(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(data_dir / "old.db") as conn:
+        conn.executescript(D8DFC12_SQLITE.read_text(encoding="utf-8"))
+    previous_release(f"sqlite:///{data_dir / 'baseline.db'}")
+    old = run(f"sqlite:///{data_dir / 'old.db'}", describe)
+    assert run(f"sqlite:///{data_dir / 'baseline.db'}", describe) == old
+    assert len(old) == len(baseline_shape()) == 26
+
+
 def test_an_older_database_still_gains_what_it_lacks(empty_url: str) -> None:
     previous_release(empty_url)
     run(empty_url, previous_release_rows)
@@ -327,3 +369,23 @@ def test_the_revisions_go_back_down_to_the_baseline(empty_url: str) -> None:
     run(empty_url, rows_kept)
     db.init_db()
     run(empty_url, at_head_like_the_models)
+
+
+@pytest.fixture
+def second_url(empty_url: str, data_dir: Path) -> Iterator[str]:
+    """Another empty database on the same backend as ``empty_url``."""
+    if empty_url.startswith("sqlite"):
+        yield f"sqlite:///{data_dir / 'second.db'}"
+        return
+    assert TEST_PG_URL is not None
+    url, schema = _pg_schema_url(TEST_PG_URL)
+    yield url
+    _drop_pg_schema(TEST_PG_URL, schema)
+
+
+def test_an_upgraded_database_and_a_fresh_one_are_alike(empty_url: str, second_url: str) -> None:
+    previous_release(second_url)
+    run(second_url, previous_release_rows)
+    bring_to_head(second_url)
+    db.init_db()
+    assert run(second_url, describe) == run(empty_url, describe)
