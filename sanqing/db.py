@@ -81,9 +81,7 @@ def init_db() -> None:
     it (without its password) and the driver's reason, before any work.
     """
     try:
-        url = get_settings().effective_database_url
-        get_engine()  # SQLite: creates the data directory
-        bring_to_head(url)
+        bring_to_head(get_engine())
     except (OSError, SQLAlchemyError, CommandError) as exc:
         raise DatabaseUnavailable(_unavailable(exc)) from exc
 

@@ -72,14 +72,19 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def bring_to_head(url: str) -> None:
-    """Bring the database at ``url`` to the head revision (see the module's docstring)."""
-    engine = migration_engine(url)
+def bring_to_head(app_engine: Engine) -> None:
+    """Bring the app's database to the head revision (see the module's docstring).
+
+    The first look, with the app's engine, takes no lock: at head, as nearly always,
+    nothing waits for a writer. Otherwise the look is made again under the lock,
+    on a connection of its own.
+    """
+    with app_engine.connect() as conn:
+        if _at_head(conn):
+            return
+    engine = migration_engine(app_engine.url.render_as_string(hide_password=False))
     try:
-        with engine.connect() as conn:  # a look without the lock: at head, nothing to do
-            if _at_head(conn):
-                return
-        with locked(engine) as conn:  # look again under the lock: another may have done it
+        with locked(engine) as conn:  # another process may have migrated meanwhile
             if not _at_head(conn):
                 _migrate(conn)
     finally:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    create_engine,
     inspect,
     text,
 )
@@ -386,6 +387,8 @@ def second_url(empty_url: str, data_dir: Path) -> Iterator[str]:
 def test_an_upgraded_database_and_a_fresh_one_are_alike(empty_url: str, second_url: str) -> None:
     previous_release(second_url)
     run(second_url, previous_release_rows)
-    bring_to_head(second_url)
+    engine = create_engine(second_url)
+    bring_to_head(engine)
+    engine.dispose()
     db.init_db()
     assert run(second_url, describe) == run(empty_url, describe)
