@@ -47,6 +47,9 @@ ADVISORY_LOCK_KEY = 0x5A4E5149  # "SANQ"
 #: SQLite waits this long for another process's migration (the file's write lock).
 SQLITE_LOCK_TIMEOUT_S = 120
 
+#: SQLite database names of an in-memory database (a database of the app's engine alone).
+MEMORY = (None, "", ":memory:")
+
 _COMPILED: dict[str, tuple[str, ...]] = {}
 _COMPILED_LOCK = threading.Lock()
 
@@ -82,6 +85,10 @@ def bring_to_head(app_engine: Engine) -> None:
     with app_engine.connect() as conn:
         if _at_head(conn):
             return
+    if app_engine.url.get_backend_name() == "sqlite" and app_engine.url.database in MEMORY:
+        with app_engine.begin() as conn:  # only this process sees it: nobody to lock out
+            _migrate(conn)
+        return
     engine = migration_engine(app_engine.url.render_as_string(hide_password=False))
     try:
         with locked(engine) as conn:  # another process may have migrated meanwhile

@@ -392,3 +392,14 @@ def test_an_upgraded_database_and_a_fresh_one_are_alike(empty_url: str, second_u
     engine.dispose()
     db.init_db()
     assert run(second_url, describe) == run(empty_url, describe)
+
+
+def test_an_in_memory_database_is_created_on_the_apps_own_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SANQING_DATABASE_URL", "sqlite://")
+    get_settings.cache_clear()
+    db.reset_engines()
+    db.init_db()
+    with db.session_scope() as s:
+        assert s.get(Shelter, "none") is None  # the table is there, in this engine's database
