@@ -293,11 +293,15 @@ def test_every_model_change_has_its_revision(empty_url: str) -> None:
     run(empty_url, at_head_like_the_models)
 
 
+#: A process starting: imported (says so), then init_db.
+INIT_DB = "from sanqing.db import init_db; print('imported', flush=True); init_db()"
+
+
 def _init_db_in(url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANQING_")}
     env |= {"SANQING_DATABASE_URL": url, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-c", "from sanqing.db import init_db; init_db()"],
+        [sys.executable, "-c", INIT_DB],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -313,8 +317,8 @@ def test_a_second_process_waits_for_the_first_ones_migration(empty_url: str) -> 
     try:
         with locked(engine) as conn:  # the first process: holds the lock while it migrates
             second = _init_db_in(empty_url)
-            time.sleep(3)  # long enough for the second to import and reach the lock
-            assert second.poll() is None, second.communicate()
+            assert second.stdout is not None and second.stdout.readline() == "imported\n"
+            assert waiting_for_the_lock(empty_url, second), second.communicate()
             bring_to_head_on(conn)
     finally:
         engine.dispose()
@@ -322,6 +326,24 @@ def test_a_second_process_waits_for_the_first_ones_migration(empty_url: str) -> 
     assert second.returncode == 0, err
     run(empty_url, at_head_like_the_models)
     run(empty_url, rows_kept)
+
+
+def waiting_for_the_lock(url: str, process: subprocess.Popen[str]) -> bool:
+    """Whether ``process`` waits for the migration lock (PostgreSQL: seen in pg_locks).
+
+    SQLite shows no waiter: the process is given time to look and reach the lock, and
+    must still be running after it.
+    """
+    if url.startswith("sqlite"):
+        time.sleep(3)
+        return process.poll() is None
+    waiting = text("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if run(url, lambda conn: conn.execute(waiting).scalar_one()):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def bring_to_head_on(conn: Connection) -> None:
