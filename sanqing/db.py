@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from alembic.util import CommandError
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from sanqing import models as _models  # noqa: F401  (registers the tables)
 from sanqing.errors import DatabaseUnavailable
+from sanqing.migrate import bring_to_head
 from sanqing.settings import get_settings
 
 #: SQLite waits this long for a lock: villages write concurrently from Prefect's threads.
@@ -71,18 +72,17 @@ def reset_engines() -> None:
 
 
 def init_db() -> None:
-    """Create the tables that do not exist yet, and add columns a newer version added.
+    """Bring the app database to the current schema: created, or upgraded by its migrations.
 
-    A data directory made by an earlier version keeps its rows: a missing column is
-    added (all added columns are nullable or have a default), nothing is dropped.
+    A data directory made by an earlier version keeps its rows: its tables are upgraded
+    by the Alembic revisions in ``migrations/`` (see ``sanqing.migrate``), nothing is
+    dropped. Two processes starting at once migrate one after the other.
     A database that cannot be opened raises ``DatabaseUnavailable``: one line naming
     it (without its password) and the driver's reason, before any work.
     """
     try:
-        engine = get_engine()
-        SQLModel.metadata.create_all(engine)
-        _add_missing_columns(engine)
-    except (OSError, SQLAlchemyError) as exc:
+        bring_to_head(get_engine())
+    except (OSError, SQLAlchemyError, CommandError) as exc:
         raise DatabaseUnavailable(_unavailable(exc)) from exc
 
 
@@ -98,31 +98,6 @@ def _unavailable(exc: BaseException) -> str:
         reason = str(exc)
     lines = [line.strip() for line in reason.splitlines() if line.strip()]
     return f"{what} {shown}: cannot open the database ({lines[0] if lines else type(exc).__name__})"
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    from sqlalchemy import inspect, text
-
-    inspector = inspect(engine)
-    with engine.begin() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            have = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in have:
-                    continue
-                ddl = column.type.compile(dialect=engine.dialect)
-                default = ""
-                if column.default is not None and getattr(column.default, "is_scalar", False):
-                    value = column.default.arg  # type: ignore[attr-defined]
-                    if isinstance(value, StrEnum):  # an enum column's default: its text
-                        value = value.value
-                    shown = (
-                        ("TRUE" if value else "FALSE") if isinstance(value, bool) else repr(value)
-                    )
-                    default = f" DEFAULT {shown}"
-                conn.execute(
-                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ddl}{default}')
-                )
 
 
 @contextmanager
