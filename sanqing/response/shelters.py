@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select as select_rows
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from sanqing.db import update_rows
 from sanqing.epidemic.overlay import monitored_households, running_epidemic
 from sanqing.epidemic.plan import load_epidemic_plan
 from sanqing.models import (
@@ -86,7 +86,7 @@ def assign_town_shelters(
     else:
         changes, changed_villages = _place_apart(session, act, epidemic, plan, now)
     if changes:
-        session.execute(update(Relocation), changes)  # one UPDATE, many rows (by primary key)
+        update_rows(session, Relocation, changes)
     return _result(session, act, now, changed_villages)
 
 
