@@ -15,6 +15,7 @@ from cli import (
     response,
     serve,
     setup,
+    whatif,
 )
 
 app = typer.Typer(
@@ -51,6 +52,7 @@ app.command()(response.casualties)
 app.command()(registrations.followup)
 app.command()(delivery.deliver)
 app.command()(cards.cards)
+app.command()(whatif.whatif)
 app.add_typer(feeds.warnings_app, name="warnings")
 app.add_typer(registrations.import_app, name="import")
 app.add_typer(plans.plans_app, name="plans")

@@ -13,6 +13,7 @@ from flows.epidemic_response import epidemic_response, followup_answers
 from flows.flood_response import flood_response
 from flows.rain_watch import rain_watch
 from flows.report_upward import report_upward_all
+from flows.whatif import what_if_flow
 from sanqing.feeds.config import load_feeds
 from sanqing.plans import load_plan
 
@@ -67,6 +68,11 @@ def deployments() -> list[Any]:
             name="acknowledge",
             description="叫应登记：干部回复收到后登记，停止重发和上报。",
             tags=["delivery"],
+        ),
+        what_if_flow.to_deployment(
+            name="what-if",
+            description="预演：按级别或预警测算需转移的群众、安置缺口、干部包保和抢险机械（不写台账，不发通知）。",
+            tags=["flood", "what-if"],
         ),
         rain_watch.to_deployment(
             name="rain-watch",

@@ -35,13 +35,19 @@ def warning_for_town(source: str, town_code: str) -> tuple[WarningInfo, str | No
     return info, record_id(w.sender, w.identifier) if only_here else None
 
 
-def flood_warning_in(source: str) -> Decided:
+def flood_warning_in(source: str, *, as_sent: bool = False) -> Decided:
     """Read and store the document as the watch does; its first flood warning with a
-    colour that starts or changes a response (not one that ends warnings)."""
+    colour that starts or changes a response (not one that ends warnings).
+
+    ``as_sent``: decide it as at the moment it was sent (what-if: last year's warning
+    as if it came now), not at the clock's now, when it may have expired.
+    """
     result = poll(url=source, area_codes=[], area_desc="", conditional=False)
     plan = load_plan()
+    sent = [w.sent for w in result.warnings]
+    now = min(sent) if as_sent and sent else None
     with session_scope() as session:
-        decided = ingest_results(session=session, results=[result], plan=plan)
+        decided = ingest_results(session=session, results=[result], plan=plan, now=now)
     problems = [d.decision.reason for d in decided if d.warning is None]
     usable = [
         d
