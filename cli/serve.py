@@ -13,12 +13,15 @@ from sanqing.errors import SanqingError
 from sanqing.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from sanqing.board.server import BoardServer
     from sanqing.prefect_server import LocalPrefectServer
 
 #: Prefect's server enforces HTTP basic auth with this ("user:password"); its clients
 #: send PREFECT_API_AUTH_STRING.
 AUTH_SETTING = "PREFECT_SERVER_API_AUTH_STRING"
 CLIENT_AUTH_SETTING = "PREFECT_API_AUTH_STRING"
+#: The situation board's port (``--board-port``).
+BOARD_PORT = 4300
 
 
 def is_loopback(host: str) -> bool:
@@ -44,8 +47,13 @@ def serve(
     limit: Annotated[
         int, typer.Option(help="Flow runs at once (runs waiting for an answer count).")
     ] = 16,
+    board_port: Annotated[
+        int,
+        typer.Option(help="Port of the situation board (态势看板), on the same address; 0: none."),
+    ] = BOARD_PORT,
 ) -> None:
-    """Open the control room: a Prefect server (unless PREFECT_API_URL is set) and every deployment."""
+    """Open the control room: a Prefect server (unless PREFECT_API_URL is set), every
+    deployment, and the situation board (态势看板) on --board-port."""
     settings = get_settings()
     # Prefect reads its settings once, at import: everything goes to the environment first.
     external = os.environ.get("PREFECT_API_URL")
@@ -59,6 +67,7 @@ def serve(
             )
         )
     prepare_prefect_env(settings)
+    board = _board(host, board_port, auth) if board_port else None  # a taken port: refused first
     server = None if external else _local_server(settings, host, port)
     if auth:  # the runs serve starts, and serve itself, are clients of that server
         os.environ.setdefault(CLIENT_AUTH_SETTING, auth)
@@ -67,9 +76,29 @@ def serve(
     console.print(
         plain("控制台 / control room: ") + plain(ui, "bold") + plain("  (Ctrl-C to stop)")
     )
+    if board is not None:
+        board.api_url = os.environ["PREFECT_API_URL"]
+        board.ui_url = ui
+        board.start_in_background()
+        console.print(plain("态势看板 / situation board: ") + plain(board.url, "bold"))
     if settings.ack_url and settings.ack_secret:  # cadres' 收到 links land here
         _start_ack_receiver(settings, host, server)
     _serve_deployments(server, limit)
+
+
+def _board(host: str, port: int, auth: str | None) -> BoardServer:
+    """The situation board's server, bound now (not serving yet); the Prefect password on it."""
+    from sanqing.board.server import BoardServer
+
+    try:
+        return BoardServer(host, port, auth=auth, api_auth=auth)
+    except OSError as exc:
+        raise fail(
+            SanqingError(
+                f"situation board on {host}:{port}: {exc.strerror}; "
+                "choose another --board-port (0: no board)"
+            )
+        ) from exc
 
 
 def _local_server(settings: Settings, host: str, port: int) -> LocalPrefectServer:

@@ -116,6 +116,8 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "door_visit": "入户叫应清单",
             "card": "避险明白卡",
             "task_list": "干部任务单",
+            "phone_call": "电话通知清单",
+            "county": "向县报送",
         },
     },
     "en": {
@@ -244,6 +246,8 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "door_visit": "door-visit list",
             "card": "evacuation card",
             "task_list": "cadre task list",
+            "phone_call": "call list",
+            "county": "report to the county",
         },
         # the point kinds config/plans/epidemic.yaml names (in Chinese, as the town writes them)
         "point_kind": {

@@ -40,6 +40,11 @@ def _format_date(value: datetime | None) -> str:
     return f"{local.year}年{local.month}月{local.day}日"
 
 
+def _iso_time(value: str | None, fmt: str | None = None) -> str:
+    """``format_time`` of an ISO timestamp kept as text (the board's JSON-ready data)."""
+    return format_time(datetime.fromisoformat(value), fmt) if value else ""
+
+
 #: Every way a level is written, to the one form notices use (Ⅰ级–Ⅳ级, U+2160…).
 _LEVEL_FORMS = (
     ("IV级", "Ⅳ级"), ("III级", "Ⅲ级"), ("II级", "Ⅱ级"), ("I级", "Ⅰ级"),
@@ -111,6 +116,7 @@ def _environment(templates_dir: Path) -> Environment:
     env.filters["cn_number"] = cn_number
     env.filters["date"] = _format_date
     env.filters["level_numerals"] = level_numerals
+    env.filters["isotime"] = _iso_time
     return env
 
 

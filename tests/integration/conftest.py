@@ -101,7 +101,7 @@ def running_control_room(tmp_path: Path, *, ui: bool) -> Iterator[LocalPrefectSe
     }
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve"],
+        [sys.executable, "-m", "cli", "serve", "--board-port", str(free_port())],
         cwd=REPO_ROOT,
         env=env,
         stdout=log,
@@ -135,6 +135,7 @@ class ControlRoom:
     ui_url: str
     log: Path
     serve: subprocess.Popen[bytes]
+    board_url: str
 
 
 @contextmanager
@@ -147,7 +148,7 @@ def serving_control_room(
     the server's health probe (unauthenticated by design); serve's output goes to
     ``tmp_path / "serve.log"``. serve stops its server when it stops.
     """
-    port = free_port()
+    port, board_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     full_env = os.environ | {
         "PREFECT_HOME": str(tmp_path / "serve-home"),
@@ -159,14 +160,17 @@ def serving_control_room(
     log_path = tmp_path / "serve.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--host", host, "--port", str(port)],
+        [
+            *(sys.executable, "-m", "cli", "serve", "--host", host, "--port", str(port)),
+            *("--board-port", str(board_port)),
+        ],
         cwd=REPO_ROOT,
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    room = ControlRoom(f"{base}/api", base, log_path, serve)
+    room = ControlRoom(f"{base}/api", base, log_path, serve, f"http://127.0.0.1:{board_port}/")
     try:
         deadline = time.monotonic() + 180
         while not _healthy(room.api_url):

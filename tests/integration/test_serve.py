@@ -37,7 +37,7 @@ from sanqing.models import (
 from sanqing.plans import load_plan
 from sanqing.reporting import summarize
 from sanqing.settings import get_settings
-from tests.integration.conftest import serving_control_room, wait_for_deployments
+from tests.integration.conftest import ControlRoom, serving_control_room, wait_for_deployments
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +55,15 @@ AUTH = "duty:flood-2026"
 
 
 @pytest.fixture
-def control_room(db_url: str, tmp_path: Path) -> Iterator[str]:
+def room(db_url: str, tmp_path: Path) -> Iterator[ControlRoom]:
     env = {"PREFECT_SERVER_API_AUTH_STRING": AUTH, "PREFECT_UI_ENABLED": "false"}
     with serving_control_room(tmp_path, host="0.0.0.0", env=env) as room:
-        yield room.api_url
+        yield room
+
+
+@pytest.fixture
+def control_room(room: ControlRoom) -> str:
+    return room.api_url
 
 
 def wait_for(run_id: Any, done: Any, what: str, log: Path, timeout: float = 180) -> Any:
@@ -106,7 +111,7 @@ def resume(run_id: Any, answer: dict[str, Any]) -> Any:
 
 
 def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
-    control_room: str, tmp_path: Path
+    control_room: str, room: ControlRoom, tmp_path: Path
 ) -> None:
     import httpx
     from prefect.client.orchestration import get_client
@@ -125,6 +130,8 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
     log = tmp_path / "serve.log"
     with temporary_settings(updates={PREFECT_API_URL: control_room, PREFECT_API_AUTH_STRING: AUTH}):
         wait_for_deployments(control_room, DEPLOYMENTS, log)
+        board_port = room.board_url.rstrip("/").rsplit(":", 1)[1]
+        assert f"态势看板 / situation board: http://0.0.0.0:{board_port}/" in log.read_text()
         with get_client(sync_client=True) as client:
             watch = client.read_deployment_by_name("rain-watch/rain-watch")
             assert watch.schedules and watch.schedules[0].schedule.interval.total_seconds() == 300
@@ -171,6 +178,16 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
                 assert before == []
             elif nights == {True}:  # at night the danger zones move at once
                 assert before
+        # The situation board, open to the network too: the same password; it shows the
+        # response waiting for the commander and links to the paused run.
+        assert httpx.get(room.board_url).status_code == 401
+        assert httpx.get(room.board_url, auth=("duty", "wrong")).status_code == 401
+        page = httpx.get(room.board_url, auth=(user, password))
+        assert page.status_code == 200 and "待指挥长审批" in page.text
+        assert f"/runs/flow-run/{run.id}" in page.text and "指挥长审批" in page.text
+        data = httpx.get(f"{room.board_url}board.json", auth=(user, password)).json()
+        assert [r["state"] for r in data["responses"]] == ["awaiting_approval"]
+        assert [w["id"] for w in data["waiting"]] == [str(run.id)]
         # an answer without the approver's name is refused; the run stays paused
         bad = resume(run.id, {"approve": True})
         assert bad.status != SetStateStatus.ACCEPT
