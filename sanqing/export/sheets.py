@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from sanqing.export.xlsx import Table, Value
@@ -226,10 +227,14 @@ def shelters(session: Session, act: Activation, names: Names) -> Table:
 
 def notices(session: Session, act: Activation, names: Names) -> list[Table]:
     """A count per channel and status, then one row per notice (no body; addresses masked)."""
+    # A town has thousands of notices, some with long HTML bodies: only the columns shown.
+    shown: list[Any] = [Notice.channel, Notice.audience, Notice.village_code, Notice.recipient]
+    shown += [Notice.address, Notice.subject, Notice.status, Notice.attempts, Notice.created_at]
+    shown += [Notice.sent_at, Notice.delivered_at, Notice.acknowledged_at, Notice.last_error]
     notices = list(
-        session.exec(
-            select(Notice)
-            .where(Notice.activation_id == act.id)
+        session.execute(
+            select_rows(*(col(c) for c in shown))
+            .where(col(Notice.activation_id) == act.id)
             .order_by(col(Notice.channel), col(Notice.created_at), col(Notice.id))
         )
     )
