@@ -39,5 +39,6 @@ def export(
     except SanqingError as exc:
         raise fail(exc) from exc
     counts = "，".join(f"{sheet} {n} 行" for sheet, n in ledger.rows.items())
-    console.print(plain(f"已导出 {ledger.activation_id} 的台账：{out}"))
-    console.print(plain(counts))
+    # Not wrapped: the path and the id are copied from here.
+    console.print(plain(f"已导出 {ledger.activation_id} 的台账：{out.resolve()}"), soft_wrap=True)
+    console.print(plain(counts), soft_wrap=True)
