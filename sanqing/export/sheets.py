@@ -159,18 +159,18 @@ def overview(session: Session, act: Activation, town: Town | None, now: datetime
         ("导出时间", now),
     ]
     per_village = Table(
-        key="villages",
         header=("村", *VILLAGE_COLUMNS.values()),
         rows=[[v["name"], *(v[k] for k in VILLAGE_COLUMNS)] for v in f["village_figures"]],
     )
-    return [Table(key="overview", header=("项目", "内容"), rows=list(about)), per_village]
+    return [Table(header=("项目", "内容"), rows=list(about)), per_village]
 
 
 def relocations(session: Session, act: Activation, names: Names) -> Table:
     """One row per household ordered to move, by village and the order they move in."""
     rels = list(
         session.exec(
-            select(Relocation, Household)
+            # the head's name and group only: the household's phone and ID stay in the table
+            select(Relocation, Household.group_name, Household.head_name)
             .join(Household, col(Household.code) == col(Relocation.household_code))
             .where(Relocation.activation_id == act.id)
             .order_by(col(Relocation.village_code), col(Relocation.priority), col(Relocation.id))
@@ -180,9 +180,9 @@ def relocations(session: Session, act: Activation, names: Names) -> Table:
         (
             n,
             names.village(r.village_code),
-            h.group_name,
+            group,
             r.household_code,
-            h.head_name,
+            head,
             r.people,
             label(ZH, "zone", r.zone),
             "、".join(label(ZH, "reason", x) for x in r.reasons),
@@ -196,9 +196,9 @@ def relocations(session: Session, act: Activation, names: Names) -> Table:
             r.ordered_at,
             r.updated_at,
         )
-        for n, (r, h) in enumerate(rels, start=1)
+        for n, (r, group, head) in enumerate(rels, start=1)
     ]
-    return Table(key="relocations", header=RELOCATION_HEADER, rows=rows)
+    return Table(header=RELOCATION_HEADER, rows=rows)
 
 
 def shelters(session: Session, act: Activation, names: Names) -> Table:
@@ -222,7 +222,7 @@ def shelters(session: Session, act: Activation, names: Names) -> Table:
                 apart,
             )
         )
-    return Table(key="shelters", header=SHELTER_HEADER, rows=rows)
+    return Table(header=SHELTER_HEADER, rows=rows)
 
 
 def notices(session: Session, act: Activation, names: Names) -> list[Table]:
@@ -257,7 +257,7 @@ def notices(session: Session, act: Activation, names: Names) -> list[Table]:
         )
         for n in notices
     ]
-    return [by_status, Table(key="notices", header=NOTICE_HEADER, rows=rows)]
+    return [by_status, Table(header=NOTICE_HEADER, rows=rows)]
 
 
 def _notice_counts(counts: Counter[tuple[str, str]]) -> Table:
@@ -273,7 +273,7 @@ def _notice_counts(counts: Counter[tuple[str, str]]) -> Table:
     ]
     rows.append(line("合计", [sum(counts[(c, s)] for c in channels) for s in statuses]))
     header = ["渠道", *(label(ZH, "notice_status", s) for s in statuses), "合计"]
-    return Table(key="notice_counts", header=header, rows=rows)
+    return Table(header=header, rows=rows)
 
 
 def timeline(session: Session, act: Activation, names: Names) -> Table:
@@ -286,7 +286,7 @@ def timeline(session: Session, act: Activation, names: Names) -> Table:
     rows: list[Sequence[Value]] = [
         (e.at, names.cadre(e.actor), e.action, mask_text(e.detail), e.simulated) for e in events
     ]
-    return Table(key="timeline", header=("时间", "执行人", "事项", "详情", "演练模拟"), rows=rows)
+    return Table(header=("时间", "执行人", "事项", "详情", "演练模拟"), rows=rows)
 
 
 def reports(session: Session, act: Activation) -> Table:
@@ -308,4 +308,4 @@ def reports(session: Session, act: Activation) -> Table:
         )
         for r in reports
     ]
-    return Table(key="reports", header=REPORT_HEADER, rows=rows)
+    return Table(header=REPORT_HEADER, rows=rows)

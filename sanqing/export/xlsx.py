@@ -33,9 +33,8 @@ Value = str | int | float | bool | datetime | None
 
 @dataclass(frozen=True)
 class Table:
-    """A header and its rows; ``key`` names the table in row counts."""
+    """A header and its rows."""
 
-    key: str
     header: Sequence[str]
     rows: list[Sequence[Value]] = field(default_factory=list)
 

@@ -173,6 +173,23 @@ def test_phone_numbers_are_masked_and_notice_bodies_left_out(db_url: str, tmp_pa
     assert "回拨 139****5678" in texts
 
 
+def test_an_epidemic_response_exports_with_nobody_to_move(db_url: str, tmp_path: Path) -> None:
+    from sanqing.epidemic import steps
+
+    ensure_registry("jifeng")
+    with session_scope() as s:
+        steps.import_town_register(s, town="jifeng", file="registrations.csv", now=NOW)
+    with session_scope() as s:
+        act = steps.activate(s, town="jifeng", level=Level.III, drill=True, locale="zh-CN", now=NOW)
+    wb = export(act.activation_id, tmp_path / "x.xlsx")
+    overview = {r["项目"]: r["内容"] for r in rows_under(wb["概况"])}
+    assert (overview["预案"], overview["响应级别"], overview["演练"]) == ("疫情防控", "Ⅲ级", "是")
+    assert overview["应转移户数"] == 0 and rows_under(wb["转移台账"]) == []
+    with session_scope() as s:
+        n = len(list(s.exec(select(Notice.id).where(Notice.activation_id == act.activation_id))))
+    assert n and len(rows_under(wb["通知"], header_row=2 + 2 + len(rows_under(wb["通知"])))) == n
+
+
 def test_the_latest_activation_is_the_default_and_none_is_a_clear_error(db_url: str) -> None:
     with session_scope() as s, pytest.raises(SanqingError, match="no response or drill"):
         latest_activation_id(s)
