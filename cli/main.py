@@ -8,6 +8,7 @@ from cli import (
     cards,
     delivery,
     drill,
+    export,
     feeds,
     plans,
     registrations,
@@ -53,6 +54,7 @@ app.command()(registrations.followup)
 app.command()(delivery.deliver)
 app.command()(cards.cards)
 app.command()(whatif.whatif)
+app.command()(export.export)
 app.add_typer(feeds.warnings_app, name="warnings")
 app.add_typer(registrations.import_app, name="import")
 app.add_typer(plans.plans_app, name="plans")

@@ -51,17 +51,29 @@ def activation_status(
     return [_one(session, act, towns.get(act.town_code)) for act in acts]
 
 
-def _one(session: Session, act: Activation, town: Town | None) -> dict[str, Any]:
-    placed: dict[str, int] = defaultdict(int)
-    for code, people in session.exec(
-        select(Relocation.shelter_code, Relocation.people).where(
-            Relocation.activation_id == act.id,
+def placed_people(session: Session, activation_id: str) -> dict[tuple[str, bool], int]:
+    """(shelter, isolation place?) → people the activation has placed there.
+
+    Households ordered, moved, in the shelter or removed there hold their places;
+    those who refused, returned or stay with relatives do not.
+    """
+    placed: dict[tuple[str, bool], int] = defaultdict(int)
+    for code, isolation, people in session.exec(
+        select(Relocation.shelter_code, Relocation.isolation, Relocation.people).where(
+            Relocation.activation_id == activation_id,
             col(Relocation.shelter_code).is_not(None),
             col(Relocation.status).in_([s.value for s in OCCUPYING]),
         )
     ):
         if code is not None:
-            placed[code] += people
+            placed[(code, bool(isolation))] += people
+    return placed
+
+
+def _one(session: Session, act: Activation, town: Town | None) -> dict[str, Any]:
+    placed: dict[str, int] = defaultdict(int)
+    for (code, _), people in placed_people(session, act.id).items():
+        placed[code] += people
     shelters = session.exec(
         select(Shelter).where(Shelter.town_code == act.town_code).order_by(col(Shelter.code))
     )
