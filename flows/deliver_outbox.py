@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 from prefect import flow
@@ -10,6 +12,9 @@ from prefect.logging import get_run_logger
 from flows.params import titled, town_field
 from sanqing.db import init_db
 from sanqing.delivery import outbox_counts
+from sanqing.delivery.due import work_due
+from sanqing.models import utcnow
+from sanqing.plans import load_plan
 from sanqing.settings import DEFAULT_LOCALE
 from tasks import records
 from tasks.delivery_steps import chase_acknowledgements, deliver, fallback
@@ -21,6 +26,8 @@ def deliver_outbox(
     settle_s: float = 0,
     locale: str = DEFAULT_LOCALE,
     plan: str = "flood",
+    watch_minutes: float = 0,
+    poll_s: float = 30,
 ) -> dict[str, Any]:
     """发送待发通知：短信、群机器人、广播、县级报告接收端，失败重试，过期报告。
 
@@ -31,9 +38,44 @@ def deliver_outbox(
     of SMS, a gateway that hangs) does not hold up the others. Cadre tasks not acknowledged in time are resent or handed up the
     chain first (叫应). Residents whose SMS failed or expired go on their cadre's
     call list, which goes out in the same run. Returns the outbox counts per channel.
+
+    With ``watch_minutes`` the run stays on that long (送达值守) and looks every
+    ``poll_s`` seconds, passing again only when a message or a 叫应 step is due: the
+    control room's one deliverer an hour, not a run a minute.
     """
-    logger = get_run_logger()
     init_db()  # a worker may be the first process to meet an older database
+    _one_pass(activation_id, settle_s, locale, plan)
+    if watch_minutes > 0:
+        _watch(activation_id, settle_s, locale, plan, watch_minutes * 60, poll_s)
+    return outbox_counts(activation_id)
+
+
+def _watch(
+    activation_id: str | None,
+    settle_s: float,
+    locale: str,
+    the_plan: str,
+    seconds: float,
+    poll_s: float,
+) -> None:
+    """Look every ``poll_s`` for ``seconds``; a pass only when something is due (no idle runs)."""
+    within = timedelta(minutes=load_plan(the_plan).defaults.acknowledgement.within_minutes)
+    end = time.monotonic() + seconds
+    since = utcnow()
+    passes = 0
+    while time.monotonic() + poll_s < end:
+        time.sleep(poll_s)
+        now = utcnow()
+        if work_due(now=now, since=since, ack_within=within):
+            _one_pass(activation_id, settle_s, locale, the_plan)
+            passes += 1
+        since = now
+    get_run_logger().info("送达值守结束：本轮共发送 %d 次", passes)
+
+
+def _one_pass(activation_id: str | None, settle_s: float, locale: str, plan: str) -> None:
+    """Chase unanswered tasks, send what is due, put failed residents on call lists."""
+    logger = get_run_logger()
     chased = chase_acknowledgements(plan)
     if chased["resent"] or chased["forwarded"]:
         logger.warning("tasks not acknowledged: %(resent)d resent, %(forwarded)d handed up", chased)
@@ -44,7 +86,6 @@ def deliver_outbox(
         logger.warning("channels down, retried later: %s", ", ".join(first["down"]))
     if first["expired"]:
         logger.warning("%d messages expired undelivered (see the timeline)", first["expired"])
-    return outbox_counts(activation_id)
 
 
 @flow(name="acknowledge", flow_run_name="ack-{town}")

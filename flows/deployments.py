@@ -21,6 +21,8 @@ from sanqing.plans import load_plan
 #: roll call, patrol) holds its slot, so leave room for several towns waiting at once
 #: and still the rain watch and the report schedule.
 DEFAULT_SERVE_LIMIT = 16
+#: How long the deliverer's run stays on, and how often one starts (minutes).
+DELIVERER_WATCH_MINUTES = 60
 
 
 def deployments() -> list[Any]:
@@ -59,9 +61,13 @@ def deployments() -> list[Any]:
         ),
         deliver_outbox.to_deployment(
             name="deliver-outbox",
-            interval=timedelta(minutes=1),
-            concurrency_limit=1,  # one scheduled deliverer at a time (leases guard the rest)
-            description="发送待发通知：失败重试、过期报告；未叫应的任务单重发并逐级上报。",
+            # One run an hour that stays on (送达值守) and sends when something is due:
+            # the run list is not a deliverer every minute. The next hour's run waits
+            # for this one's slot (concurrency 1; leases guard the rest).
+            interval=timedelta(minutes=DELIVERER_WATCH_MINUTES),
+            parameters={"watch_minutes": DELIVERER_WATCH_MINUTES},
+            concurrency_limit=1,
+            description="发送待发通知（每小时一次，持续值守）：失败重试、过期报告；未叫应的任务单重发并逐级上报。",
             tags=["delivery"],
         ),
         acknowledge_task.to_deployment(
