@@ -25,6 +25,7 @@ from sanqing.models import (
 )
 from sanqing.registry.files import (
     SHAPE_MARK,
+    LedgerRead,
     LoadReport,
     column_of,
     read_csv,
@@ -40,9 +41,10 @@ from sanqing.rules.shelters import is_medical_unit
 class _Loader:
     """Validate the rows of one town directory against each other, in memory."""
 
-    def __init__(self, town_dir: Path, town: TownFile) -> None:
-        self.dir = town_dir
+    def __init__(self, town: TownFile, reads: dict[str, LedgerRead]) -> None:
         self.town = town
+        #: file name (``households.csv``) → what was read of it
+        self.reads = reads
         self.problems: list[RowProblem] = []
         #: file name → code → the validated row (good rows only)
         self.good: dict[str, dict[str, dict[str, Any]]] = {f.name: {} for f in FILES}
@@ -52,12 +54,11 @@ class _Loader:
         self.lines: dict[str, dict[str, int]] = {f.name: {} for f in FILES}
 
     def problem(self, file: str, line: int, column: str | None, reason: str) -> None:
-        self.problems.append(RowProblem(self.dir / file, line, column, reason))
+        self.problems.append(self.reads[file].problem(line, column, reason))
 
     def rows(
         self,
         ledger: LedgerFile,
-        raw_rows: list[tuple[int, dict[str, Any]]],
         check: Callable[[int, dict[str, Any]], list[tuple[str | None, str]]],
         key: Callable[[dict[str, Any]], str] = lambda r: str(r.get("code") or "").strip(),
     ) -> None:
@@ -66,14 +67,17 @@ class _Loader:
         key_column = "code" if "code" in ledger.required else None
         good = self.good[ledger.name]
         refused = self.refused[ledger.name]
-        for line, raw in raw_rows:
+        read = self.reads[ledger.name]
+        line_word = "line" if read.sheet is None else "row"
+        for line, raw in read.rows:
             code = key(raw)
             found: list[tuple[str | None, str]] = []
             if SHAPE_MARK in raw:
                 got, want = raw.pop(SHAPE_MARK)
                 found.append((None, f"{got} fields where the header has {want}"))
             if code and code in first_line:
-                found.append((key_column, f"duplicate {code!r}: first on line {first_line[code]}"))
+                first = first_line[code]
+                found.append((key_column, f"duplicate {code!r}: first on {line_word} {first}"))
             elif code:
                 first_line[code] = line
             if not found:
@@ -101,9 +105,9 @@ class _Loader:
         if value in self.good[file]:
             return None
         if value in self.refused[file]:
-            line = self.refused[file][value]
-            return (column, f"{value!r} was refused ({file}:{line}), so this row is refused too")
-        return (column, f"{value!r} is not in {file}")
+            place = self.reads[file].place(self.refused[file][value])
+            return (column, f"{value!r} was refused ({place}), so this row is refused too")
+        return (column, f"{value!r} is not in {self.reads[file].path.name}")
 
     def same_village(
         self, row: dict[str, Any], column: str, file: str
@@ -210,16 +214,13 @@ def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
     """
     town_dir = Path(town_dir)
     town = read_town_file(town_dir / TOWN_FILE)
-    raw: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    header_problems: list[RowProblem] = []
-    for ledger in FILES:
-        raw[ledger.name], problems = read_csv(town_dir / ledger.name, ledger)
-        header_problems += problems
+    reads = {ledger.name: read_csv(town_dir / ledger.name, ledger) for ledger in FILES}
+    header_problems = [p for read in reads.values() for p in read.problems]
     if header_problems:
         raise RegistryError(header_problems)
     _check_town_key(session, town, town_dir)
 
-    loader = _Loader(town_dir, town)
+    loader = _Loader(town, reads)
     checks: dict[str, Callable[[int, dict[str, Any]], list[tuple[str | None, str]]]] = {
         "villages.csv": loader.check_village,
         "teams.csv": loader.check_team,
@@ -234,9 +235,9 @@ def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
     }
     for ledger in FILES:
         if ledger.table is HazardThreat:
-            loader.rows(ledger, raw[ledger.name], checks[ledger.name], key=_threat_key)
+            loader.rows(ledger, checks[ledger.name], key=_threat_key)
         else:
-            loader.rows(ledger, raw[ledger.name], checks[ledger.name])
+            loader.rows(ledger, checks[ledger.name])
         if ledger.table is Village:
             _check_village_owners(session, loader)
 
