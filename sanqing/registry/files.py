@@ -1,6 +1,7 @@
 """Reading a town directory's files: ``town.yaml`` and the CSV ledgers, and the load report.
 
 A problem names the file, the line and the column, and never echoes personal data.
+A ledger kept as a workbook is read by ``xlsx`` into the same ``LedgerRead``.
 """
 
 from __future__ import annotations
@@ -94,8 +95,10 @@ class LedgerRead:
     def check_header(self, row: int, header: list[str], ledger: LedgerFile) -> None:
         """Add a problem for each required column missing and each column named twice."""
         missing = [c for c in ledger.required if c not in header]
+        # a workbook's title rows above the header would be taken for it: say which row it is
+        where = "" if self.sheet is None else f" (row {row}, the sheet's first non-empty row)"
         self.problems += [
-            self.problem(row, c, "required column missing from the header") for c in missing
+            self.problem(row, c, f"required column missing from the header{where}") for c in missing
         ]
         self.problems += _repeated_columns(self, row, header)
 
@@ -120,7 +123,7 @@ def read_csv(path: Path, ledger: LedgerFile) -> LedgerRead:
                 read.rows.append((line, raw))
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"{path}: no such file; a town directory needs {ledger.name}"
+            f"{path}: no such file; a town directory needs {ledger.name} or {ledger.key}.xlsx "
             f"(columns: {', '.join(ledger.required)}; a header row alone is fine)"
         ) from exc
     except UnicodeDecodeError as exc:
@@ -151,6 +154,7 @@ def _column_label(read: LedgerRead, index: int) -> str:
 
 
 SHAPE_MARK = "\x00fields"  # marks a row whose number of fields differs from the header's
+CELL_MARK = "\x00cells"  # (column, reason) of the cells a workbook row was refused for
 
 
 def column_of(error: Any) -> str | None:

@@ -24,6 +24,7 @@ from sanqing.models import (
     Village,
 )
 from sanqing.registry.files import (
+    CELL_MARK,
     SHAPE_MARK,
     LedgerRead,
     LoadReport,
@@ -33,6 +34,7 @@ from sanqing.registry.files import (
     reason_of,
 )
 from sanqing.registry.rows import FILES, TOWN_FILE, WITH_TOWN_CODE, LedgerFile, TownFile
+from sanqing.registry.xlsx import read_xlsx
 from sanqing.rules.shelters import is_medical_unit
 
 # --- loading ------------------------------------------------------------------------------
@@ -43,7 +45,7 @@ class _Loader:
 
     def __init__(self, town: TownFile, reads: dict[str, LedgerRead]) -> None:
         self.town = town
-        #: file name (``households.csv``) → what was read of it
+        #: file name (``households.csv``) → what was read of it, from its CSV or workbook
         self.reads = reads
         self.problems: list[RowProblem] = []
         #: file name → code → the validated row (good rows only)
@@ -71,7 +73,7 @@ class _Loader:
         line_word = "line" if read.sheet is None else "row"
         for line, raw in read.rows:
             code = key(raw)
-            found: list[tuple[str | None, str]] = []
+            found: list[tuple[str | None, str]] = list(raw.pop(CELL_MARK, []))
             if SHAPE_MARK in raw:
                 got, want = raw.pop(SHAPE_MARK)
                 found.append((None, f"{got} fields where the header has {want}"))
@@ -207,14 +209,15 @@ def _threat_key(raw: dict[str, Any]) -> str:
 def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
     """Load a town directory into the registry; refuse (and report) bad rows, upsert the rest.
 
-    Raises ``ConfigError`` when ``town.yaml`` or a ledger file is missing or unreadable,
-    and ``RegistryError`` when a file lacks a required column; nothing is written then.
+    Raises ``ConfigError`` when ``town.yaml`` or a ledger file is missing or unreadable
+    (or a ledger is there both as CSV and as workbook), and ``RegistryError`` when a
+    file lacks a required column; nothing is written then.
     Otherwise returns a ``LoadReport``: call ``raise_for_problems()`` to insist on a
     clean ledger. The caller's session commits.
     """
     town_dir = Path(town_dir)
     town = read_town_file(town_dir / TOWN_FILE)
-    reads = {ledger.name: read_csv(town_dir / ledger.name, ledger) for ledger in FILES}
+    reads = {ledger.name: read_ledger(town_dir, ledger) for ledger in FILES}
     header_problems = [p for read in reads.values() for p in read.problems]
     if header_problems:
         raise RegistryError(header_problems)
@@ -250,6 +253,23 @@ def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
         report.counts[ledger.key] = len(rows)
     session.flush()
     return report
+
+
+def read_ledger(town_dir: Path, ledger: LedgerFile) -> LedgerRead:
+    """Read a ledger from its CSV or, failing that, its workbook (``households.xlsx``).
+
+    Both in one directory is refused: which one is current cannot be guessed.
+    """
+    csv_path = town_dir / ledger.name
+    xlsx_path = csv_path.with_suffix(".xlsx")
+    if xlsx_path.is_file() and csv_path.exists():
+        raise ConfigError(
+            f"{town_dir}: both {csv_path.name} and {xlsx_path.name} hold the {ledger.key} ledger; "
+            "keep the one that is current and move the other out of the directory"
+        )
+    if xlsx_path.is_file():
+        return read_xlsx(xlsx_path, ledger)
+    return read_csv(csv_path, ledger)
 
 
 def _table_rows(
