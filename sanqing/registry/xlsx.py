@@ -1,7 +1,7 @@
 """Reading a ledger kept as an Excel workbook (``households.xlsx``) into the rows a CSV gives.
 
 One worksheet is read: the one named as the ledger (``households``), else the
-workbook's first; the others (notes, lists) are left alone. Its header is its first
+workbook's first visible one; the others (notes, hidden code lists) are left alone. Its header is its first
 non-empty row, and rows keep the numbers Excel shows. A cell becomes the text its CSV
 export would hold: 13800138000 stays ``13800138000`` (no ``.0``), a date is
 ``2024-05-01``, TRUE and FALSE are ``1`` and ``0``, an empty cell is blank; so the
@@ -69,7 +69,8 @@ def read_xlsx(path: Path, ledger: LedgerFile) -> LedgerRead:
         if not sheets:
             raise ConfigError(f"{path}: the workbook has no worksheet")
         named = [s for s in sheets if s.title.strip() == ledger.key]
-        return _read_sheet(path, (named or sheets)[0], ledger)
+        visible = [s for s in sheets if s.sheet_state == "visible"]
+        return _read_sheet(path, (named or visible or sheets)[0], ledger)
     except ConfigError:
         raise
     except _BROKEN as exc:  # read-only mode parses a sheet while it is read

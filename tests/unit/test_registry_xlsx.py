@@ -61,6 +61,11 @@ def _to_xlsx(town_dir: Path, name: str) -> None:
         sheet.title = "说明"  # the sheet named as the ledger is read, wherever it is
         sheet.append(["本表为花名册说明"])
         sheet = book.create_sheet("cadres")
+    elif key == "roads":
+        sheet.title = "代码表"  # a hidden first sheet (a code list) is passed over
+        sheet.append(["道路等级", "县道", "乡道"])
+        sheet.sheet_state = "hidden"
+        sheet = book.create_sheet("道路")
     for _ in range(skip):
         sheet.append([])
     flags = {table[0].index(f) for f in FLAGS if f in table[0]}
