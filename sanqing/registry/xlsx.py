@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,6 @@ def read_xlsx(path: Path, ledger: LedgerFile) -> LedgerRead:
         named = [s for s in sheets if s.title.strip() == ledger.key]
         visible = [s for s in sheets if s.sheet_state == "visible"]
         return _read_sheet(path, (named or visible or sheets)[0], ledger)
-    except ConfigError:
-        raise
-    except _BROKEN as exc:  # read-only mode parses a sheet while it is read
-        raise ConfigError(_unreadable(path, exc)) from exc
     finally:
         book.close()
 
@@ -86,9 +83,28 @@ def _unreadable(path: Path, exc: Exception) -> str:
     )
 
 
-def _read_sheet(path: Path, sheet: Any, ledger: LedgerFile) -> LedgerRead:
+def _parsed(path: Path, sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """(Excel row, cells) of each row; a sheet that breaks while read is a ``ConfigError``.
+
+    Read-only mode parses the sheet as it is read: only openpyxl's own steps are
+    guarded, so a fault in this module is not taken for a broken file.
+    """
     sheet.reset_dimensions()  # some writers record wrong dimensions: read every row
-    rows = enumerate(sheet.iter_rows(), start=1)
+    rows = sheet.iter_rows()
+    n = 0
+    while True:
+        try:
+            cells = next(rows)
+        except StopIteration:
+            return
+        except _BROKEN as exc:
+            raise ConfigError(_unreadable(path, exc)) from exc
+        n += 1
+        yield n, cells
+
+
+def _read_sheet(path: Path, sheet: Any, ledger: LedgerFile) -> LedgerRead:
+    rows = _parsed(path, sheet)
     found = next(((n, cells) for n, cells in rows if any(_filled(c) for c in cells)), None)
     if found is None:
         raise ConfigError(
