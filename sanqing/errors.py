@@ -70,17 +70,33 @@ class ScenarioError(ConfigError):
 
 @dataclass(frozen=True)
 class RowProblem:
-    """One bad row of a ledger: where it is and why it was refused."""
+    """One bad row of a ledger: where it is and why it was refused.
+
+    A CSV row reads ``households.csv:12 [phone]: …``; a workbook's row names its sheet
+    and the column's letter as Excel shows them:
+    ``households.xlsx 工作表「户籍」第 12 行 G 列（phone）: …``.
+    """
 
     file: Path
-    row: int  # 1-based line number in the file, the header being line 1
+    row: int  # 1-based line number in the file, the header being line 1; Excel's row number
     column: str | None
     reason: str
+    sheet: str | None = None  # the worksheet, for a workbook
+    letter: str | None = None  # the column's letter in that worksheet
+
+    @property
+    def place(self) -> str:
+        """The row without the column: ``households.csv:12`` or ``… 工作表「户籍」第 12 行``."""
+        if self.sheet is None:
+            return f"{self.file.name}:{self.row}"
+        return f"{self.file.name} 工作表「{self.sheet}」第 {self.row} 行"
 
     def __str__(self) -> str:
-        where = f"{self.file.name}:{self.row}"
-        if self.column:
+        where = self.place
+        if self.sheet is None and self.column:
             where += f" [{self.column}]"
+        elif self.column:
+            where += f" {self.letter} 列（{self.column}）" if self.letter else f"（{self.column}）"
         return f"{where}: {self.reason}"
 
 

@@ -1,11 +1,13 @@
 """The registry: who and what is where, loaded from a town directory of ledger files.
 
-``rows`` (the ledgers and their row models), ``files`` (reading them), ``loader``
-(into the tables), ``towns`` (finding and listing the towns).
+``rows`` (the ledgers and their row models), ``files`` (reading them), ``xlsx``
+(reading one kept as a workbook), ``loader`` (into the tables), ``towns`` (finding
+and listing the towns).
 
 
 A town directory (``config/towns/<key>/``) holds ``town.yaml`` and one UTF-8 CSV
-per ledger (see ``FILES``). Every row is validated by a pydantic model of its
+per ledger (see ``FILES``), or in its place an Excel workbook of the same stem
+(``households.xlsx``; both at once is refused). Every row is validated by a pydantic model of its
 file, then checked against the rows it refers to. Good rows are upserted in
 dependency order, so loading a corrected ledger updates rows and loading twice
 changes nothing. A bad row is refused with a ``RowProblem`` naming the file, the

@@ -1,6 +1,7 @@
 """Reading a town directory's files: ``town.yaml`` and the CSV ledgers, and the load report.
 
 A problem names the file, the line and the column, and never echoes personal data.
+A ledger kept as a workbook is read by ``xlsx`` into the same ``LedgerRead``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from openpyxl.utils import get_column_letter
 from pydantic import (
     ValidationError,
 )
@@ -68,10 +70,42 @@ def read_town_file(path: Path) -> TownFile:
         raise ConfigError(f"{path}: invalid town file: {reasons}") from exc
 
 
-def read_csv(
-    path: Path, ledger: LedgerFile
-) -> tuple[list[tuple[int, dict[str, Any]]], list[RowProblem]]:
-    """Return (line, raw row) pairs and the header problems (missing required columns)."""
+@dataclass
+class LedgerRead:
+    """One ledger as read from its file: the rows and the problems of its header.
+
+    ``sheet`` and ``letters`` (column name → letter) are a workbook's, so that a
+    problem names the worksheet and the column as Excel shows them; a CSV has neither.
+    """
+
+    path: Path
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    sheet: str | None = None
+    letters: dict[str, str] = field(default_factory=dict)
+
+    def problem(self, row: int, column: str | None, reason: str) -> RowProblem:
+        letter = self.letters.get(column) if column else None
+        return RowProblem(self.path, row, column, reason, sheet=self.sheet, letter=letter)
+
+    def place(self, row: int) -> str:
+        """A row as a reason names it: ``cadres.csv:12`` or ``cadres.xlsx 工作表「…」第 12 行``."""
+        return self.problem(row, None, "").place
+
+    def check_header(self, row: int, header: list[str], ledger: LedgerFile) -> None:
+        """Add a problem for each required column missing and each column named twice."""
+        missing = [c for c in ledger.required if c not in header]
+        # a workbook's title rows above the header would be taken for it: say which row it is
+        where = "" if self.sheet is None else f" (row {row}, the sheet's first non-empty row)"
+        self.problems += [
+            self.problem(row, c, f"required column missing from the header{where}") for c in missing
+        ]
+        self.problems += _repeated_columns(self, row, header)
+
+
+def read_csv(path: Path, ledger: LedgerFile) -> LedgerRead:
+    """Read a CSV ledger: its (line, raw row) pairs and its header problems."""
+    read = LedgerRead(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
@@ -79,48 +113,48 @@ def read_csv(
             if header is None:
                 raise ConfigError(f"{path}: the file is empty; it needs at least a header row")
             header = [h.strip() for h in header]
-            missing = [c for c in ledger.required if c not in header]
-            problems = [
-                RowProblem(path, 1, c, "required column missing from the header") for c in missing
-            ]
-            problems += _repeated_columns(path, header)
-            rows = []
+            read.check_header(1, header, ledger)
             for line, values in enumerate(reader, start=2):
                 if not any(v.strip() for v in values):
                     continue  # a blank line is not a row
                 raw: dict[str, Any] = dict(zip(header, values, strict=False))
                 if len(values) != len(header):
                     raw[SHAPE_MARK] = (len(values), len(header))
-                rows.append((line, raw))
+                read.rows.append((line, raw))
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"{path}: no such file; a town directory needs {ledger.name} "
+            f"{path}: no such file; a town directory needs {ledger.name} or {ledger.key}.xlsx "
             f"(columns: {', '.join(ledger.required)}; a header row alone is fine)"
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8 CSV") from exc
     except csv.Error as exc:
         raise ConfigError(f"{path}: not a readable CSV file ({exc})") from exc
-    return rows, problems
+    return read
 
 
-def _repeated_columns(path: Path, header: list[str]) -> list[RowProblem]:
+def _repeated_columns(read: LedgerRead, row: int, header: list[str]) -> list[RowProblem]:
     """A column named twice: a row would keep only the last of its values, so refuse the file."""
     repeated = [name for name, n in Counter(header).items() if n > 1 and name]
+    kind = "columns" if read.sheet is None else "Excel columns"
     return [
-        RowProblem(
-            path,
-            1,
+        read.problem(
+            row,
             name,
-            "the header names this column twice (columns "
-            + " and ".join(str(i) for i, h in enumerate(header, start=1) if h == name)
+            f"the header names this column twice ({kind} "
+            + " and ".join(_column_label(read, i) for i, h in enumerate(header) if h == name)
             + "); keep one",
         )
         for name in repeated
     ]
 
 
+def _column_label(read: LedgerRead, index: int) -> str:
+    return str(index + 1) if read.sheet is None else get_column_letter(index + 1)
+
+
 SHAPE_MARK = "\x00fields"  # marks a row whose number of fields differs from the header's
+CELL_MARK = "\x00cells"  # (column, reason) of the cells a workbook row was refused for
 
 
 def column_of(error: Any) -> str | None:

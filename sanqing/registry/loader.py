@@ -24,7 +24,9 @@ from sanqing.models import (
     Village,
 )
 from sanqing.registry.files import (
+    CELL_MARK,
     SHAPE_MARK,
+    LedgerRead,
     LoadReport,
     column_of,
     read_csv,
@@ -32,6 +34,7 @@ from sanqing.registry.files import (
     reason_of,
 )
 from sanqing.registry.rows import FILES, TOWN_FILE, WITH_TOWN_CODE, LedgerFile, TownFile
+from sanqing.registry.xlsx import read_xlsx
 from sanqing.rules.shelters import is_medical_unit
 
 # --- loading ------------------------------------------------------------------------------
@@ -40,9 +43,10 @@ from sanqing.rules.shelters import is_medical_unit
 class _Loader:
     """Validate the rows of one town directory against each other, in memory."""
 
-    def __init__(self, town_dir: Path, town: TownFile) -> None:
-        self.dir = town_dir
+    def __init__(self, town: TownFile, reads: dict[str, LedgerRead]) -> None:
         self.town = town
+        #: file name (``households.csv``) → what was read of it, from its CSV or workbook
+        self.reads = reads
         self.problems: list[RowProblem] = []
         #: file name → code → the validated row (good rows only)
         self.good: dict[str, dict[str, dict[str, Any]]] = {f.name: {} for f in FILES}
@@ -52,12 +56,11 @@ class _Loader:
         self.lines: dict[str, dict[str, int]] = {f.name: {} for f in FILES}
 
     def problem(self, file: str, line: int, column: str | None, reason: str) -> None:
-        self.problems.append(RowProblem(self.dir / file, line, column, reason))
+        self.problems.append(self.reads[file].problem(line, column, reason))
 
     def rows(
         self,
         ledger: LedgerFile,
-        raw_rows: list[tuple[int, dict[str, Any]]],
         check: Callable[[int, dict[str, Any]], list[tuple[str | None, str]]],
         key: Callable[[dict[str, Any]], str] = lambda r: str(r.get("code") or "").strip(),
     ) -> None:
@@ -66,14 +69,17 @@ class _Loader:
         key_column = "code" if "code" in ledger.required else None
         good = self.good[ledger.name]
         refused = self.refused[ledger.name]
-        for line, raw in raw_rows:
+        read = self.reads[ledger.name]
+        line_word = "line" if read.sheet is None else "row"
+        for line, raw in read.rows:
             code = key(raw)
-            found: list[tuple[str | None, str]] = []
+            found: list[tuple[str | None, str]] = list(raw.pop(CELL_MARK, []))
             if SHAPE_MARK in raw:
                 got, want = raw.pop(SHAPE_MARK)
                 found.append((None, f"{got} fields where the header has {want}"))
             if code and code in first_line:
-                found.append((key_column, f"duplicate {code!r}: first on line {first_line[code]}"))
+                first = first_line[code]
+                found.append((key_column, f"duplicate {code!r}: first on {line_word} {first}"))
             elif code:
                 first_line[code] = line
             if not found:
@@ -101,9 +107,9 @@ class _Loader:
         if value in self.good[file]:
             return None
         if value in self.refused[file]:
-            line = self.refused[file][value]
-            return (column, f"{value!r} was refused ({file}:{line}), so this row is refused too")
-        return (column, f"{value!r} is not in {file}")
+            place = self.reads[file].place(self.refused[file][value])
+            return (column, f"{value!r} was refused ({place}), so this row is refused too")
+        return (column, f"{value!r} is not in {self.reads[file].path.name}")
 
     def same_village(
         self, row: dict[str, Any], column: str, file: str
@@ -203,23 +209,21 @@ def _threat_key(raw: dict[str, Any]) -> str:
 def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
     """Load a town directory into the registry; refuse (and report) bad rows, upsert the rest.
 
-    Raises ``ConfigError`` when ``town.yaml`` or a ledger file is missing or unreadable,
-    and ``RegistryError`` when a file lacks a required column; nothing is written then.
+    Raises ``ConfigError`` when ``town.yaml`` or a ledger file is missing or unreadable
+    (or a ledger is there both as CSV and as workbook), and ``RegistryError`` when a
+    file lacks a required column; nothing is written then.
     Otherwise returns a ``LoadReport``: call ``raise_for_problems()`` to insist on a
     clean ledger. The caller's session commits.
     """
     town_dir = Path(town_dir)
     town = read_town_file(town_dir / TOWN_FILE)
-    raw: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    header_problems: list[RowProblem] = []
-    for ledger in FILES:
-        raw[ledger.name], problems = read_csv(town_dir / ledger.name, ledger)
-        header_problems += problems
+    reads = {ledger.name: read_ledger(town_dir, ledger) for ledger in FILES}
+    header_problems = [p for read in reads.values() for p in read.problems]
     if header_problems:
         raise RegistryError(header_problems)
     _check_town_key(session, town, town_dir)
 
-    loader = _Loader(town_dir, town)
+    loader = _Loader(town, reads)
     checks: dict[str, Callable[[int, dict[str, Any]], list[tuple[str | None, str]]]] = {
         "villages.csv": loader.check_village,
         "teams.csv": loader.check_team,
@@ -234,9 +238,9 @@ def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
     }
     for ledger in FILES:
         if ledger.table is HazardThreat:
-            loader.rows(ledger, raw[ledger.name], checks[ledger.name], key=_threat_key)
+            loader.rows(ledger, checks[ledger.name], key=_threat_key)
         else:
-            loader.rows(ledger, raw[ledger.name], checks[ledger.name])
+            loader.rows(ledger, checks[ledger.name])
         if ledger.table is Village:
             _check_village_owners(session, loader)
 
@@ -249,6 +253,23 @@ def load_town_dir(session: Session, town_dir: Path) -> LoadReport:
         report.counts[ledger.key] = len(rows)
     session.flush()
     return report
+
+
+def read_ledger(town_dir: Path, ledger: LedgerFile) -> LedgerRead:
+    """Read a ledger from its CSV or, failing that, its workbook (``households.xlsx``).
+
+    Both in one directory is refused: which one is current cannot be guessed.
+    """
+    csv_path = town_dir / ledger.name
+    xlsx_path = csv_path.with_suffix(".xlsx")
+    if xlsx_path.is_file() and csv_path.exists():
+        raise ConfigError(
+            f"{town_dir}: both {csv_path.name} and {xlsx_path.name} hold the {ledger.key} ledger; "
+            "keep the one that is current and move the other out of the directory"
+        )
+    if xlsx_path.is_file():
+        return read_xlsx(xlsx_path, ledger)
+    return read_csv(csv_path, ledger)
 
 
 def _table_rows(
