@@ -15,6 +15,7 @@ from flows.rain_watch import rain_watch
 from flows.report_upward import report_upward_all
 from flows.whatif import what_if_flow
 from sanqing.feeds.config import load_feeds
+from sanqing.models import utcnow
 from sanqing.plans import load_plan
 
 #: Flow runs one served process runs at once. A run waiting for an answer (approval,
@@ -23,6 +24,8 @@ from sanqing.plans import load_plan
 DEFAULT_SERVE_LIMIT = 16
 #: How long the deliverer's run stays on, and how often one starts (minutes).
 DELIVERER_WATCH_MINUTES = 60
+#: The first deliverer of a serve starts this long after the deployments are built.
+DELIVERER_FIRST_AFTER_S = 10
 
 
 def deployments() -> list[Any]:
@@ -59,22 +62,7 @@ def deployments() -> list[Any]:
             description="定时续报：数字有变化即续报；超时未核实的转移户报第一书记。",
             tags=["report"],
         ),
-        deliver_outbox.to_deployment(
-            name="deliver-outbox",
-            # One run an hour that stays on (送达值守) and sends when something is due:
-            # the run list is not a deliverer every minute. The next hour's run waits
-            # for this one's slot (concurrency 1; leases guard the rest).
-            interval=timedelta(minutes=DELIVERER_WATCH_MINUTES),
-            parameters={"watch_minutes": DELIVERER_WATCH_MINUTES},
-            concurrency_limit=1,
-            description="发送待发通知（每小时一次，持续值守）：失败重试、过期报告；未叫应的任务单重发并逐级上报。",
-            tags=["delivery"],
-        ),
-        acknowledge_task.to_deployment(
-            name="acknowledge",
-            description="叫应登记：干部回复收到后登记，停止重发和上报。",
-            tags=["delivery"],
-        ),
+        *delivery_deployments(),
         what_if_flow.to_deployment(
             name="what-if",
             description="预演：按级别或预警测算需转移的群众、安置缺口、干部包保和抢险机械（不写台账，不发通知）。",
@@ -88,6 +76,39 @@ def deployments() -> list[Any]:
         ),
         *county_deployments(),
     ]
+
+
+def delivery_deployments() -> list[Any]:
+    """deliver-outbox (one long-running deliverer an hour) and acknowledge (叫应登记)."""
+    return [
+        deliver_outbox.to_deployment(
+            name="deliver-outbox",
+            # One run an hour that stays on (送达值守) and sends when something is due:
+            # the run list is not a deliverer every minute. The next hour's run waits
+            # for this one's slot (concurrency 1; leases guard the rest).
+            schedule=deliverer_schedule(),
+            parameters={"watch_minutes": DELIVERER_WATCH_MINUTES},
+            concurrency_limit=1,
+            description="发送待发通知（每小时一次，持续值守）：失败重试、过期报告；未叫应的任务单重发并逐级上报。",
+            tags=["delivery"],
+        ),
+        acknowledge_task.to_deployment(
+            name="acknowledge",
+            description="叫应登记：干部回复收到后登记，停止重发和上报。",
+            tags=["delivery"],
+        ),
+    ]
+
+
+def deliverer_schedule() -> Any:
+    """Hourly, anchored a few seconds from now: the first deliverer starts with serve,
+    not an hour later (an interval's runs fall on its anchor plus whole intervals)."""
+    from prefect.client.schemas.schedules import IntervalSchedule
+
+    return IntervalSchedule(
+        interval=timedelta(minutes=DELIVERER_WATCH_MINUTES),
+        anchor_date=utcnow() + timedelta(seconds=DELIVERER_FIRST_AFTER_S),
+    )
 
 
 def county_deployments() -> list[Any]:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from sanqing.db import session_scope
 from sanqing.models import (
@@ -30,6 +30,8 @@ from sanqing.models import (
     Escalation,
     Household,
     Machine,
+    Notice,
+    NoticeStatus,
     Relocation,
     Report,
     Village,
@@ -353,6 +355,25 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
                 "orange-rainstorm",
                 "stood_down",
             )
+
+        # One deliverer, on since serve started, sent everything: not a run a minute.
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+        with get_client(sync_client=True) as client:
+            dep = client.read_deployment_by_name("deliver-outbox/deliver-outbox")
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id]))
+            )
+        started_runs = [r for r in runs if r.state is not None and not r.state.is_scheduled()]
+        assert [r.state.type.value for r in started_runs if r.state] == ["RUNNING"], runs
+        cutoff = datetime.now(UTC) - timedelta(seconds=90)
+        with session_scope() as s:
+            waiting = s.exec(
+                select(func.count())
+                .select_from(Notice)
+                .where(Notice.status == NoticeStatus.PENDING, col(Notice.created_at) < cutoff)
+            ).one()
+        assert waiting == 0
 
 
 SHIMEN = "621221106202"  # 石门村
