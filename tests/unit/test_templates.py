@@ -663,8 +663,9 @@ def test_every_template_has_a_golden_test(locale: str) -> None:
         if not p.name.startswith("_")
     }
     from tests.unit.test_epidemic_golden import EPIDEMIC_TEMPLATES
+    from tests.unit.test_review import REVIEW_TEMPLATES
 
-    assert found == set(TEMPLATES) | set(PLANS) | set(EPIDEMIC_TEMPLATES)
+    assert found == set(TEMPLATES) | set(PLANS) | set(EPIDEMIC_TEMPLATES) | set(REVIEW_TEMPLATES)
 
 
 # --- SMS length -----------------------------------------------------------------
