@@ -16,11 +16,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from sanqing.epidemic.overlay import EPIDEMIC
 from sanqing.errors import UnknownActivation
-from sanqing.models import Activation, TimelineEvent, Town, utcnow
+from sanqing.models import Activation, TimelineEvent, Town
 from sanqing.outbox.rendering import render
 from sanqing.plans import Plan, load_plan
 from sanqing.privacy import mask_text
+from sanqing.response.timeline import clock
 from sanqing.review.deadlines import (
     AckTally,
     Deadline,
@@ -31,6 +33,9 @@ from sanqing.review.deadlines import (
 )
 from sanqing.review.reach import STEPS, Spread, nearest_rank, reach_spreads
 from sanqing.review.rollcall import EscalationLine, VillageCount, escalations, roll_call
+
+#: The plan file whose deadlines apply when the activation's own plan has none of them.
+DEFAULT_PLAN = "flood"
 
 __all__ = [
     "STEPS",
@@ -91,12 +96,17 @@ class Review:
 def build_review(
     *, session: Session, activation_id: str, plan: Plan | None = None, now: datetime | None = None
 ) -> Review:
-    """The review of the activation, from the database (``plan``: its own plan file)."""
+    """The review of the activation as of ``now`` (default: the activation's clock now).
+
+    ``plan`` gives the approval timeouts and the 叫应 rule (default: its plan file).
+    """
     act = session.get(Activation, activation_id)
     if act is None:
         raise UnknownActivation(activation_id)
-    plan = plan or load_plan(act.plan)
-    now = now or utcnow()
+    # The epidemic plan asks no approval and no phone report; its cadres are chased
+    # under the flood plan's 叫应 rule (tasks/delivery_steps), and measured by it here.
+    plan = plan or load_plan(act.plan if act.plan != EPIDEMIC else DEFAULT_PLAN)
+    now = now or clock(session, act.id)  # a drill's own clock, like its timeline
     town = session.get(Town, act.town_code)
     villages, total = roll_call(session, act)
     return Review(

@@ -331,3 +331,15 @@ def test_the_command_prints_the_markdown(review: Review) -> None:
 
     assert lines(done.stdout) == lines(review_markdown(review, locale="en"))
     assert len(lines(done.stdout)) == len(done.stdout.splitlines()) - 1
+
+
+def test_an_epidemic_response_has_a_review_too(db_url: str) -> None:
+    from tests.unit.test_epidemic_golden import run_drill
+
+    aid = run_drill("zh-CN")
+    with session_scope() as s:
+        review = build_review(session=s, activation_id=aid, now=NOW)
+    md = review_markdown(review, locale="zh-CN")
+    assert md.startswith("# 【演练】鸡峰镇疫情防控") and review.timeline
+    assert review.acks.duty_shifts > 0 and review.total.households == 0
+    assert md.count("本次响应没有下达转移指令。") == 2 and not contains_personal_data(md)
