@@ -32,7 +32,13 @@ from sanqing.review.deadlines import (
     report_deadlines,
 )
 from sanqing.review.reach import STEPS, Spread, nearest_rank, reach_spreads
-from sanqing.review.rollcall import EscalationLine, VillageCount, escalations, roll_call
+from sanqing.review.rollcall import (
+    EscalationLine,
+    VillageCount,
+    actor_names,
+    escalations,
+    roll_call,
+)
 
 #: The plan file whose deadlines apply when the activation's own plan has none of them.
 DEFAULT_PLAN = "flood"
@@ -119,7 +125,7 @@ def build_review(
         started_at=act.activated_at,
         ended_at=act.stood_down_at,
         generated_at=now,
-        timeline=_timeline(session, act.id),
+        timeline=_timeline(session, act),
         deadlines=[
             *phone_deadline(session, act, plan, now),
             *report_deadlines(session, act, now),
@@ -133,12 +139,14 @@ def build_review(
     )
 
 
-def _timeline(session: Session, activation_id: str) -> list[TimelineLine]:
+def _timeline(session: Session, act: Activation) -> list[TimelineLine]:
+    """The events in order; an actor logged by its code (a village, cadre, machine) by name."""
+    names = actor_names(session, act)
     return [
-        TimelineLine(e.at, e.actor, e.action, mask_text(e.detail), e.simulated)
+        TimelineLine(e.at, names.get(e.actor, e.actor), e.action, mask_text(e.detail), e.simulated)
         for e in session.exec(
             select(TimelineEvent)
-            .where(TimelineEvent.activation_id == activation_id)
+            .where(TimelineEvent.activation_id == act.id)
             .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
         )
     ]

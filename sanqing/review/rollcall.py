@@ -13,7 +13,15 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from sanqing.models import Activation, Cadre, Escalation, Relocation, RelocationStatus, Village
+from sanqing.models import (
+    Activation,
+    Cadre,
+    Escalation,
+    Machine,
+    Relocation,
+    RelocationStatus,
+    Village,
+)
 from sanqing.response.rollcall import CHASED
 
 
@@ -101,4 +109,16 @@ def _village_names(session: Session, act: Activation) -> dict[str, str]:
         session.exec(
             select(Village.code, Village.name).where(Village.town_code == act.town_code)
         ).all()
+    )
+
+
+def actor_names(session: Session, act: Activation) -> dict[str, str]:
+    """The town's village, cadre and machine codes → names: who acted, as the timeline says it."""
+    town = act.town_code
+    return (
+        _village_names(session, act)
+        | dict(session.exec(select(Cadre.code, Cadre.name).where(Cadre.town_code == town)).all())
+        | dict(
+            session.exec(select(Machine.code, Machine.name).where(Machine.town_code == town)).all()
+        )
     )

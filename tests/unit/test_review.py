@@ -113,7 +113,7 @@ def build_activation() -> list[str]:
             .order_by(col(Cadre.code))
         ).first()
         assert secretary is not None
-        s.add_all(escalations(codes, villages, secretary) + timeline())
+        s.add_all(escalations(codes, villages, secretary) + timeline(villages[1]))
     return codes
 
 
@@ -195,10 +195,12 @@ def escalations(codes: list[str], villages: list[str], secretary: str) -> list[E
     ]
 
 
-def timeline() -> list[TimelineEvent]:
-    def event(key: str, at: float, action: str, detail: str = "") -> TimelineEvent:
+def timeline(village: str) -> list[TimelineEvent]:
+    def event(
+        key: str, at: float, action: str, detail: str = "", actor: str = "镇应急办"
+    ) -> TimelineEvent:
         return TimelineEvent(
-            id=f"{ACT}:{key}", activation_id=ACT, at=minutes(at), actor="镇应急办",
+            id=f"{ACT}:{key}", activation_id=ACT, at=minutes(at), actor=actor,
             action=action, detail=detail,
         )  # fmt: skip
 
@@ -206,6 +208,7 @@ def timeline() -> list[TimelineEvent]:
         event("stood-down", 360, "结束应急响应", "雨情结束"),
         event("start", 0, "启动应急响应", "人工启动"),
         event("report:phone", 40, "电话报告县防指", "联系人 13912345678"),  # the phone: 10 late
+        event("roll-call", 90, "点名回报", "投亲靠友1户", actor=village),  # logged by its code
     ]
 
 
@@ -283,8 +286,14 @@ def test_roll_call_completeness_and_escalations(review: Review) -> None:
 
 
 def test_timeline_in_order_and_masked(review: Review) -> None:
-    assert [e.action for e in review.timeline] == ["启动应急响应", "电话报告县防指", "结束应急响应"]
+    assert [e.action for e in review.timeline] == [
+        "启动应急响应",
+        "电话报告县防指",
+        "点名回报",
+        "结束应急响应",
+    ]
     assert "13912345678" not in review.timeline[1].detail
+    assert review.timeline[2].actor == review.villages[1].name  # the village by name
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
