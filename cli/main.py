@@ -14,6 +14,7 @@ from cli import (
     registrations,
     respond,
     response,
+    review,
     serve,
     setup,
     whatif,
@@ -50,6 +51,7 @@ app.command("stand-down")(response.stand_down)
 app.command()(response.patrol)
 app.command()(response.ack)
 app.command()(response.casualties)
+app.command()(review.review)
 app.command()(registrations.followup)
 app.command()(delivery.deliver)
 app.command()(cards.cards)

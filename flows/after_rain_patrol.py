@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import Field
 
+from flows.artifacts import publish_review
 from flows.control import PatrolInput, as_answer, ask, can_answer
 from flows.params import locale_field, plan_field, town_field
 from sanqing.answers import PatrolAnswer, SimulatedAnswers
@@ -75,6 +76,8 @@ def after_rain_patrol(
             "the response waits for the after-rain patrol: run after-rain-patrol in the "
             "control room, or `sanqing patrol`"
         )
+    if done:
+        publish_review(act_id, locale)
     state = records.patrol_state(act_id)
     return {"town": town, "activation_id": act_id, "stood_down": done, "patrol": state}
 

@@ -6,6 +6,7 @@ its files stay on this machine).
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from prefect.futures import as_completed
 
 from sanqing.labels import label
 from sanqing.settings import DEFAULT_LOCALE
+from tasks import records
+
+#: What Prefect allows in an artifact key: lowercase letters, digits and dashes.
+_KEY_UNSAFE = re.compile(r"[^a-z0-9-]+")
 
 
 class VillageProgress:
@@ -111,4 +116,21 @@ def publish_print_folder(figures: dict[str, Any], folder: str, counts: dict[str,
             ]
         ),
         description=f"{figures['town']} rendered notices and cards",
+    )
+
+
+def review_key(activation_id: str) -> str:
+    """``review-<activation>`` within Prefect's key rules (drill-flood-…_DRILL → …-drill)."""
+    return "review-" + _KEY_UNSAFE.sub("-", activation_id.lower()).strip("-")[:90]
+
+
+def publish_review(activation_id: str, locale: str) -> None:
+    """The after-action review (复盘) of a response that has just ended, in the run's artifacts.
+
+    Household codes and counts only: no resident's name or phone reaches Prefect.
+    """
+    create_markdown_artifact(
+        key=review_key(activation_id),
+        markdown=records.review_markdown(activation_id, locale),
+        description=f"{activation_id} 复盘 / after-action review",
     )

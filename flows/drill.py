@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.flows import Flow
 
+from flows.artifacts import publish_review
 from flows.epidemic_response import epidemic_response
 from flows.flood_response import flood_response
 from sanqing.epidemic.overlay import EPIDEMIC
@@ -85,13 +86,14 @@ def drill(
     # clock): the drill ends with its final report.
     if figures.get("activation_id") and not figures.get("ended_before_this_run"):
         advance_clock(figures["activation_id"], sc.answers.minutes.patrol)
-    end_response(
+    if end_response(
         figures["activation_id"],
         "演练结束",
         locale=locale,
         plan_name=sc.plan,
         simulated_patrol=sc.answers.patrol,
-    )
+    ):
+        publish_review(figures["activation_id"], locale)
     if sc.epidemic is not None:
         records.stand_down_drill(sc.town, EPIDEMIC, "演练结束")
     return figures

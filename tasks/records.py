@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from sanqing import reporting, response
+from sanqing import reporting, response, review
 from sanqing.db import session_scope
 from sanqing.feeds import watch
 from sanqing.models import Activation, Report, Village
@@ -47,6 +47,13 @@ def report_text(activation_id: str, report_id: str | None = None) -> str:
             ).first()
         )
         return report.text if report else ""
+
+
+def review_markdown(activation_id: str, locale: str) -> str:
+    """The after-action review (复盘) of the activation as markdown, as of now."""
+    with session_scope() as session:
+        found = review.build_review(session=session, activation_id=activation_id)
+    return review.review_markdown(found, locale=locale)
 
 
 def level_of(activation_id: str) -> str:

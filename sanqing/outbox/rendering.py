@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,20 @@ def _format_date(value: datetime | None) -> str:
 def _iso_time(value: str | None, fmt: str | None = None) -> str:
     """``format_time`` of an ISO timestamp kept as text (the board's JSON-ready data)."""
     return format_time(datetime.fromisoformat(value), fmt) if value else ""
+
+
+#: What markdown (and the HTML a markdown viewer lets through) reads as markup.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def markdown_text(value: object) -> str:
+    """``value`` as literal text in a markdown line or table cell: markup escaped, one line.
+
+    Names come from ledgers anyone can edit: ``<script>`` or ``|`` in a village name
+    must neither run in the UI's markdown nor break a table.
+    """
+    text = " ".join(str(value).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 #: Every way a level is written, to the one form notices use (Ⅰ级–Ⅳ级, U+2160…).
@@ -117,6 +132,7 @@ def _environment(templates_dir: Path) -> Environment:
     env.filters["date"] = _format_date
     env.filters["level_numerals"] = level_numerals
     env.filters["isotime"] = _iso_time
+    env.filters["md"] = markdown_text
     return env
 
 

@@ -664,9 +664,10 @@ def test_every_template_has_a_golden_test(locale: str) -> None:
     }
     from tests.unit.test_board import BOARD_TEMPLATES
     from tests.unit.test_epidemic_golden import EPIDEMIC_TEMPLATES
+    from tests.unit.test_review import REVIEW_TEMPLATES
     from tests.unit.test_whatif import WHATIF_TEMPLATES
 
-    more = set(WHATIF_TEMPLATES) | set(BOARD_TEMPLATES)
+    more = set(WHATIF_TEMPLATES) | set(BOARD_TEMPLATES) | set(REVIEW_TEMPLATES)
     assert found == set(TEMPLATES) | set(PLANS) | set(EPIDEMIC_TEMPLATES) | more
 
 
