@@ -80,6 +80,9 @@ def serve(
         board.api_url = os.environ["PREFECT_API_URL"]
         board.ui_url = ui
         board.start_in_background()
+        # the runs serve starts link their print folder to the board (unless set already)
+        os.environ.setdefault("SANQING_BOARD_URL", _reachable(board.url))
+        get_settings.cache_clear()
         console.print(plain("态势看板 / situation board: ") + plain(board.url, "bold"))
     if settings.ack_url and settings.ack_secret:  # cadres' 收到 links land here
         _start_ack_receiver(settings, host, server)
@@ -99,6 +102,11 @@ def _board(host: str, port: int, auth: str | None) -> BoardServer:
                 "choose another --board-port (0: no board)"
             )
         ) from exc
+
+
+def _reachable(url: str) -> str:
+    """A wildcard address (0.0.0.0, ::) as this machine's loopback: a link must be openable."""
+    return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
 
 
 def _local_server(settings: Settings, host: str, port: int) -> LocalPrefectServer:

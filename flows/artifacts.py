@@ -10,6 +10,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from prefect.artifacts import (
@@ -21,7 +22,7 @@ from prefect.artifacts import (
 from prefect.futures import as_completed
 
 from sanqing.labels import label
-from sanqing.settings import DEFAULT_LOCALE
+from sanqing.settings import DEFAULT_LOCALE, get_settings
 from tasks import records
 
 #: What Prefect allows in an artifact key: lowercase letters, digits and dashes.
@@ -89,16 +90,38 @@ def publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
     )
     create_markdown_artifact(
         key=f"report-{key}",
-        markdown="```\n" + report_text + "\n```",
+        markdown=report_markdown(report_text),
         description=f"{figures['town']} report upward",
     )
+
+
+#: What markdown reads as markup in a report's line (names and findings come from ledgers).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def report_markdown(report_text: str) -> str:
+    """The report as the county reads it, wrapped to the page (not a code block cut off at
+    the right): its heading lines bold, each paragraph its own, the signature kept."""
+    lines = [_MARKDOWN_SPECIAL.sub(r"\\\1", line.strip()) for line in report_text.splitlines()]
+    out: list[str] = []
+    heading = True
+    for line in lines:
+        if not line:
+            heading = False
+            out.append("")
+        elif heading:  # the lines above the first blank one: notes, office, title, number
+            out.append(f"**{line}**  ")
+        else:
+            out.append(line + "  ")
+    return "\n".join(out).strip()
 
 
 def publish_print_folder(figures: dict[str, Any], folder: str, counts: dict[str, int]) -> None:
     """Links to the rendered notices and cards (files on this machine: names stay out of Prefect)."""
     root = Path(folder)
+    link = _print_link(root)
     rows = [
-        f"| {label(DEFAULT_LOCALE, 'channel', ch)} | {n} | [{ch}/]({(root / 'notices' / ch).as_uri()}) |"
+        f"| {label(DEFAULT_LOCALE, 'channel', ch)} | {n} | [{ch}/]({link('notices', ch)}) |"
         for ch, n in sorted(counts.items())
     ]
     create_markdown_artifact(
@@ -110,13 +133,27 @@ def publish_print_folder(figures: dict[str, Any], folder: str, counts: dict[str,
                 "| 渠道 | 份数 | 文件夹 |",
                 "|---|---|---|",
                 *rows,
-                f"| 报告 | {len(figures['reports'])} | [reports/]({(root / 'reports').as_uri()}) |",
+                f"| 报告 | {len(figures['reports'])} | [reports/]({link('reports')}) |",
                 "",
                 f"打印文件夹：`{root}`（入户叫应清单和避险明白卡含住户信息，仅在本机保存）",
             ]
         ),
         description=f"{figures['town']} rendered notices and cards",
     )
+
+
+def _print_link(root: Path) -> Any:
+    """Links into the print folder: through the board (it serves the folder, browsers can
+    open it) when SANQING_BOARD_URL is known, else the files themselves on this machine."""
+    board = get_settings().board_url
+
+    def link(*parts: str) -> str:
+        if board:
+            path = "/".join(quote(p) for p in (root.name, *parts))
+            return f"{board.rstrip('/')}/print/{path}/"
+        return root.joinpath(*parts).as_uri()
+
+    return link
 
 
 def review_key(activation_id: str) -> str:

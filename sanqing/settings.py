@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         description="Where cadres' 收到 links point (the ack receiver as they reach it); unset: no link.",
     )
     ack_secret: str | None = Field(None, description="Signs the 收到 links (HMAC-SHA256).")
+    board_url: str | None = Field(
+        None,
+        description="The situation board as browsers reach it (`sanqing serve` sets it for "
+        "its runs): the runs link their print folder there.",
+    )
     receipt_token: str | None = Field(
         None, description="Bearer token the SMS gateway sends with its delivery receipts."
     )

@@ -50,7 +50,7 @@ def waiting_runs(api_url: str, ui_url: str, auth: str | None = None) -> list[dic
                 "town": names.get(str(params.get("town", "")), str(params.get("town", ""))),
                 "since": state.get("timestamp"),
                 "waiting_for": _waiting_for((state.get("state_details") or {}).get("pause_key")),
-                "url": f"{ui_url.rstrip('/')}/runs/flow-run/{run['id']}",
+                "url": f"{ui_url.rstrip('/')}/v2/runs/flow-run/{run['id']}",
             }
         )
     return out

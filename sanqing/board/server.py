@@ -1,4 +1,5 @@
-"""The board's HTTP server: ``GET /`` the page, ``GET /board.json`` its data.
+"""The board's HTTP server: ``GET /`` the page, ``GET /board.json`` its data, ``GET
+/print/…`` the print folder (door-visit lists, cards, reports as files to print).
 
 Started by ``sanqing serve`` on its own port (``--board-port``, 4300), on the same
 address as the control room. Off loopback it asks for the same user and password as
@@ -112,6 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path == "/":
                 self._send(200, "text/html; charset=utf-8", self.server.page())
+            elif path == "/print" or path.startswith("/print/"):
+                self._print_folder(path.removeprefix("/print").strip("/"))
             elif path == "/board.json":
                 body = json.dumps(self.server.data(), ensure_ascii=False, default=str)
                 self._send(200, "application/json; charset=utf-8", body)
@@ -125,8 +128,21 @@ class _Handler(BaseHTTPRequestHandler):
                 f"看板读取失败 / board failed ({type(exc).__name__})",
             )
 
-    def _send(self, code: int, kind: str, text: str, *, auth: bool = False) -> None:
-        body = text.encode("utf-8")
+    def _print_folder(self, rest: str) -> None:
+        """The print folder's files (notices, cards, reports) to open and print, or a listing."""
+        from sanqing.board.files import MIME, listing, resolve
+
+        target = resolve(get_settings().data_dir / "print", rest)
+        if target is None:
+            self._send(404, "text/plain; charset=utf-8", "没有这个文件 / not found")
+        elif target.is_dir():
+            self._send(200, "text/html; charset=utf-8", listing(target, rest))
+        else:
+            kind = MIME.get(target.suffix.lower(), "application/octet-stream")
+            self._send(200, kind, target.read_bytes())
+
+    def _send(self, code: int, kind: str, text: str | bytes, *, auth: bool = False) -> None:
+        body = text.encode("utf-8") if isinstance(text, str) else text
         self.send_response(code)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))

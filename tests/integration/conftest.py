@@ -85,7 +85,9 @@ def feed_server() -> Iterator[FeedServer]:
 
 
 @contextmanager
-def running_control_room(tmp_path: Path, *, ui: bool) -> Iterator[LocalPrefectServer]:
+def running_control_room(
+    tmp_path: Path, *, ui: bool, board_port: int | None = None
+) -> Iterator[LocalPrefectServer]:
     """A `prefect server start` on 127.0.0.1 (temporary home) and `sanqing serve` against it.
 
     serve's output goes to ``tmp_path / "serve.log"``. serve is stopped first (it
@@ -101,7 +103,7 @@ def running_control_room(tmp_path: Path, *, ui: bool) -> Iterator[LocalPrefectSe
     }
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--board-port", str(free_port())],
+        [sys.executable, "-m", "cli", "serve", "--board-port", str(board_port or free_port())],
         cwd=REPO_ROOT,
         env=env,
         stdout=log,

@@ -280,9 +280,14 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
         by_key = {a.key: a for a in artifacts if a.key}
         report_md = next(str(a.data) for k, a in by_key.items() if k.startswith("report-"))
         assert "续报一" in report_md
-        # links to the rendered notices and cards: files on this machine, not in Prefect
+        # links to the rendered notices and cards: files on this machine, not in Prefect,
+        # opened through the board (with its password off loopback)
         links = next(str(a.data) for k, a in by_key.items() if k.startswith("notices-"))
-        assert "避险明白卡" in links and "file://" in links
+        assert "避险明白卡" in links and f"({room.board_url}print/{act.id}/notices/card/)" in links
+        cards_url = f"{room.board_url}print/{act.id}/notices/card/"
+        assert httpx.get(cards_url).status_code == 401
+        listing = httpx.get(cards_url, auth=(user, password))
+        assert listing.status_code == 200 and ".html" in listing.text
         folder = get_settings().data_dir / "print" / act.id
         cards = list((folder / "notices" / "card").rglob("*.html"))
         with session_scope() as s:  # cards are printed for moving households that had none

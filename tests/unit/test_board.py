@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -278,7 +280,7 @@ def test_the_page_matches_its_golden_file(locale: str) -> None:
             "town": "鸡峰镇",
             "since": "2026-07-12T10:50:00+00:00",
             "waiting_for": "雨后巡查确认",
-            "url": "http://127.0.0.1:4200/runs/flow-run/run-1",
+            "url": "http://127.0.0.1:4200/v2/runs/flow-run/run-1",
         }
     ]
     page = render_board(_fixed_board(), waiting=waiting, locale=locale)
@@ -289,3 +291,27 @@ def test_the_page_matches_its_golden_file(locale: str) -> None:
     assert page == golden.read_text(encoding="utf-8"), (
         f"the board differs from {golden}; if meant, rerun with SANQING_UPDATE_GOLDEN=1"
     )
+
+
+def test_the_print_folder_is_served_and_nothing_outside_it(
+    served: BoardServer, data_dir: Path
+) -> None:
+    folder = data_dir / "print" / "flood-621221106-manual-20261203" / "notices" / "door_visit"
+    folder.mkdir(parents=True)
+    (folder / "石门村-张三.html").write_text("<p>入户叫应清单</p>", encoding="utf-8")
+    (data_dir / "secret.txt").write_text("not for the network", encoding="utf-8")
+    (folder / "link.txt").symlink_to(data_dir / "secret.txt")
+    top = httpx.get(f"{served.url}print/")
+    assert top.status_code == 200 and "flood-621221106-manual-20261203/" in top.text
+    listing = httpx.get(f"{served.url}print/flood-621221106-manual-20261203/notices/door_visit/")
+    assert "石门村-张三.html" in listing.text
+    page = httpx.get(
+        f"{served.url}print/flood-621221106-manual-20261203/notices/door_visit/"
+        + quote("石门村-张三.html")
+    )
+    assert page.status_code == 200 and page.text == "<p>入户叫应清单</p>"
+    assert page.headers["content-type"].startswith("text/html")
+    for outside in ("print/../secret.txt", "print/%2e%2e/secret.txt", "print/..%2fsecret.txt"):
+        assert httpx.get(served.url + outside).status_code == 404, outside
+    link = "print/flood-621221106-manual-20261203/notices/door_visit/link.txt"
+    assert httpx.get(served.url + link).status_code == 404
