@@ -2,7 +2,8 @@
 
 One INFO line a step, in Chinese, with the step's figures: village names and counts,
 never a resident's name, phone, ID number or household code. Every line is masked
-once more before it leaves (a phone or ID number in a village's name would not).
+once more before it leaves, in case text from the registry (a village's name, a
+warning's headline) holds a number.
 """
 
 from __future__ import annotations
