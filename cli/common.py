@@ -28,6 +28,18 @@ FinalReportLocaleOption = Annotated[str, typer.Option(help="Language of the fina
 #: A cold 2-core machine needs longer than Prefect's default 20 s to start its local API.
 EPHEMERAL_STARTUP_TIMEOUT_S = "90"
 
+#: The runs' own log (every step and its figures, in the UI) at INFO; Prefect's internals
+#: (client, server, runner, libraries) and the terminal at WARNING. Keys of Prefect's
+#: logging.yml, overridden from the environment (``PREFECT_LOGGING_[PATH]_[KEY]``).
+RUN_LOG_LEVELS = {
+    "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
+    "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO",
+}
+#: The terminal of ``respond``, ``drill`` and ``serve`` shows warnings only: the commands
+#: print their own summary, and the run log is read in the control room. To see the run
+#: log there too, set ``PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=INFO``.
+QUIET_TERMINAL = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
+
 
 def fail(exc: Exception) -> typer.Exit:
     """Print the error as written, unwrapped, and return the exit to raise (code 2).
@@ -61,8 +73,9 @@ def check_folders(settings: Settings, *more: tuple[Path, str]) -> None:
 def prepare_prefect_env(settings: Settings) -> None:
     """Embedded default: Prefect's home under the data directory, quiet, patient at start-up.
 
-    The data directory is checked (and created) first. Anything the user set
-    (``PREFECT_API_URL``, ``PREFECT_HOME`` …) wins.
+    Quiet: the runs' own log (what every step did) reaches the API at INFO, the rest of
+    Prefect and the terminal stay at WARNING. The data directory is checked (and created)
+    first. Anything the user set (``PREFECT_API_URL``, ``PREFECT_HOME``, a level …) wins.
     """
     check_folders(settings)
     os.environ.setdefault("PREFECT_HOME", str(settings.data_dir / "prefect"))
@@ -71,6 +84,8 @@ def prepare_prefect_env(settings: Settings) -> None:
     )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    for name, level in (RUN_LOG_LEVELS | QUIET_TERMINAL).items():
+        os.environ.setdefault(name, level)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from sanqing.db import session_scope
 from sanqing.models import Activation, ActivationStatus, ApprovalDecision
 from sanqing.plans import OnTimeout, load_plan
 from sanqing.registry import ensure_registry
+from tasks import run_log
 from tasks.options import db_task
 
 
@@ -23,9 +24,11 @@ def request_approval(
 ) -> response.ApprovalRequest | None:
     """The commander's approval this activation still needs, if any."""
     with session_scope() as session:
-        return response.request_approval(
+        request = response.request_approval(
             session, activation_id=activation_id, plan=load_plan(plan_name)
         )
+    run_log.approval_asked(request)
+    return request
 
 
 @db_task("approval-needed")
@@ -42,7 +45,9 @@ def approval_needed(activation_id: str, plan_name: str = "flood") -> bool:
 def inform_commander(activation_id: str, locale: str = "zh-CN") -> int:
     """Tell the commander who moved at once, before the approval (三个紧急撤离)."""
     with session_scope() as session:
-        return response.inform_commander(session, activation_id=activation_id, locale=locale)
+        sent = response.inform_commander(session, activation_id=activation_id, locale=locale)
+    run_log.say("已向指挥长报告紧急撤离：%d户", sent)
+    return sent
 
 
 @db_task("advance-drill-clock")
@@ -62,7 +67,7 @@ def record_approval(
 ) -> ApprovalDecision:
     """The answer, or the plan's rule when none came, into the approval and the timeline."""
     with session_scope() as session:
-        return response.decide_approval(
+        decision = response.decide_approval(
             session,
             approval_id=approval_id,
             answer=answer,
@@ -70,6 +75,8 @@ def record_approval(
             simulated=simulated,
             unattended=unattended,
         )
+    run_log.approval_answered(decision)
+    return decision
 
 
 @db_task("record-roll-call")
@@ -77,13 +84,17 @@ def record_roll_call(
     activation_id: str, roll_calls: list[VillageRollCall], simulated: bool = False
 ) -> response.RollCallResult:
     """The villages' roll calls onto the relocations (all or nothing)."""
-    if not simulated:
-        with session_scope() as session:
-            return response.record_roll_call(
+    with session_scope() as session:
+        if simulated:
+            result = response.simulate_roll_call(
+                session, activation_id=activation_id, listed=roll_calls
+            )
+        else:
+            result = response.record_roll_call(
                 session, activation_id=activation_id, roll_calls=roll_calls
             )
-    with session_scope() as session:
-        return response.simulate_roll_call(session, activation_id=activation_id, listed=roll_calls)
+    run_log.roll_call(result)
+    return result
 
 
 @db_task("record-follow-up")
@@ -92,15 +103,19 @@ def record_follow_up(
 ) -> response.RollCallResult:
     """A drill's report back from a step up the chain (应撤必撤): the named households only."""
     with session_scope() as session:
-        return response.simulate_follow_up(
+        result = response.simulate_follow_up(
             session, activation_id=activation_id, listed=roll_calls, round_=round_
         )
+    run_log.roll_call(result)
+    return result
 
 
 @db_task("outstanding-roll-call")
 def outstanding(activation_id: str) -> dict[str, int]:
     with session_scope() as session:
-        return response.outstanding(session, activation_id)
+        left = response.outstanding(session, activation_id)
+    run_log.waiting_for_roll_call(left)
+    return left
 
 
 @db_task("escalate-unconfirmed")
@@ -109,13 +124,16 @@ def escalate_unconfirmed(
 ) -> response.EscalationResult:
     """Households nobody confirmed go to the village's first secretary."""
     with session_scope() as session:
-        return response.escalate_unconfirmed(
+        result = response.escalate_unconfirmed(
             session,
             activation_id=activation_id,
             plan=load_plan(plan_name),
             locale=locale,
             overdue_only=overdue_only,
         )
+    if result.households or not overdue_only:  # the schedule's passes say only what they did
+        run_log.escalated(result)
+    return result
 
 
 @db_task("end-response")
@@ -128,7 +146,7 @@ def end_response(
 ) -> bool:
     """Stand down now if the patrol allows (and write the final report), else open the gate."""
     with session_scope() as session:
-        return response.end_response(
+        done = response.end_response(
             session,
             activation_id=activation_id,
             plan=load_plan(plan_name),
@@ -136,6 +154,8 @@ def end_response(
             locale=locale,
             simulated_patrol=simulated_patrol,
         )
+    run_log.stand_down(done, patrol="雨后巡查（演练模拟）" if simulated_patrol else "申请结束响应")
+    return done
 
 
 @db_task("confirm-patrol")
@@ -147,13 +167,15 @@ def confirm_patrol(
 ) -> bool:
     """The after-rain patrol's answer; an all-clear ends a waiting response (终报)."""
     with session_scope() as session:
-        return response.record_patrol(
+        done = response.record_patrol(
             session,
             activation_id=activation_id,
             plan=load_plan(plan_name),
             answer=answer,
             locale=locale,
         )
+    run_log.stand_down(done, patrol="雨后巡查回报")
+    return done
 
 
 @db_task("running-responses")

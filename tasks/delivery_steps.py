@@ -12,6 +12,7 @@ from sanqing.delivery.acknowledge import chase
 from sanqing.delivery.fallback import fallback_unreached
 from sanqing.models import Activation, ActivationStatus
 from sanqing.plans import load_plan
+from tasks import run_log
 from tasks.options import db_task
 
 
@@ -19,6 +20,7 @@ from tasks.options import db_task
 def deliver(activation_id: str | None, settle_s: float) -> dict[str, Any]:
     """One delivery pass (and retries due within ``settle_s``); counts per channel."""
     stats = deliver_until_settled(activation_id=activation_id, settle_s=settle_s)
+    run_log.delivered(stats.as_dict())
     return {"pass": stats.as_dict(), "expired": stats.expired, "down": sorted(stats.channels_down)}
 
 
@@ -29,6 +31,8 @@ def fallback(locale: str) -> int:
     for act_id in running():  # a transaction each: one holds its activation against a stand-down
         with session_scope() as session:
             added += fallback_unreached(session, activation_id=act_id, locale=locale)
+    if added:
+        run_log.say("短信未送达：%d条转入干部电话通知清单", added)
     return added
 
 

@@ -154,6 +154,10 @@ def report_due(activation_id: str, locale: str) -> str | None:
     """The report schedule: today's epidemic report of a real response once it is due."""
     with session_scope() as session:
         ids = support.report_due(session, activation_id, locale=locale)
+    if ids:
+        get_run_logger().info(
+            "疫情防控日报%s期已报送 / %s daily reports written", len(ids), len(ids)
+        )
     return ids[-1] if ids else None
 
 
@@ -162,6 +166,9 @@ def end_drill(activation_id: str, days: int) -> None:
     """The drill's days are over: its response ends."""
     with session_scope() as session:
         support.end_drill(session, activation_id, days=days)
+    get_run_logger().info(
+        "演练%s天结束：疫情防控响应结束 / the drill's %s days are over", days, days
+    )
 
 
 def figures(activation_id: str) -> dict[str, Any]:

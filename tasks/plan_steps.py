@@ -27,6 +27,7 @@ from sanqing.registry import find_town
 from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
+from tasks import run_log
 from tasks.options import db_task
 from tasks.resources import hold_machines
 
@@ -70,7 +71,7 @@ def activate_plan(
             basis=basis,
             now=drill_start(plan, warning) if drill else None,
         )
-    say_activated(result)
+    say_activated(result, plan_name)
     return result
 
 
@@ -91,7 +92,7 @@ def refused(warning: WarningInfo | None, level: Level, gone: str) -> response.Ac
     )
 
 
-def say_activated(result: response.ActivationResult) -> None:
+def say_activated(result: response.ActivationResult, plan_name: str) -> None:
     """Log what the activation step did: opened, continued, or found the response ended."""
     logger = get_run_logger()
     if not result.open:
@@ -101,13 +102,7 @@ def say_activated(result: response.ActivationResult) -> None:
             result.stood_down_at,
         )
         return
-    logger.info(
-        "activation %s level %s (%s), %d villages",
-        result.activation_id,
-        result.level,
-        "new" if result.created else "existing",
-        len(result.village_codes),
-    )
+    run_log.activated(result, plan_name)
 
 
 def _group_name(prefix: str) -> Any:
@@ -165,7 +160,7 @@ def inspect_hazards(
     with session_scope() as session:  # the findings name points: resolve them once
         act = response.get_activation(session, activation_id)
         resolved = response.resolve_findings(session, town_code=act.town_code, findings=findings)
-    return _each_village(
+    results = _each_village(
         villages,
         lambda session, code: response.inspect_hazards(
             session=session,
@@ -177,6 +172,9 @@ def inspect_hazards(
             drill=drill,
         ),
     )
+    if not any(r.closed for r in results):
+        run_log.inspected(villages, phase, results)
+    return results
 
 
 @db_task("plan-relocations", task_run_name=_group_name("relocate"))
@@ -188,7 +186,7 @@ def plan_relocations(
     ``urgent_only``: only those who move at once, before any approval (三个紧急撤离).
     """
     plan = load_plan(plan_name)
-    return _each_village(
+    results = _each_village(
         villages,
         lambda session, code: response.plan_relocations(
             session=session,
@@ -198,6 +196,9 @@ def plan_relocations(
             urgent_only=urgent_only,
         ),
     )
+    if not any(r.closed for r in results):
+        run_log.relocated(villages, results, urgent_only=urgent_only)
+    return results
 
 
 @db_task("assign-shelters")
@@ -210,9 +211,11 @@ def assign_shelters(activation_id: str, plan_name: str = "flood") -> response.Sh
         )
     if result.closed:
         say_closed("shelters")
-    elif result.shortfall_people:
+        return result
+    run_log.sheltered(result)
+    if result.shortfall_people:
         get_run_logger().warning(
-            "shelter shortfall: %d households, %d people need county support",
+            "安置点不足：%d户%d人无安置点，需县里支援",
             result.shortfall_households,
             result.shortfall_people,
         )
@@ -225,7 +228,7 @@ def issue_notices(
 ) -> list[notices.NoticeResult]:
     """Write these villages' SMS, group messages, broadcasts, lists and cards to the outbox."""
     plan = load_plan(plan_name)
-    return _each_village(
+    results = _each_village(
         villages,
         lambda session, code: notices.issue_notices(
             session=session,
@@ -235,6 +238,9 @@ def issue_notices(
             locale=locale,
         ),
     )
+    if not any(r.closed for r in results):
+        run_log.notified(villages, results)
+    return results
 
 
 @db_task("clear-roads")
@@ -259,6 +265,8 @@ def clear_roads(
             )
     if result.closed:
         say_closed("roads")
+    else:
+        run_log.roads(result)
     return result
 
 
@@ -272,12 +280,17 @@ def report_upward(
     """
     plan = load_plan(plan_name)
     with session_scope() as session:
+        before = run_log.report_count(session, activation_id)
         report = reporting.report_upward(
             session=session, activation_id=activation_id, plan=plan, locale=locale
+        )
+        said = run_log.report_line(
+            report, new=run_log.report_count(session, activation_id) > before
         )
     if report is None:
         say_closed("the report upward")
         return None
+    run_log.say(said)
     return report.id
 
 
@@ -299,4 +312,8 @@ def daily_report(activation_id: str, locale: str = "zh-CN", plan_name: str = "fl
         report = reporting.daily_report(
             session=session, activation_id=activation_id, plan=load_plan(plan_name), locale=locale
         )
-        return report.id if report else None
+        if report is None:
+            return None
+        said, report_id = run_log.report_line(report, new=True), report.id
+    run_log.say(said)
+    return report_id

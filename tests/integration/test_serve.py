@@ -105,6 +105,28 @@ def completed(run: Any) -> bool:
     return bool(run.state is not None and run.state.is_completed())
 
 
+def run_log_after(run_id: Any, start: str, last: str, timeout: float = 30) -> list[str]:
+    """The run's log lines from the one beginning with ``start``, once one begins with ``last``
+    (a served run sends its log in batches, the last ones as its process ends)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            rows = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])),
+                sort=LogSort.TIMESTAMP_ASC,
+            )
+            messages = [r.message for r in rows]
+            begun = [i for i, m in enumerate(messages) if m.startswith(start)]
+            after = messages[begun[0] :] if begun else []
+            if any(m.startswith(last) for m in after) or time.monotonic() > deadline:
+                return after
+            time.sleep(1)
+
+
 def resume(run_id: Any, answer: dict[str, Any]) -> Any:
     from prefect.client.orchestration import get_client
 
@@ -247,6 +269,9 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
         ]
         assert resume(run.id, {"villages": last}).status == SetStateStatus.ACCEPT
         wait_for(run.id, completed, "completion", log)
+        # the run log goes on after the wait: the approval and every step after it (INFO)
+        after = run_log_after(run.id, "waiting for the commander's approval", "向县里报送")
+        assert "指挥长已批准转移" in after and any(m.startswith("下达转移指令") for m in after)
 
         with session_scope() as s:
             act = real_activation(s)
