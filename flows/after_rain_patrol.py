@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import Field
 
-from flows.artifacts import publish_review
+from flows.artifacts import publish_artifacts, publish_review
 from flows.control import PatrolInput, as_answer, ask, can_answer
 from flows.params import locale_field, plan_field, town_field
 from sanqing.answers import PatrolAnswer, SimulatedAnswers
@@ -76,7 +76,8 @@ def after_rain_patrol(
             "the response waits for the after-rain patrol: run after-rain-patrol in the "
             "control room, or `sanqing patrol`"
         )
-    if done:
+    if done:  # the 终报 and the review, where the duty officer looks: the run's artifacts
+        publish_artifacts(records.figures(act_id), records.report_text(act_id))
         publish_review(act_id, locale)
     state = records.patrol_state(act_id)
     return {"town": town, "activation_id": act_id, "stood_down": done, "patrol": state}

@@ -18,7 +18,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from cli import app
-from flows.artifacts import review_key
+from flows.artifacts import artifact_key, review_key
 from sanqing.db import session_scope
 from sanqing.models import Activation, Escalation, Notice, Relocation, Report
 from sanqing.privacy import contains_personal_data
@@ -111,6 +111,9 @@ def test_the_after_rain_patrol_that_ends_a_response_shows_its_review(db_url: str
     md = read_artifact(review_key(figures["activation_id"]), state.state_details.flow_run_id)
     assert "应急响应复盘报告" in md and "响应仍在进行" not in md  # it shows the end
     assert "| 终报 |" in md and not contains_personal_data(md)
+    # the 终报 itself is shown by the run that ended the response
+    final = read_artifact(f"report-{artifact_key(figures)}", state.state_details.flow_run_id)
+    assert "（终报）" in final and "结束" in final and not contains_personal_data(final)
 
 
 def section(md: str, heading: str) -> list[str]:
