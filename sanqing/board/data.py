@@ -53,9 +53,16 @@ def board(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
     return {
         "generated_at": now.isoformat(),
         "responses": [
-            _response(session, act, now) | {"map": town_map(session, act)} for act in acts
+            _with_map(_response(session, act, now), town_map(session, act)) for act in acts
         ],
     }
+
+
+def _with_map(resp: dict[str, Any], town_map: dict[str, Any]) -> dict[str, Any]:
+    """The response with its map, and how many points are on its checklist (from the map)."""
+    listed = sum(1 for h in town_map["hazards"] if h["state"] != "none")
+    resp["totals"]["hazard_points_listed"] = listed
+    return resp | {"map": town_map}
 
 
 def _response(session: Session, act: Activation, now: datetime) -> dict[str, Any]:
@@ -196,11 +203,15 @@ def _reports(session: Session, act: Activation, now: datetime) -> list[dict[str,
     follow_ups = sum(1 for r in rows if r.kind == ReportKind.FOLLOW_UP)
     if act.plan == FLOOD:
         plan = load_plan(FLOOD)
-        due = due_by(ReportKind.FOLLOW_UP, follow_ups + 1, act, plan, event_at=now, now=now)
+        # the 首报 until it is written (from the start of the response), then the next 续报
+        first = not any(r.kind == ReportKind.INITIAL for r in rows)
+        kind = ReportKind.INITIAL if first else ReportKind.FOLLOW_UP
+        event_at = act.activated_at
+        due = due_by(kind, 0 if first else follow_ups + 1, act, plan, event_at=event_at, now=now)
         out.append(
             {
                 "title": None,
-                "kind": ReportKind.FOLLOW_UP,
+                "kind": kind,
                 "deadline_at": due.isoformat(),
                 "written_at": None,
                 "late": due < now,

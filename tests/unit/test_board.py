@@ -26,6 +26,7 @@ from sanqing.models import (
     Activation,
     Cadre,
     Channel,
+    Inspection,
     Level,
     Notice,
     NoticeStatus,
@@ -80,6 +81,11 @@ def test_the_board_gives_each_village_the_figures_of_the_response(db_url: str) -
     assert resp["totals"]["households_refused"] == 1
     assert resp["totals"]["households_unreachable"] == 2
     assert resp["totals"]["households_to_relocate"] == figs["households_to_relocate"] > 0
+    # every hazard point of the response is on the checklist; no report yet: the 首报 is due
+    with session_scope() as s:
+        listed = len(set(s.exec(select(Inspection.hazard_code))))
+    assert resp["totals"]["hazard_points_listed"] == listed > 0
+    assert [(r["kind"], r["written_at"]) for r in resp["reports"]] == [("initial", None)]
     # the map holds every village of the town, those of the response marked
     assert {v["name"] for v in resp["map"]["villages"] if v["moving"]} == {
         v["name"] for v in resp["villages"]
@@ -221,6 +227,7 @@ def _fixed_board() -> dict[str, Any]:
                     "shelter_shortfall_people": 0,
                     "hazard_points_inspected": 12,
                     "hazard_points_dangerous": 1,
+                    "hazard_points_listed": 45,
                 },
                 "dangers": [{"hazard": "石门洞滑坡", "finding": "后缘出现新裂缝"}],
                 "roads": [
