@@ -13,22 +13,33 @@ from flows.flood_response import flood_response
 from sanqing.registry import town_choices, town_names
 
 
-def test_flood_response_form_fields_have_chinese_titles_and_enums() -> None:
+def test_flood_response_form_fields_have_chinese_titles_and_choices() -> None:
     schema = parameter_schema(flood_response.fn).model_dump()
     props = schema["properties"]
     titles = {name: p.get("title") for name, p in props.items()}
     assert titles["town"] == "乡镇" and titles["level"] == "响应级别" and titles["drill"] == "演练"
     assert all(t and t != name for name, t in titles.items())  # every field titled, not just named
-    levels = schema["definitions"]["Level"]["enum"]
-    assert levels == ["IV", "III", "II", "I"]
-    # the town is picked from the registry: its Chinese name first, the key and code still valid
-    assert props["town"]["enum"] == ["鸡峰镇", "jifeng", "621221106"]
-    assert props["town"]["default"] == "鸡峰镇" and props["drill"]["default"] is False
+    # the level is one select of Chinese names; the run gets the Level code
+    assert props["level"]["oneOf"] == [
+        {"const": "IV", "title": "Ⅳ级"},
+        {"const": "III", "title": "Ⅲ级"},
+        {"const": "II", "title": "Ⅱ级"},
+        {"const": "I", "title": "Ⅰ级"},
+        {"type": "null", "title": "按预警确定"},
+    ]
+    assert [o.get("title") for o in props["phase"]["oneOf"]][:3] == [
+        "雨前排查",
+        "雨中除险",
+        "雨后巡查",
+    ]
+    # the town is picked from the registry, once, by its Chinese name, and must be given
+    assert props["town"]["enum"] == ["鸡峰镇"] and "default" not in props["town"]
+    assert schema["required"] == ["town"] and props["drill"]["default"] is False
     # the description the coordinator reads in the UI is the flow's docstring, in Chinese first
     assert flood_response.description and flood_response.description.startswith("防汛应急响应")
 
 
-def test_the_town_picker_lists_every_configured_town(tmp_path: Path) -> None:
+def test_the_town_picker_lists_every_configured_town_once(tmp_path: Path) -> None:
     for key, code, name in (("b", "621221107", "小川镇"), ("a", "621221106", "鸡峰镇")):
         (tmp_path / key).mkdir()
         (tmp_path / key / "town.yaml").write_text(
@@ -37,19 +48,30 @@ def test_the_town_picker_lists_every_configured_town(tmp_path: Path) -> None:
         )
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "town.yaml").write_text(": : :", encoding="utf-8")
-    # names first (in directory order), then keys, then codes; a broken file keeps its key
-    assert town_choices(tmp_path) == [
-        "鸡峰镇",
-        "小川镇",
-        "a",
-        "b",
-        "broken",
-        "621221106",
-        "621221107",
-    ]
+    # one entry per town, by name (in directory order); a broken file keeps its key
+    assert town_choices(tmp_path) == ["鸡峰镇", "小川镇", "broken"]
     # a run started with a key or code is named for the town: flood-小川镇-…
     names = town_names(tmp_path)
     assert names["b"] == names["621221107"] == names["小川镇"] == "小川镇" and "broken" not in names
+
+
+def test_every_deployment_form_is_titled_in_chinese_and_quick_run_has_what_it_needs() -> None:
+    from flows.deployments import deployments
+
+    for d in deployments():
+        schema = d._parameter_openapi_schema.model_dump()
+        for name, prop in schema["properties"].items():
+            title = prop.get("title", "")
+            assert title != name and any("\u4e00" <= c <= "\u9fff" for c in title), (d.name, name)
+        # Quick run starts with the deployment's parameters: every required one is there,
+        # or the server refuses the run with "required" (acknowledge: the cadre must be named;
+        # county-batch: started by the county run)
+        missing = set(schema.get("required", [])) - set(d.parameters)
+        assert missing <= {"cadre", "towns"}, (d.name, missing)
+        assert not missing or d.name in {"acknowledge", "county-batch"}, (d.name, missing)
+    by_name = {d.name: d for d in deployments()}
+    assert by_name["flood-response"].parameters == {"town": "鸡峰镇", "level": "III"}
+    assert by_name["drill"].flow_name == "drill"
 
 
 def test_the_answer_forms_are_titled_in_chinese() -> None:

@@ -302,7 +302,7 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
         # Raising it to level I asks again; the commander says no: nobody more is told to move.
         started = run_deployment(
             "flood-response/flood-response",
-            parameters={"town": "jifeng", "level": "I"},
+            parameters={"town": "鸡峰镇", "level": "I"},
             timeout=0,
         )
         wait_for(
@@ -339,7 +339,7 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
 
         # The rain has passed: the after-rain patrol's all-clear ends the response (终报).
         started = run_deployment(
-            "after-rain-patrol/after-rain-patrol", parameters={"town": "jifeng"}, timeout=0
+            "after-rain-patrol/after-rain-patrol", parameters={"town": "鸡峰镇"}, timeout=0
         )
         wait_for(started.id, paused_for("patrol-1"), "patrol form", log)
         resume(started.id, {"all_clear": True, "name": "巡查组长", "remarks": "各点无新险情"})
