@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from prefect.utilities.callables import parameter_schema
 
@@ -112,3 +114,52 @@ def test_the_epidemic_forms_are_titled_in_chinese() -> None:
         "note": "情况",
     }
     assert row["answer"]["enum"] == ["健康", "有症状", "联系不上"]
+
+
+def _choices(schema: dict[str, Any], model: str, field: str) -> dict[str, str]:
+    prop = schema["$defs"][model]["properties"][field]
+    return {o["const"]: o["title"] for o in prop["oneOf"]}
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_refused_roll_call_asks_again_in_chinese_and_keeps_what_was_typed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect import flow
+
+    from flows import people
+
+    figures = flood_response(town="jifeng", level="II")  # in-process: nobody is asked here
+    act_id = figures["activation_id"]
+    asked: list[tuple[dict[str, Any], str]] = []
+
+    def answer(form: Any, *, description: str, timeout_s: int, key: str) -> Any:
+        schema = form.model_json_schema()
+        asked.append((schema, description))
+        villages = _choices(schema, "VillageRollCall", "village")
+        households = _choices(schema, "HouseholdRollCall", "household")
+        first_village = next(iter(villages))
+        first = next(
+            h for h, text in households.items() if text.startswith(villages[first_village])
+        )
+        listed = {"household": first, "status": "removed"}  # 带离 without who: refused
+        if len(asked) == 2:
+            listed = {"household": first, "status": "refused", "note": "不愿离开"}
+        rest = [{"village": v, "others": "in_shelter"} for v in villages if v != first_village]
+        return form(villages=[{"village": first_village, "households": [listed]}, *rest])
+
+    monkeypatch.setattr(people, "ask", answer)
+    recorded = flow(name="roll-call-test")(people.ask_roll_calls)(act_id, plan="flood")
+    assert recorded and len(asked) == 2
+    (schema, _), (again, description) = asked
+    # statuses are Chinese choices holding the codes; villages and households from the registry
+    assert _choices(schema, "HouseholdRollCall", "status")["unreachable"] == "联系不上"
+    assert set(_choices(schema, "VillageRollCall", "village").values()) >= {"石门村", "河坝村"}
+    assert all("（" in t for t in _choices(schema, "HouseholdRollCall", "household").values())
+    # the second form says what was wrong, in Chinese and by position, and keeps the answer
+    assert "第1个村 第1户：已带离须填写带离负责人" in description
+    assert "villages[" not in description and "上次回报未记录" in description
+    typed = again["properties"]["villages"]["default"]
+    assert typed[0]["households"][0]["status"] == "removed"
+    assert {v["others"] for v in typed[1:]} == {"in_shelter"}

@@ -34,7 +34,6 @@ from sanqing.models import (
     NoticeStatus,
     Relocation,
     Report,
-    Village,
 )
 from sanqing.plans import load_plan
 from sanqing.reporting import summarize
@@ -103,6 +102,17 @@ def paused_for(key: str, suffix: str = "") -> Any:
 
 def completed(run: Any) -> bool:
     return bool(run.state is not None and run.state.is_completed())
+
+
+def input_schema(run_id: Any) -> dict[str, Any]:
+    """The JSON schema of the form a paused run waits with (what the UI renders)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        st = client.read_flow_run(run_id).state
+        assert st is not None and st.state_details.run_input_keyset
+        key = st.state_details.run_input_keyset["schema"]
+        return json.loads(client.read_flow_run_input(flow_run_id=run_id, key=key))
 
 
 def resume(run_id: Any, answer: dict[str, Any]) -> Any:
@@ -201,7 +211,6 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
         wait_for(run.id, paused_for("roll-call-1"), "roll-call form", log)
         with session_scope() as s:
             act = real_activation(s)
-            names = dict(s.exec(select(Village.code, Village.name)).all())
             rels = {
                 v: sorted(
                     r.household_code
@@ -215,17 +224,23 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
             }
             refused = rels[SHIMEN][0]
             refused_head = s.get(Household, refused).head_name  # type: ignore[union-attr]
-            heads = [s.get(Household, c).head_name for c in rels[SHIMEN]]  # type: ignore[union-attr]
             assert [
                 r.kind for r in s.exec(select(Report).where(Report.activation_id == act.id))
             ] == ["initial"]
-        named = refused_head if heads.count(refused_head) == 1 else refused
+        # the form offers villages and households from the registry: their codes are the
+        # values (the officer reads 「石门村」 and 「石门村 户主（户号）」)
+        form = input_schema(run.id)["definitions"]
+        offered = {
+            o["const"]: o["title"]
+            for o in form["HouseholdRollCall"]["properties"]["household"]["oneOf"]
+        }
+        assert offered[refused] == f"石门村 {refused_head}（{refused}）"
         first = [
             {
-                "village": names[v],
+                "village": v,
                 "others": "in_shelter",
                 "households": (
-                    [{"household": named, "status": "refused", "note": "老人不愿离开"}]
+                    [{"household": refused, "status": "refused", "note": "老人不愿离开"}]
                     if v == SHIMEN
                     else []
                 ),
