@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from prefect.utilities.callables import parameter_schema
+from sqlmodel import select
 
 from flows.after_rain_patrol import after_rain_patrol
 from flows.control import ApprovalInput, PatrolInput, RollCallInput
@@ -163,3 +164,47 @@ def test_a_refused_roll_call_asks_again_in_chinese_and_keeps_what_was_typed(
     typed = again["properties"]["villages"]["default"]
     assert typed[0]["households"][0]["status"] == "removed"
     assert {v["others"] for v in typed[1:]} == {"in_shelter"}
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_patrol_form_counts_refused_and_unreachable_as_not_verified() -> None:
+    from flows.after_rain_patrol import patrol_question
+    from sanqing import response
+    from sanqing.answers import HouseholdRollCall, RollCallStatus, VillageRollCall
+    from sanqing.db import session_scope
+    from sanqing.models import Activation, Relocation
+
+    act_id = flood_response(town="jifeng", level="II")["activation_id"]
+    with session_scope() as s:
+        act = s.get(Activation, act_id)
+        assert act is not None
+        rels = s.exec(select(Relocation).where(Relocation.activation_id == act_id)).all()
+        first, second = (
+            rels[0],
+            next(r for r in rels if r.village_code == rels[0].village_code and r is not rels[0]),
+        )
+        response.record_roll_call(
+            s,
+            activation_id=act_id,
+            roll_calls=[
+                VillageRollCall(
+                    village=v,
+                    others="in_shelter",
+                    households=[
+                        HouseholdRollCall(
+                            household=first.household_code, status=RollCallStatus.REFUSED
+                        ),
+                        HouseholdRollCall(
+                            household=second.household_code, status=RollCallStatus.UNREACHABLE
+                        ),
+                    ]
+                    if v == first.village_code
+                    else [],
+                )
+                for v in act.village_codes
+            ],
+        )
+    text = patrol_question(act_id, "雨情结束")
+    assert "仍未核实安全的转移户：2户（未回报0户，拒绝转移1户，联系不上1户）" in text
+    assert "Ⅱ级" in text
