@@ -18,10 +18,13 @@ from flows.params import (
     BasisChoice,
     LevelOrWarning,
     PhaseChoice,
+    drill_field,
+    level_field,
     locale_field,
     plan_field,
     titled,
     town_field,
+    warning_field,
 )
 from flows.people import approve_moves, simulated_answers, take_roll_call
 from sanqing.answers import SimulatedAnswers
@@ -60,11 +63,9 @@ def _run_name() -> str:
 @flow(name="flood-response", flow_run_name=_run_name, log_prints=False)
 def flood_response(
     town: str = town_field(),
-    level: LevelOrWarning = titled(
-        None, "响应级别", "Ⅳ级（最低）至Ⅰ级；选「按预警确定」时须填写预警"
-    ),
-    warning: WarningInfo | None = titled(None, "预警", "预警信息（人工启动可不填）"),
-    drill: bool = titled(False, "演练", "演练：所有通知和报告标注【演练】"),
+    level: LevelOrWarning = level_field(),
+    warning: WarningInfo | None = warning_field(),
+    drill: bool = drill_field(),
     findings: list[FindingInput] | None = titled(None, "排查发现", "监测员报告的隐患点情况"),
     roads: list[RoadReport] | None = titled(None, "道路中断", "中断的道路"),
     phase: PhaseChoice = titled(None, "排查阶段", "按响应级别：该级别的第一个排查阶段"),

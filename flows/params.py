@@ -63,6 +63,19 @@ def town_field() -> Any:
     return required("乡镇", "从台账中选择乡镇", enum=TOWNS)
 
 
+def level_field() -> Any:
+    """A level, or 「按预警确定」 (then the warning is needed)."""
+    return titled(None, "响应级别", "Ⅳ级（最低）至Ⅰ级；选「按预警确定」时须填写预警")
+
+
+def warning_field() -> Any:
+    return titled(None, "预警", "预警信息（人工启动可不填）")
+
+
+def drill_field() -> Any:
+    return titled(False, "演练", "演练：所有通知和报告标注【演练】")
+
+
 def locale_field() -> Any:
     return titled(DEFAULT_LOCALE, "语言", "zh-CN（中文）或 en（英文）")
 
