@@ -249,6 +249,10 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
             for v in act.village_codes
             if v != HEBA
         ]
+        # a village not on the form's list is refused by the server, in the form: the run
+        # stays paused for the same roll call
+        wrong = [{"village": "石门村", "others": "moved"}]  # the name, not a listed choice
+        assert resume(run.id, {"villages": wrong}).status == SetStateStatus.REJECT
         assert resume(run.id, {"villages": first}).status == SetStateStatus.ACCEPT
         # 河坝村 has not reported: the run asks again for what is left
         wait_for(run.id, paused_for("roll-call-2"), "second roll-call form", log)
