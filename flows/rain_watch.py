@@ -13,7 +13,7 @@ from prefect.futures import PrefectFuture
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
-from flows.params import locale_field, plan_field, titled
+from flows.params import TOWN_NAMES, locale_field, plan_field, titled
 from sanqing.feeds.chains import is_drill, record_id
 from sanqing.feeds.config import FeedSource, load_feeds
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
@@ -97,7 +97,8 @@ def hand_to_deployment(
     run = run_deployment(
         FLOOD_DEPLOYMENT,
         parameters={
-            "town": town,
+            # the form's town picker lists names: the server refuses a code
+            "town": TOWN_NAMES.get(town, town),
             "level": decision.level.value if decision.level else None,
             "warning": warning_info(warning, decision).model_dump(mode="json"),
             "drill": decision.drill,
