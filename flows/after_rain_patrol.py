@@ -13,23 +13,34 @@ from flows.control import PatrolInput, as_answer, ask, can_answer
 from flows.params import locale_field, plan_field, town_field
 from sanqing.answers import PatrolAnswer, SimulatedAnswers
 from sanqing.errors import AnswerError
+from sanqing.labels import label
 from sanqing.plans import load_plan
 from tasks import records
 from tasks.command_steps import confirm_patrol, end_response, open_activation
 
 
-def patrol_question(activation_id: str, reason: str) -> str:
-    act, figures = records.activation_and_outstanding(activation_id)
+def patrol_question(activation_id: str, reason: str, problems: str = "") -> str:
+    """The patrol form's text: refused and unreachable households are not verified safe."""
+    act, _ = records.activation_and_outstanding(activation_id)
+    f = records.figures(activation_id)
+    waiting, refused = f["households_unconfirmed"], f["households_refused"]
+    unreachable = f["households_unreachable"]
     return "\n".join(
         [
             "## 雨后巡查确认",
             "",
             f"- 结束原因：{reason}",
-            f"- 响应：{act.level}级，{len(act.village_codes)}个村",
-            f"- 仍未核实转移的户：{sum(figures.values())}",
+            f"- 响应：{label('zh-CN', 'level', act.level)}，{len(act.village_codes)}个村",
+            f"- 仍未核实安全的转移户：{waiting + refused + unreachable}户"
+            f"（未回报{waiting}户，拒绝转移{refused}户，联系不上{unreachable}户）",
             "",
             "各隐患点雨后巡查无新险情时勾选“巡查确认安全”：响应随即结束（终报），群众可以返回。",
             "仍有险情时列出隐患点：响应继续，群众不返回。",
+            *(
+                ["", "**上次填报未记录（已保留所填内容），请改正后重报：**", problems]
+                if problems
+                else []
+            ),
         ]
     )
 
@@ -91,14 +102,16 @@ def ask_patrol(activation_id: str, reason: str, *, plan: str, locale: str) -> bo
     """
     logger = get_run_logger()
     wait_s = int(load_plan(plan).defaults.after_rain_patrol_wait_hours * 3600)
-    n = 0
+    n, problems = 0, ""
+    typed: dict[str, Any] = {}  # a refused answer, shown again in the next form
     while True:
         n += 1
         answer = ask(
             PatrolInput,
-            description=patrol_question(activation_id, reason),
+            description=patrol_question(activation_id, reason, problems),
             timeout_s=wait_s,
             key=f"patrol-{n}",
+            **typed,
         )
         if answer is None:
             logger.warning("no patrol answer: the response stays open")
@@ -108,6 +121,8 @@ def ask_patrol(activation_id: str, reason: str, *, plan: str, locale: str) -> bo
             done = confirm_patrol(activation_id, given, locale=locale, plan_name=plan)
         except AnswerError as exc:
             logger.error("patrol answer not recorded, asking again: %s", exc)
+            problems = "\n".join(f"- {p}" for p in exc.problems)
+            typed = given.model_dump(mode="json")
             continue
         if not done:
             logger.warning("the patrol found danger: the response goes on")

@@ -18,13 +18,25 @@ from prefect.runtime import flow_run
 from flows import county_pool
 from flows.control import UNATTENDED, can_answer
 from flows.flood_response import flood_response
-from sanqing.plans import Level
-from sanqing.settings import DEFAULT_LOCALE
+from flows.params import (
+    LevelOrWarning,
+    drill_field,
+    level_field,
+    locale_field,
+    plan_field,
+    required,
+    titled,
+    warning_field,
+)
 from sanqing.warning import WarningInfo
 
 #: Towns responding at the same time. Town work is mostly Python in one process (the
 #: GIL): on 2 cores, 20 towns at once took ~50 s where 2 or 4 at once took ~40 s.
 DEFAULT_CONCURRENT_TOWNS = 4
+
+
+def concurrent_towns_field() -> Any:
+    return titled(DEFAULT_CONCURRENT_TOWNS, "同时运行乡镇数", "本机同时运行的乡镇数", ge=1)
 
 
 def _run_name() -> str:
@@ -36,14 +48,14 @@ def _run_name() -> str:
 
 @flow(name="county-response", flow_run_name=_run_name, log_prints=False)
 def county_response(
-    towns: list[str],
-    level: Level | None = None,
-    warning: WarningInfo | None = None,
-    drill: bool = False,
-    locale: str = DEFAULT_LOCALE,
-    plan: str = "flood",
-    max_concurrent_towns: int = DEFAULT_CONCURRENT_TOWNS,
-    on_workers: bool = True,
+    towns: list[str] = required("乡镇", "参加响应的乡镇（名称、区划代码或目录名）", min_length=1),
+    level: LevelOrWarning = level_field(),
+    warning: WarningInfo | None = warning_field(),
+    drill: bool = drill_field(),
+    locale: str = locale_field(),
+    plan: str = plan_field(),
+    max_concurrent_towns: int = concurrent_towns_field(),
+    on_workers: bool = titled(True, "在工作节点运行", "有工作节点时各乡镇在工作节点上运行"),
 ) -> dict[str, Any]:
     """全县防汛应急响应：各乡镇同时启动本镇防汛预案。
 
@@ -104,14 +116,14 @@ def _batch_name() -> str:
 
 @flow(name="county-batch", flow_run_name=_batch_name, log_prints=False)
 def county_batch(
-    towns: list[str],
-    level: Level | None = None,
-    warning: WarningInfo | None = None,
-    drill: bool = False,
-    locale: str = DEFAULT_LOCALE,
-    plan: str = "flood",
-    max_concurrent_towns: int = DEFAULT_CONCURRENT_TOWNS,
-    attended: bool = True,
+    towns: list[str] = required("乡镇", "本批乡镇（由全县响应填写）", min_length=1),
+    level: LevelOrWarning = level_field(),
+    warning: WarningInfo | None = warning_field(),
+    drill: bool = drill_field(),
+    locale: str = locale_field(),
+    plan: str = plan_field(),
+    max_concurrent_towns: int = concurrent_towns_field(),
+    attended: bool = titled(True, "有人值守", "全县响应有人值守时，各乡镇等待审批和点名"),
 ) -> dict[str, dict[str, Any]]:
     """一批乡镇的防汛应急响应（全县响应在工作节点上运行时的一批）。
 

@@ -9,25 +9,24 @@ from typing import Any
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.params import titled, town_field
+from flows.params import locale_field, plan_field, required, titled, town_field
 from sanqing.db import init_db
 from sanqing.delivery import outbox_counts
 from sanqing.delivery.due import work_due
 from sanqing.models import utcnow
 from sanqing.plans import load_plan
-from sanqing.settings import DEFAULT_LOCALE
 from tasks import records
 from tasks.delivery_steps import chase_acknowledgements, deliver, fallback
 
 
 @flow(name="deliver-outbox", flow_run_name="deliver-outbox")
 def deliver_outbox(
-    activation_id: str | None = None,
-    settle_s: float = 0,
-    locale: str = DEFAULT_LOCALE,
-    plan: str = "flood",
-    watch_minutes: float = 0,
-    poll_s: float = 30,
+    activation_id: str | None = titled(None, "应急响应编号", "只发这次响应的通知；不填：全部"),
+    settle_s: float = titled(0, "等待秒数", "开始发送前等待（秒）", ge=0),
+    locale: str = locale_field(),
+    plan: str = plan_field(),
+    watch_minutes: float = titled(0, "值守分钟", "持续值守多少分钟（0：发完即止）", ge=0),
+    poll_s: float = titled(30, "检查间隔（秒）", "值守时每隔多少秒检查一次待发通知", gt=0),
 ) -> dict[str, Any]:
     """发送待发通知：短信、群机器人、广播、县级报告接收端，失败重试，过期报告。
 
@@ -90,7 +89,7 @@ def _one_pass(activation_id: str | None, settle_s: float, locale: str, plan: str
 
 @flow(name="acknowledge", flow_run_name="ack-{town}")
 def acknowledge_task(
-    cadre: str = titled("", "干部", "回复“收到”的干部：姓名或编号"),
+    cadre: str = required("干部", "回复“收到”的干部：姓名或编号"),
     town: str = town_field(),
     note: str = titled("", "备注", "电话回复的情况"),
 ) -> int:

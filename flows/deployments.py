@@ -11,6 +11,7 @@ from flows.deliver_outbox import acknowledge_task, deliver_outbox
 from flows.drill import drill
 from flows.epidemic_response import epidemic_response, followup_answers
 from flows.flood_response import flood_response
+from flows.params import QUICK_RUN_LEVEL, TOWNS, quick_run
 from flows.rain_watch import rain_watch
 from flows.report_upward import report_upward_all
 from flows.whatif import what_if_flow
@@ -29,22 +30,28 @@ DELIVERER_FIRST_AFTER_S = 10
 
 
 def deployments() -> list[Any]:
-    """flood-response and epidemic-response (forms), drill, after-rain-patrol, report-upward,
+    """Every form is titled in Chinese and Quick run starts with ``parameters``: the
+    only town (several: the officer picks one), level Ⅲ for a manual flood start.
+
+    flood-response and epidemic-response (forms), drill, after-rain-patrol, report-upward,
     deliver-outbox, acknowledge, rain-watch, county-response and county-batch (the towns
     of a county run on a work pool; ``prefect.yaml`` declares the same deployments)."""
     return [
         flood_response.to_deployment(
             name="flood-response",
+            parameters=quick_run(level=QUICK_RUN_LEVEL.value),
             description="防汛应急响应：选择乡镇和响应级别（或填写预警），启动预案。",
             tags=["flood"],
         ),
         epidemic_response.to_deployment(
             name="epidemic-response",
+            parameters=quick_run(),
             description="疫情防控应急响应：选择乡镇和响应级别，启动或继续预案（响应期间每日运行一次）。",
             tags=["epidemic"],
         ),
         followup_answers.to_deployment(
             name="followup-answers",
+            parameters=quick_run(),
             description="健康监测随访登记：录入随访结果（健康/有症状/联系不上）。",
             tags=["epidemic"],
         ),
@@ -53,6 +60,7 @@ def deployments() -> list[Any]:
         ),
         after_rain_patrol.to_deployment(
             name="after-rain-patrol",
+            parameters=quick_run(),
             description="雨后巡查：巡查确认安全后结束应急响应（终报）。",
             tags=["flood"],
         ),
@@ -65,6 +73,7 @@ def deployments() -> list[Any]:
         *delivery_deployments(),
         what_if_flow.to_deployment(
             name="what-if",
+            parameters=quick_run(),
             description="预演：按级别或预警测算需转移的群众、安置缺口、干部包保和抢险机械（不写台账，不发通知）。",
             tags=["flood", "what-if"],
         ),
@@ -94,6 +103,7 @@ def delivery_deployments() -> list[Any]:
         ),
         acknowledge_task.to_deployment(
             name="acknowledge",
+            parameters=quick_run(),  # the cadre must be named: Quick run is refused
             description="叫应登记：干部回复收到后登记，停止重发和上报。",
             tags=["delivery"],
         ),
@@ -116,6 +126,7 @@ def county_deployments() -> list[Any]:
     return [
         county_response.to_deployment(
             name="county-response",
+            parameters={"towns": TOWNS, "level": QUICK_RUN_LEVEL.value},
             description="全县防汛应急响应：各乡镇同时启动本镇防汛预案。",
             tags=["flood", "county"],
         ),

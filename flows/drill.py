@@ -11,12 +11,13 @@ from prefect.flows import Flow
 from flows.artifacts import publish_review
 from flows.epidemic_response import epidemic_response
 from flows.flood_response import flood_response
+from flows.params import LevelOrWarning, locale_field, titled
 from sanqing.epidemic.overlay import EPIDEMIC
 from sanqing.epidemic.scenario import load_epidemic_scenario, scenario_plan
 from sanqing.errors import ScenarioError
 from sanqing.plans import Level
 from sanqing.scenarios import DEFAULT_SCENARIO, load_scenario
-from sanqing.settings import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from sanqing.settings import SUPPORTED_LOCALES
 from tasks import epidemic_steps, records
 from tasks.command_steps import advance_clock, end_response
 from tasks.overlay_steps import open_epidemic_drill
@@ -47,7 +48,11 @@ def stand_down_failed_drill(flow: Flow[Any, Any], flow_run: FlowRun, state: Stat
     on_crashed=[stand_down_failed_drill],
 )
 def drill(
-    scenario: str = DEFAULT_SCENARIO, level: Level | None = None, locale: str = DEFAULT_LOCALE
+    scenario: str = titled(
+        DEFAULT_SCENARIO, "演练脚本", "config/scenarios/ 中的脚本名称，或脚本文件路径"
+    ),
+    level: LevelOrWarning = titled(None, "响应级别", "不选：按演练脚本的级别（或其预警）"),
+    locale: str = locale_field(),
 ) -> dict[str, Any]:
     """应急演练：按演练脚本（config/scenarios/ 中的名称，或脚本文件路径）完整运行一次防汛预案，所有通知和报告标注【演练】。
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flows.params import TOWN_NAMES, locale_field, titled, town_field
+from flows.params import TOWN_NAMES, LevelChoice, drill_field, locale_field, titled, town_field
 from sanqing.epidemic.answers import FollowUpReport
 from sanqing.epidemic.scenario import EpidemicAnswers, load_epidemic_scenario
 from sanqing.plans import Level
@@ -30,8 +30,8 @@ def _run_name() -> str:
 @flow(name="epidemic-response", flow_run_name=_run_name, log_prints=False)
 def epidemic_response(
     town: str = town_field(),
-    level: Level = titled(Level.IV, "响应级别", "疫情防控Ⅳ级（最低）至Ⅰ级"),
-    drill: bool = titled(False, "演练", "演练：所有通知和报告标注【演练】"),
+    level: LevelChoice = titled(Level.IV, "响应级别", "疫情防控Ⅳ级（最低）至Ⅰ级"),
+    drill: bool = drill_field(),
     locale: str = locale_field(),
     scenario: str | None = titled(None, "演练脚本", "演练脚本名称（plan: epidemic）"),
     days: int = titled(1, "天数", "本次运行安排的天数（每日定时运行填1）", ge=1, le=30),

@@ -13,10 +13,22 @@ from prefect.runtime import flow_run
 
 from flows.artifacts import VillageProgress, publish_artifacts, publish_print_folder
 from flows.control import can_answer
-from flows.params import TOWN_NAMES, locale_field, plan_field, titled, town_field
+from flows.params import (
+    TOWN_NAMES,
+    BasisChoice,
+    LevelOrWarning,
+    PhaseChoice,
+    drill_field,
+    level_field,
+    locale_field,
+    plan_field,
+    titled,
+    town_field,
+    warning_field,
+)
 from flows.people import approve_moves, simulated_answers, take_roll_call
 from sanqing.answers import SimulatedAnswers
-from sanqing.models import InspectionPhase, StartBasis
+from sanqing.models import InspectionPhase
 from sanqing.plans import Level, Plan, load_plan
 from sanqing.registry import ensure_registry
 from sanqing.response import ActivationResult, InspectionResult, village_groups
@@ -51,23 +63,16 @@ def _run_name() -> str:
 @flow(name="flood-response", flow_run_name=_run_name, log_prints=False)
 def flood_response(
     town: str = town_field(),
-    level: Level | None = titled(None, "响应级别", "Ⅳ级（最低）至Ⅰ级；不填则按预警确定"),
-    warning: WarningInfo | None = titled(None, "预警", "预警信息（人工启动可不填）"),
-    drill: bool = titled(False, "演练", "演练：所有通知和报告标注【演练】"),
+    level: LevelOrWarning = level_field(),
+    warning: WarningInfo | None = warning_field(),
+    drill: bool = drill_field(),
     findings: list[FindingInput] | None = titled(None, "排查发现", "监测员报告的隐患点情况"),
     roads: list[RoadReport] | None = titled(None, "道路中断", "中断的道路"),
-    phase: InspectionPhase | None = titled(
-        None, "排查阶段", "before 雨前 / during 雨中 / after 雨后"
-    ),
+    phase: PhaseChoice = titled(None, "排查阶段", "按响应级别：该级别的第一个排查阶段"),
     locale: str = locale_field(),
     plan: str = plan_field(),
     scenario: str | None = titled(None, "演练脚本", "演练脚本名称"),
-    basis: StartBasis | None = titled(
-        None,
-        "启动依据",
-        "county_notice 县防指通知 / town_assessment 镇防指会商研判 / warning 预警自动；"
-        "不填：有预警按预警，无预警按镇防指会商研判",
-    ),
+    basis: BasisChoice = titled(None, "启动依据", "不选：有预警按预警，无预警按镇防指会商研判"),
 ) -> dict[str, Any]:
     """防汛应急响应：启动预案 → 隐患排查 → 人员转移 → 道路抢通 → 向上报告。
 

@@ -11,10 +11,12 @@ import time
 
 from prefect.logging import get_run_logger
 
-from flows.control import ApprovalInput, RollCallInput, as_answer, ask, can_answer
+from flows.control import ApprovalInput, as_answer, ask, can_answer
+from flows.roll_call_form import as_roll_calls, roll_call_form
 from sanqing.answers import ApprovalAnswer, SimulatedAnswers
 from sanqing.errors import AnswerError
 from sanqing.plans import load_plan
+from sanqing.response import read_roll_call_choices
 from sanqing.scenarios import load_scenario
 from tasks import records
 from tasks.command_steps import (
@@ -101,32 +103,36 @@ def simulate_roll_call(
 def ask_roll_calls(activation_id: str, *, plan: str) -> bool:
     """Ask the control room for the roll calls until every village answered or time is up.
 
-    The plan's level gives the time; an answer that cannot be recorded is asked again
-    with what was wrong. Returns whether any roll call was recorded.
+    The plan's level gives the time; the form offers the villages still to report and
+    their households from the registry. An answer that cannot be recorded is asked
+    again with what was wrong, in Chinese, and what was typed already filled in.
+    Returns whether any roll call was recorded.
     """
     logger = get_run_logger()
     rule = load_plan(plan).level(records.level_of(activation_id)).roll_call
     deadline = time.monotonic() + rule.within_minutes * 60
-    recorded, n, problems = False, 0, ""
+    recorded, n, problems, typed = False, 0, "", None
     while left := outstanding(activation_id):
         remaining = int(deadline - time.monotonic())
         if remaining <= 0:
             break
         n += 1
         answer = ask(
-            RollCallInput,
+            roll_call_form(*read_roll_call_choices(activation_id, sorted(left)), typed),
             description=roll_call_question(left, remaining, problems),
             timeout_s=remaining,
             key=f"roll-call-{n}",
         )
         if answer is None:
             break
+        given = as_roll_calls(answer)
         try:
-            record_roll_call(activation_id, answer.villages)
-            recorded, problems = True, ""
+            record_roll_call(activation_id, given)
+            recorded, problems, typed = True, "", None
         except AnswerError as exc:  # positions only: no typed name reaches the log
             problems = "\n".join(f"- {p}" for p in exc.problems)
-            logger.error("roll call not recorded, asking again: %s", exc)
+            typed = [v.model_dump(mode="json") for v in given]
+            logger.error("roll call not recorded (%d problems), asking again", len(exc.problems))
     return recorded
 
 
@@ -140,7 +146,11 @@ def roll_call_question(left: dict[str, int], remaining_s: int, problems: str = "
             *lines,
             "",
             f"{remaining_s // 60} 分钟后仍未核实的户将报驻村第一书记入户核实。",
-            "每个村填一项：列出拒绝、联系不上的户（户编号或户主姓名），其余各户统一填“均已转移”。",
-            *(["", "**上次回报未记录，请改正后重报：**", problems] if problems else []),
+            "每个村填一项：从列表中选择村，列出拒绝、联系不上等例外户，其余各户统一填报。",
+            *(
+                ["", "**上次回报未记录（已保留所填内容），请改正后重报：**", problems]
+                if problems
+                else []
+            ),
         ]
     )

@@ -13,6 +13,7 @@ from prefect.futures import PrefectFuture
 from prefect.logging import get_logger, get_run_logger
 
 from flows.flood_response import flood_response
+from flows.params import TOWN_NAMES, locale_field, plan_field, titled
 from sanqing.feeds.chains import is_drill, record_id
 from sanqing.feeds.config import FeedSource, load_feeds
 from sanqing.feeds.model import Action, Decision, FeedWarning, ParseResult
@@ -96,7 +97,8 @@ def hand_to_deployment(
     run = run_deployment(
         FLOOD_DEPLOYMENT,
         parameters={
-            "town": town,
+            # the form's town picker lists names: the server refuses a code
+            "town": TOWN_NAMES.get(town, town),
             "level": decision.level.value if decision.level else None,
             "warning": warning_info(warning, decision).model_dump(mode="json"),
             "drill": decision.drill,
@@ -178,7 +180,11 @@ Answers = queue.Queue[PrefectFuture[ParseResult]]
 
 @flow(name="rain-watch", log_prints=False)
 def rain_watch(
-    respond_to_warnings: bool = True, plan: str = "flood", locale: str = DEFAULT_LOCALE
+    respond_to_warnings: bool = titled(
+        True, "按预警自动响应", "关闭：只记录预警，不自动启动、调整或结束响应"
+    ),
+    plan: str = plan_field(),
+    locale: str = locale_field(),
 ) -> list[dict[str, Any]]:
     """雨情值守：轮询预警信息源，按预警自动启动、提升、降低或结束防汛应急响应。
 

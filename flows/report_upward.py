@@ -6,14 +6,16 @@ from typing import Any
 
 from prefect import flow
 
-from sanqing.settings import DEFAULT_LOCALE
+from flows.params import locale_field, plan_field
 from tasks import epidemic_steps
 from tasks.command_steps import escalate_unconfirmed, running_responses
 from tasks.plan_steps import daily_report, report_upward
 
 
 @flow(name="report-upward", flow_run_name="report-upward")
-def report_upward_all(plan: str = "flood", locale: str = DEFAULT_LOCALE) -> list[dict[str, Any]]:
+def report_upward_all(
+    plan: str = plan_field(), locale: str = locale_field()
+) -> list[dict[str, Any]]:
     """定时续报：每个正在进行的应急响应，数字有变化就向县里续报，超时未核实的转移户报第一书记。
 
     Runs on a schedule while the control room is open. For every running

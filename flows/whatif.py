@@ -13,7 +13,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from flows.params import locale_field, titled, town_field
+from flows.params import LevelChoice, locale_field, titled, town_field
 from sanqing.models import Level
 from sanqing.whatif import render_whatif, what_if
 
@@ -21,7 +21,7 @@ from sanqing.whatif import render_whatif, what_if
 @flow(name="what-if", flow_run_name="whatif-{town}")
 def what_if_flow(
     town: str = town_field(),
-    level: Level = titled(Level.III, "响应级别", "Ⅳ级（最低）至Ⅰ级；填写预警时按预警确定"),
+    level: LevelChoice = titled(Level.III, "响应级别", "Ⅳ级（最低）至Ⅰ级；填写预警时按预警确定"),
     warning: str | None = titled(
         None, "预警（可不填）", "CAP 或和风天气预警文件的路径或网址：按预警的级别和村测算"
     ),

@@ -8,9 +8,11 @@ Chinese because the duty officer reads them at 2 a.m.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from sanqing.forms import labelled, one_of
 from sanqing.models import InspectionStatus
 
 
@@ -56,17 +58,24 @@ class Others(StrEnum):
     UNCONFIRMED = "unconfirmed"  # 其余尚未核实（逐户填报时）
 
 
+#: 已转移 / 已到安置点 / 拒绝转移 / 联系不上 …: the form lists the words, the answer holds the code.
+StatusChoice = Annotated[
+    RollCallStatus,
+    WithJsonSchema(one_of(labelled("relocation", [s.value for s in RollCallStatus]))),
+]
+#: 其余均已转移 / 其余均已到安置点 / 其余尚未核实.
+OthersChoice = Annotated[
+    Others, WithJsonSchema(one_of(labelled("others", [o.value for o in Others])))
+]
+
+
 class HouseholdRollCall(BaseModel):
     """一户的点名结果。"""
 
     model_config = ConfigDict(extra="forbid")
 
     household: str = Field(min_length=1, title="户", description="户编号，或本村唯一的户主姓名")
-    status: RollCallStatus = Field(
-        title="情况",
-        description="moved 已转移 / in_shelter 已到安置点 / with_relatives 投亲靠友 / "
-        "refused 拒绝 / unreachable 联系不上 / removed 已带离",
-    )
+    status: StatusChoice = Field(title="情况", description="已带离：须填带离负责人")
     note: str = Field("", max_length=200, title="备注")
     by: str = Field("", max_length=40, title="带离负责人", description="已带离时必填：谁带离")
 
@@ -82,10 +91,8 @@ class VillageRollCall(BaseModel):
         title="逐户情况",
         description="拒绝、联系不上等例外户（也可逐户全部列出）",
     )
-    others: Others = Field(
-        Others.MOVED,
-        title="其余各户",
-        description="moved 均已转移 / in_shelter 均已到安置点 / unconfirmed 尚未核实",
+    others: OthersChoice = Field(
+        Others.MOVED, title="其余各户", description="未逐户列出的各户的情况"
     )
     reporter: str = Field("", max_length=40, title="报告人")
 

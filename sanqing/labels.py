@@ -109,6 +109,12 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "with_relatives": "投亲靠友",
             "removed": "已带离",
         },
+        # the roll-call form: what the households not listed one by one are
+        "others": {
+            "moved": "其余均已转移",
+            "in_shelter": "其余均已到安置点",
+            "unconfirmed": "其余尚未核实",
+        },
         "channel": {
             "sms": "短信",
             "wechat": "微信群",
@@ -258,6 +264,11 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "returned": "returned home",
             "with_relatives": "staying with relatives",
             "removed": "removed by the town",
+        },
+        "others": {
+            "moved": "all others moved",
+            "in_shelter": "all others in shelter",
+            "unconfirmed": "others not yet confirmed",
         },
         "channel": {
             "sms": "SMS",

@@ -75,16 +75,10 @@ def _town_metas(towns_dir: Path | None = None) -> list[tuple[str, str | None, st
 
 
 def town_choices(towns_dir: Path | None = None) -> list[str]:
-    """The configured towns' names, then keys, then codes: the control room's town picker.
-
-    Names come first so the form shows 鸡峰镇; keys and codes stay valid for the
-    command line and for runs another flow starts by code.
-    """
-    metas = _town_metas(towns_dir)
-    names = [n for _, n, _ in metas if n]
-    keys = [k for k, _, _ in metas]
-    codes = [c for _, _, c in metas if c]
-    return list(dict.fromkeys([*names, *keys, *codes]))
+    """One entry per configured town, by its Chinese name (its key when town.yaml has
+    none): the control room's town picker. The command line and in-process runs still
+    take a key or code (``town_names`` maps them); the form lists each town once."""
+    return list(dict.fromkeys(name or key for key, name, _ in _town_metas(towns_dir)))
 
 
 def town_names(towns_dir: Path | None = None) -> dict[str, str]:

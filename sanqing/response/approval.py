@@ -37,6 +37,7 @@ from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
 from sanqing.privacy import mask_text
 from sanqing.response.locks import hold_open
+from sanqing.response.relocation import movers
 from sanqing.response.timeline import clock, how_noted, log_event
 from sanqing.rules.relocation import REASON_CANNOT_JUDGE, REASON_DANGER_FINDING
 
@@ -83,7 +84,8 @@ def request_approval(
             "",
             f"- 事由：{reason}",
             f"- 范围：{_scope_text(plan, level)}",
-            f"- 排查发现险情：{_dangers_text(session, activation_id)}",
+            f"- 隐患排查：{_dangers_text(session, act)}",
+            f"- 批准后需转移：{_moves_text(session, act, plan)}",
             f"- 已紧急撤离（不等审批）：{_urgent_text(session, activation_id)}",
             f"- {rule.timeout_minutes:g} 分钟内无答复：{on_timeout}",
             "",
@@ -284,20 +286,39 @@ def _scope_text(plan: Plan, level: Level) -> str:
     return "；".join(parts) or "无"
 
 
-def _dangers_text(session: Session, activation_id: str) -> str:
-    names = sorted(
-        set(
-            session.exec(
-                select(HazardPoint.name)
-                .join(Inspection, col(Inspection.hazard_code) == col(HazardPoint.code))
-                .where(
-                    Inspection.activation_id == activation_id,
-                    Inspection.status == InspectionStatus.DANGER,
-                )
-            )
-        )
+def _dangers_text(session: Session, act: Activation) -> str:
+    """What the inspection found so far, and how far it got: 「尚未排查」 before any point
+    has a result (no finding is not "no danger")."""
+    total = len(
+        session.exec(
+            select(HazardPoint.code).where(col(HazardPoint.village_code).in_(act.village_codes))
+        ).all()
     )
-    return "、".join(names) if names else "无"
+    rows = session.exec(
+        select(HazardPoint.name, Inspection.hazard_code, Inspection.status)
+        .join(Inspection, col(Inspection.hazard_code) == col(HazardPoint.code))
+        .where(Inspection.activation_id == act.id)
+    ).all()
+    done = {code for _, code, status in rows if status != InspectionStatus.ASSIGNED}
+    progress = f"已排查{len(done)}处/共{total}处"
+    if not done:
+        return f"尚未排查（{progress}）"
+    names = sorted({name for name, _, status in rows if status == InspectionStatus.DANGER})
+    return f"发现险情：{'、'.join(names)}（{progress}）" if names else f"未发现险情（{progress}）"
+
+
+def _moves_text(session: Session, act: Activation, plan: Plan) -> str:
+    """Who the plan moves at this level, on the findings so far (urgent moves included)."""
+    found = [
+        c
+        for village in act.village_codes
+        for c in movers(session, act=act, village_code=village, plan=plan)
+    ]
+    if not found:
+        return "无"
+    people = sum(c.household.members for c in found)
+    vulnerable = sum(1 for c in found if c.vulnerabilities)
+    return f"{len(found)}户{people}人（其中五保、独居老人等重点人群{vulnerable}户）"
 
 
 def decide_approval(

@@ -161,12 +161,12 @@ def _named_dangers(session: Session, *, act: Activation, answer: PatrolAnswer) -
     )
     known = set(codes.values())
     bad = [
-        f"dangers[{i}]: {d!r} is not a hazard point of this response"
+        f"仍有险情的隐患点第{i + 1}项：「{d}」不是本次响应的隐患点（填名称或编号）"
         for i, d in enumerate(answer.dangers)
         if d not in known and d not in codes
     ]
     if answer.all_clear and answer.dangers:
-        bad.append("all_clear: cannot be confirmed while dangers are listed")
+        bad.append("勾选了“巡查确认安全”，又列出了仍有险情的隐患点：请只选其一")
     if bad:
         raise AnswerError(bad)
     return {codes.get(d, d) for d in answer.dangers}

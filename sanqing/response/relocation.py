@@ -81,7 +81,7 @@ def plan_relocations(
         return VillageRelocationResult(village_code, 0, 0, 0, closed=True)
     act = held
     lock_village(session, village_code)
-    candidates = _candidates(session, act=act, village_code=village_code, plan=plan)
+    candidates = movers(session, act=act, village_code=village_code, plan=plan)
     urgent, found = _urgent_moves(candidates, act=act, plan=plan, now=now)
     if urgent_only:
         candidates = [c for c in candidates if c.household.code in urgent]
@@ -149,7 +149,7 @@ def _recorded(session: Session, *, activation_id: str, village_code: str) -> dic
     }
 
 
-def _candidates(
+def movers(
     session: Session, *, act: Activation, village_code: str, plan: Plan
 ) -> list[rules.Candidate]:
     """The village's households that move at the activation's level, given the findings."""

@@ -124,13 +124,13 @@ def _check_answers(
     answers: list[_VillageAnswer] = []
     seen: set[str] = set()
     for i, rc in enumerate(roll_calls):
-        where = f"villages[{i}]"
+        where = f"第{i + 1}个村"  # the form's order, as the officer counts: no pydantic path
         code = rc.village if rc.village in villages else by_name.get(rc.village.strip())
         if code is None:
-            problems.append(f"{where}.village: {rc.village!r} is not a village of this response")
+            problems.append(f"{where}：「{rc.village}」不是本次响应的村，请从列表中选择")
             continue
         if code in seen:
-            problems.append(f"{where}.village: {rc.village!r} is reported twice in one answer")
+            problems.append(f"{where}：{villages[code].name}在本次回报中填了两次，请合并为一项")
             continue
         seen.add(code)
         rels = {
@@ -169,20 +169,17 @@ def _read_households(
         if hcode is None:
             # The position, never the value: a typed name must not reach the logs.
             why = (
-                "the head's name is shared by several households: give the household code"
+                "户主姓名有重名，请选择户号"
                 if len(heads.get(key, [])) > 1
-                else "not on this village's relocation list (give the household code, or "
-                "the head's name as the register writes it)"
+                else "不在本村转移名单上，请从列表中选择（户主姓名、户号）"
             )
-            problems.append(f"{where}.households[{j}]: {why}")
+            problems.append(f"{where} 第{j + 1}户：{why}")
             continue
         if hcode in answer.statuses:
-            problems.append(f"{where}.households[{j}]: the same household is listed twice")
+            problems.append(f"{where} 第{j + 1}户：同一户填了两次")
             continue
         if h.status == RollCallStatus.REMOVED and not (h.by.strip() or rc.reporter.strip()):
-            problems.append(
-                f"{where}.households[{j}]: 带离 must say who removed the household (by)"
-            )
+            problems.append(f"{where} 第{j + 1}户：已带离须填写带离负责人")
             continue
         answer.statuses[hcode] = _ROLL_CALL_STATUS[h.status]
         if h.status == RollCallStatus.REMOVED:
@@ -252,6 +249,44 @@ def outstanding(session: Session, activation_id: str) -> dict[str, int]:
     ):
         out[code] += 1
     return dict(out)
+
+
+def roll_call_choices(
+    session: Session, *, activation_id: str, village_codes: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The roll-call form's choices: village code → name, and household code →
+    「村名 户主（户号）」 for the households ordered to move in those villages (shown
+    to the duty officer in the form; never logged)."""
+    villages = dict(
+        session.exec(
+            select(Village.code, Village.name).where(col(Village.code).in_(list(village_codes)))
+        ).all()
+    )
+    rows = session.exec(
+        select(Relocation.household_code, Relocation.village_code, Household.head_name)
+        .join(Household, col(Household.code) == col(Relocation.household_code))
+        .where(
+            Relocation.activation_id == activation_id,
+            col(Relocation.village_code).in_(list(village_codes)),
+        )
+        .order_by(col(Relocation.village_code), col(Relocation.priority))
+    ).all()
+    households = {h: f"{villages.get(v, v)} {head}（{h}）" for h, v, head in rows}
+    return {c: villages.get(c, c) for c in village_codes}, households
+
+
+def read_roll_call_choices(
+    activation_id: str, village_codes: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``roll_call_choices`` in a short transaction of its own, for the form of a pause.
+
+    The flows' other reads live in ``tasks/records.py``; this one belongs there too
+    and moves with the next change to that module.
+    """
+    from sanqing.db import session_scope
+
+    with session_scope() as session:
+        return roll_call_choices(session, activation_id=activation_id, village_codes=village_codes)
 
 
 def simulate_roll_call(

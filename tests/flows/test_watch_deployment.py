@@ -60,7 +60,8 @@ def test_a_decision_becomes_one_deployment_run_with_the_warning(
         )
     assert len(runs) == 1
     p = runs[0].parameters
-    assert p["town"] == "621221106" and p["level"] == "I"
+    # by name: the form's town picker (and the server's check of it) lists names, not codes
+    assert p["town"] == "鸡峰镇" and p["level"] == "I"
     assert p["warning"]["identifier"] == "W-DEP" and p["warning"]["village_codes"] == [
         "621221106202"
     ]

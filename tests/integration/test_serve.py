@@ -34,7 +34,6 @@ from sanqing.models import (
     NoticeStatus,
     Relocation,
     Report,
-    Village,
 )
 from sanqing.plans import load_plan
 from sanqing.reporting import summarize
@@ -125,6 +124,17 @@ def run_log_after(run_id: Any, start: str, last: str, timeout: float = 30) -> li
             if any(m.startswith(last) for m in after) or time.monotonic() > deadline:
                 return after
             time.sleep(1)
+
+
+def input_schema(run_id: Any) -> dict[str, Any]:
+    """The JSON schema of the form a paused run waits with (what the UI renders)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        st = client.read_flow_run(run_id).state
+        assert st is not None and st.state_details.run_input_keyset
+        key = st.state_details.run_input_keyset["schema"]
+        return json.loads(client.read_flow_run_input(flow_run_id=run_id, key=key))
 
 
 def resume(run_id: Any, answer: dict[str, Any]) -> Any:
@@ -223,7 +233,6 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
         wait_for(run.id, paused_for("roll-call-1"), "roll-call form", log)
         with session_scope() as s:
             act = real_activation(s)
-            names = dict(s.exec(select(Village.code, Village.name)).all())
             rels = {
                 v: sorted(
                     r.household_code
@@ -237,17 +246,23 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
             }
             refused = rels[SHIMEN][0]
             refused_head = s.get(Household, refused).head_name  # type: ignore[union-attr]
-            heads = [s.get(Household, c).head_name for c in rels[SHIMEN]]  # type: ignore[union-attr]
             assert [
                 r.kind for r in s.exec(select(Report).where(Report.activation_id == act.id))
             ] == ["initial"]
-        named = refused_head if heads.count(refused_head) == 1 else refused
+        # the form offers villages and households from the registry: their codes are the
+        # values (the officer reads 「石门村」 and 「石门村 户主（户号）」)
+        form = input_schema(run.id)["definitions"]
+        offered = {
+            o["const"]: o["title"]
+            for o in form["HouseholdRollCall"]["properties"]["household"]["oneOf"]
+        }
+        assert offered[refused] == f"石门村 {refused_head}（{refused}）"
         first = [
             {
-                "village": names[v],
+                "village": v,
                 "others": "in_shelter",
                 "households": (
-                    [{"household": named, "status": "refused", "note": "老人不愿离开"}]
+                    [{"household": refused, "status": "refused", "note": "老人不愿离开"}]
                     if v == SHIMEN
                     else []
                 ),
@@ -256,6 +271,10 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
             for v in act.village_codes
             if v != HEBA
         ]
+        # a village not on the form's list is refused by the server, in the form: the run
+        # stays paused for the same roll call
+        wrong = [{"village": "石门村", "others": "moved"}]  # the name, not a listed choice
+        assert resume(run.id, {"villages": wrong}).status == SetStateStatus.REJECT
         assert resume(run.id, {"villages": first}).status == SetStateStatus.ACCEPT
         # 河坝村 has not reported: the run asks again for what is left
         wait_for(run.id, paused_for("roll-call-2"), "second roll-call form", log)
@@ -332,7 +351,7 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
         # Raising it to level I asks again; the commander says no: nobody more is told to move.
         started = run_deployment(
             "flood-response/flood-response",
-            parameters={"town": "jifeng", "level": "I"},
+            parameters={"town": "鸡峰镇", "level": "I"},
             timeout=0,
         )
         wait_for(
@@ -369,7 +388,7 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
 
         # The rain has passed: the after-rain patrol's all-clear ends the response (终报).
         started = run_deployment(
-            "after-rain-patrol/after-rain-patrol", parameters={"town": "jifeng"}, timeout=0
+            "after-rain-patrol/after-rain-patrol", parameters={"town": "鸡峰镇"}, timeout=0
         )
         wait_for(started.id, paused_for("patrol-1"), "patrol form", log)
         resume(started.id, {"all_clear": True, "name": "巡查组长", "remarks": "各点无新险情"})

@@ -216,8 +216,8 @@ def test_a_bad_roll_call_names_every_problem_and_records_nothing(db_url: str) ->
                 ],
             )
     text = str(err.value)
-    assert "villages[0].households[1]" in text and "查无此人" not in text  # position, not name
-    assert "villages[1].village" in text and "不存在村" in text
+    assert "第1个村 第2户" in text and "查无此人" not in text  # position, not name
+    assert "第2个村" in text and "不存在村" in text and "villages[" not in text
     assert set(statuses(act, HEBA).values()) == {"ordered"}  # the good part was not kept either
 
 
@@ -231,7 +231,7 @@ def test_a_head_name_shared_by_two_households_asks_for_the_code(db_url: str) -> 
             assert h is not None
             h.head_name = "同名人"
             s.add(h)
-    with session_scope() as s, pytest.raises(AnswerError, match="several households"):
+    with session_scope() as s, pytest.raises(AnswerError, match="重名"):
         response.record_roll_call(
             s,
             activation_id=act,
@@ -377,7 +377,7 @@ def test_the_stand_down_waits_for_the_after_rain_patrol(db_url: str) -> None:
         # asking again does not open a second gate
         assert not response.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")
     with session_scope() as s:
-        with pytest.raises(AnswerError, match="dangers"):
+        with pytest.raises(AnswerError, match="请只选其一"):
             response.confirm_patrol(
                 s,
                 activation_id=act,
@@ -478,7 +478,7 @@ def test_a_refused_roll_call_never_repeats_what_was_typed(db_url: str) -> None:
                 )
             ],
         )
-    assert "张三丰" not in str(err.value) and "villages[0].households[0]" in str(err.value)
+    assert "张三丰" not in str(err.value) and "第1个村 第1户" in str(err.value)
 
 
 def test_a_drill_script_for_another_level_falls_back_to_everyone_in_shelter(db_url: str) -> None:
@@ -520,3 +520,20 @@ def test_a_plan_without_the_patrol_requirement_stands_down_at_once(
     )
     with session_scope() as s:
         assert response.request_stand_down(s, activation_id=act, plan=plan, reason="预警解除")
+
+
+def test_the_approval_question_says_how_far_the_inspection_got_and_who_would_move(
+    db_url: str,
+) -> None:
+    act = activate(Level.II)
+    with session_scope() as s:
+        req = response.request_approval(s, activation_id=act, plan=load_plan(), now=NOW)
+    assert req is not None
+    # no point inspected yet: not "no danger found"
+    assert "隐患排查：尚未排查（已排查0处/共" in req.question and "险情：无" not in req.question
+    relocate(act)  # what the plan then orders is what the commander was told
+    with session_scope() as s:
+        rels = s.exec(select(Relocation).where(Relocation.activation_id == act)).all()
+    assert rels and f"批准后需转移：{len(rels)}户{sum(r.people for r in rels)}人" in req.question
+    vulnerable = sum(1 for r in rels if r.vulnerabilities)
+    assert f"重点人群{vulnerable}户" in req.question
