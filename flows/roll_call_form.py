@@ -15,12 +15,15 @@ from pydantic import Field, WithJsonSchema, create_model
 
 from flows.control import RollCallInput
 from sanqing.answers import HouseholdRollCall, VillageRollCall
-from sanqing.forms import one_of
+from sanqing.forms import code_in, one_of, pick_list
 
 
-def _pick(options: dict[str, str]) -> Any:
-    """A string chosen among ``options`` (any string when there is nothing to offer)."""
-    return Annotated[str, WithJsonSchema(one_of(options) if options else {"type": "string"})]
+def _pick(options: dict[str, str], *, long: bool = False) -> Any:
+    """A string chosen among ``options`` (any string when there is nothing to offer): tabs,
+    or for a ``long`` list a select of labels ending with the code (see sanqing.forms)."""
+    if not options:
+        return Annotated[str, WithJsonSchema({"type": "string"})]
+    return Annotated[str, WithJsonSchema(pick_list(options) if long else one_of(options))]
 
 
 def roll_call_form(
@@ -34,7 +37,7 @@ def roll_call_form(
         "HouseholdRollCall",
         __base__=HouseholdRollCall,
         household=(
-            _pick(households),
+            _pick(households, long=True),
             Field(title="户", description="本村转移名单上的户：户主姓名（户号）"),
         ),
     )
@@ -68,5 +71,12 @@ def roll_call_form(
 
 
 def as_roll_calls(given: RollCallInput) -> list[VillageRollCall]:
-    """The plain answers inside a pause's form (its classes are built per pause)."""
-    return [VillageRollCall.model_validate(v.model_dump()) for v in given.villages]
+    """The plain answers inside a pause's form (its classes are built per pause); a
+    household picked from the list by its label is its code again."""
+    out = []
+    for v in given.villages:
+        data = v.model_dump()
+        for h in data.get("households", []):
+            h["household"] = code_in(h["household"])
+        out.append(VillageRollCall.model_validate(data))
+    return out

@@ -13,6 +13,7 @@ from sanqing.db import session_scope
 from sanqing.feeds.watch import left_alone
 from sanqing.models import Activation
 from sanqing.plans import Level, load_plan
+from sanqing.registry import town_names
 from tasks.options import db_task
 
 #: When a Prefect server has this deployment (``sanqing serve`` / ``prefect deploy``), the
@@ -89,7 +90,13 @@ def stand_down_town(
 
         run_deployment(
             PATROL_DEPLOYMENT,
-            parameters={"town": town_code, "reason": reason, "plan": plan_name, "locale": locale},
+            # the form's town picker lists names: the server refuses a code
+            parameters={
+                "town": town_names().get(town_code, town_code),
+                "reason": reason,
+                "plan": plan_name,
+                "locale": locale,
+            },
             timeout=0,
             # one patrol run per stand-down request (a later all-clear may ask again)
             idempotency_key=f"patrol:{act_id}:{hashlib.sha1(reason.encode()).hexdigest()[:10]}",

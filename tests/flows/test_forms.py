@@ -13,6 +13,7 @@ from sqlmodel import select
 from flows.after_rain_patrol import after_rain_patrol
 from flows.control import ApprovalInput, PatrolInput, RollCallInput
 from flows.flood_response import flood_response
+from sanqing.forms import code_in
 from sanqing.registry import town_choices, town_names
 
 
@@ -22,12 +23,13 @@ def test_flood_response_form_fields_have_chinese_titles_and_choices() -> None:
     titles = {name: p.get("title") for name, p in props.items()}
     assert titles["town"] == "乡镇" and titles["level"] == "响应级别" and titles["drill"] == "演练"
     assert all(t and t != name for name, t in titles.items())  # every field titled, not just named
-    # the level is one select of Chinese names; the run gets the Level code
+    # the level is tabs of Chinese names; a tab sets its Level code (its default): without
+    # it the UI showed Ⅱ级 chosen and started the run with no level (seen in Chromium)
     assert props["level"]["oneOf"] == [
-        {"const": "IV", "title": "Ⅳ级"},
-        {"const": "III", "title": "Ⅲ级"},
-        {"const": "II", "title": "Ⅱ级"},
-        {"const": "I", "title": "Ⅰ级"},
+        {"type": "string", "const": "IV", "default": "IV", "title": "Ⅳ级"},
+        {"type": "string", "const": "III", "default": "III", "title": "Ⅲ级"},
+        {"type": "string", "const": "II", "default": "II", "title": "Ⅱ级"},
+        {"type": "string", "const": "I", "default": "I", "title": "Ⅰ级"},
         {"type": "null", "title": "按预警确定"},
     ]
     assert [o.get("title") for o in props["phase"]["oneOf"]][:3] == [
@@ -122,7 +124,12 @@ def test_the_epidemic_forms_are_titled_in_chinese() -> None:
 
 
 def _choices(schema: dict[str, Any], model: str, field: str) -> dict[str, str]:
+    """Code → label of a choice: tabs (oneOf, each branch's default its code) or a select
+    of labels ending with the code (a long list: households)."""
     prop = schema["$defs"][model]["properties"][field]
+    if "enum" in prop:
+        return {code_in(text): text for text in prop["enum"]}
+    assert all(o["default"] == o["const"] for o in prop["oneOf"])  # a tab sets its code
     return {o["const"]: o["title"] for o in prop["oneOf"]}
 
 
@@ -148,9 +155,10 @@ def test_a_refused_roll_call_asks_again_in_chinese_and_keeps_what_was_typed(
         first = next(
             h for h, text in households.items() if text.startswith(villages[first_village])
         )
-        listed = {"household": first, "status": "removed"}  # 带离 without who: refused
+        picked = households[first]  # as the select sends it: the label, code in brackets
+        listed = {"household": picked, "status": "removed"}  # 带离 without who: refused
         if len(asked) == 2:
-            listed = {"household": first, "status": "refused", "note": "不愿离开"}
+            listed = {"household": picked, "status": "refused", "note": "不愿离开"}
         rest = [{"village": v, "others": "in_shelter"} for v in villages if v != first_village]
         return form(villages=[{"village": first_village, "households": [listed]}, *rest])
 

@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from sanqing.db import session_scope
+from sanqing.forms import code_in
 from sanqing.models import (
     Activation,
     Approval,
@@ -249,20 +250,18 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
             assert [
                 r.kind for r in s.exec(select(Report).where(Report.activation_id == act.id))
             ] == ["initial"]
-        # the form offers villages and households from the registry: their codes are the
-        # values (the officer reads 「石门村」 and 「石门村 户主（户号）」)
+        # the form offers villages (tabs holding their codes) and households from the
+        # registry (a select of 「石门村 户主（户号）」: the label is sent, the code read back)
         form = input_schema(run.id)["definitions"]
-        offered = {
-            o["const"]: o["title"]
-            for o in form["HouseholdRollCall"]["properties"]["household"]["oneOf"]
-        }
-        assert offered[refused] == f"石门村 {refused_head}（{refused}）"
+        offered = form["HouseholdRollCall"]["properties"]["household"]["enum"]
+        assert f"石门村 {refused_head}（{refused}）" in offered
+        label = {code_in(text): text for text in offered}
         first = [
             {
                 "village": v,
                 "others": "in_shelter",
                 "households": (
-                    [{"household": refused, "status": "refused", "note": "老人不愿离开"}]
+                    [{"household": label[refused], "status": "refused", "note": "老人不愿离开"}]
                     if v == SHIMEN
                     else []
                 ),
@@ -282,7 +281,7 @@ def test_the_control_room_asks_people_and_never_makes_a_drill_wait(
         last = [
             {
                 "village": HEBA,
-                "households": [{"household": unreachable, "status": "unreachable"}],
+                "households": [{"household": label[unreachable], "status": "unreachable"}],
                 "others": "moved",
             }
         ]
