@@ -23,7 +23,7 @@ import pytest
 from sqlmodel import select
 
 from sanqing.db import session_scope
-from sanqing.models import Activation, Approval, Patrol
+from sanqing.models import Activation, Approval, Patrol, Relocation
 from sanqing.prefect_server import free_port
 from sanqing.settings import REPO_ROOT
 from tests.integration.conftest import running_control_room, wait_for_deployments
@@ -32,6 +32,7 @@ from tests.integration.test_ui_browser import DOCS, browser, wait_paused  # noqa
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "night"
+SHIMEN = "621221106202"  # 石门村
 
 
 def shot(page: Any, name: str, *, full: bool = False) -> None:
@@ -129,20 +130,41 @@ def test_a_night_on_the_v2_ui_and_the_board(browser: Any, tmp_path: Path) -> Non
                 shot(page, "night-3b-after-approval.png")
             assert (row.decision, row.approver, row.simulated) == ("approved", "王镇长", False)
 
-            # The roll call: the form shows; the villages' answer goes in through the API.
+            # The roll call, in the form: 石门村 reports one household that refused and the
+            # others in a shelter (villages are tabs, households a select of the registry).
             wait_paused(run.id)
             dialog = resume_form(page, base, run.id, expect)
             expect(dialog.get_by_text("各村点名回报").first).to_be_visible(timeout=30_000)
+            dialog.get_by_role("button", name="Add item").click()
+            dialog.get_by_role("tab", name="石门村").first.click()
+            dialog.get_by_role("button", name="Add item").first.click()
+            dialog.get_by_role("button", name="Select 户").click()
+            page.get_by_role("option", name=re.compile(r"^石门村 ")).first.click()
+            dialog.get_by_role("tab", name="拒绝转移").first.click()
+            dialog.get_by_role("tab", name="其余均已到安置点").first.click()
             shot(page, "night-4-roll-call.png")
-            dialog.get_by_role("button", name="Cancel").click()
+            dialog.get_by_role("button", name="Resume").click()
+
+            def shimen_reported() -> Any:
+                with session_scope() as s:
+                    rels = s.exec(select(Relocation).where(Relocation.village_code == SHIMEN)).all()
+                done = [r.status for r in rels if r.status != "ordered"]
+                return sorted(done) if len(done) == len(rels) else None
+
+            statuses = until("石门村's roll call given in the UI", shimen_reported, page, log)
+            assert statuses.count("refused") == 1 and set(statuses) == {"refused", "in_shelter"}
+            # the other villages report through the API (the run asks again for them)
             with session_scope() as s:
                 act = s.exec(select(Activation)).one()
             with get_client(sync_client=True) as client:
+                wait_paused(run.id)
                 client.resume_flow_run(
                     run.id,
                     run_input={
                         "villages": [
-                            {"village": v, "others": "in_shelter"} for v in act.village_codes
+                            {"village": v, "others": "in_shelter"}
+                            for v in act.village_codes
+                            if v != SHIMEN
                         ]
                     },
                 )
@@ -172,6 +194,7 @@ def test_a_night_on_the_v2_ui_and_the_board(browser: Any, tmp_path: Path) -> Non
             page.goto(board)
             figs = page.locator(".figs")
             expect(figs).to_contain_text("未核实 0 户")
+            expect(figs).to_contain_text("拒绝 1 户")
             shot(page, "night-6-board-roll-call.png", full=True)
 
             # The after-rain patrol's all-clear, in its form, ends the response.
