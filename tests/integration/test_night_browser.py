@@ -95,6 +95,13 @@ def test_a_night_on_the_v2_ui_and_the_board(browser: Any, tmp_path: Path) -> Non
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             with get_client(sync_client=True) as client:
                 dep = client.read_deployment_by_name("flood-response/flood-response")
+            # The start form: the town from the registry, the level as tabs of Chinese names
+            # (a tab sets the code the run gets).
+            page.goto(f"{base}/v2/deployments/deployment/{dep.id}/run")
+            page.get_by_role("tab", name="Ⅱ级").first.click(timeout=30_000)
+            expect(page.get_by_text("乡镇").first).to_be_visible()
+            shot(page, "night-0-start-form.png")
+            with get_client(sync_client=True) as client:
                 run = client.create_flow_run_from_deployment(
                     dep.id, parameters={"town": "鸡峰镇", "level": "II"}
                 )

@@ -1,10 +1,12 @@
-"""The control room in a real browser: the duty officer's form and the commander's approval.
+"""The control room in a real browser, on Prefect's V1 pages: the form and the approval.
+
+(The UI that opens is V2: ``test_night_browser.py`` walks it, and its screenshots are
+the README's. This one keeps the V1 pages working for a browser that chose them.)
 
 Headless Chromium from the OS packages (``apt-get install chromium fonts-wqy-microhei``),
 driven by Playwright, against a `prefect server start` with its UI and `sanqing serve`.
 Every request that does not go to the local server is aborted (the UI calls an
-analytics host). Screenshots go to the test's folder; with SANQING_UPDATE_SCREENSHOTS=1
-they also replace the ones in docs/ that the README shows.
+analytics host). Screenshots go to the test's folder and ``test-artifacts/v1/``.
 
 Where Chromium is missing the test is skipped with the command to install it, unless
 SANQING_REQUIRE_BROWSER=1 (CI sets it, after installing Chromium): then it fails.
@@ -33,6 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL = "apt-get install -y chromium fonts-wqy-microhei && pip install -e '.[test]'"
 DOCS = REPO_ROOT / "docs"
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "v1"
 
 
 def _browser_missing() -> str | None:
@@ -68,9 +71,10 @@ def browser() -> Iterator[Any]:
 def shot(page: Any, tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
     page.screenshot(path=str(path))
-    if os.environ.get("SANQING_UPDATE_SCREENSHOTS") == "1":
-        DOCS.mkdir(exist_ok=True)
-        shutil.copyfile(path, DOCS / name)
+    # The README shows the V2 UI that opens (test_night_browser.py's screenshots); these
+    # are of the V1 pages, kept for CI's artifacts only.
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, ARTIFACTS / name)
     assert path.stat().st_size > 10_000  # a rendered page, not a blank one
     return path
 
