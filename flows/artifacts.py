@@ -64,6 +64,21 @@ class VillageProgress:
                 self.last = time.monotonic()
 
 
+def end_state(figures: dict[str, Any]) -> Any:
+    """The run's final state, named for what it means to the duty officer: a run that
+    finished its round while the response goes on is not "Completed" (the response has
+    not ended; the after-rain patrol ends it). The figures stay the run's result."""
+    from prefect.states import Completed
+
+    if figures.get("status") == "active":
+        return Completed(
+            data=figures,
+            name="本轮完成·响应继续",
+            message="本轮处置已完成，应急响应仍在进行：雨后巡查确认安全后结束（终报）",
+        )
+    return Completed(data=figures, name="响应已结束", message="应急响应已结束（终报已报送）")
+
+
 def artifact_key(figures: dict[str, Any]) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in figures["activation_id"].lower())[:90]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from prefect import flow, unmapped
@@ -11,7 +11,7 @@ from prefect.futures import PrefectFutureList
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from flows.artifacts import VillageProgress, publish_artifacts, publish_print_folder
+from flows.artifacts import VillageProgress, end_state, publish_artifacts, publish_print_folder
 from flows.control import can_answer
 from flows.params import (
     TOWN_NAMES,
@@ -113,7 +113,9 @@ def flood_response(
         remove_dangers_in_rain(act, villages, plan, locale, drill, answers, approved=approved)
     # 5. 向上报告
     report_id = report_after_roll_call(act.activation_id, plan=plan, locale=locale, answers=answers)
-    return publish(act.activation_id, report_id)
+    # "Completed" would read as "the response ended": the state says whether it goes on.
+    # Prefect makes a returned state the run's final one and gives callers its data.
+    return cast(dict[str, Any], end_state(publish(act.activation_id, report_id)))
 
 
 def level_for_warning(plan: Plan, warning: WarningInfo | None) -> Level:

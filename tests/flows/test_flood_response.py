@@ -281,6 +281,9 @@ def test_the_run_shows_progress_relocations_and_the_report_without_personal_data
         return_state=True,
     )
     run_id = state.state_details.flow_run_id
+    # the run's round is done, the response is not: the state says so, not "Completed"
+    assert state.is_completed() and state.name == "本轮完成·响应继续"
+    assert state.result()["status"] == "active"
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
