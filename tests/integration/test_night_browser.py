@@ -65,6 +65,20 @@ def resume_form(page: Any, base: str, run_id: Any, expect: Any) -> Any:
     return dialog
 
 
+def yes_and_name(
+    page: Any, base: str, run_id: Any, expect: Any, form: tuple[str, str, str]
+) -> None:
+    """Answer a yes-or-no form (approval, patrol) in the UI: switch on, a name, Resume."""
+    question, name, screenshot = form
+    dialog = resume_form(page, base, run_id, expect)
+    expect(dialog.get_by_text(question).first).to_be_visible(timeout=30_000)
+    dialog.get_by_role("switch").first.click()
+    dialog.locator("textarea").first.fill(name)
+    expect(dialog.locator("textarea").first).to_have_value(name)
+    shot(page, screenshot)
+    dialog.get_by_role("button", name="Resume").click()
+
+
 def test_a_night_on_the_v2_ui_and_the_board(browser: Any, tmp_path: Path) -> None:  # noqa: F811
     from playwright.sync_api import expect
     from prefect.client.orchestration import get_client
@@ -116,13 +130,9 @@ def test_a_night_on_the_v2_ui_and_the_board(browser: Any, tmp_path: Path) -> Non
             expect(page).to_have_url(f"{base}/v2/runs/flow-run/{run.id}", timeout=30_000)
 
             # The commander answers in the run's form.
-            dialog = resume_form(page, base, run.id, expect)
-            expect(dialog.get_by_text("是否批准转移").first).to_be_visible(timeout=30_000)
-            dialog.get_by_role("switch").first.click()
-            dialog.locator("textarea").first.fill("王镇长")
-            expect(dialog.locator("textarea").first).to_have_value("王镇长")
-            shot(page, "night-3-approval.png")
-            dialog.get_by_role("button", name="Resume").click()
+            yes_and_name(
+                page, base, run.id, expect, ("是否批准转移", "王镇长", "night-3-approval.png")
+            )
 
             def decided() -> Any:
                 with session_scope() as s:
@@ -211,13 +221,9 @@ def test_a_night_on_the_v2_ui_and_the_board(browser: Any, tmp_path: Path) -> Non
                     patrol_dep.id, parameters={"town": "鸡峰镇"}
                 )
             wait_paused(patrol.id)
-            dialog = resume_form(page, base, patrol.id, expect)
-            expect(dialog.get_by_text("巡查确认安全").first).to_be_visible(timeout=30_000)
-            dialog.get_by_role("switch").first.click()
-            dialog.locator("textarea").first.fill("巡查组长")
-            expect(dialog.locator("textarea").first).to_have_value("巡查组长")
-            shot(page, "night-7-patrol.png")
-            dialog.get_by_role("button", name="Resume").click()
+            yes_and_name(
+                page, base, patrol.id, expect, ("巡查确认安全", "巡查组长", "night-7-patrol.png")
+            )
 
             def ended() -> Any:
                 with session_scope() as s:
