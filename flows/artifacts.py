@@ -22,6 +22,7 @@ from prefect.artifacts import (
 from prefect.futures import as_completed
 
 from sanqing.labels import label
+from sanqing.outbox.rendering import markdown_text
 from sanqing.settings import DEFAULT_LOCALE, get_settings
 from tasks import records
 
@@ -110,14 +111,11 @@ def publish_artifacts(figures: dict[str, Any], report_text: str) -> None:
     )
 
 
-#: What markdown reads as markup in a report's line (names and findings come from ledgers).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-
-
 def report_markdown(report_text: str) -> str:
     """The report as the county reads it, wrapped to the page (not a code block cut off at
     the right): its heading lines bold, each paragraph its own, the signature kept."""
-    lines = [_MARKDOWN_SPECIAL.sub(r"\\\1", line.strip()) for line in report_text.splitlines()]
+    # names and findings come from ledgers: markup escaped, as everywhere (markdown_text)
+    lines = [markdown_text(line) for line in report_text.splitlines()]
     out: list[str] = []
     heading = True
     for line in lines:

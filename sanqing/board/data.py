@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from sanqing.delivery.acknowledge import COPIES, NEEDS_ACK, SENT
 from sanqing.models import (
     Activation,
     ActivationStatus,
@@ -31,10 +32,6 @@ from sanqing.plans import load_plan
 
 #: Timeline entries shown per response, newest first.
 TIMELINE_ROWS = 30
-#: The cadre notices a 收到 is expected for, and the statuses that wait for it.
-_NEEDS_ACK = ("task_list", "phone_call")
-_SENT = (NoticeStatus.SENT, NoticeStatus.DELIVERED)
-_COPIES = ("ack_resend", "ack_forward")
 FLOOD = "flood"
 
 
@@ -149,10 +146,10 @@ def _acks_outstanding(session: Session, act: Activation, now: datetime) -> list[
     rows = session.exec(
         select(Notice).where(
             Notice.activation_id == act.id,
-            col(Notice.channel).in_(_NEEDS_ACK),
+            col(Notice.channel).in_(NEEDS_ACK),
             Notice.audience == "cadre",
-            col(Notice.purpose).not_in(_COPIES),
-            col(Notice.status).in_(_SENT),
+            col(Notice.purpose).not_in(COPIES),
+            col(Notice.status).in_(SENT),
             col(Notice.acknowledged_at).is_(None),
         )
     )

@@ -17,7 +17,6 @@ from sanqing.models import (
     HazardPoint,
     Inspection,
     InspectionStatus,
-    Relocation,
     Shelter,
     Village,
 )
@@ -104,17 +103,10 @@ def _point_states(session: Session, activation_id: str) -> dict[str, str]:
 
 
 def _placed(session: Session, activation_id: str) -> dict[str, int]:
-    """People this activation has placed in each shelter (ordered, moved or in it)."""
-    from sanqing.response import OCCUPYING
+    """People this activation has placed in each shelter (as ``sanqing status`` counts them)."""
+    from sanqing.status import placed_people
 
     out: dict[str, int] = {}
-    for code, people in session.exec(
-        select(Relocation.shelter_code, Relocation.people).where(
-            Relocation.activation_id == activation_id,
-            col(Relocation.shelter_code).is_not(None),
-            col(Relocation.status).in_([s.value for s in OCCUPYING]),
-        )
-    ):
-        if code is not None:
-            out[code] = out.get(code, 0) + people
+    for (code, _isolation), people in placed_people(session, activation_id).items():
+        out[code] = out.get(code, 0) + people
     return out

@@ -7,7 +7,6 @@ where the duty officer answers.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import httpx
@@ -24,16 +23,17 @@ def waiting_runs(api_url: str, ui_url: str, auth: str | None = None) -> list[dic
 
     Raises ``httpx.HTTPError`` when the server cannot be read (the board says so).
     """
-    headers = {}
-    if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    user, _, password = (auth or "").partition(":")
     body = {
         "flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}},
         "sort": "START_TIME_ASC",
         "limit": 50,
     }
     r = httpx.post(
-        f"{api_url.rstrip('/')}/flow_runs/filter", json=body, headers=headers, timeout=API_TIMEOUT_S
+        f"{api_url.rstrip('/')}/flow_runs/filter",
+        json=body,
+        auth=(user, password) if auth else None,
+        timeout=API_TIMEOUT_S,
     )
     r.raise_for_status()
     from sanqing.registry import town_names
