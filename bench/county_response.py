@@ -9,9 +9,9 @@ database, then runs
 
 - the PLAIN path: the domain functions in the order of ``flood_response``, towns
   on a thread pool of the size ``county_response`` uses (``--concurrent-towns``, default
-  4 as in the flow), a town's village groups (``response.village_groups``: at most
-  six per town) on a pool as wide as that (what Prefect's ThreadPoolTaskRunner does
-  for ``.map``): the same concurrency on both paths, so
+  4 as in the flow), a town's villages in ``response.COUNTY_VILLAGE_TASKS`` groups
+  (one: a county run's town steps are one task each) on a pool as wide as that (what
+  Prefect's ThreadPoolTaskRunner does for ``.map``): the same concurrency on both paths, so
   the ratio is Prefect's cost, not a difference in scheduling;
 - the PREFECT path: ``county_response`` against a ``prefect server start`` on
   PostgreSQL that the bench starts and stops, after emptying the run-state tables:

@@ -23,7 +23,8 @@ def plain_town(town: str, level: Any, locale: str = "zh-CN", plan_name: str = "f
         )
     aid, villages = act.activation_id, act.village_codes
 
-    groups = response.village_groups(villages)  # the flow's fan-out: one task per group
+    # The county flow's fan-out: a town's village step is one task (COUNTY_VILLAGE_TASKS).
+    groups = response.village_groups(villages, response.COUNTY_VILLAGE_TASKS)
 
     def per_village(step: Any) -> list[Any]:
         def one(group: list[str]) -> Any:

@@ -19,6 +19,7 @@ from prefect.runtime import deployment, flow_run
 from pydantic import BaseModel, Field
 
 from sanqing.answers import ApprovalAnswer, PatrolAnswer, VillageRollCall
+from sanqing.response import MAX_VILLAGE_TASKS
 from sanqing.settings import get_settings
 
 T = TypeVar("T", bound=RunInput)
@@ -26,6 +27,9 @@ T = TypeVar("T", bound=RunInput)
 #: Set by a run that carries towns for a county run nobody can answer (a county batch
 #: started by an in-process county run): its towns apply the "no answer" rules too.
 UNATTENDED: ContextVar[bool] = ContextVar("sanqing_unattended", default=False)
+#: How many tasks a town's village steps fan out to at most (``village_groups``): a county
+#: run sets ``COUNTY_VILLAGE_TASKS`` for its towns.
+VILLAGE_TASKS: ContextVar[int] = ContextVar("sanqing_village_tasks", default=MAX_VILLAGE_TASKS)
 A = TypeVar("A", bound=BaseModel)
 
 

@@ -16,7 +16,7 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from flows import county_pool
-from flows.control import UNATTENDED, can_answer
+from flows.control import UNATTENDED, VILLAGE_TASKS, can_answer
 from flows.flood_response import flood_response
 from flows.params import (
     LevelOrWarning,
@@ -28,6 +28,7 @@ from flows.params import (
     titled,
     warning_field,
 )
+from sanqing.response import COUNTY_VILLAGE_TASKS
 from sanqing.warning import WarningInfo
 
 #: Towns responding at the same time. Town work is mostly Python in one process (the
@@ -151,14 +152,19 @@ def respond_in_parallel(
     towns: list[str], run: Callable[..., Any], max_concurrent_towns: int
 ) -> dict[str, dict[str, Any]]:
     """Each town's response as a subflow of this run, several at once; per town its
-    figures or its error (one town's failure is reported, not propagated)."""
+    figures or its error (one town's failure is reported, not propagated). A town's
+    village steps run as one task each (``COUNTY_VILLAGE_TASKS``)."""
     # Each thread runs its town as a subflow of this run: it needs this run's context.
     workers = max(1, min(max_concurrent_towns, len(towns)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="town") as pool:
-        futures = {
-            town: pool.submit(contextvars.copy_context().run, run, town=town, return_state=True)
-            for town in towns
-        }
+    token = VILLAGE_TASKS.set(COUNTY_VILLAGE_TASKS)  # copied into every town's context
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="town") as pool:
+            futures = {
+                town: pool.submit(contextvars.copy_context().run, run, town=town, return_state=True)
+                for town in towns
+            }
+    finally:
+        VILLAGE_TASKS.reset(token)
     by_town: dict[str, Any] = {}
     for town, future in futures.items():
         try:

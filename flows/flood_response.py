@@ -12,7 +12,7 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from flows.artifacts import VillageProgress, end_state, publish_artifacts, publish_print_folder
-from flows.control import can_answer
+from flows.control import VILLAGE_TASKS, can_answer
 from flows.params import (
     TOWN_NAMES,
     BasisChoice,
@@ -100,7 +100,7 @@ def flood_response(
     if not act.open:  # this warning's response has ended: nothing to run again
         return finished(act.activation_id)
     # Villages fan out one task each; a big town's go in groups (a task run costs ~10 ms).
-    villages = village_groups(act.village_codes)
+    villages = village_groups(act.village_codes, VILLAGE_TASKS.get())
     progress = VillageProgress(town, steps=3 * len(villages))
     # 2. 隐患排查 (villages concurrently)
     progress.wait(inspect_villages(act.activation_id, villages, phase, findings or [], drill, plan))
@@ -209,7 +209,8 @@ def move_at_once(
     if not moving:
         return False
     assign_shelters(activation_id, plan_name=plan)
-    notify_villages(activation_id, village_groups(moving), locale, plan).result()
+    moving_groups = village_groups(moving, VILLAGE_TASKS.get())
+    notify_villages(activation_id, moving_groups, locale, plan).result()
     inform_commander(activation_id, locale=locale)
     return True
 
@@ -257,7 +258,7 @@ def report_after_roll_call(
     if take_roll_call(activation_id, plan=plan, locale=locale, answers=answers):
         placed = assign_shelters(activation_id, plan_name=plan)
         if placed.changed_villages:
-            changed = village_groups(list(placed.changed_villages))
+            changed = village_groups(list(placed.changed_villages), VILLAGE_TASKS.get())
             notify_villages(activation_id, changed, locale, plan).result()
         report_id = report_upward(activation_id, locale=locale, plan_name=plan)
     return report_id

@@ -45,6 +45,7 @@ from sanqing.response.inspection import (
     resolve_findings,
 )
 from sanqing.response.locks import (
+    COUNTY_VILLAGE_TASKS,
     MAX_VILLAGE_TASKS,
     get_activation,
     hold_open,
@@ -98,6 +99,7 @@ from sanqing.response.timeline import (
 __all__ = [
     "CHAIN",
     "CHASED",
+    "COUNTY_VILLAGE_TASKS",
     "MAX_VILLAGE_TASKS",
     "OCCUPYING",
     "STEP_REMOVAL",

@@ -156,13 +156,7 @@ def movers(
     households = read_rows(
         session, Household, Household.village_code == village_code, order_by=Household.code
     )
-    threats = list(
-        session.exec(
-            select(HazardThreat)
-            .join(Household, col(Household.code) == col(HazardThreat.household_code))
-            .where(Household.village_code == village_code)
-        )
-    )
+    threats = village_threats(session, [h.code for h in households])
     hazards = _hazards(session, village_code=village_code, threats=threats)
     return rules.select_households(
         households=households,
@@ -171,6 +165,28 @@ def movers(
         scope=plan.level(act.level).relocate,
         findings=_findings(session, activation_id=act.id, hazard_codes=list(hazards)),
     )
+
+
+def village_threats(session: Session, household_codes: list[str]) -> list[Any]:
+    """The threats to these households, by their codes (index on ``household_code``).
+
+    Not a join on the household's village: PostgreSQL plans that as a scan of the
+    county's whole threat table, ~4 ms a village and many times a response. In a
+    fixed order, so a household's reasons read the same on every run and database.
+    """
+    threats: list[Any] = []
+    for i in range(0, len(household_codes), _IN_CHUNK):
+        threats += read_rows(
+            session,
+            HazardThreat,
+            col(HazardThreat.household_code).in_(household_codes[i : i + _IN_CHUNK]),
+            order_by=(col(HazardThreat.household_code), col(HazardThreat.hazard_code)),
+        )
+    return threats
+
+
+#: Codes per ``IN (…)``: well under SQLite's limit of bound parameters.
+_IN_CHUNK = 5000
 
 
 def _hazards(
