@@ -154,6 +154,8 @@ def upsert(
     batches: dict[frozenset[str], list[dict[str, Any]]] = {}
     for row in rows:
         batches.setdefault(frozenset(row), []).append(row)
+    if dialect == "postgresql" and update == () and len(batches) > 1:
+        batches = _one_column_set(table, batches)
     count = 0
     for batch in batches.values():
         if dialect == "postgresql" and len(batch) >= COPY_FROM:
@@ -163,6 +165,35 @@ def upsert(
             chunk = batch[start : start + UPSERT_BATCH]
             count += _upsert_batch(session, table, insert_fn, chunk, keys, update)
     return count
+
+
+def _one_column_set(
+    table: Any, batches: dict[frozenset[str], list[dict[str, Any]]]
+) -> dict[frozenset[str], list[dict[str, Any]]]:
+    """Insert-only rows of several column sets as one set, for one COPY instead of many
+    small executemanys (a village's notices with and without a payload).
+
+    A column a row lacks gets what the insert would give it: the model's default, or
+    NULL. A batch lacking a column with a server default (or a required one) stays apart.
+    """
+    union = frozenset().union(*batches)
+    merged: list[dict[str, Any]] = []
+    apart: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for columns, batch in batches.items():
+        missing = [table.c[c] for c in union - columns]
+        if not all(_fillable(c) for c in missing):
+            apart[columns] = batch
+            continue
+        for row in batch:
+            merged.append(row | {c.name: _default(c.default) for c in missing})
+    return {union: merged, **apart} if merged else apart
+
+
+def _fillable(column: Any) -> bool:
+    """Whether leaving the column out of an insert is the same as giving ``_default``."""
+    if column.server_default is not None:
+        return False
+    return column.default is not None or bool(column.nullable)
 
 
 def _upsert_batch(
@@ -291,5 +322,7 @@ def _staged(
 
 
 def _default(default: Any) -> Any:
-    """A column default's value for one row (a constant, or its function called)."""
+    """A column default's value for one row (a constant, or its function called; None: NULL)."""
+    if default is None:
+        return None
     return default.arg(None) if default.is_callable else default.arg

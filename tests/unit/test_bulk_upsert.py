@@ -144,3 +144,25 @@ def test_update_rows_sets_only_the_columns_given(db_url: str, n: int) -> None:
     with pytest.raises(StaleDataError), db.session_scope() as s:
         db.update_rows(s, FeedRecord, [*again, {"id": "cma|9999", "done": True, "targets": []}])
     assert _records()["cma|0001"].targets == ["A1"]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_rows_of_several_column_sets_are_written_as_each_would_be_alone(
+    db_url: str, n: int
+) -> None:
+    # Insert-only rows that leave out different columns (a notice with a payload and
+    # one without) go as one column set on PostgreSQL, the missing ones filled with
+    # the model's default or NULL: the rows must read as if each set went alone.
+    rows = [
+        _record(i, sender="气象台", drill=True) if i % 2 else _record(i, targets=["村"])
+        for i in range(n)
+    ]
+    rows.append(_record(0, sender="second of a key: left alone"))
+    with db.session_scope() as s:
+        assert db.upsert(s, FeedRecord, rows) == n + 1
+    got = _records()
+    assert len(got) == n
+    odd, even = got["cma|0001"], got["cma|0002"]
+    assert (odd.sender, odd.drill, odd.targets, odd.done) == ("气象台", True, None, True)
+    assert (even.sender, even.drill, even.targets, even.done) == ("", None, ["村"], True)
+    assert got["cma|0000"].sender == "" and got["cma|0000"].targets == ["村"]
