@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ARRAY, String, any_, cast, func
 from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
@@ -156,7 +157,7 @@ def movers(
     households = read_rows(
         session, Household, Household.village_code == village_code, order_by=Household.code
     )
-    threats = village_threats(session, [h.code for h in households])
+    threats = village_threats(session, village_code)
     hazards = _hazards(session, village_code=village_code, threats=threats)
     return rules.select_households(
         households=households,
@@ -167,26 +168,29 @@ def movers(
     )
 
 
-def village_threats(session: Session, household_codes: list[str]) -> list[Any]:
-    """The threats to these households, by their codes (index on ``household_code``).
+def village_threats(session: Session, village_code: str) -> list[Any]:
+    """The threats to the village's households, by household and hazard code.
 
-    Not a join on the household's village: PostgreSQL plans that as a scan of the
-    county's whole threat table, ~4 ms a village and many times a response. In a
-    fixed order, so a household's reasons read the same on every run and database.
+    PostgreSQL plans the plain join as a scan of the county's whole threat table
+    (~3 ms a village, many times a response); the household codes as one array, looked
+    up in the threats' index, take ~0.5 ms. SQLite's planner uses the index anyway.
     """
-    threats: list[Any] = []
-    for i in range(0, len(household_codes), _IN_CHUNK):
-        threats += read_rows(
-            session,
-            HazardThreat,
-            col(HazardThreat.household_code).in_(household_codes[i : i + _IN_CHUNK]),
-            order_by=(col(HazardThreat.household_code), col(HazardThreat.hazard_code)),
+    codes = select(Household.code).where(Household.village_code == village_code)
+    if session.get_bind().dialect.name == "postgresql":
+        codes_array = select(func.array_agg(Household.code)).where(
+            Household.village_code == village_code
         )
-    return threats
-
-
-#: Codes per ``IN (…)``: well under SQLite's limit of bound parameters.
-_IN_CHUNK = 5000
+        where = col(HazardThreat.household_code) == any_(
+            cast(codes_array.scalar_subquery(), ARRAY(String))
+        )
+    else:
+        where = col(HazardThreat.household_code).in_(codes)
+    return read_rows(
+        session,
+        HazardThreat,
+        where,
+        order_by=(col(HazardThreat.household_code), col(HazardThreat.hazard_code)),
+    )
 
 
 def _hazards(
