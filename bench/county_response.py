@@ -22,8 +22,10 @@ database, then runs
 
 Prints one JSON object, the last line of stdout (and writes it to ``--out``): ``mode,
 towns, households, notices, plain_s, prefect_s, ratio, workers, flow_runs, task_runs,
-peak_rss_mb {bench, server, workers}, same_figures`` and more. Both databases are dropped and
-recreated on every run: the generated town codes include jifeng's.
+peak_rss_mb {bench, server, workers}, same_figures`` and more (``cpu_s``: CPU seconds of the
+plain path, of this process through Prefect, and of the server, pool set-up and workers
+with their flow runs). Both databases are dropped and recreated on every run: the
+generated town codes include jifeng's.
 """
 
 from __future__ import annotations
@@ -339,13 +341,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out["concurrent_towns"] = concurrent
     plain: dict[str, dict] = {}
     if not args.skip_plain:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         plain = run_plain(towns, level, concurrent)
         out["plain_s"] = round(time.perf_counter() - t0, 2)
+        out["cpu_s"] = {"plain": round(time.process_time() - c0, 1)}
         print(f"plain: {out['plain_s']} s", file=sys.stderr, flush=True)
         reset_run_state()
     if not args.skip_prefect:
+        c0 = time.process_time()
         figures = prefect_run(args, tmp, towns, level, out)
+        # This process's CPU through Prefect (server and pool setup included), and the
+        # server's, workers' and their flow runs' (children, counted once they ended).
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["cpu_s"] = out.get("cpu_s", {}) | {
+            "prefect_bench": round(time.process_time() - c0, 1),
+            "server_and_workers": round(children.ru_utime + children.ru_stime, 1),
+        }
         if plain:
             out["ratio"] = round(out["prefect_s"] / out["plain_s"], 2)
             out["same_figures"] = same_result(plain, figures)
