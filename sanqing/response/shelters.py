@@ -31,7 +31,7 @@ from sanqing.models import (
 from sanqing.plans import Plan
 from sanqing.response.activation import holds_resources
 from sanqing.response.locks import hold_town_open
-from sanqing.response.timeline import clock, local_tz, log_event, read_rows
+from sanqing.response.timeline import clock, local_tz, log_event
 from sanqing.rules import relocation as rules
 from sanqing.rules.overlay import OverlayMover, OverlayShelter, place_with_epidemic
 from sanqing.rules.shelters import (
@@ -94,7 +94,18 @@ def _result(
     session: Session, act: Activation, now: datetime, changed_villages: set[str]
 ) -> ShelterResult:
     """What the activation's households have now; a shortfall goes on the timeline."""
-    all_rel = read_rows(session, Relocation, Relocation.activation_id == act.id)
+    # The five columns the figures use: not the JSON and times of thousands of rows.
+    all_rel = list(
+        session.execute(
+            select_rows(
+                col(Relocation.shortfall),
+                col(Relocation.status),
+                col(Relocation.people),
+                col(Relocation.shelter_code),
+                col(Relocation.isolation),
+            ).where(col(Relocation.activation_id) == act.id)
+        )
+    )
     short = [r for r in all_rel if r.shortfall and r.status in OCCUPYING]
     if short:
         _log_shortfall(session, act=act, short=short, now=now)
