@@ -70,12 +70,17 @@ def fix_the_hour(at: str) -> str:
     the towns then do their moves and notices twice, and the figures and times depend
     on the hour. A fixed-offset zone (``Etc/GMT-N``) puts every run at the same hour.
     """
-    target = 1 if at == "night" else 13
-    offset = (target - time.gmtime().tm_hour) % 24
-    offset = offset - 24 if offset > 14 else offset
-    zone = "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    zone = zone_at(at, time.gmtime().tm_hour)
     os.environ["SANQING_TIMEZONE"] = zone
     return zone
+
+
+def zone_at(at: str, utc_hour: int) -> str:
+    """The fixed-offset zone whose local hour is 01 (``night``) or 13 (``day``) at ``utc_hour``."""
+    offset = ((1 if at == "night" else 13) - utc_hour) % 24
+    offset = offset - 24 if offset > 14 else offset  # Etc/GMT zones run from -12 to +14
+    # Etc/GMT-N is N hours east of Greenwich (POSIX signs).
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 def recreate_databases(*names: str) -> None:
