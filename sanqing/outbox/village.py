@@ -7,6 +7,7 @@ points the moves name, the card ledger, and the ids of the notices it already ha
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -17,6 +18,7 @@ from sanqing.models import (
     Activation,
     Cadre,
     HazardPoint,
+    HazardThreat,
     Household,
     Inspection,
     Notice,
@@ -25,7 +27,7 @@ from sanqing.models import (
     Town,
     Village,
 )
-from sanqing.outbox.cards import CardBook, read_hazards, read_threats
+from sanqing.outbox.cards import CardBook, read_hazards
 from sanqing.response import read_rows
 
 
@@ -94,7 +96,7 @@ def read_village(session: Session, *, activation: Activation, village_code: str)
         s.code: s for s in session.exec(select(Shelter).where(Shelter.town_code == town.code))
     }
     cadres = {c.code: c for c in read_rows(session, Cadre, Cadre.town_code == town.code)}
-    threats = read_threats(session, list(households))
+    threats = _read_threats(session, village_code)
     village_hazards, hazards, book_hazards = _read_hazards(
         session, village_code, relocations, threats
     )
@@ -119,6 +121,23 @@ def read_village(session: Session, *, activation: Activation, village_code: str)
             threats=threats,
         ),
     )
+
+
+def _read_threats(session: Session, village_code: str) -> dict[str, list[tuple[str, str]]]:
+    """``cards.read_threats`` of the village's households, which the database picks.
+
+    The same rows in the same order, without sending the village's household codes
+    as one parameter each (building that query cost more than reading its rows).
+    """
+    threats: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    in_village = select(Household.code).where(Household.village_code == village_code)
+    for household, hazard, zone in session.execute(
+        select(HazardThreat.household_code, HazardThreat.hazard_code, HazardThreat.zone)
+        .where(col(HazardThreat.household_code).in_(in_village))
+        .order_by(col(HazardThreat.household_code), col(HazardThreat.hazard_code))
+    ):
+        threats[household].append((hazard, zone))
+    return dict(threats)
 
 
 def _read_hazards(
