@@ -36,14 +36,15 @@ class VillageFacts:
     """One village in one activation, as its notices need it (rows are read-only)."""
 
     town: Town
-    village: Village
+    village: Any
     #: ids of this village's notices already in the outbox
     written: set[str]
     #: household code → household row
     households: dict[str, Any]
     #: this activation's moves in the village, by priority then household (``MOVE_COLUMNS``)
     relocations: list[Any]
-    shelters: dict[str, Shelter]
+    #: shelter code → shelter row, the town's
+    shelters: dict[str, Any]
     #: cadre code → cadre row, the whole town's
     cadres: dict[str, Any]
     #: the village's own hazard points, by code
@@ -70,9 +71,7 @@ def read_village(session: Session, *, activation: Activation, village_code: str)
     """Read what the village's notices are written from: every table once."""
     town = session.get(Town, activation.town_code)
     assert town is not None
-    villages = {
-        v.code: v for v in session.exec(select(Village).where(Village.town_code == town.code))
-    }
+    villages = {v.code: v for v in read_rows(session, Village, Village.town_code == town.code)}
     village = villages.get(village_code) or session.get(Village, village_code)
     assert village is not None
     written = set(
@@ -86,9 +85,7 @@ def read_village(session: Session, *, activation: Activation, village_code: str)
         h.code: h for h in read_rows(session, Household, Household.village_code == village_code)
     }
     relocations = _read_moves(session, activation.id, village_code)
-    shelters = {
-        s.code: s for s in session.exec(select(Shelter).where(Shelter.town_code == town.code))
-    }
+    shelters = {s.code: s for s in read_rows(session, Shelter, Shelter.town_code == town.code)}
     cadres = {c.code: c for c in read_rows(session, Cadre, Cadre.town_code == town.code)}
     threats = _read_threats(session, village_code)
     village_hazards, hazards, book_hazards = _read_hazards(
