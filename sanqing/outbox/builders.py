@@ -21,6 +21,8 @@ from sanqing.outbox.contexts import NoticeContext
 def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
     """Every household with a phone: its relocation order if it moves, else the warning."""
     households, moving = ctx.facts.households, ctx.facts.moving
+    relocation = label(ctx.locale, "subject", "relocation")
+    warning = label(ctx.locale, "subject", "warning")
     for code in sorted(households):
         h = households[code]
         if not h.phone:
@@ -33,7 +35,7 @@ def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
                 audience="resident",
                 recipient=code,
                 address=h.phone,
-                subject=label(ctx.locale, "subject", "relocation"),
+                subject=relocation,
                 template="notices/relocation.sms.txt",
                 move=ctx.move(r),
                 cadre=ctx.cadre(r.cadre_code),
@@ -45,7 +47,7 @@ def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
                 audience="resident",
                 recipient=code,
                 address=h.phone,
-                subject=label(ctx.locale, "subject", "warning"),
+                subject=warning,
                 template="notices/warning.sms.txt",
             )
 
