@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from sanqing.labels import label
-from sanqing.models import Channel, Inspection
+from sanqing.models import Channel
 from sanqing.outbox.batch import NoticeBatch
 from sanqing.outbox.cards import household_card
 from sanqing.outbox.contexts import NoticeContext
@@ -139,7 +139,7 @@ def task_lists(
     batch: NoticeBatch,
     ctx: NoticeContext,
     by_cadre: dict[str, list[Any]],
-    inspections: list[Inspection],
+    inspections: list[Any],
 ) -> None:
     """Each cadre with moves or inspections: a task list of both."""
     by_inspector = inspections_by_inspector(ctx, inspections)
@@ -160,7 +160,7 @@ def task_lists(
 
 
 def inspections_by_inspector(
-    ctx: NoticeContext, inspections: list[Inspection]
+    ctx: NoticeContext, inspections: list[Any]
 ) -> dict[str, list[dict[str, Any]]]:
     """inspector's code → their inspections as a task list shows them (unassigned left out)."""
     by_inspector: dict[str, list[dict[str, Any]]] = defaultdict(list)

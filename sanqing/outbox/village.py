@@ -174,16 +174,12 @@ def _read_hazards(
     return village_hazards, hazards, book_hazards
 
 
-def read_inspections(
-    session: Session, *, activation_id: str, village_code: str
-) -> list[Inspection]:
-    """This activation's inspections in the village, by hazard point then phase."""
-    return list(
-        session.exec(
-            select(Inspection)
-            .where(
-                Inspection.activation_id == activation_id, Inspection.village_code == village_code
-            )
-            .order_by(col(Inspection.hazard_code), col(Inspection.phase))
-        )
+def read_inspections(session: Session, *, activation_id: str, village_code: str) -> list[Any]:
+    """This activation's inspections in the village, by hazard point then phase (rows)."""
+    return read_rows(
+        session,
+        Inspection,
+        Inspection.activation_id == activation_id,
+        Inspection.village_code == village_code,
+        order_by=(col(Inspection.hazard_code), col(Inspection.phase)),
     )
