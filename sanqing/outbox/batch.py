@@ -23,10 +23,48 @@ from sanqing.outbox.writer import notice_row
 VERSIONED = frozenset({Channel.WECHAT, Channel.LOUDSPEAKER, Channel.DOOR_VISIT, Channel.TASK_LIST})
 
 
+def _dumps(value: Any) -> str:
+    """The canonical JSON of ``value`` that a digest is taken of."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def digest(ctx: dict[str, Any]) -> str:
     """A short stable digest of what a notice says (not when it was generated)."""
-    text = json.dumps(ctx, sort_keys=True, ensure_ascii=False, default=str)
+    return _sha(_dumps(ctx))
+
+
+def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class _CanonicalJSON:
+    """``_dumps`` of notice contexts, each dict among their values encoded once.
+
+    A move is in a cadre's door-visit list and task list, the village's summary in
+    two messages: their JSON is kept (with the dict, so its ``id`` is not reused) and
+    joined the way ``json.dumps`` joins, which gives the same text and so the same
+    digest. Contexts are built once and not changed after (``NoticeContext``).
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, str]] = {}
+
+    def dumps(self, ctx: dict[str, Any]) -> str:
+        items = (f"{_dumps(k)}: {self._value(ctx[k])}" for k in sorted(ctx))
+        return "{" + ", ".join(items) + "}"
+
+    def _value(self, value: Any) -> str:
+        if type(value) is list:
+            return "[" + ", ".join(self._dict(x) for x in value) + "]"
+        return self._dict(value)
+
+    def _dict(self, value: Any) -> str:
+        if type(value) is not dict:
+            return _dumps(value)
+        known = self._memo.get(id(value))
+        if known is None or known[0] is not value:
+            known = self._memo[id(value)] = (value, _dumps(value))
+        return known[1]
 
 
 @dataclass
@@ -50,6 +88,8 @@ class NoticeBatch:
     #: id prefixes whose older pending versions are replaced
     superseded: list[str] = field(default_factory=list)
     _same_for_all: dict[str, str] = field(default_factory=dict)
+    _json: _CanonicalJSON = field(default_factory=_CanonicalJSON)
+    _sms_bodies: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
     def add(
         self,
@@ -70,10 +110,8 @@ class NoticeBatch:
             return
         body = self._body(template, body_format, ctx)
         if channel == Channel.SMS:
-            # The platform refuses 【】 in a body (a name from the ledger may hold them)
-            # and puts the signature in front: the length counts it.
-            body = sms.clean_body(body)
-            if sms.segments(self.signature + body) > self.sms_max_segments:
+            body, too_long = self._sms_body(body)
+            if too_long:
                 self.too_long.append(recipient)
         self.rows.append(
             notice_row(
@@ -100,7 +138,7 @@ class NoticeBatch:
             # Lists and village messages change when the response grows (escalation, new
             # findings): a new version gets its own id and replaces the pending old one.
             said = ctx | {"level": self.common["level"], "warning": self.common["warning"]}
-            key = key.versioned(digest(said))
+            key = key.versioned(_sha(self._json.dumps(said)))
             if str(key) not in self.written:
                 self.superseded.append(key.stem)
         return key
@@ -117,6 +155,17 @@ class NoticeBatch:
             if not ctx:
                 self._same_for_all[template] = body
         return body
+
+    def _sms_body(self, text: str) -> tuple[str, bool]:
+        """An SMS body as the platform takes it, and whether it is longer than planned."""
+        known = self._sms_bodies.get(text)  # the warning: one text for the whole village
+        if known is None:
+            # The platform refuses 【】 in a body (a name from the ledger may hold them)
+            # and puts the signature in front: the length counts it.
+            body = sms.clean_body(text)
+            too_long = sms.segments(self.signature + body) > self.sms_max_segments
+            known = self._sms_bodies[text] = (body, too_long)
+        return known
 
     def older_versions(self) -> list[str]:
         """Ids already written that a new version in this batch replaces."""

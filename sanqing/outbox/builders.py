@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from sanqing.labels import label
-from sanqing.models import Channel, Inspection
+from sanqing.models import Channel
 from sanqing.outbox.batch import NoticeBatch
 from sanqing.outbox.cards import household_card
 from sanqing.outbox.contexts import NoticeContext
@@ -21,6 +21,8 @@ from sanqing.outbox.contexts import NoticeContext
 def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
     """Every household with a phone: its relocation order if it moves, else the warning."""
     households, moving = ctx.facts.households, ctx.facts.moving
+    relocation = label(ctx.locale, "subject", "relocation")
+    warning = label(ctx.locale, "subject", "warning")
     for code in sorted(households):
         h = households[code]
         if not h.phone:
@@ -33,7 +35,7 @@ def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
                 audience="resident",
                 recipient=code,
                 address=h.phone,
-                subject=label(ctx.locale, "subject", "relocation"),
+                subject=relocation,
                 template="notices/relocation.sms.txt",
                 move=ctx.move(r),
                 cadre=ctx.cadre(r.cadre_code),
@@ -45,7 +47,7 @@ def resident_sms(batch: NoticeBatch, ctx: NoticeContext) -> None:
                 audience="resident",
                 recipient=code,
                 address=h.phone,
-                subject=label(ctx.locale, "subject", "warning"),
+                subject=warning,
                 template="notices/warning.sms.txt",
             )
 
@@ -137,7 +139,7 @@ def task_lists(
     batch: NoticeBatch,
     ctx: NoticeContext,
     by_cadre: dict[str, list[Any]],
-    inspections: list[Inspection],
+    inspections: list[Any],
 ) -> None:
     """Each cadre with moves or inspections: a task list of both."""
     by_inspector = inspections_by_inspector(ctx, inspections)
@@ -158,7 +160,7 @@ def task_lists(
 
 
 def inspections_by_inspector(
-    ctx: NoticeContext, inspections: list[Inspection]
+    ctx: NoticeContext, inspections: list[Any]
 ) -> dict[str, list[dict[str, Any]]]:
     """inspector's code → their inspections as a task list shows them (unassigned left out)."""
     by_inspector: dict[str, list[dict[str, Any]]] = defaultdict(list)

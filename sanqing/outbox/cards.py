@@ -83,6 +83,7 @@ class CardBook:
     hazards: dict[str, HazardPoint]
     #: household code → [(hazard code, zone)], hazard codes in order
     threats: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    _issuers: dict[str, Cadre | None] = field(default_factory=dict, repr=False, compare=False)
 
     def cadre(self, code: str | None) -> Cadre | None:
         return self.cadres.get(code or "")
@@ -96,16 +97,16 @@ class CardBook:
         ]
 
     def signal_issuer(self, village_code: str) -> Cadre | None:
-        return next(
-            (
+        if village_code not in self._issuers:  # every card names it: looked up once
+            issuers = (
                 c
                 for c in sorted(self.cadres.values(), key=lambda c: c.code)
                 if c.village_code == village_code
                 and c.role == CadreRole.VILLAGE_CADRE
                 and c.title.endswith(SIGNAL_ISSUER_TITLE)
-            ),
-            None,
-        )
+            )
+            self._issuers[village_code] = next(issuers, None)
+        return self._issuers[village_code]
 
     def nearest_shelter(self, h: Household) -> Shelter | None:
         """The planned shelter before any response: the nearest of the village, else the town."""

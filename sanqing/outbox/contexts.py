@@ -61,6 +61,7 @@ class NoticeContext:
         self.epidemic = epidemic
         self._hazards: dict[str, dict[str, Any]] = {}
         self._moves: dict[str, dict[str, Any]] = {}
+        self._cadres: dict[str, dict[str, str]] = {}
 
     def common(self, *, activation: Activation, plan: Plan, now: datetime) -> dict[str, Any]:
         """What every notice of the village is rendered with."""
@@ -91,8 +92,11 @@ class NoticeContext:
         )
 
     def cadre(self, code: str | None) -> dict[str, str]:
-        """A cadre of the town by code; an unknown one (or none) gives blanks."""
-        return person(self.facts.cadres.get(code or ""), self.locale)
+        """A cadre of the town by code; an unknown one (or none) gives blanks. Built once."""
+        key = code or ""
+        if key not in self._cadres:
+            self._cadres[key] = person(self.facts.cadres.get(key), self.locale)
+        return self._cadres[key]
 
     def shelter(self, code: str | None) -> dict[str, Any] | None:
         """A shelter with its 负责人; ``None`` when there is no such shelter."""

@@ -11,6 +11,7 @@ run again. Ids are built and read here only: nobody else splits them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from sanqing.errors import SanqingError
 
@@ -39,6 +40,11 @@ class NoticeKey:
             raise SanqingError(f"notice key: version {self.version!r} reads as a copy")
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """The id as the outbox keeps it (joined once: a notice's key is read many times)."""
         parts = [self.activation_id, self.channel, self.purpose, self.about]
         parts += [p for p in (self.version, self.copy) if p]
         return SEP.join(parts)

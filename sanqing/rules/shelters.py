@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from math import asin, cos, radians, sin, sqrt
+from math import asin, cos, inf, nextafter, radians, sin, sqrt
 
 from sanqing.geo import EARTH_RADIUS_KM
 
@@ -59,9 +59,15 @@ def assign_shelters(
     rooms = list(shelters)
     # distance_km's arithmetic, with each shelter's share computed once (the same floats).
     sites = [(room, radians(room.lat), cos(radians(room.lat))) for room in rooms]
+    # The distance grows with the haversine term ``a``: a room whose ``a`` is clearly
+    # (``_MARGIN``, far above rounding) beyond ``far`` is out of reach, and one clearly
+    # beyond the best's is farther than it. Those are skipped without their sqrt and
+    # asin; every distance compared is the same float as before, so the same choice.
+    far = _beyond(max_distance_km)
     out: list[Placement] = []
     for m in movers:
-        best: tuple[float, str, ShelterRoom] | None = None
+        best: ShelterRoom | None = None
+        best_a = best_d = 0.0
         p1 = radians(m.lat)
         cos_p1 = cos(p1)
         for room, p2, cos_p2 in sites:
@@ -69,17 +75,38 @@ def assign_shelters(
                 continue
             dl = radians(room.lon - m.lon)
             a = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos_p2 * sin(dl / 2) ** 2
-            d = 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
+            if a > far or (best is not None and a > best_a * _MARGIN):
+                continue
+            d = _km(a)
             if d > max_distance_km:
                 continue
-            if best is None or (d, room.code) < best[:2]:
-                best = (d, room.code, room)
+            if best is None or d < best_d or (d == best_d and room.code < best.code):
+                best, best_a, best_d = room, a, d
         if best is None:
             out.append(Placement(m.household_code, None, None))
             continue
-        best[2].occupied += m.people
-        out.append(Placement(m.household_code, best[2].code, round(best[0], 2)))
+        best.occupied += m.people
+        out.append(Placement(m.household_code, best.code, round(best_d, 2)))
     return out
+
+
+#: How much larger a haversine term must be to be farther whatever the rounding.
+_MARGIN = 1 + 1e-9
+
+
+def _km(a: float) -> float:
+    """``distance_km`` from its haversine term."""
+    return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
+
+
+def _beyond(max_distance_km: float) -> float:
+    """A haversine term whose distance is past ``max_distance_km`` (inf: none is)."""
+    if not _km(1.0) > max_distance_km:
+        return inf
+    a = min(1.0, sin(max(0.0, max_distance_km) / (2 * EARTH_RADIUS_KM)) ** 2 * _MARGIN)
+    while not _km(a) > max_distance_km:
+        a = nextafter(a, inf)
+    return a
 
 
 def shortfall_people(placements: Iterable[Placement], people: Mapping[str, int]) -> int:

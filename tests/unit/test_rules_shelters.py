@@ -63,3 +63,20 @@ def test_places_already_taken_count_against_capacity() -> None:
         max_distance_km=8,
     )
     assert out[0].shelter_code == "FAR"
+
+
+def test_a_room_exactly_at_the_max_distance_is_in_reach() -> None:
+    """Skipping rooms by their haversine term keeps a room at exactly the max distance."""
+    from sanqing.geo import distance_km
+
+    room = ShelterRoom("S1", 33.71, 105.72, 10)
+    limit = distance_km(33.7, 105.7, room.lat, room.lon)
+    mover = Mover("H1", 2, 33.7, 105.7)
+    (placed,) = assign_shelters(movers=[mover], shelters=[room], max_distance_km=limit)
+    assert placed.shelter_code == "S1"
+    (missed,) = assign_shelters(
+        movers=[mover],
+        shelters=[ShelterRoom("S1", 33.71, 105.72, 10)],
+        max_distance_km=limit * 0.999,
+    )
+    assert missed.shelter_code is None
