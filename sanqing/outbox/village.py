@@ -18,7 +18,6 @@ from sanqing.models import (
     Activation,
     Cadre,
     HazardPoint,
-    HazardThreat,
     Household,
     Inspection,
     Notice,
@@ -28,7 +27,7 @@ from sanqing.models import (
     Village,
 )
 from sanqing.outbox.cards import CardBook, read_hazards
-from sanqing.response import read_rows
+from sanqing.response import read_rows, village_threats
 
 
 @dataclass
@@ -134,19 +133,12 @@ def _read_moves(session: Session, activation_id: str, village_code: str) -> list
 
 
 def _read_threats(session: Session, village_code: str) -> dict[str, list[tuple[str, str]]]:
-    """``cards.read_threats`` of the village's households, which the database picks.
-
-    The same rows in the same order, without sending the village's household codes
-    as one parameter each (building that query cost more than reading its rows).
-    """
+    """``cards.read_threats`` of the village's households: the same rows in the same order,
+    read the way the relocation step reads them (``village_threats``: one parameter, and
+    on PostgreSQL the threats' index rather than a scan of the county's table)."""
     threats: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    in_village = select(Household.code).where(Household.village_code == village_code)
-    for household, hazard, zone in session.execute(
-        select(HazardThreat.household_code, HazardThreat.hazard_code, HazardThreat.zone)
-        .where(col(HazardThreat.household_code).in_(in_village))
-        .order_by(col(HazardThreat.household_code), col(HazardThreat.hazard_code))
-    ):
-        threats[household].append((hazard, zone))
+    for t in village_threats(session, village_code):
+        threats[t.household_code].append((t.hazard_code, t.zone))
     return dict(threats)
 
 

@@ -65,6 +65,7 @@ from sanqing.response.patrol import (
 from sanqing.response.relocation import (
     VillageRelocationResult,
     plan_relocations,
+    village_threats,
 )
 from sanqing.response.roads import (
     RoadResult,
@@ -154,5 +155,6 @@ __all__ = [
     "simulate_roll_call",
     "stand_down",
     "village_groups",
+    "village_threats",
     "villages_of",
 ]
