@@ -65,7 +65,6 @@ from sanqing.response.patrol import (
 from sanqing.response.relocation import (
     VillageRelocationResult,
     plan_relocations,
-    village_threats,
 )
 from sanqing.response.roads import (
     RoadResult,
@@ -88,6 +87,7 @@ from sanqing.response.shelters import (
     assign_town_shelters,
 )
 from sanqing.response.standdown import set_level, stand_down
+from sanqing.response.threats import village_threats
 from sanqing.response.timeline import (
     advance_clock,
     clock,

@@ -27,7 +27,12 @@ from sanqing.models import Activation, Approval, Patrol, Relocation
 from sanqing.prefect_server import free_port
 from sanqing.settings import REPO_ROOT
 from tests.integration.conftest import running_control_room, wait_for_deployments
-from tests.integration.test_ui_browser import DOCS, browser, wait_paused  # noqa: F401
+from tests.integration.test_ui_browser import (  # noqa: F401
+    DOCS,
+    browser,
+    left_pause,
+    wait_paused,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -86,20 +91,6 @@ def yes_and_name(
             shot(page, screenshot.replace(".png", "-again.png"))
             dialog.get_by_role("button", name="Resume").click()
     assert left_pause(page, run_id, seconds=30), f"{question}: the answer never reached the run"
-
-
-def left_pause(page: Any, run_id: Any, *, seconds: float) -> bool:
-    """Whether the run is no longer paused within ``seconds`` (polled from the page's thread)."""
-    from prefect.client.orchestration import get_client
-
-    deadline = time.monotonic() + seconds
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            state = client.read_flow_run(run_id).state
-            if state is not None and not state.is_paused():
-                return True
-            page.wait_for_timeout(500)
-    return False
 
 
 def test_a_night_on_the_v2_ui_and_the_board(browser: Any, tmp_path: Path) -> None:  # noqa: F811
