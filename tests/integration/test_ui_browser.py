@@ -175,15 +175,19 @@ def test_the_duty_officer_starts_a_response_and_the_commander_approves_in_the_ui
         page.close()
 
 
-def left_pause(page: Any, run_id: Any, *, seconds: float) -> bool:
-    """Whether the run is no longer paused within ``seconds`` (polled from the page's thread)."""
+def left_pause(page: Any, run_id: Any, *, seconds: float, pause_id: Any = None) -> bool:
+    """Whether the run left its pause within ``seconds`` (polled from the page's thread).
+
+    With ``pause_id`` (the id of the paused state that was answered), a new pause counts
+    as having left it: a run that asks again pauses anew between two polls.
+    """
     from prefect.client.orchestration import get_client
 
     deadline = time.monotonic() + seconds
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             state = client.read_flow_run(run_id).state
-            if state is not None and not state.is_paused():
+            if state is not None and (not state.is_paused() or state.id != (pause_id or state.id)):
                 return True
             page.wait_for_timeout(500)
     return False
