@@ -198,7 +198,9 @@ def measure(
         runs.append(steps)
     if args.dump:
         path = Path(f"{args.dump}.{name}.json")
-        text = json.dumps(dump_run_state(), ensure_ascii=False, indent=1, default=str)
+        text = json.dumps(
+            dump_run_state(), ensure_ascii=False, indent=1, default=str, sort_keys=True
+        )
         path.write_text(_timeless(text))
         print(f"dumped to {path}", file=sys.stderr)
     out: dict[str, Any] = {

@@ -127,6 +127,18 @@ def session_scope() -> Iterator[Session]:
             raise
 
 
+def core_rows(session: Session, stmt: Any) -> list[Any]:
+    """The rows of a Core ``select`` of columns, in the session's transaction.
+
+    Run on the session's connection: the ORM's way (``session.execute``) sends each row
+    through its loading machinery, which for a town's thousands of rows cost more than
+    the read itself. What the session holds is flushed first, as its autoflush would.
+    """
+    if session.autoflush:
+        session.flush()
+    return list(session.connection().execute(stmt))
+
+
 def upsert(
     session: Session,
     model: type[SQLModel],

@@ -34,7 +34,7 @@ class RiskLevel(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(RiskLevel).index(self)
+        return _RANKS[type(self)][self]
 
 
 class Zone(StrEnum):
@@ -62,7 +62,7 @@ class Level(StrEnum):
     @property
     def rank(self) -> int:
         """0 for IV … 3 for I: higher is more severe."""
-        return list(Level).index(self)
+        return _RANKS[type(self)][self]
 
     @property
     def label_zh(self) -> str:
@@ -165,7 +165,7 @@ class ArrivalRisk(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(ArrivalRisk).index(self)
+        return _RANKS[type(self)][self]
 
 
 class MonitoringStatus(StrEnum):
@@ -182,3 +182,10 @@ class FollowUpAnswer(StrEnum):
     HEALTHY = "healthy"  # 健康
     SYMPTOMS = "symptoms"  # 有症状
     UNREACHABLE = "unreachable"  # 联系不上
+
+
+#: A member's place in its enum's order (``rank``), looked up per household in the rules.
+#: One table per enum: members of two enums with the same value are equal as strings.
+_RANKS: dict[type[StrEnum], dict[StrEnum, int]] = {
+    enum: {member: i for i, member in enumerate(enum)} for enum in (RiskLevel, Level, ArrivalRisk)
+}

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from sanqing.db import core_rows
 from sanqing.models import (
     Activation,
     Cadre,
@@ -123,12 +124,11 @@ MOVE_COLUMNS = (
 def _read_moves(session: Session, activation_id: str, village_code: str) -> list[Any]:
     """This activation's moves in the village, by priority then household (``MOVE_COLUMNS``)."""
     table = Relocation.__table__  # type: ignore[attr-defined]
-    return list(
-        session.execute(
-            select(*(table.c[name] for name in MOVE_COLUMNS))
-            .where(table.c.activation_id == activation_id, table.c.village_code == village_code)
-            .order_by(table.c.priority, table.c.household_code)
-        )
+    return core_rows(
+        session,
+        select(*(table.c[name] for name in MOVE_COLUMNS))
+        .where(table.c.activation_id == activation_id, table.c.village_code == village_code)
+        .order_by(table.c.priority, table.c.household_code),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
+from sanqing.db import core_rows
 from sanqing.models import (
     Activation,
     Approval,
@@ -90,18 +91,17 @@ def summarize(*, session: Session, activation_id: str) -> dict[str, Any]:
 def _relocations(session: Session, activation_id: str) -> list[Any]:
     """The activation's moves, only the columns the figures use."""
     # A county town has thousands of relocations: no ORM objects, no unused columns.
-    return list(
-        session.execute(
-            select_rows(
-                col(Relocation.village_code),
-                col(Relocation.people),
-                col(Relocation.status),
-                col(Relocation.shortfall),
-                col(Relocation.shelter_code),
-                col(Relocation.vulnerabilities),
-                col(Relocation.urgent),
-            ).where(col(Relocation.activation_id) == activation_id)
-        )
+    return core_rows(
+        session,
+        select_rows(
+            col(Relocation.village_code),
+            col(Relocation.people),
+            col(Relocation.status),
+            col(Relocation.shortfall),
+            col(Relocation.shelter_code),
+            col(Relocation.vulnerabilities),
+            col(Relocation.urgent),
+        ).where(col(Relocation.activation_id) == activation_id),
     )
 
 

@@ -37,7 +37,7 @@ from sanqing.outbox.writer import notice_row, put
 from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
 from sanqing.privacy import mask_text
 from sanqing.response.locks import hold_open
-from sanqing.response.relocation import movers
+from sanqing.response.threats import movers
 from sanqing.response.timeline import clock, how_noted, log_event
 from sanqing.rules.relocation import REASON_CANNOT_JUDGE, REASON_DANGER_FINDING
 
@@ -309,11 +309,7 @@ def _dangers_text(session: Session, act: Activation) -> str:
 
 def _moves_text(session: Session, act: Activation, plan: Plan) -> str:
     """Who the plan moves at this level, on the findings so far (urgent moves included)."""
-    found = [
-        c
-        for village in act.village_codes
-        for c in movers(session, act=act, village_code=village, plan=plan)
-    ]
+    found = movers(session, act=act, plan=plan, village_codes=act.village_codes)
     if not found:
         return "无"
     people = sum(c.household.members for c in found)

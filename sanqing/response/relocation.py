@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from sanqing.db import upsert
 from sanqing.epidemic.overlay import on_point_duty
@@ -21,17 +21,12 @@ from sanqing.models import (
     Cadre,
     CadreRole,
     Grid,
-    HazardPoint,
-    HazardThreat,
-    Household,
-    Inspection,
-    InspectionStatus,
     Relocation,
     RelocationStatus,
 )
 from sanqing.plans import Plan
 from sanqing.response.locks import hold_open, lock_village
-from sanqing.response.threats import village_threats
+from sanqing.response.threats import movers
 from sanqing.response.timeline import clock, local_tz, log_event, read_rows
 from sanqing.rules import relocation as rules
 
@@ -82,7 +77,7 @@ def plan_relocations(
         return VillageRelocationResult(village_code, 0, 0, 0, closed=True)
     act = held
     lock_village(session, village_code)
-    candidates = movers(session, act=act, village_code=village_code, plan=plan)
+    candidates = movers(session, act=act, plan=plan, village_codes=[village_code])
     urgent, found = _urgent_moves(candidates, act=act, plan=plan, now=now)
     if urgent_only:
         candidates = [c for c in candidates if c.household.code in urgent]
@@ -148,54 +143,6 @@ def _recorded(session: Session, *, activation_id: str, village_code: str) -> dic
             Relocation.village_code == village_code,
         )
     }
-
-
-def movers(
-    session: Session, *, act: Activation, village_code: str, plan: Plan
-) -> list[rules.Candidate]:
-    """The village's households that move at the activation's level, given the findings."""
-    households = read_rows(
-        session, Household, Household.village_code == village_code, order_by=Household.code
-    )
-    threats = village_threats(session, village_code)
-    hazards = _hazards(session, village_code=village_code, threats=threats)
-    return rules.select_households(
-        households=households,
-        threats=threats,
-        hazards=hazards,
-        scope=plan.level(act.level).relocate,
-        findings=_findings(session, activation_id=act.id, hazard_codes=list(hazards)),
-    )
-
-
-def _hazards(
-    session: Session, *, village_code: str, threats: list[HazardThreat]
-) -> dict[str, HazardPoint]:
-    """The village's hazard points, and the neighbours' points that threaten its households."""
-    hazards = {
-        h.code: h
-        for h in session.exec(select(HazardPoint).where(HazardPoint.village_code == village_code))
-    }
-    # A household of this village may be threatened by a point registered in a neighbour.
-    foreign = {t.hazard_code for t in threats} - set(hazards)
-    if foreign:
-        for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(foreign))):
-            hazards[h.code] = h
-    return hazards
-
-
-def _findings(session: Session, *, activation_id: str, hazard_codes: list[str]) -> dict[str, str]:
-    """What the inspections found at each point; a danger in any phase wins."""
-    findings: dict[str, str] = {}
-    for code, status in session.exec(
-        select(Inspection.hazard_code, Inspection.status).where(
-            Inspection.activation_id == activation_id,
-            col(Inspection.hazard_code).in_(hazard_codes),
-        )
-    ):
-        if status == InspectionStatus.DANGER or code not in findings:
-            findings[code] = status
-    return findings
 
 
 def _visiting_cadres(

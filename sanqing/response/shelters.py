@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
-from sanqing.db import update_rows
+from sanqing.db import core_rows, update_rows
 from sanqing.epidemic.overlay import monitored_households, running_epidemic
 from sanqing.epidemic.plan import load_epidemic_plan
 from sanqing.models import (
@@ -95,16 +95,15 @@ def _result(
 ) -> ShelterResult:
     """What the activation's households have now; a shortfall goes on the timeline."""
     # The five columns the figures use: not the JSON and times of thousands of rows.
-    all_rel = list(
-        session.execute(
-            select_rows(
-                col(Relocation.shortfall),
-                col(Relocation.status),
-                col(Relocation.people),
-                col(Relocation.shelter_code),
-                col(Relocation.isolation),
-            ).where(col(Relocation.activation_id) == act.id)
-        )
+    all_rel = core_rows(
+        session,
+        select_rows(
+            col(Relocation.shortfall),
+            col(Relocation.status),
+            col(Relocation.people),
+            col(Relocation.shelter_code),
+            col(Relocation.isolation),
+        ).where(col(Relocation.activation_id) == act.id),
     )
     short = [r for r in all_rel if r.shortfall and r.status in OCCUPYING]
     if short:
@@ -235,31 +234,30 @@ def _waiting(session: Session, activation_id: str, *, placed_too: bool = False) 
     With ``placed_too``, those with a place as well.
     """
     # Plain columns, not ORM objects: a county-sized town has thousands of relocations.
-    waiting: list[Any] = list(
-        session.execute(
-            select_rows(
-                col(Relocation.household_code),
-                col(Relocation.people),
-                col(Relocation.zone),
-                col(Relocation.vulnerabilities),
-                col(Relocation.village_code),
-                col(Relocation.priority),
-                col(Relocation.max_risk),
-                col(Relocation.shelter_code),
-                col(Relocation.shortfall),
-                col(Relocation.id),
-                col(Relocation.isolation),
-                col(Relocation.monitored),
-                col(Household.lat),
-                col(Household.lon),
-            )
-            .join(Household, col(Household.code) == col(Relocation.household_code))
-            .where(
-                col(Relocation.activation_id) == activation_id,
-                *([] if placed_too else [col(Relocation.shelter_code).is_(None)]),
-                col(Relocation.status).in_(list(OCCUPYING)),
-            )
+    waiting: list[Any] = core_rows(
+        session,
+        select_rows(
+            col(Relocation.household_code),
+            col(Relocation.people),
+            col(Relocation.zone),
+            col(Relocation.vulnerabilities),
+            col(Relocation.village_code),
+            col(Relocation.priority),
+            col(Relocation.max_risk),
+            col(Relocation.shelter_code),
+            col(Relocation.shortfall),
+            col(Relocation.id),
+            col(Relocation.isolation),
+            col(Relocation.monitored),
+            col(Household.lat),
+            col(Household.lon),
         )
+        .join(Household, col(Household.code) == col(Relocation.household_code))
+        .where(
+            col(Relocation.activation_id) == activation_id,
+            *([] if placed_too else [col(Relocation.shelter_code).is_(None)]),
+            col(Relocation.status).in_(list(OCCUPYING)),
+        ),
     )
     # the same order as inside a village, across the town
     waiting.sort(

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, SQLModel
 
-from sanqing.db import upsert
+from sanqing.db import core_rows, upsert
 from sanqing.errors import (
     SanqingError,
 )
@@ -72,7 +72,7 @@ def read_rows(
     stmt = select_rows(model.__table__).where(*where)  # type: ignore[attr-defined]
     if order_by != ():
         stmt = stmt.order_by(*(order_by if isinstance(order_by, tuple) else (order_by,)))
-    return list(session.execute(stmt))
+    return core_rows(session, stmt)
 
 
 def clock(session: Session, activation_id: str) -> datetime:

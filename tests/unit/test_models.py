@@ -56,3 +56,14 @@ def test_an_enum_column_added_to_an_older_database_defaults_to_its_text(db_url: 
         c for c in inspect(get_engine()).get_columns("roadincident") if c["name"] == "status"
     ]
     assert "'blocked'" in str(status["default"]) and "RoadStatus" not in str(status["default"])
+
+
+def test_ranks_follow_each_enums_own_order() -> None:
+    """``rank`` is the member's place in its own enum, even where two enums share a value
+    ("low" is a RiskLevel and an ArrivalRisk: as strings the two are equal)."""
+    from sanqing.models import ArrivalRisk, RiskLevel
+
+    for enum in (RiskLevel, Level, ArrivalRisk):
+        assert [m.rank for m in enum] == list(range(len(enum)))
+    assert RiskLevel.LOW.rank == 0 and ArrivalRisk.LOW.rank == 1
+    assert Level("I").rank > Level("II").rank > Level.IV.rank

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -102,16 +103,14 @@ def test_a_warning_for_some_villages_only_activates_those(db_url: str) -> None:
         )
 
 
-def test_a_recorded_danger_is_never_downgraded_by_a_later_report(db_url: str) -> None:
-    act = activate()
-    plan = load_plan()
+def report_danger(act: str, plan: Any) -> str:
+    """石门村's monitor reports danger at 石门洞滑坡 before the rain: the point's code."""
     with session_scope() as s:
         f = response.resolve_findings(
             s,
             town_code="621221106",
             findings=[FindingInput(hazard="石门洞滑坡", status="danger", note="裂缝")],
         )
-        code = next(iter(f))
         response.inspect_hazards(
             session=s,
             activation_id=act,
@@ -121,6 +120,13 @@ def test_a_recorded_danger_is_never_downgraded_by_a_later_report(db_url: str) ->
             findings=f,
             drill=False,
         )
+    return next(iter(f))
+
+
+def test_a_recorded_danger_is_never_downgraded_by_a_later_report(db_url: str) -> None:
+    act = activate()
+    plan = load_plan()
+    code = report_danger(act, plan)
     with session_scope() as s:
         later = {code: FindingInput(hazard=code, status="ok")}
         result = response.inspect_hazards(
@@ -429,3 +435,27 @@ def test_the_basis_of_a_start_is_kept_and_said(db_url: str) -> None:
         ).one()
         assert "依据县防指通知启动" in started
         assert reporting.summarize(session=s, activation_id=own)["basis"] == "town_assessment"
+
+
+def test_who_moves_in_the_town_is_who_moves_in_each_village(db_url: str) -> None:
+    """``movers`` of all the villages in one read (the approval's question) finds each
+    village's movers, with the same reasons, findings included, in the town's order."""
+    from sanqing.response.threats import movers
+
+    act_id = activate(Level.III)
+    plan = load_plan()
+    report_danger(act_id, plan)
+    with session_scope() as s:
+        act = s.get(Activation, act_id)
+        assert act is not None and len(act.village_codes) > 1
+        each = [
+            c for v in act.village_codes for c in movers(s, act=act, plan=plan, village_codes=[v])
+        ]
+        town = movers(s, act=act, plan=plan, village_codes=act.village_codes)
+
+    def said(c: Any) -> tuple[Any, ...]:
+        return (c.household.code, c.zone, c.hazard_codes, c.reasons, c.vulnerabilities, c.max_risk)
+
+    assert each and sorted(map(said, each)) == sorted(map(said, town))
+    assert any("danger_finding" in c.reasons for c in town)
+    assert [c.sort_key for c in town] == sorted(c.sort_key for c in town)
