@@ -1,13 +1,15 @@
 """Time one synthetic town's level-I response as plain domain calls, step by step.
 
     python bench/profile_town.py [--db sqlite|postgresql|both] [--runs 3] [--profile]
-        [--level I] [--dump OUT.json]
+        [--level I] [--at night|day] [--dump OUT.json]
 
 Generates one town of the county bench (15 villages × 250 households, 150 hazard
 points), loads it into a fresh SQLite file and/or a fresh PostgreSQL database
 (``sanqing_profile`` on 127.0.0.1:5432, dropped afterwards), and runs the PLAIN
 path of ``bench/county_response.py`` for it: the same functions in the same
-order, village groups on a pool as wide as the groups. Prints CPU seconds
+order, village groups on a pool as wide as the groups, at 01:00 (``--at night``,
+the default, as the county bench: danger zones move before the approval) or 13:00
+local time. Prints CPU seconds
 (process time: every thread) and wall seconds per step, medians over ``--runs``
 (the run state is emptied between runs, the registry stays). ``--profile`` adds
 a cProfile of one more run (its villages one after another: cProfile sees one
@@ -60,6 +62,7 @@ def plain_town(
     town: str, level: Any, steps: Steps, locale: str = "zh-CN", *, threads: bool = True
 ) -> dict[str, Any]:
     """``bench.county_response.plain_town`` with a clock around every step."""
+    from bench.plain import move_at_once_plain
     from sanqing import reporting, response
     from sanqing.db import session_scope
     from sanqing.outbox import notices
@@ -102,6 +105,8 @@ def plain_town(
                 findings={}, drill=False,
             )
         )  # fmt: skip
+    with steps.step("urgent"):  # 三个紧急撤离 before the approval (at night: danger zones)
+        move_at_once_plain(aid, villages, plan, locale, per_village)
     with steps.step("approval"), session_scope() as s:
         req = response.request_approval(s, activation_id=aid, plan=plan)
         if req is not None:
@@ -257,9 +262,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--profile", action="store_true")
     p.add_argument("--pstats", help="with --profile: also write the stats to PSTATS.<db>")
     p.add_argument("--dump", help="write the outbox and relocations to DUMP.<db>.json")
+    p.add_argument("--at", choices=("night", "day"), default="night", help="the town's hour")
     args = p.parse_args(argv)
 
+    from bench.county_response import fix_the_hour
     from bench.samplegen import generate_county
+
+    fix_the_hour(args.at)
     from sanqing import db
 
     tmp = Path(tempfile.mkdtemp(prefix="sanqing-profile-"))

@@ -136,7 +136,7 @@ def core_rows(session: Session, stmt: Any) -> list[Any]:
     """
     if session.autoflush:
         session.flush()
-    return list(session.connection().execute(stmt))
+    return list(session.connection().execute(stmt).all())
 
 
 def upsert(

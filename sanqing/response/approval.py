@@ -38,7 +38,7 @@ from sanqing.plans import ApprovalWhen, Level, OnTimeout, Plan
 from sanqing.privacy import mask_text
 from sanqing.response.locks import hold_open
 from sanqing.response.threats import movers
-from sanqing.response.timeline import clock, how_noted, log_event
+from sanqing.response.timeline import clock, how_noted, log_event, read_rows
 from sanqing.rules.relocation import REASON_CANNOT_JUDGE, REASON_DANGER_FINDING
 
 
@@ -149,13 +149,14 @@ def approval_needed(session: Session, *, act: Activation, plan: Plan) -> bool:
     )
 
 
-def _urgent(session: Session, activation_id: str) -> list[Relocation]:
-    return list(
-        session.exec(
-            select(Relocation)
-            .where(Relocation.activation_id == activation_id, Relocation.urgent == True)  # noqa: E712
-            .order_by(col(Relocation.priority), col(Relocation.household_code))
-        )
+def _urgent(session: Session, activation_id: str) -> list[Any]:
+    """The households moved at once: the columns the commander is told (hundreds at night)."""
+    return read_rows(
+        session,
+        Relocation,
+        col(Relocation.activation_id) == activation_id,
+        col(Relocation.urgent) == True,  # noqa: E712
+        order_by=(col(Relocation.priority), col(Relocation.household_code)),
     )
 
 
@@ -232,7 +233,7 @@ def _commander(session: Session, *, act: Activation, town: Town) -> Cadre | None
     return commander or (leaders[0] if leaders else None)
 
 
-def _why_urgent(rels: list[Relocation]) -> dict[str, int]:
+def _why_urgent(rels: list[Any]) -> dict[str, int]:
     """Households per reason they moved at once: a danger found, cannot judge, the night."""
     why: dict[str, int] = defaultdict(int)
     for r in rels:
@@ -249,7 +250,7 @@ def _sms_commander(
     *,
     act: Activation,
     commander: Cadre,
-    rels: list[Relocation],
+    rels: list[Any],
     ctx: dict[str, Any],
     locale: str,
 ) -> None:
