@@ -170,9 +170,8 @@ class NoticeBatch:
     def older_versions(self) -> list[str]:
         """Ids already written that a new version in this batch replaces."""
         # Older versions are among the ids already loaded: no scan of the outbox.
-        return [
-            nid for nid in self.written if any(nid.startswith(prefix) for prefix in self.superseded)
-        ]
+        stems = set(self.superseded)
+        return [nid for nid in self.written if NoticeKey.stem_of(nid) in stems]
 
     def by_channel(self) -> dict[str, int]:
         """How many new notices per channel."""

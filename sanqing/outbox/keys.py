@@ -54,6 +54,12 @@ class NoticeKey:
         """The id without its version: every version of this notice starts with it."""
         return SEP.join([self.activation_id, self.channel, self.purpose, self.about]) + SEP
 
+    @staticmethod
+    def stem_of(text: str) -> str | None:
+        """The ``stem`` an id with a version or copy starts with (None: the id has neither)."""
+        parts = text.split(SEP, 4)
+        return SEP.join(parts[:4]) + SEP if len(parts) == 5 else None
+
     def versioned(self, version: str) -> NoticeKey:
         return replace(self, version=version, copy="")
 

@@ -52,3 +52,27 @@ def test_a_part_holding_the_separator_is_refused() -> None:
         NoticeKey("act", "sms", "warning", "C:1")
     with pytest.raises(SanqingError, match="reads as a copy"):
         NoticeKey("act", "sms", "warning", "C1", "resend-1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "act:sms:warning:H0001",  # no version: no stem of its own
+        "act:task_list:tasks:C001:9f3e2a1b0c",
+        "act:task_list:tasks:C0011:9f3e2a1b0c",  # a longer code, not C001's version
+        "act:task_list:tasks:C001:9f3e2a1b0c:resend-2",
+        "act:sms:warning:C001:to-C009",
+    ],
+)
+def test_an_ids_stem_is_the_stem_it_starts_with(text: str) -> None:
+    """``stem_of`` (a set lookup for the batch's older versions) says what ``startswith``
+    said of every stem: the id starts with a key's stem exactly when it is that key's."""
+    stems = [NoticeKey(*parts).stem for parts in (
+        ("act", "sms", "warning", "H0001"),
+        ("act", "task_list", "tasks", "C001"),
+        ("act", "task_list", "tasks", "C0011"),
+        ("act", "sms", "warning", "C001"),
+    )]  # fmt: skip
+    for stem in stems:
+        assert (NoticeKey.stem_of(text) == stem) == text.startswith(stem)
+    assert (NoticeKey.stem_of(text) is None) == (text.count(":") == 3)
