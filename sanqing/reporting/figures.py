@@ -208,12 +208,14 @@ def _relocation_figures(rels: list[Any]) -> dict[str, Any]:
 
 def _hazard_figures(session: Session, activation_id: str, insp: list[Any]) -> dict[str, Any]:
     """What the rain did: points inspected, found dangerous or to watch, casualties, dangers."""
-    hazard_names = {
-        h.code: h.name
-        for h in session.exec(
-            select(HazardPoint).where(col(HazardPoint.code).in_({i.hazard_code for i in insp}))
+    hazard_names = dict(
+        core_rows(
+            session,
+            select_rows(col(HazardPoint.code), col(HazardPoint.name)).where(
+                col(HazardPoint.code).in_({i.hazard_code for i in insp})
+            ),
         )
-    }
+    )
     inspected = {i.hazard_code for i in insp if i.status != InspectionStatus.ASSIGNED}
     dangerous = {i.hazard_code for i in insp if i.status == InspectionStatus.DANGER}
     watch = {i.hazard_code for i in insp if i.status == InspectionStatus.WATCH} - dangerous
