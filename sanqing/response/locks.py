@@ -45,11 +45,13 @@ def hold_open(session: Session, activation_id: str) -> Activation | None:
     its database write lock. Call it before reading what the step decides on.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select_rows(col(Activation.id))
+        # the row read as it is locked: one statement
+        act = session.exec(
+            select(Activation)
             .where(col(Activation.id) == activation_id)
             .with_for_update(read=True)
-        )
+            .execution_options(populate_existing=True)
+        ).first()
     else:
         # A non-key column: rewriting the key would make SQLite check every child row.
         session.execute(
@@ -57,7 +59,7 @@ def hold_open(session: Session, activation_id: str) -> Activation | None:
             .where(col(Activation.id) == activation_id)
             .values(updated_at=Activation.updated_at)
         )
-    act = session.get(Activation, activation_id, populate_existing=True)
+        act = session.get(Activation, activation_id, populate_existing=True)
     if act is None:
         raise UnknownActivation(activation_id)
     return act if act.status == ActivationStatus.ACTIVE else None
