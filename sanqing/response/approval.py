@@ -150,7 +150,7 @@ def approval_needed(session: Session, *, act: Activation, plan: Plan) -> bool:
 
 
 def _urgent(session: Session, activation_id: str) -> list[Any]:
-    """The households moved at once: the columns the commander is told (hundreds at night)."""
+    """The households moved at once, as rows rather than ORM objects (hundreds at night)."""
     return read_rows(
         session,
         Relocation,
