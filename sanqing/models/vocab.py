@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cache
 
 from sanqing.labels import label
+
+
+class _Ranked(StrEnum):
+    """An ordered vocabulary: ``rank`` is a member's place in its own enum (looked up per
+    household in the rules, so a table, not a scan)."""
+
+    @property
+    def rank(self) -> int:
+        return _ranks(type(self))[self]
+
+
+@cache
+def _ranks(enum: type[_Ranked]) -> dict[_Ranked, int]:
+    # One table per enum: members of two enums with the same value are equal as strings.
+    return {member: i for i, member in enumerate(enum)}
 
 
 class CadreRole(StrEnum):
@@ -26,15 +42,11 @@ class HazardKind(StrEnum):
     UNSAFE_HOUSE = "unsafe_house"  # 危险自建房
 
 
-class RiskLevel(StrEnum):
+class RiskLevel(_Ranked):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     VERY_HIGH = "very_high"
-
-    @property
-    def rank(self) -> int:
-        return _RANKS[type(self)][self]
 
 
 class Zone(StrEnum):
@@ -51,18 +63,13 @@ class SafetyRating(StrEnum):
     D = "D"
 
 
-class Level(StrEnum):
+class Level(_Ranked):
     """Response levels, IV (lowest) to I (highest)."""
 
     IV = "IV"
     III = "III"
     II = "II"
     I = "I"  # noqa: E741
-
-    @property
-    def rank(self) -> int:
-        """0 for IV … 3 for I: higher is more severe."""
-        return _RANKS[type(self)][self]
 
     @property
     def label_zh(self) -> str:
@@ -157,15 +164,11 @@ class ReportKind(StrEnum):
     DAILY = "daily"  # 日报 (a zero report when nothing changed)
 
 
-class ArrivalRisk(StrEnum):
+class ArrivalRisk(_Ranked):
     NONE = "none"
     LOW = "low"  # 低风险区
     MEDIUM = "medium"  # 中风险区
     HIGH = "high"  # 高风险区
-
-    @property
-    def rank(self) -> int:
-        return _RANKS[type(self)][self]
 
 
 class MonitoringStatus(StrEnum):
@@ -182,10 +185,3 @@ class FollowUpAnswer(StrEnum):
     HEALTHY = "healthy"  # 健康
     SYMPTOMS = "symptoms"  # 有症状
     UNREACHABLE = "unreachable"  # 联系不上
-
-
-#: A member's place in its enum's order (``rank``), looked up per household in the rules.
-#: One table per enum: members of two enums with the same value are equal as strings.
-_RANKS: dict[type[StrEnum], dict[StrEnum, int]] = {
-    enum: {member: i for i, member in enumerate(enum)} for enum in (RiskLevel, Level, ArrivalRisk)
-}

@@ -77,7 +77,7 @@ def _hazards(
             select(HazardPoint).where(col(HazardPoint.village_code).in_(village_codes))
         )
     }
-    # A household of this village may be threatened by a point registered in a neighbour.
+    # A household may be threatened by a point registered in a village not among these.
     foreign = {t.hazard_code for t in threats} - set(hazards)
     if foreign:
         for h in session.exec(select(HazardPoint).where(col(HazardPoint.code).in_(foreign))):
