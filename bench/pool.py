@@ -7,6 +7,7 @@ the county runs (the sum of the resident memory of every worker and its flow run
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from pathlib import Path
@@ -94,6 +95,15 @@ def peak_rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PrefectServer(LocalPrefectServer):
     """The project's local server on PostgreSQL, measuring its peak memory when stopped."""
 
@@ -101,6 +111,10 @@ class PrefectServer(LocalPrefectServer):
         super().__init__(home, database_url=db_url, ui=False)
         self.url = self.api_url
         self.peak_rss_mb = 0.0
+
+    def cpu_s(self) -> float:
+        """The server process's CPU seconds so far."""
+        return cpu_s(self.proc.pid) if self.proc is not None else 0.0
 
     def stop(self, timeout: float = 20) -> None:
         if self.proc is not None and self.proc.poll() is None:
