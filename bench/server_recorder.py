@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,12 +100,16 @@ def one(tasks: int, db: str, recorder: dict[str, str]) -> dict[str, Any]:
             check=True,
         )
         ended = time.perf_counter()
+        deadline = ended + 600
         while completed_task_runs(server.api_url) < tasks:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"the API lists fewer than {tasks} task runs after 600 s")
             time.sleep(0.2)
         recorded_s = time.perf_counter() - ended
         server_cpu = cpu_s(server.proc.pid) - c0
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
         if db == "postgresql":
             recreate_databases(PG_DB)  # left empty
     return {

@@ -36,6 +36,7 @@ from sanqing.errors import (
 #: every second: 4 s of CPU, listed 0.2 s after (``bench/server_recorder.py``).
 RECORDER_DEFAULTS = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+    # Read from the broker in batches: a Redis broker does; the in-memory one ignores it.
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
     # Whole seconds: Prefect truncates the interval to an int, and 0 would spin.
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",

@@ -58,6 +58,8 @@ def test_an_operators_setting_wins_over_sanqings_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"
+    for other in RECORDER_DEFAULTS:
+        monkeypatch.delenv(other, raising=False)
     monkeypatch.setenv(name, "7")
     server = LocalPrefectServer(tmp_path, ui=False)
     assert server.env[name] == "7"
@@ -65,11 +67,19 @@ def test_an_operators_setting_wins_over_sanqings_default(
     assert others.items() <= server.env.items()
 
 
-def test_task_runs_are_recorded_in_batches_and_none_is_held_back(tmp_path: Path) -> None:
-    for name in RECORDER_DEFAULTS:
-        assert name not in os.environ, f"{name} is set in this shell: the test needs the default"
+def test_task_runs_are_recorded_in_batches_and_none_is_held_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in RECORDER_DEFAULTS:  # sanqing's own, whatever this shell sets
+        monkeypatch.delenv(name, raising=False)
     server = LocalPrefectServer(tmp_path / "server", ui=False)
-    server.env["PREFECT_LOGGING_SERVER_LEVEL"] = "INFO"  # the recorder says how it is set
+    # The recorder says how it is set, at INFO: on the server's logger and on the console
+    # (a CLI test run in this process may have left the console at WARNING).
+    server.env |= {
+        "PREFECT_SERVER_LOGGING_LEVEL": "INFO",
+        "PREFECT_LOGGING_SERVER_LEVEL": "INFO",
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO",
+    }
     server.start()
     try:
         assert server.proc is not None
@@ -89,7 +99,7 @@ def test_task_runs_are_recorded_in_batches_and_none_is_held_back(tmp_path: Path)
             "PREFECT_LOGGING_LEVEL": "WARNING",
             "DO_NOT_TRACK": "1",
         }
-        subprocess.run([sys.executable, "-c", _FLOW, str(TASKS)], env=env, check=True)
+        subprocess.run([sys.executable, "-c", _FLOW, str(TASKS)], env=env, check=True, timeout=300)
         # Generous for a loaded machine; the flush comes every second.
         deadline = time.monotonic() + 60
         while completed_task_runs(server.api_url) < TASKS and time.monotonic() < deadline:
