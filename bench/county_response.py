@@ -24,8 +24,9 @@ Prints one JSON object, the last line of stdout (and writes it to ``--out``): ``
 towns, households, notices, plain_s, prefect_s, ratio, workers, flow_runs, task_runs,
 peak_rss_mb {bench, server, workers}, same_figures`` and more (``cpu_s``: CPU seconds of the
 plain path, of this process through Prefect, of the server, pool set-up and workers
-with their flow runs, and of the server alone while the county ran: ``server_run``). Both databases are dropped and recreated on every run: the
-generated town codes include jifeng's.
+with their flow runs, and of the server alone while the county ran: ``server_run``).
+Both databases are dropped and recreated on every run: the generated town codes
+include jifeng's.
 """
 
 from __future__ import annotations

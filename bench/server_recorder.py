@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.county_response import recreate_databases  # noqa: E402
+from bench.pool import cpu_s  # noqa: E402
 
 PG_DB = "sanqing_bench_recorder"
 
@@ -53,12 +54,6 @@ t0 = time.perf_counter()
 many(int(sys.argv[1]))
 print(time.perf_counter() - t0)
 """
-
-
-def cpu_s(pid: int) -> float:
-    """User and system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def completed_task_runs(api_url: str) -> int:
