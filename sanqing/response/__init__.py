@@ -64,6 +64,7 @@ from sanqing.response.patrol import (
 )
 from sanqing.response.relocation import (
     VillageRelocationResult,
+    may_move_at_once,
     plan_relocations,
 )
 from sanqing.response.roads import (
@@ -138,6 +139,7 @@ __all__ = [
     "lock_town",
     "lock_village",
     "log_event",
+    "may_move_at_once",
     "open_activation",
     "outstanding",
     "patrol_state",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sanqing.db import upsert
 from sanqing.epidemic.overlay import on_point_duty
@@ -21,10 +21,12 @@ from sanqing.models import (
     Cadre,
     CadreRole,
     Grid,
+    Inspection,
+    InspectionStatus,
     Relocation,
     RelocationStatus,
 )
-from sanqing.plans import Plan
+from sanqing.plans import Plan, Urgent
 from sanqing.response.locks import hold_open, lock_village
 from sanqing.response.threats import movers
 from sanqing.response.timeline import clock, local_tz, log_event, read_rows
@@ -113,6 +115,38 @@ def plan_relocations(
         people=sum(c.household.members for c in candidates),
         vulnerable_households=sum(1 for c in candidates if c.vulnerabilities),
     )
+
+
+def may_move_at_once(
+    session: Session, *, act: Activation, plan: Plan, now: datetime | None = None
+) -> bool:
+    """Whether anyone can move at once now (三个紧急撤离), without reading who would.
+
+    At night, when the plan moves danger zones at once, it is for ``plan_relocations``
+    to say. By day only a danger found, or a point that cannot be judged, moves anyone
+    before the approval: without such a finding in this activation nobody does, and
+    the run need not decide every village for nothing.
+    """
+    bypass = plan.level(act.level).approval.bypass
+    now = now or clock(session, act.id)
+    if Urgent.NIGHT in bypass and plan.defaults.is_night(now.astimezone(local_tz()).time()):
+        return True
+    statuses = [
+        status
+        for trigger, status in (
+            (Urgent.DANGER_FINDING, InspectionStatus.DANGER),
+            (Urgent.CANNOT_JUDGE, InspectionStatus.CANNOT_JUDGE),
+        )
+        if trigger in bypass
+    ]
+    if not statuses:
+        return False
+    found = session.exec(
+        select(Inspection.id)
+        .where(Inspection.activation_id == act.id, col(Inspection.status).in_(statuses))
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _urgent_moves(

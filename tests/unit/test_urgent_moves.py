@@ -7,6 +7,7 @@ commander is told; the commander's approval governs the planned, wider moves onl
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -258,3 +259,50 @@ def test_at_night_the_danger_zones_move_before_the_approval_and_the_alert_zones_
     everyone = _ordered(act)
     assert set(urgent) < set(everyone)
     assert {r.zone for r in everyone.values() if not r.urgent} == {"alert"}
+
+
+def _may_move_at_once(act: str, now: datetime, plan: Any = None) -> bool:
+    with session_scope() as s:
+        a = s.get(Activation, act)
+        assert a is not None
+        return response.may_move_at_once(s, act=a, plan=plan or load_plan(), now=now)
+
+
+@pytest.mark.parametrize(
+    ("finding", "now", "moves"),
+    [
+        (None, NOW, False),  # by day, nothing found: nobody, and no village is read
+        (InspectionStatus.OK, NOW, False),
+        (InspectionStatus.WATCH, NOW, False),
+        (InspectionStatus.DANGER, NOW, True),
+        (InspectionStatus.CANNOT_JUDGE, NOW, True),
+        (None, NIGHT, True),  # the danger zones at night
+    ],
+)
+def test_the_quick_check_before_the_urgent_pass_agrees_with_the_pass(
+    db_url: str, finding: InspectionStatus | None, now: datetime, moves: bool
+) -> None:
+    """The run skips the urgent pass when the check says nobody can move: it must never
+    say so when the pass would order someone."""
+    act = activate(Level.II)
+    if finding is not None:
+        _find(act, finding, now=now)
+    assert _may_move_at_once(act, now) is moves
+    _relocate(act, urgent_only=True, now=now)
+    assert bool(_ordered(act)) is moves
+
+
+def test_the_quick_check_follows_the_plans_bypass(db_url: str) -> None:
+    act = activate(Level.II)
+    _find(act, InspectionStatus.DANGER)
+    plan = load_plan()
+    level = plan.level(Level.II)
+    night_only = level.approval.model_copy(update={"bypass": [Urgent.NIGHT]})
+    narrowed = plan.model_copy(
+        update={
+            "levels": plan.levels | {Level.II: level.model_copy(update={"approval": night_only})}
+        }
+    )
+    assert _may_move_at_once(act, NOW, narrowed) is False  # a danger found waits, by this plan
+    assert _may_move_at_once(act, NIGHT, narrowed) is True
+    assert _may_move_at_once(act, NOW) is True
