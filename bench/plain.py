@@ -92,8 +92,6 @@ def move_at_once_plain(
         act = response.hold_open(s, aid)
         if act is None or not response.approval_needed(s, act=act, plan=plan):
             return
-        if not response.may_move_at_once(s, act=act, plan=plan):
-            return
     moved = per_village(
         lambda s, v: response.plan_relocations(
             session=s, activation_id=aid, village_code=v, plan=plan, urgent_only=True

@@ -36,12 +36,7 @@ from sanqing.scenarios import FindingInput, RoadReport
 from sanqing.settings import get_settings
 from sanqing.warning import WarningInfo
 from tasks import records
-from tasks.command_steps import (
-    advance_clock,
-    approval_needed,
-    inform_commander,
-    may_move_at_once,
-)
+from tasks.command_steps import advance_clock, approval_needed, inform_commander
 from tasks.plan_steps import (
     activate_plan,
     assign_shelters,
@@ -207,8 +202,6 @@ def move_at_once(
     moves were approved already) everyone the level moves is ordered. Returns
     whether anyone moves now.
     """
-    if not all_ and not may_move_at_once(activation_id, plan_name=plan):
-        return False  # by day with no danger found: nobody moves before the approval
     results = plan_relocations.map(
         unmapped(activation_id), villages, unmapped(plan), unmapped(not all_)
     ).result()

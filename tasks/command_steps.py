@@ -6,8 +6,6 @@ Thin, like ``plan_steps``: a session, one domain call, a small result. Bad input
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlmodel import col, select
 
 from sanqing import response
@@ -36,20 +34,11 @@ def request_approval(
 @db_task("approval-needed")
 def approval_needed(activation_id: str, plan_name: str = "flood") -> bool:
     """Whether the planned moves still wait for the commander."""
-    return _while_open(activation_id, plan_name, response.approval_needed)
-
-
-@db_task("may-move-at-once")
-def may_move_at_once(activation_id: str, plan_name: str = "flood") -> bool:
-    """Whether anyone can move before the approval now (by day: only after a danger found)."""
-    return _while_open(activation_id, plan_name, response.may_move_at_once)
-
-
-def _while_open(activation_id: str, plan_name: str, ask: Callable[..., bool]) -> bool:
-    """``ask(session, act=…, plan=…)`` of the activation; False once it has ended."""
     with session_scope() as session:
         act = response.hold_open(session, activation_id)
-        return act is not None and ask(session, act=act, plan=load_plan(plan_name))
+        return act is not None and response.approval_needed(
+            session, act=act, plan=load_plan(plan_name)
+        )
 
 
 @db_task("inform-commander")

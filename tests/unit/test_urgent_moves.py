@@ -27,6 +27,7 @@ from sanqing.models import (
     Zone,
 )
 from sanqing.plans import Level, OnTimeout, PlanDefaults, RelocationScope, Urgent, load_plan
+from sanqing.response.threats import movers
 from sanqing.rules import relocation as rules
 from sanqing.scenarios import FindingInput
 from tests.unit.test_response import NOW, activate
@@ -282,14 +283,29 @@ def _may_move_at_once(act: str, now: datetime, plan: Any = None) -> bool:
 def test_the_quick_check_before_the_urgent_pass_agrees_with_the_pass(
     db_url: str, finding: InspectionStatus | None, now: datetime, moves: bool
 ) -> None:
-    """The run skips the urgent pass when the check says nobody can move: it must never
-    say so when the pass would order someone."""
+    """The urgent pass reads no village when the check says nobody can move: it must
+    never say so when the rule would move someone at once."""
     act = activate(Level.II)
     if finding is not None:
         _find(act, finding, now=now)
     assert _may_move_at_once(act, now) is moves
+    assert _urgent_by_the_rule(act, now) is moves
     _relocate(act, urgent_only=True, now=now)
     assert bool(_ordered(act)) is moves
+
+
+def _urgent_by_the_rule(act: str, now: datetime) -> bool:
+    """Whether any household the level moves is urgent now, every village read."""
+    plan = load_plan()
+    with session_scope() as s:
+        a = s.get(Activation, act)
+        assert a is not None
+        night = plan.defaults.is_night(now.astimezone(response.local_tz()).time())
+        bypass = plan.level(a.level).approval.bypass
+        return any(
+            rules.is_urgent(c, bypass=bypass, night=night)
+            for c in movers(s, act=a, plan=plan, village_codes=a.village_codes)
+        )
 
 
 def test_the_quick_check_follows_the_plans_bypass(db_url: str) -> None:
