@@ -70,16 +70,13 @@ def plan_relocations(
     With ``urgent_only``, only the households that move at once whatever the
     approval (三个紧急撤离: danger found, a point that cannot be judged, danger zones
     at night; the plan's ``approval.bypass``): the run orders them before it asks
-    the commander; by day, before a danger is found, that is nobody, known without
-    reading the village (``may_move_at_once``). Nothing when the activation has ended
-    (``closed``); the village is held while it decides, so two runs for the town never
-    decide it at once.
+    the commander; by day, before a danger is found, nobody (``may_move_at_once``,
+    without reading the village). Nothing once the activation has ended (``closed``);
+    the village is held while it decides: two runs never decide it at once.
     """
     now = now or clock(session, activation_id)
-    held = hold_open(session, activation_id)
-    if held is None:
+    if (act := hold_open(session, activation_id)) is None:
         return VillageRelocationResult(village_code, 0, 0, 0, closed=True)
-    act = held
     if urgent_only and not may_move_at_once(session, act=act, plan=plan, now=now):
         return VillageRelocationResult(village_code, 0, 0, 0)  # by day, nothing found yet
     lock_village(session, village_code)
