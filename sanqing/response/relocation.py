@@ -22,7 +22,6 @@ from sanqing.models import (
     CadreRole,
     Grid,
     Inspection,
-    InspectionStatus,
     Relocation,
     RelocationStatus,
 )
@@ -129,18 +128,9 @@ def may_move_at_once(
     the run need not decide every village for nothing.
     """
     bypass = plan.level(act.level).approval.bypass
-    now = now or clock(session, act.id)
-    if Urgent.NIGHT in bypass and plan.defaults.is_night(now.astimezone(local_tz()).time()):
+    if Urgent.NIGHT in bypass and _is_night(plan, now or clock(session, act.id)):
         return True
-    statuses = [
-        status
-        for trigger, status in (
-            (Urgent.DANGER_FINDING, InspectionStatus.DANGER),
-            (Urgent.CANNOT_JUDGE, InspectionStatus.CANNOT_JUDGE),
-        )
-        if trigger in bypass
-    ]
-    if not statuses:
+    if not (statuses := rules.urgent_findings(bypass)):
         return False
     found = session.exec(
         select(Inspection.id)
@@ -158,13 +148,18 @@ def _urgent_moves(
     A danger found later makes an order already given urgent; the night alone does not
     (a rerun at night must not rewrite how the day's approved orders were given).
     """
-    night = plan.defaults.is_night(now.astimezone(local_tz()).time())
+    night = _is_night(plan, now)
     bypass = plan.level(act.level).approval.bypass
     urgent = {
         c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=night)
     }
     found = {c.household.code for c in candidates if rules.is_urgent(c, bypass=bypass, night=False)}
     return urgent, found
+
+
+def _is_night(plan: Plan, now: datetime) -> bool:
+    """Whether ``now`` is in the plan's night, by the town's local time."""
+    return plan.defaults.is_night(now.astimezone(local_tz()).time())
 
 
 def _recorded(session: Session, *, activation_id: str, village_code: str) -> dict[str, Any]:

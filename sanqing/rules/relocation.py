@@ -86,6 +86,18 @@ def urgency(
     return (_ZONE_RANK.get(Zone(zone), 2), vuln, risk, household_code)
 
 
+#: The inspection findings that move the threatened households at once, by trigger.
+URGENT_FINDINGS = {
+    Urgent.DANGER_FINDING: InspectionStatus.DANGER,
+    Urgent.CANNOT_JUDGE: InspectionStatus.CANNOT_JUDGE,
+}
+
+
+def urgent_findings(bypass: Collection[Urgent]) -> list[InspectionStatus]:
+    """The findings that make a move urgent under ``bypass`` (``is_urgent`` by day)."""
+    return [status for trigger, status in URGENT_FINDINGS.items() if trigger in bypass]
+
+
 def is_urgent(candidate: Candidate, *, bypass: Collection[Urgent], night: bool) -> bool:
     """三个紧急撤离: whether the household moves at once, without waiting for approval.
 
