@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any, TypeVar
+from uuid import UUID
 
+from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
@@ -60,9 +63,26 @@ def can_answer() -> bool:
     A run started in-process (the embedded default, the benchmark, a test) has no
     control room behind it: the plan's rules for "no answer" apply at once; so
     do the towns of a county batch whose county run has none (``UNATTENDED``).
+
+    The run's own record says most of it without asking the server; a subflow asks
+    once (Prefect reads its parent task run and flow run, a client each) and the
+    answer is kept for the run: a town asks three times, twenty towns at once.
     """
     if UNATTENDED.get():
         return False
+    ctx = FlowRunContext.get()
+    run = ctx.flow_run if ctx is not None else None
+    if run is None:  # outside a flow run (a task called on its own): ask Prefect
+        return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
+    if run.deployment_id is not None:
+        return True
+    if run.parent_task_run_id is None:  # a top-level run started in-process
+        return False
+    return _subflow_can_answer(run.id)
+
+
+@lru_cache(maxsize=1024)  # a run's place in the tree never changes; ids are never reused
+def _subflow_can_answer(run_id: UUID) -> bool:
     return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
 
 
