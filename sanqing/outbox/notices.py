@@ -66,10 +66,10 @@ def issue_notices(
     Nothing once the activation has ended (no order after the all-clear); the village
     is held while its lists are written, so two runs never give a cadre two lists.
     """
-    now = now or clock(session, activation_id)
     act = hold_open(session, activation_id)
     if act is None:
         return NoticeResult(village_code=village_code, created=0, by_channel={}, closed=True)
+    now = now or clock(session, activation_id)  # the row just read: no second query
     lock_village(session, village_code)
     channels = set(plan.level(act.level).notify)
     facts = read_village(session, activation=act, village_code=village_code)

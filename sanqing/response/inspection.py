@@ -115,9 +115,9 @@ def inspect_hazards(
     drill, where they are marked ``ok`` (simulated) so the drill runs unattended.
     A finding never downgrades a recorded danger.
     """
-    now = now or clock(session, activation_id)
     if hold_open(session, activation_id) is None:
         return InspectionResult(village_code, 0, 0, 0, 0, closed=True)
+    now = now or clock(session, activation_id)  # the row just read: no second query
     hazards = list(
         session.exec(
             select(HazardPoint)

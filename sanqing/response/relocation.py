@@ -73,9 +73,9 @@ def plan_relocations(
     without reading the village). Nothing once the activation has ended (``closed``);
     the village is held while it decides: two runs never decide it at once.
     """
-    now = now or clock(session, activation_id)
     if (act := hold_open(session, activation_id)) is None:
         return VillageRelocationResult(village_code, 0, 0, 0, closed=True)
+    now = now or clock(session, activation_id)  # the row just read: no second query
     if urgent_only and not may_move_at_once(session, act=act, plan=plan, now=now):
         return VillageRelocationResult(village_code, 0, 0, 0)  # by day, nothing found yet
     lock_village(session, village_code)
