@@ -36,6 +36,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -223,6 +224,31 @@ def prefect_db_stats(name: str) -> dict[str, Any]:
     return rows | {"size_mb": round(size / 2**20, 1)}
 
 
+def run_timeline(name: str) -> dict[str, Any]:
+    """When the runs started and ended, seconds after the county run was created: where
+    the wall time goes (a batch run's process start, the towns' waves, the tail)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/{name}") as conn:
+        runs = conn.execute(
+            "SELECT flow.name, run.created, run.start_time, run.end_time FROM flow_run run "
+            "JOIN flow ON flow.id = run.flow_id WHERE run.end_time IS NOT NULL ORDER BY run.start_time"
+        ).fetchall()
+    (t0,) = [created for flow, created, _, _ in runs if flow == "county-response"]
+
+    def after(when: Any) -> float:
+        return round((when - t0).total_seconds(), 1)
+
+    towns = [(after(start), after(end)) for flow, _, start, end in runs if flow == "flood-response"]
+    return {
+        "batches_started": [after(start) for flow, _, start, _ in runs if flow == "county-batch"],
+        "first_town_started": min(start for start, _ in towns),
+        "last_town_ended": max(end for _, end in towns),
+        "town_median": round(statistics.median(end - start for start, end in towns), 1),
+        "county_ended": max(after(end) for flow, _, _, end in runs if flow == "county-response"),
+    }
+
+
 def same_result(plain: dict[str, dict], prefect: dict[str, dict]) -> bool:
     """Whether both paths gave every town the same figures (what differs goes to stderr)."""
     if set(plain) != set(prefect):
@@ -321,6 +347,7 @@ def prefect_run(
         # What the server spent while the county ran (its start and the deploy aside).
         out["cpu_s"] = out.get("cpu_s", {}) | {"server_run": round(server.cpu_s() - server_cpu0, 1)}
         db_stats = prefect_db_stats(args.prefect_db)
+        out["timeline_s"] = run_timeline(args.prefect_db)
     finally:
         workers_mb = sampler.stop() if sampler else 0.0
         if pool is not None:
