@@ -116,16 +116,21 @@ def start_batch(batch: list[str], parameters: dict[str, Any], tag: str) -> UUID:
     return UUID(str(getattr(run, "id", run)))  # a FlowRun: run_deployment is sync here
 
 
-def wait_for(run_ids: list[UUID], poll_s: float = 1.0) -> dict[UUID, str]:
-    """Until every run is final; the state type of each."""
-    from prefect.client.orchestration import get_client
+def wait_for(run_ids: list[UUID], poll_s: float = 0.25) -> dict[UUID, str]:
+    """Until every run is final; the state type of each.
 
-    states: dict[UUID, str] = {}
+    One read for all the runs a poll (a province's sixteen batches too), four polls a
+    second: the county's figures follow its last batch by a quarter second, not one.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    states: dict[UUID, str] = dict.fromkeys(run_ids, "PENDING")
+    wanted = FlowRunFilter(id=FlowRunFilterId(any_=run_ids))
     with get_client(sync_client=True) as client:
         while True:
-            for run_id in run_ids:
-                state = client.read_flow_run(run_id).state
-                states[run_id] = state.type.value if state else "PENDING"
+            for run in client.read_flow_runs(flow_run_filter=wanted, limit=len(run_ids)):
+                states[run.id] = run.state.type.value if run.state else "PENDING"
             if all(s in FINAL for s in states.values()):
                 return states
             time.sleep(poll_s)
