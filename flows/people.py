@@ -72,13 +72,13 @@ def take_roll_call(
     then a follow-up report is due. Without a control room nobody is waited for:
     the report-upward schedule escalates households left overdue.
     """
+    if answers is None and not can_answer():
+        return False  # asked first: a county's towns skip a task that could change nothing
     if not outstanding(activation_id):
         return False
     if answers is not None:
         simulate_roll_call(activation_id, plan=plan, locale=locale, answers=answers)
         return True
-    if not can_answer():
-        return False
     recorded = ask_roll_calls(activation_id, plan=plan)
     escalated = escalate_unconfirmed(
         activation_id, locale=locale, plan_name=plan, overdue_only=False

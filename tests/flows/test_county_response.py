@@ -114,6 +114,9 @@ def test_a_county_runs_each_town_step_as_one_task_not_one_per_village(
             inspections = [n for n in names if n.startswith("inspect-")]
             # one task per inspection phase, not one per village and phase
             assert len(inspections) == phases[child.parameters["town"]], names
+            # nobody can answer an in-process county: no roll call to wait for, no task
+            # run to look for one
+            assert not [n for n in names if n.startswith("outstanding-roll-call")], names
 
 
 def task_run_names(client: Any, flow_run_id: Any) -> list[str]:
