@@ -87,7 +87,7 @@ def test_a_county_runs_each_town_step_as_one_task_not_one_per_village(
 ) -> None:
     # A town alone fans its villages out (one task each, up to six); in a county the
     # towns are the parallelism and every town step is one task: fewer task runs for
-    # the Prefect server to record (~14 a town instead of ~34 in the benchmark county).
+    # the Prefect server to record (~13 a town instead of ~34 in the benchmark county).
     towns = load_small_county(tmp_path)  # two villages a town
     state = county_response(towns=towns[:2], level="I", return_state=True)
     assert state.result()["failed"] == []
