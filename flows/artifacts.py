@@ -65,6 +65,12 @@ class VillageProgress:
                 self.last = time.monotonic()
 
 
+#: The names of a town run's final states, as the UI shows them (a state's event is
+#: named after it: ``flows.lost_runs`` must know them too).
+ROUND_DONE = "本轮完成·响应继续"
+RESPONSE_ENDED = "响应已结束"
+
+
 def end_state(figures: dict[str, Any]) -> Any:
     """The run's final state, named for what it means to the duty officer: a run that
     finished its round while the response goes on is not "Completed" (the response has
@@ -74,10 +80,10 @@ def end_state(figures: dict[str, Any]) -> Any:
     if figures.get("status") == "active":
         return Completed(
             data=figures,
-            name="本轮完成·响应继续",
+            name=ROUND_DONE,
             message="本轮处置已完成，应急响应仍在进行：雨后巡查确认安全后结束（终报）",
         )
-    return Completed(data=figures, name="响应已结束", message="应急响应已结束（终报已报送）")
+    return Completed(data=figures, name=RESPONSE_ENDED, message="应急响应已结束（终报已报送）")
 
 
 def artifact_key(figures: dict[str, Any]) -> str:

@@ -1,0 +1,100 @@
+"""Runs whose machine died, marked crashed when their heartbeats stop (失联运行).
+
+While a flow run runs, Prefect sends a heartbeat event for it every
+``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds (180 by default, 30 at least), paused
+ones too. When a worker's machine dies, its runs' processes die with it and nobody
+tells the server: the towns on it would show "Running" for ever, and a county run
+waiting for that batch would wait for ever. This automation on the server marks a
+run that sent a heartbeat and then neither another one nor a final state within
+``within`` as Crashed: the county run then names those towns failed, and running
+the county again runs them again (the towns that completed are not run twice).
+
+    python -m flows.lost_runs [--within SECONDS]
+
+Once per Prefect server (again changes only the window); ``within`` defaults to three
+heartbeats of this process's setting, so set the workers' and this one's alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
+from prefect.settings import get_current_settings
+
+from flows.artifacts import RESPONSE_ENDED, ROUND_DONE
+
+NAME = "sanqing-lost-runs"
+HEARTBEAT = "prefect.flow-run.heartbeat"
+#: A run that reached one of these is not lost, however long it stays silent (the event
+#: of a state is named after the state: a town run ends in one of sanqing's own names).
+FINAL_EVENTS = frozenset(
+    f"prefect.flow-run.{state}"
+    for state in ("Completed", "Failed", "Cancelled", "Crashed", ROUND_DONE, RESPONSE_ENDED)
+)
+#: Heartbeats missed before a run counts as lost (one late event is not a dead machine).
+MISSED = 3
+
+
+def default_within_s() -> int:
+    """Three heartbeats of the configured frequency (Prefect's default: 9 minutes)."""
+    frequency = get_current_settings().flows.heartbeat_frequency or 180
+    return MISSED * frequency
+
+
+def lost_run_automation(within_s: int) -> AutomationCore:
+    """Every flow run on its own: a heartbeat, then nothing for ``within_s`` → Crashed."""
+    return AutomationCore(
+        name=NAME,
+        description="失联运行：心跳停止（所在机器宕机或断网）的运行标记为崩溃，全县响应据此列出失败乡镇",
+        trigger=EventTrigger(
+            after={HEARTBEAT},
+            expect={HEARTBEAT, *FINAL_EVENTS},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=within_s),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"{within_s} 秒未收到心跳：所在机器可能已宕机或断网，请重新运行 / "
+                f"no heartbeat for {within_s} s: its machine may be down",
+            )
+        ],
+    )
+
+
+def ensure_lost_run_detection(within_s: int | None = None) -> UUID:
+    """Create the automation on the server of ``PREFECT_API_URL``, or set its window."""
+    if within_s is not None and within_s < 10:
+        raise ValueError(f"within must be at least 10 s (Prefect's least), not {within_s}")
+    automation = lost_run_automation(within_s or default_within_s())
+    with get_client(sync_client=True) as client:
+        existing = client.read_automations_by_name(NAME)
+        if not existing:
+            return client.create_automation(automation)
+        first, *extra = existing
+        client.update_automation(first.id, automation)
+        for duplicate in extra:  # two setups at once: keep one
+            client.delete_automation(duplicate.id)
+        return first.id
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--within", type=int, default=None, help="seconds without a heartbeat")
+    args = p.parse_args(argv)
+    automation_id = ensure_lost_run_detection(args.within)
+    print(f"{NAME}: {automation_id} (within {args.within or default_within_s()} s)")
+
+
+if __name__ == "__main__":
+    main()
