@@ -232,14 +232,20 @@ def run_timeline(name: str) -> dict[str, Any]:
     with psycopg.connect(f"{PG}/{name}") as conn:
         runs = conn.execute(
             "SELECT flow.name, run.created, run.start_time, run.end_time FROM flow_run run "
-            "JOIN flow ON flow.id = run.flow_id WHERE run.end_time IS NOT NULL ORDER BY run.start_time"
+            "JOIN flow ON flow.id = run.flow_id "
+            "WHERE run.start_time IS NOT NULL AND run.end_time IS NOT NULL ORDER BY run.start_time"
         ).fetchall()
-    (t0,) = [created for flow, created, _, _ in runs if flow == "county-response"]
+    county = [created for flow, created, _, _ in runs if flow == "county-response"]
+    if len(county) != 1:  # the county run did not end: no timeline rather than no result
+        return {}
+    t0 = county[0]
 
     def after(when: Any) -> float:
         return round((when - t0).total_seconds(), 1)
 
     towns = [(after(start), after(end)) for flow, _, start, end in runs if flow == "flood-response"]
+    if not towns:
+        return {}
     return {
         "batches_started": [after(start) for flow, _, start, _ in runs if flow == "county-batch"],
         "first_town_started": min(start for start, _ in towns),

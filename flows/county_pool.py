@@ -34,7 +34,9 @@ from sanqing.warning import WarningInfo
 BATCH_DEPLOYMENT = "county-batch/county-batch"
 #: Description of the artifact a batch run writes per town; the county reads it back.
 FIGURES_ARTIFACT = "county-town-figures"
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+#: A batch run the server no longer has (deleted in the UI while the county waited).
+MISSING = "MISSING"
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED", MISSING}
 
 
 def pool_workers() -> int | None:
@@ -116,24 +118,30 @@ def start_batch(batch: list[str], parameters: dict[str, Any], tag: str) -> UUID:
     return UUID(str(getattr(run, "id", run)))  # a FlowRun: run_deployment is sync here
 
 
-def wait_for(run_ids: list[UUID], poll_s: float = 0.25) -> dict[UUID, str]:
-    """Until every run is final; the state type of each.
+def wait_for(
+    run_ids: list[UUID], poll_s: float = 0.25, slow_after_s: float = 120, slow_poll_s: float = 2
+) -> dict[UUID, str]:
+    """Until every run is final; the state type of each (``MISSING``: gone from the server).
 
-    One read for all the runs a poll (a province's sixteen batches too), four polls a
-    second: the county's figures follow its last batch by a quarter second, not one.
+    One read for up to 200 runs a poll, four polls a second: the county's figures follow
+    its last batch by a quarter second. After two minutes (towns waiting for the
+    commander) every two seconds. A run the server no longer has (deleted in the UI)
+    ends the wait for it: its towns are named failed, never waited for.
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    states: dict[UUID, str] = dict.fromkeys(run_ids, "PENDING")
-    wanted = FlowRunFilter(id=FlowRunFilterId(any_=run_ids))
+    started = time.monotonic()
     with get_client(sync_client=True) as client:
         while True:
-            for run in client.read_flow_runs(flow_run_filter=wanted, limit=len(run_ids)):
-                states[run.id] = run.state.type.value if run.state else "PENDING"
+            states: dict[UUID, str] = dict.fromkeys(run_ids, MISSING)
+            for i in range(0, len(run_ids), 200):  # the server's most a read
+                wanted = FlowRunFilter(id=FlowRunFilterId(any_=run_ids[i : i + 200]))
+                for run in client.read_flow_runs(flow_run_filter=wanted, limit=200):
+                    states[run.id] = run.state.type.value if run.state else "PENDING"
             if all(s in FINAL for s in states.values()):
                 return states
-            time.sleep(poll_s)
+            time.sleep(poll_s if time.monotonic() - started < slow_after_s else slow_poll_s)
 
 
 def done_before(tag: str) -> dict[str, dict[str, Any]]:

@@ -6,13 +6,15 @@ ones too. When a worker's machine dies, its runs' processes die with it and nobo
 tells the server: the towns on it would show "Running" for ever, and a county run
 waiting for that batch would wait for ever. This automation on the server marks a
 run that sent a heartbeat and then neither another one nor a final state within
-``within`` as Crashed: the county run then names those towns failed, and running
-the county again runs them again (the towns that completed are not run twice).
+``within`` as Crashed: the county run then names that batch's towns failed, and
+running the county again runs them again (not the towns of batches that completed).
 
     python -m flows.lost_runs [--within SECONDS]
 
-Once per Prefect server (again changes only the window); ``within`` defaults to three
-heartbeats of this process's setting, so set the workers' and this one's alike.
+Once per Prefect server (again changes only the window). ``within`` must be longer
+than the workers' heartbeat interval, or live runs are crashed between two beats:
+it defaults to three of Prefect's default heartbeats (9 minutes), which also rides
+out a server restart or a network outage of several minutes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from flows.artifacts import RESPONSE_ENDED, ROUND_DONE
 
 NAME = "sanqing-lost-runs"
 HEARTBEAT = "prefect.flow-run.heartbeat"
+SUSPENDED = "prefect.flow-run.Suspended"
 #: A run that reached one of these is not lost, however long it stays silent (the event
 #: of a state is named after the state: a town run ends in one of sanqing's own names).
 FINAL_EVENTS = frozenset(
@@ -40,12 +43,18 @@ FINAL_EVENTS = frozenset(
 )
 #: Heartbeats missed before a run counts as lost (one late event is not a dead machine).
 MISSED = 3
+#: Prefect's default heartbeat interval: a worker started without the setting beats so.
+PREFECT_DEFAULT_HEARTBEAT_S = 180
+
+
+def heartbeat_s() -> int:
+    """This process's heartbeat interval; set the workers' the same (or shorter)."""
+    return get_current_settings().flows.heartbeat_frequency or PREFECT_DEFAULT_HEARTBEAT_S
 
 
 def default_within_s() -> int:
-    """Three heartbeats of the configured frequency (Prefect's default: 9 minutes)."""
-    frequency = get_current_settings().flows.heartbeat_frequency or 180
-    return MISSED * frequency
+    """Three heartbeats, and never fewer than three of Prefect's default (9 minutes)."""
+    return MISSED * max(heartbeat_s(), PREFECT_DEFAULT_HEARTBEAT_S)
 
 
 def lost_run_automation(within_s: int) -> AutomationCore:
@@ -55,7 +64,8 @@ def lost_run_automation(within_s: int) -> AutomationCore:
         description="失联运行：心跳停止（所在机器宕机或断网）的运行标记为崩溃，全县响应据此列出失败乡镇",
         trigger=EventTrigger(
             after={HEARTBEAT},
-            expect={HEARTBEAT, *FINAL_EVENTS},
+            # a suspended run has no process to beat for it until it is resumed
+            expect={HEARTBEAT, SUSPENDED, *FINAL_EVENTS},
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
@@ -74,11 +84,19 @@ def lost_run_automation(within_s: int) -> AutomationCore:
 
 def ensure_lost_run_detection(within_s: int | None = None) -> UUID:
     """Create the automation on the server of ``PREFECT_API_URL``, or set its window."""
-    if within_s is not None and within_s < 10:
-        raise ValueError(f"within must be at least 10 s (Prefect's least), not {within_s}")
-    automation = lost_run_automation(within_s or default_within_s())
+    if within_s is not None and within_s < max(10, 2 * heartbeat_s()):
+        raise ValueError(
+            f"within {within_s} s is shorter than two heartbeats ({heartbeat_s()} s each, "
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY) or Prefect's least (10 s): live runs "
+            "would be crashed between two heartbeats"
+        )
+    return put_automation(lost_run_automation(within_s or default_within_s()))
+
+
+def put_automation(automation: AutomationCore) -> UUID:
+    """The automation of that name on the server, created or replaced: one, however often."""
     with get_client(sync_client=True) as client:
-        existing = client.read_automations_by_name(NAME)
+        existing = client.read_automations_by_name(automation.name)
         if not existing:
             return client.create_automation(automation)
         first, *extra = existing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any
 from uuid import UUID
 
@@ -50,3 +51,13 @@ def test_it_returns_only_when_the_last_run_is_final_with_each_runs_state() -> No
 
     assert not waiter.is_alive()
     assert result["states"] == {first: "COMPLETED", second: "CRASHED", third: "COMPLETED"}
+
+
+def test_a_run_the_server_no_longer_has_is_not_waited_for() -> None:
+    # a batch run deleted in the UI while the county waited: its towns are named failed
+    (done,) = new_runs(1)
+    set_state(done, Completed())
+    gone = uuid.uuid4()
+    started = time.monotonic()
+    assert county_pool.wait_for([done, gone]) == {done: "COMPLETED", gone: county_pool.MISSING}
+    assert time.monotonic() - started < 5

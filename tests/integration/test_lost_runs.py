@@ -1,10 +1,11 @@
 """A run whose machine died is marked crashed when its heartbeats stop, and only such a run.
 
 A real ``prefect server start`` (its triggers service evaluates the automation every
-few seconds). Three runs send a heartbeat: one then goes silent (its machine died),
-one completes, one keeps sending heartbeats as a run paused for the commander's
-approval does. Only the silent one is marked Crashed; the county run's wait for its
-batches then ends with that state instead of waiting for ever.
+few seconds), the automation with Prefect's least window (10 s; a county's is minutes).
+Five runs send a heartbeat: one then goes silent (its machine died), one completes,
+two end in the town runs' own state names, one keeps sending heartbeats as a run
+paused for the commander's approval does. Only the silent one is marked Crashed; the
+county run's wait for its batches then ends with that state instead of waiting for ever.
 """
 
 from __future__ import annotations
@@ -88,9 +89,8 @@ def acted_on() -> set[str]:
 
 @pytest.mark.usefixtures("server")
 def test_only_the_run_that_went_silent_is_crashed_and_the_county_stops_waiting() -> None:
-    assert lost_runs.ensure_lost_run_detection(WITHIN_S) == lost_runs.ensure_lost_run_detection(
-        WITHIN_S
-    )  # once per server, however often set up
+    automation_id = lost_runs.put_automation(lost_runs.lost_run_automation(WITHIN_S))
+    assert lost_runs.put_automation(lost_runs.lost_run_automation(WITHIN_S)) == automation_id
     with get_client(sync_client=True) as client:
         [automation] = client.read_automations_by_name(lost_runs.NAME)
     assert automation.trigger.within.total_seconds() == WITHIN_S  # type: ignore[union-attr]
@@ -126,13 +126,19 @@ def test_only_the_run_that_went_silent_is_crashed_and_the_county_stops_waiting()
     assert time.monotonic() - started < 5
 
     # the command a county runs once: the same automation, its window changed
-    lost_runs.main(["--within", "90"])
+    lost_runs.main(["--within", "600"])
     with get_client(sync_client=True) as client:
         [again] = client.read_automations_by_name(lost_runs.NAME)
     assert again.id == automation.id
-    assert again.trigger.within.total_seconds() == 90  # type: ignore[union-attr]
+    assert again.trigger.within.total_seconds() == 600  # type: ignore[union-attr]
 
 
-def test_a_window_under_prefects_least_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 10 s"):
-        lost_runs.ensure_lost_run_detection(5)
+def test_a_window_shorter_than_two_heartbeats_is_refused() -> None:
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):
+        with pytest.raises(ValueError, match="shorter than two heartbeats"):
+            lost_runs.ensure_lost_run_detection(119)  # before any server is asked
+        assert lost_runs.default_within_s() == 540  # never under three of Prefect's default
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 300}):
+        assert lost_runs.default_within_s() == 900
