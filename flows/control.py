@@ -73,7 +73,7 @@ def can_answer() -> bool:
     ctx = FlowRunContext.get()
     run = ctx.flow_run if ctx is not None else None
     if run is None:  # outside a flow run (a task called on its own): ask Prefect
-        return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
+        return _ask_prefect()
     if run.deployment_id is not None:
         return True
     if run.parent_task_run_id is None:  # a top-level run started in-process
@@ -83,6 +83,11 @@ def can_answer() -> bool:
 
 @lru_cache(maxsize=1024)  # a run's place in the tree never changes; ids are never reused
 def _subflow_can_answer(run_id: UUID) -> bool:
+    return _ask_prefect()
+
+
+def _ask_prefect() -> bool:
+    """Prefect's answer: this run's deployment, else its parent's (API reads)."""
     return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
 
 

@@ -37,6 +37,8 @@ FIGURES_ARTIFACT = "county-town-figures"
 #: A batch run the server no longer has (deleted in the UI while the county waited).
 MISSING = "MISSING"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED", MISSING}
+#: The most rows the server returns for one read.
+READ_LIMIT = 200
 
 
 def pool_workers() -> int | None:
@@ -135,9 +137,9 @@ def wait_for(
     with get_client(sync_client=True) as client:
         while True:
             states: dict[UUID, str] = dict.fromkeys(run_ids, MISSING)
-            for i in range(0, len(run_ids), 200):  # the server's most a read
-                wanted = FlowRunFilter(id=FlowRunFilterId(any_=run_ids[i : i + 200]))
-                for run in client.read_flow_runs(flow_run_filter=wanted, limit=200):
+            for i in range(0, len(run_ids), READ_LIMIT):
+                wanted = FlowRunFilter(id=FlowRunFilterId(any_=run_ids[i : i + READ_LIMIT]))
+                for run in client.read_flow_runs(flow_run_filter=wanted, limit=READ_LIMIT):
                     states[run.id] = run.state.type.value if run.state else "PENDING"
             if all(s in FINAL for s in states.values()):
                 return states
@@ -167,7 +169,7 @@ def town_results(run_ids: list[UUID]) -> dict[str, dict[str, Any]]:
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=run_ids)),
-            limit=200,  # the server allows no more: one artifact per batch run
+            limit=READ_LIMIT,  # one artifact per batch run
         )
     out: dict[str, dict[str, Any]] = {}
     for artifact in artifacts:
