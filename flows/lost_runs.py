@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--within", type=int, default=None, help="seconds without a heartbeat")
     args = p.parse_args(argv)
-    automation_id = ensure_lost_run_detection(args.within)
+    try:
+        automation_id = ensure_lost_run_detection(args.within)
+    except ValueError as exc:  # a window that would crash live runs: say so, no traceback
+        p.error(str(exc))
     print(f"{NAME}: {automation_id} (within {args.within or default_within_s()} s)")
 
 

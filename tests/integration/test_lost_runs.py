@@ -142,3 +142,11 @@ def test_a_window_shorter_than_two_heartbeats_is_refused() -> None:
         assert lost_runs.default_within_s() == 540  # never under three of Prefect's default
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 300}):
         assert lost_runs.default_within_s() == 900
+
+
+def test_the_command_refuses_a_short_window_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        lost_runs.main(["--within", "5"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "shorter than two heartbeats" in err and "Traceback" not in err
